@@ -1,0 +1,37 @@
+# hako: the two set-up commands are `make demo` and `make test` (both run `make install` first).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PKGS := busybox-static runc tini tmux iptables iproute2 debootstrap python3-venv
+HAKO_SOCK ?= /run/hako/hako.sock
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install test unit lint demo bench clean
+
+install: $(VENV)/.installed
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+lint: install
+	$(VENV)/bin/lint-imports --config .importlinter 2>&1 | grep -v DeprecationWarning
+
+unit: install
+	$(PY) -m pytest -q tests/unit
+
+test: install lint
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+demo: install
+	@bash scripts/demo.sh
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

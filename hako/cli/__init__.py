@@ -1,0 +1,1 @@
+"""docker-compatible CLI; a pure client of the Engine API."""

@@ -1,0 +1,1 @@
+"""Docker Engine API client; works against hako and real Docker."""

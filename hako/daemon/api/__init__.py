@@ -1,0 +1,1 @@
+"""Docker Engine API server: HTTP/1.1, routing, error mapping, wire JSON."""

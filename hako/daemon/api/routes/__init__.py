@@ -1,0 +1,1 @@
+"""One module per API resource: parse, call a service, render."""

@@ -1,0 +1,1 @@
+"""Image service on top of store (layer 4)."""

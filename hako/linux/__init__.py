@@ -1,0 +1,1 @@
+"""Thin kernel wrappers (layer 2): mechanism only, no policy."""

@@ -1,0 +1,1 @@
+"""OCI distribution protocol, client and server."""

@@ -1,0 +1,1 @@
+"""Content-addressed blobs, snapshots, metadata (layer 3)."""

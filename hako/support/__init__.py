@@ -1,0 +1,1 @@
+"""Generic helpers with no container knowledge. Layer 1. May import: errors."""

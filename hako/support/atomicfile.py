@@ -1,0 +1,68 @@
+"""Atomic file writes: temp file in the same directory, fsync, rename, fsync the directory.
+
+A reader never sees a half-written file, and a crash (even ``kill -9``) leaves either the
+old or the new content. JSON documents carry a ``schema_version`` key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SCHEMA_KEY = "schema_version"
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+    """Atomically replace ``path`` with ``data``.
+
+    Args:
+        path: destination file; its directory must exist.
+        data: the full new content.
+        mode: permission bits of the new file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """fsync a directory so a rename inside it is durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json(path: str | os.PathLike, obj: dict[str, Any], schema_version: int = 1) -> None:
+    """Atomically write ``obj`` as JSON with a ``schema_version`` key."""
+    doc = dict(obj)
+    doc[SCHEMA_KEY] = schema_version
+    write_bytes(path, json.dumps(doc, separators=(",", ":")).encode())
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a JSON document written by :func:`write_json`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not valid JSON.
+    """
+    with open(path, "rb") as f:
+        return json.loads(f.read())

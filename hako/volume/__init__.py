@@ -1,0 +1,1 @@
+"""Named volumes (layer 3). May import: errors, support, opts, linux."""

@@ -1,0 +1,62 @@
+"""Unit tests for hako.support: ids, units, atomic files."""
+
+import json
+import os
+
+import pytest
+
+from hako.errors import AmbiguousPrefix, InvalidArgument
+from hako.support import atomicfile, ids, units
+
+
+def test_new_id_is_64_hex_and_not_numeric_prefix():
+    for _ in range(50):
+        value = ids.new_id()
+        assert ids.is_full_id(value)
+        assert not value[:12].isdigit()
+
+
+def test_match_prefix_unique_ambiguous_and_missing():
+    pool = ["abc123" + "0" * 58, "abd456" + "0" * 58]
+    assert ids.match_prefix("abc", pool) == pool[0]
+    assert ids.match_prefix("zzz", pool) is None
+    with pytest.raises(AmbiguousPrefix):
+        ids.match_prefix("ab", pool)
+
+
+def test_random_name_avoids_taken():
+    name = ids.random_name()
+    assert "_" in name
+    assert ids.random_name({name}) != name
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [("512m", 512 * 1024**2), ("1g", 1024**3), ("1024", 1024), ("6MB", 6 * 1024**2), ("1.5k", 1536)],
+)
+def test_parse_ram_size(text, expected):
+    assert units.parse_ram_size(text) == expected
+
+
+def test_parse_ram_size_rejects_garbage():
+    with pytest.raises(InvalidArgument, match="invalid size: 'lots'"):
+        units.parse_ram_size("lots")
+
+
+@pytest.mark.parametrize("text,expected", [("10s", 10), ("1m30s", 90), ("500ms", 0.5), ("0", 0)])
+def test_parse_duration(text, expected):
+    assert units.parse_duration(text) == pytest.approx(expected)
+
+
+def test_human_size():
+    assert units.human_size(1_234_567) == "1.23MB"
+    assert units.human_size(999) == "999B"
+
+
+def test_atomic_json_roundtrip(tmp_path):
+    target = tmp_path / "state.json"
+    atomicfile.write_json(target, {"a": 1})
+    assert atomicfile.read_json(target) == {"a": 1, "schema_version": 1}
+    atomicfile.write_json(target, {"a": 2}, schema_version=3)
+    assert json.loads(target.read_text())["a"] == 2
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".tmp")] == []

@@ -1,1 +1,4 @@
-"""Pure parsers for user-facing syntax (layer 2), shared by cli, compose and daemon."""
+"""Pure parsers for user-facing syntax, shared by cli, compose and daemon.
+
+Layer 2. May import: errors, support, oci. No I/O except reading an env file's text.
+"""

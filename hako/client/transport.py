@@ -1,0 +1,259 @@
+"""HTTP/1.1 transport to the Engine API over a unix socket or TCP.
+
+Uses :mod:`http.client` (fast to import; no third-party HTTP stack). Besides ordinary
+requests, :meth:`Transport.hijack` performs the ``Connection: Upgrade`` / ``Upgrade: tcp``
+handshake used by attach and exec start and hands back the raw socket.
+
+The transport is injectable: anything with ``request()`` and ``hijack()`` of the same
+shape works (see :class:`FakeTransport` for tests).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from hako.errors import InvalidArgument, Unavailable
+
+DEFAULT_HOST = "unix:///run/hako/hako.sock"
+
+
+@dataclass(frozen=True)
+class HostAddress:
+    """A parsed daemon address: ``scheme`` is "unix" or "tcp"."""
+
+    scheme: str
+    address: str  # socket path for unix, "host:port" for tcp
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.address}"
+
+
+def parse_host(text: str) -> HostAddress:
+    """Parse ``unix:///path``, ``tcp://host:port``, ``http://…`` or a bare path.
+
+    Raises:
+        InvalidArgument: the scheme is not supported.
+    """
+    if text.startswith("/"):
+        return HostAddress("unix", text)
+    parts = urlsplit(text)
+    if parts.scheme == "unix":
+        return HostAddress("unix", parts.path or "/run/hako/hako.sock")
+    if parts.scheme in ("tcp", "http"):
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or 2375
+        return HostAddress("tcp", f"{host}:{port}")
+    raise InvalidArgument(f"unable to parse docker host `{text}`")
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None = None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if self.timeout is not None:
+            sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class Response:
+    """An HTTP response whose body may be read whole or streamed."""
+
+    def __init__(self, status: int, headers: dict[str, str], raw: Any, conn: Any = None):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self._raw = raw
+        self._conn = conn
+
+    def read(self) -> bytes:
+        """Read the whole body and release the connection."""
+        try:
+            return self._raw.read()
+        finally:
+            self.close()
+
+    def json(self) -> Any:
+        data = self.read()
+        return json.loads(data) if data.strip() else None
+
+    def read_chunk(self, size: int = 65536) -> bytes:
+        """Read up to ``size`` bytes as they arrive ("" at the end)."""
+        return self._raw.read1(size) if hasattr(self._raw, "read1") else self._raw.read(size)
+
+    def iter_chunks(self, size: int = 65536) -> Iterable[bytes]:
+        while True:
+            chunk = self.read_chunk(size)
+            if not chunk:
+                return
+            yield chunk
+
+    def readline(self) -> bytes:
+        return self._raw.readline()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+@dataclass
+class Hijacked:
+    """A hijacked connection: ``sock`` is raw; ``buffered`` holds bytes read past headers."""
+
+    sock: socket.socket
+    buffered: bytes
+    status: int
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Transport:
+    """Real transport to one daemon address."""
+
+    def __init__(self, host: HostAddress | str = DEFAULT_HOST, timeout: float | None = None):
+        self.host = parse_host(host) if isinstance(host, str) else host
+        self.timeout = timeout
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.host.scheme == "unix":
+            return _UnixConnection(self.host.address, timeout=self.timeout)
+        h, _, p = self.host.address.rpartition(":")
+        return http.client.HTTPConnection(h, int(p), timeout=self.timeout)
+
+    def _connect_error(self, exc: OSError) -> Unavailable:
+        return Unavailable(
+            f"Cannot connect to the Docker daemon at {self.host}. Is the docker daemon running?"
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | Iterable[bytes] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """Send a request; the returned response is unread (stream or read it).
+
+        Raises:
+            Unavailable: the daemon cannot be reached.
+        """
+        conn = self._connection()
+        hdrs = {"Host": "docker", "User-Agent": "hako-cli"}
+        hdrs.update(headers or {})
+        chunked = body is not None and not isinstance(body, (bytes, bytearray))
+        try:
+            conn.request(method, path, body=body, headers=hdrs, encode_chunked=chunked)
+            resp = conn.getresponse()
+        except (ConnectionRefusedError, FileNotFoundError, PermissionError) as exc:
+            conn.close()
+            raise self._connect_error(exc) from exc
+        return Response(resp.status, dict(resp.getheaders()), resp, conn)
+
+    def hijack(
+        self, method: str, path: str, body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Hijacked:
+        """Send an upgrade request and return the raw socket after the headers.
+
+        Raises:
+            Unavailable: the daemon cannot be reached.
+        """
+        conn = self._connection()
+        try:
+            conn.connect()
+        except (ConnectionRefusedError, FileNotFoundError, PermissionError) as exc:
+            raise self._connect_error(exc) from exc
+        sock = conn.sock
+        sock.settimeout(None)
+        lines = [f"{method} {path} HTTP/1.1", "Host: docker", "User-Agent: hako-cli",
+                 "Connection: Upgrade", "Upgrade: tcp"]
+        hdrs = dict(headers or {})
+        if body is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+            hdrs["Content-Length"] = str(len(body))
+        lines += [f"{k}: {v}" for k, v in hdrs.items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b""))
+        status, rest = _read_head(sock)
+        return Hijacked(sock, rest, status)
+
+
+def _read_head(sock: socket.socket) -> tuple[int, bytes]:
+    """Read the status line and headers; return the status and any extra bytes."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    try:
+        status = int(head.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        status = 0
+    if status not in (101, 200):
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip() or 0)
+        while len(rest) < length:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            rest += chunk
+    return status, rest
+
+
+# -- fake for tests ---------------------------------------------------------------------------
+
+
+class _BytesRaw:
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self._io = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._io.read(n)
+
+    def read1(self, n: int = -1) -> bytes:
+        return self._io.read1(n)
+
+    def readline(self) -> bytes:
+        return self._io.readline()
+
+
+@dataclass
+class FakeTransport:
+    """Routes requests to ``handler(method, path, body) -> (status, headers, body)``.
+
+    ``calls`` records (method, path, body) for assertions.
+    """
+
+    handler: Callable[[str, str, bytes | None], tuple[int, dict[str, str], Any]]
+    calls: list[tuple[str, str, bytes | None]] = field(default_factory=list)
+
+    def request(self, method, path, body=None, headers=None) -> Response:
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            body = b"".join(body)
+        self.calls.append((method, path, body))
+        status, hdrs, payload = self.handler(method, path, body)
+        if not isinstance(payload, (bytes, bytearray)):
+            payload = json.dumps(payload).encode()
+        return Response(status, hdrs, _BytesRaw(payload))
+
+    def hijack(self, method, path, body=None, headers=None) -> Hijacked:
+        raise Unavailable("FakeTransport cannot hijack")

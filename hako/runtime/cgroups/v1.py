@@ -1,0 +1,221 @@
+"""cgroup v1 driver: one directory per mounted hierarchy, one Controller object per subsystem.
+
+Layer: runtime (3). May import: errors, runtime.cgroups.base.
+
+On-disk layout (root defaults to /sys/fs/cgroup)::
+
+    <root>/<hierarchy>/<cgroups_path>/       hierarchy = "memory", "cpu,cpuacct", "pids", ...
+    <root>/cpu -> cpu,cpuacct                 (symlinks of co-mounted hierarchies are folded)
+
+Every subsystem mounted under ``root`` gets the container's directory, so the container's
+processes are accounted everywhere (like runc). ``unified`` (the hybrid cgroup2 mount) is
+ignored. New cpuset directories start with empty cpuset.cpus/mems, which would refuse tasks:
+they are copied from the parent on creation, for every directory this manager creates.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from hako.runtime.cgroups import base
+from hako.runtime.cgroups.v1_controllers import CONTROLLERS
+
+_IGNORED_HIERARCHIES = {"unified"}
+_FREEZER_STATES = {"FROZEN", "THAWED"}
+
+
+def discover_hierarchies(root: str) -> dict[str, str]:
+    """Map each v1 subsystem name to its hierarchy root directory.
+
+    Args:
+        root: directory holding the v1 mounts (normally /sys/fs/cgroup).
+
+    Returns:
+        ``{"memory": "<root>/memory", "cpu": "<root>/cpu,cpuacct", ...}``; named hierarchies
+        such as ``name=systemd`` appear under their directory name ("systemd").
+    """
+    found: dict[str, str] = {}
+    try:
+        entries = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        full = os.path.join(root, entry)
+        if entry in _IGNORED_HIERARCHIES or not os.path.isdir(full):
+            continue
+        real = os.path.realpath(full)
+        for name in os.path.basename(real).split(","):
+            found.setdefault(name, real)
+    return found
+
+
+class CgroupV1Manager:
+    """A container's cgroup in every mounted v1 hierarchy.
+
+    Args:
+        path: cgroups path, cgroupfs style ("/hako/<id>").
+        root: directory holding the v1 hierarchies (injectable for tests).
+    """
+
+    def __init__(self, path: str, root: str = "/sys/fs/cgroup") -> None:
+        self._path = base.normalize_path(path)
+        self._root = root
+        self._hierarchies = discover_hierarchies(root)
+        self.warnings: list[str] = []
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def dir_for(self, subsystem: str) -> str | None:
+        """The container's directory in ``subsystem``'s hierarchy, or None if unmounted."""
+        hroot = self._hierarchies.get(subsystem)
+        return None if hroot is None else hroot + self._path
+
+    def _dirs(self) -> list[str]:
+        """The container's directory in each distinct hierarchy."""
+        return sorted({h + self._path for h in self._hierarchies.values()})
+
+    # ------------------------------------------------------------- lifecycle
+
+    def create(self) -> None:
+        """Create the directory in every hierarchy (idempotent)."""
+        cpuset = self.dir_for("cpuset")
+        for directory in self._dirs():
+            if directory == cpuset:
+                _make_cpuset_dirs(self._hierarchies["cpuset"], self._path)
+            else:
+                os.makedirs(directory, exist_ok=True)
+
+    def apply(self, pid: int) -> None:
+        """Create the cgroup in every hierarchy and move ``pid`` into each.
+
+        Raises:
+            CgroupError: a directory cannot be created or the pid cannot be moved.
+        """
+        try:
+            self.create()
+        except OSError as exc:
+            raise base.CgroupError(f"create cgroup {self._path}: {exc}") from exc
+        for directory in self._dirs():
+            base.write_value(directory, "cgroup.procs", pid)
+
+    def set(self, resources: dict[str, Any]) -> None:
+        """Write OCI ``linux.resources`` through each subsystem's controller.
+
+        Raises:
+            InvalidArgument: the kernel rejected a value.
+            CgroupError: a control file could not be written.
+        """
+        self.create()
+        for controller in CONTROLLERS:
+            directory = self.dir_for(controller.name)
+            if directory is not None:
+                controller.set(directory, resources or {}, self.warnings)
+        if (resources or {}).get("memory", {}).get("swap") and self.dir_for("memory") is None:
+            self.warnings.append(base.SWAP_WARNING)
+
+    def freeze(self, timeout: float = base.DEFAULT_TIMEOUT) -> None:
+        """Write FROZEN and wait until freezer.state reads FROZEN.
+
+        Raises:
+            Unsupported: the freezer hierarchy is not mounted.
+            CgroupError: the state did not settle before the deadline.
+        """
+        self._set_freezer("FROZEN", timeout)
+
+    def thaw(self, timeout: float = base.DEFAULT_TIMEOUT) -> None:
+        """Write THAWED and wait until freezer.state reads THAWED."""
+        self._set_freezer("THAWED", timeout)
+
+    def _set_freezer(self, state: str, timeout: float) -> None:
+        from hako.errors import Unsupported
+
+        directory = self.dir_for("freezer")
+        if directory is None:
+            raise Unsupported("the freezer cgroup is not mounted")
+
+        def settled() -> bool:
+            if base.read_value(directory, "freezer.state") == state:
+                return True
+            base.write_value(directory, "freezer.state", state)  # re-kick, like runc
+            return False
+
+        base.write_value(directory, "freezer.state", state)
+        base.wait_for(settled, timeout, f"freezer state {state}")
+
+    def pids(self) -> list[int]:
+        """Pids in the cgroup (read from the first hierarchy that has the dir)."""
+        for directory in self._dirs():
+            if os.path.isdir(directory):
+                return base.read_procs(directory)
+        return []
+
+    def destroy(self, timeout: float = base.DEFAULT_TIMEOUT) -> None:
+        """SIGKILL what is left (frozen first so nothing forks), wait, rmdir every dir.
+
+        Raises:
+            CgroupError: processes or directories remain after the deadline.
+        """
+        if self.pids():
+            self._kill_all(timeout)
+        for directory in self._dirs():
+            base.rmdir_with_retry(directory, timeout)
+
+    def _kill_all(self, timeout: float) -> None:
+        freezer = self.dir_for("freezer")
+        frozen = False
+        if freezer is not None and os.path.isdir(freezer):
+            try:
+                self.freeze(timeout)
+                frozen = True
+            except base.CgroupError:
+                frozen = False
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if frozen:
+            self.thaw(timeout)
+        base.wait_for(lambda: not self.pids(), timeout, f"cgroup {self._path} to empty")
+
+    # ------------------------------------------------------------- accounting
+
+    def oom_kill_count(self) -> int:
+        """The ``oom_kill`` counter of memory.oom_control (0 without the memory hierarchy)."""
+        directory = self.dir_for("memory")
+        if directory is None:
+            return 0
+        return base.read_keyed(directory, "memory.oom_control").get("oom_kill", 0)
+
+    def stats(self) -> dict[str, Any]:
+        """Usage keyed like Docker's /stats sections (cpu_stats, memory_stats, ...)."""
+        out: dict[str, Any] = {}
+        for controller in CONTROLLERS:
+            directory = self.dir_for(controller.name)
+            if directory is not None and os.path.isdir(directory):
+                controller.stats(directory, out)
+        return out
+
+
+def _make_cpuset_dirs(hierarchy_root: str, path: str) -> None:
+    """Create each missing level of ``path`` in the cpuset hierarchy, inheriting cpus/mems."""
+    current = hierarchy_root
+    for part in path.strip("/").split("/"):
+        parent, current = current, os.path.join(current, part)
+        try:
+            os.mkdir(current)
+        except FileExistsError:
+            pass
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            try:
+                value = base.read_value(current, name)
+            except base.CgroupError:
+                value = ""
+            if not value:
+                inherited = base.read_value(parent, name)
+                if inherited:
+                    base.write_value(current, name, inherited)

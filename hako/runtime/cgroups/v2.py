@@ -239,12 +239,19 @@ def _enable_controllers(directory: str) -> None:
         enabled = set(base.read_value(directory, "cgroup.subtree_control").split())
     except base.CgroupError:
         return
-    for name in _WANTED:
-        if name in available and name not in enabled:
-            try:
-                base.write_value(directory, "cgroup.subtree_control", f"+{name}")
-            except base.CgroupError as exc:  # e.g. a process sits in an inner node
-                log.debug("enable %s in %s: %s", name, directory, exc)
+    missing = [n for n in _WANTED if n in available and n not in enabled]
+    if not missing:
+        return
+    try:  # one write enables all of them at once, like runc
+        base.write_value(directory, "cgroup.subtree_control", " ".join(f"+{n}" for n in missing))
+        return
+    except base.CgroupError:
+        pass
+    for name in missing:  # then one by one, so one refusal does not block the rest
+        try:
+            base.write_value(directory, "cgroup.subtree_control", f"+{name}")
+        except base.CgroupError as exc:  # e.g. a process sits in an inner node
+            log.debug("enable %s in %s: %s", name, directory, exc)
 
 
 def _is_default_deny(rule: dict[str, Any]) -> bool:

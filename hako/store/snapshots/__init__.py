@@ -1,0 +1,1 @@
+"""Snapshotters: the Snapshotter protocol and its overlay and native implementations."""

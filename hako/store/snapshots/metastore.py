@@ -1,0 +1,167 @@
+"""Snapshot bookkeeping in sqlite: ids, keys/names, kinds, parents, labels.
+
+Schema (version 1)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)          -- schema_version
+    snapshots(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, kind TEXT,
+              parent TEXT, labels TEXT (JSON), created REAL, updated REAL)
+
+Every mutation runs in one transaction together with the directory rename it guards.
+Layer 3. May import: errors, store.snapshots.base.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from hako.errors import AlreadyExists, Conflict, Internal
+from hako.store.snapshots.base import Info, Kind, not_found
+
+SCHEMA_VERSION = 1
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE IF NOT EXISTS snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL, kind TEXT NOT NULL,
+        parent TEXT NOT NULL DEFAULT '', labels TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL, updated REAL NOT NULL);
+    CREATE INDEX IF NOT EXISTS snapshots_parent ON snapshots(parent);
+    """,
+]
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    info: Info
+
+
+class MetaStore:
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise Internal(f"snapshot metadata schema {version} is newer than {SCHEMA_VERSION}")
+            for i in range(version, SCHEMA_VERSION):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in _MIGRATIONS[i].split(";"):
+                        if stmt.strip():
+                            self._db.execute(stmt)
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(i + 1),)
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    def _tx(self):
+        return _Tx(self._db, self._lock)
+
+    @staticmethod
+    def _record(row) -> Record:
+        sid, key, kind, parent, labels, created, updated = row
+        return Record(sid, Info(key, Kind(kind), parent, json.loads(labels), created, updated))
+
+    def get(self, key: str) -> Record:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, key, kind, parent, labels, created, updated FROM snapshots WHERE key=?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            raise not_found(key)
+        return self._record(row)
+
+    def exists(self, key: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM snapshots WHERE key=?", (key,)).fetchone() is not None
+
+    def ids(self) -> list[int]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM snapshots")]
+
+    def walk(self) -> Iterator[Info]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, key, kind, parent, labels, created, updated FROM snapshots ORDER BY id"
+            ).fetchall()
+        for row in rows:
+            yield self._record(row).info
+
+    def create(self, key: str, kind: Kind, parent: str, labels: dict,
+               finish: Callable[[int], None]) -> int:
+        now = time.time()
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM snapshots WHERE key=?", (key,)).fetchone():
+                raise AlreadyExists(f"snapshot {key}: already exists")
+            if parent and not db.execute(
+                "SELECT 1 FROM snapshots WHERE key=? AND kind='committed'", (parent,)
+            ).fetchone():
+                raise not_found(parent)
+            cur = db.execute(
+                "INSERT INTO snapshots (key, kind, parent, labels, created, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, kind.value, parent, json.dumps(labels), now, now),
+            )
+            sid = int(cur.lastrowid)
+            finish(sid)
+            return sid
+
+    def commit(self, name: str, key: str, labels: dict | None) -> None:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM snapshots WHERE key=?", (name,)).fetchone():
+                raise AlreadyExists(f"snapshot {name}: already exists")
+            row = db.execute("SELECT labels FROM snapshots WHERE key=?", (key,)).fetchone()
+            if row is None:
+                raise not_found(key)
+            merged = json.loads(row[0])
+            merged.update(labels or {})
+            db.execute(
+                "UPDATE snapshots SET key=?, kind='committed', labels=?, updated=? WHERE key=?",
+                (name, json.dumps(merged), time.time(), key),
+            )
+
+    def remove(self, key: str, finish: Callable[[], None]) -> None:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM snapshots WHERE key=?", (key,)).fetchone() is None:
+                raise not_found(key)
+            if db.execute("SELECT 1 FROM snapshots WHERE parent=? LIMIT 1", (key,)).fetchone():
+                raise Conflict(f"cannot remove snapshot {key} with child: failed precondition")
+            db.execute("DELETE FROM snapshots WHERE key=?", (key,))
+            finish()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()

@@ -1,0 +1,159 @@
+"""Safe tar handling: path confinement, link checks, device-node policy, decompression.
+
+Every tar entry name is cleaned like Docker does (a leading ``/`` is stripped, ``./`` and
+``//`` are collapsed) and refused when it escapes the root (``../``). Paths inside the
+destination are resolved component by component with symlinks interpreted *inside* the
+root (an absolute target means the root), as Docker does by chrooting; a resolution that
+climbs above the root is refused. Refusals raise InvalidArgument naming the entry.
+
+Layer 1. May import: errors.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import posixpath
+import stat
+from typing import BinaryIO
+
+from hako.errors import InvalidArgument
+
+_MAX_LINKS = 255
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def breakout(entry: str, why: str = "path escapes the root") -> InvalidArgument:
+    """The error for an entry that tries to leave the destination."""
+    return InvalidArgument(f"invalid tar entry {entry!r}: {why}")
+
+
+def clean_name(name: str) -> str:
+    """Normalize a tar entry name to a relative path ("" is the root itself).
+
+    Raises:
+        InvalidArgument: the name climbs above the root.
+    """
+    stripped = name.lstrip("/")
+    if not stripped:
+        return ""
+    norm = posixpath.normpath(stripped)
+    if norm == "..":
+        raise breakout(name)
+    if norm.startswith("../"):
+        raise breakout(name)
+    return "" if norm == "." else norm
+
+
+def check_symlink_target(name: str, linkname: str) -> None:
+    """Docker's rule: a relative symlink target must not climb above the root.
+
+    Raises:
+        InvalidArgument: the target escapes (absolute targets are fine: they mean the root).
+    """
+    if linkname.startswith("/"):
+        return
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(clean_name(name)), linkname))
+    if target == ".." or target.startswith("../"):
+        raise breakout(name, f"symlink target {linkname!r} escapes the root")
+
+
+def resolve(root: str, rel: str, entry: str, follow_final: bool = False) -> str:
+    """Resolve ``rel`` under ``root`` with symlinks interpreted inside the root.
+
+    Args:
+        root: the destination directory (host path, no symlinks in it).
+        rel: a cleaned relative path.
+        entry: the tar entry name, for error messages.
+        follow_final: also follow a symlink in the last component.
+
+    Returns:
+        The host path; components that do not exist are appended as they are.
+
+    Raises:
+        InvalidArgument: the resolution leaves the root or loops.
+    """
+    pending = [p for p in rel.split("/") if p not in ("", ".")]
+    current: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if not current:
+                raise breakout(entry, "path escapes the root through a symlink")
+            current.pop()
+            continue
+        candidate = os.path.join(root, *current, part)
+        if not pending and not follow_final:
+            current.append(part)
+            break
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            current.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > _MAX_LINKS:
+                raise breakout(entry, "too many levels of symbolic links")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                current = []
+            pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+            continue
+        current.append(part)
+    return os.path.join(root, *current)
+
+
+def can_mknod() -> bool:
+    """Device-node policy: block and char devices are created only as root."""
+    return os.geteuid() == 0
+
+
+class _Prefixed(io.RawIOBase):
+    """A reader that yields ``prefix`` and then the rest of ``inner``."""
+
+    def __init__(self, prefix: bytes, inner: BinaryIO) -> None:
+        self._prefix = prefix
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buf), len(self._prefix))
+            buf[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._inner.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+def decompressed(fileobj: BinaryIO) -> BinaryIO:
+    """Wrap a possibly gzip- or zstd-compressed stream so reads return the plain tar.
+
+    Raises:
+        Unsupported: zstd content without the optional ``zstandard`` package.
+    """
+    head = b""
+    while len(head) < 4:
+        chunk = fileobj.read(4 - len(head))
+        if not chunk:
+            break
+        head += chunk
+    stream: BinaryIO = io.BufferedReader(_Prefixed(head, fileobj), 1 << 16)
+    if head.startswith(GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    if head.startswith(ZSTD_MAGIC):
+        try:
+            import zstandard  # optional dependency
+        except ImportError as exc:
+            from hako.errors import Unsupported
+
+            raise Unsupported("zstd-compressed layers need the zstandard package") from exc
+        return zstandard.ZstdDecompressor().stream_reader(stream)  # type: ignore[return-value]
+    return stream

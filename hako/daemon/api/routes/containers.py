@@ -1,0 +1,257 @@
+"""/containers endpoints: parse → ContainerService → render."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hako.daemon import listing
+from hako.daemon.api import wire
+from hako.daemon.api.router import (
+    EmptyResponse, HijackResponse, JSONResponse, Request, Router, StreamResponse)
+from hako.daemon.attach import AttachSession, log_frames, parse_detach_keys
+from hako.daemon.state import Status
+from hako.errors import Conflict, InvalidArgument
+
+RAW = "application/vnd.docker.raw-stream"
+MUX = "application/vnd.docker.multiplexed-stream"
+
+
+def register(r: Router) -> None:
+    r.add("POST", "/containers/create", create)
+    r.add("GET", "/containers/json", list_containers)
+    r.add("POST", "/containers/prune", prune)
+    r.add("GET", "/containers/{id}/json", inspect)
+    r.add("POST", "/containers/{id}/start", start)
+    r.add("POST", "/containers/{id}/stop", stop)
+    r.add("POST", "/containers/{id}/kill", kill)
+    r.add("POST", "/containers/{id}/restart", restart)
+    r.add("POST", "/containers/{id}/wait", wait)
+    r.add("DELETE", "/containers/{id}", remove)
+    r.add("POST", "/containers/{id}/pause", pause)
+    r.add("POST", "/containers/{id}/unpause", unpause)
+    r.add("POST", "/containers/{id}/rename", rename)
+    r.add("GET", "/containers/{id}/top", top)
+    r.add("GET", "/containers/{id}/logs", logs)
+    r.add("POST", "/containers/{id}/attach", attach)
+    r.add("POST", "/containers/{id}/resize", resize)
+    r.add("GET", "/containers/{id}/changes", changes)
+    r.add("GET", "/containers/{id}/export", export)
+    r.add("POST", "/containers/{id}/update", update)
+
+
+async def create(req: Request) -> JSONResponse:
+    body = await req.json(default=None)
+    if not isinstance(body, dict):
+        raise InvalidArgument("Config cannot be empty in order to create a container")
+    svc = req.services.containers
+    cid, warnings = await req.run(svc.create, req.query.get("name") or None, body)
+    return JSONResponse({"Id": cid, "Warnings": warnings}, status=201)
+
+
+def _sizes(req: Request, c: Any) -> tuple[int, int] | None:
+    try:
+        return req.services.images.rootfs_size(c.id)
+    except Exception:  # noqa: BLE001 - size is best effort
+        return (0, 0)
+
+
+async def list_containers(req: Request) -> JSONResponse:
+    svc = req.services.containers
+    images = req.services.images
+
+    def ancestor(c: Any, ref: str) -> bool:
+        try:
+            return images.get(ref).id == c.image
+        except Exception:  # noqa: BLE001 - unknown ancestor matches nothing
+            return c.image_ref == ref
+
+    limit = req.query_int("limit", 0) or req.query_int("last", 0) or 0
+    chosen = listing.select(svc.list(), req.query_filters(), req.query_bool("all"), limit, svc.get, ancestor)
+    want_size = req.query_bool("size")
+
+    def render() -> list[dict]:
+        return [wire.list_json(c, _sizes(req, c) if want_size else None) for c in chosen]
+
+    return JSONResponse(await req.run(render) if want_size else render())
+
+
+async def inspect(req: Request) -> JSONResponse:
+    c = req.services.containers.get(req.params["id"])
+    sizes = await req.run(_sizes, req, c) if req.query_bool("size") else None
+    return JSONResponse(wire.inspect_json(c, sizes=sizes))
+
+
+async def start(req: Request) -> EmptyResponse:
+    await req.services.containers.start(req.params["id"])
+    return EmptyResponse(204)
+
+
+def _timeout(req: Request) -> int | None:
+    return req.query_int("t", None) if "t" in req.query else req.query_int("timeout", None)
+
+
+async def stop(req: Request) -> EmptyResponse:
+    await req.services.containers.stop(req.params["id"], _timeout(req), req.query.get("signal"))
+    return EmptyResponse(204)
+
+
+async def kill(req: Request) -> EmptyResponse:
+    await req.services.containers.kill(req.params["id"], req.query.get("signal") or None)
+    return EmptyResponse(204)
+
+
+async def restart(req: Request) -> EmptyResponse:
+    await req.services.containers.restart(req.params["id"], _timeout(req))
+    return EmptyResponse(204)
+
+
+async def wait(req: Request) -> StreamResponse:
+    svc = req.services.containers
+    fut = svc.wait_future(req.params["id"], req.query.get("condition", ""))
+    c = svc.get(req.params["id"])
+
+    async def body():
+        yield b""
+        if fut is not None:
+            await fut
+        yield (b'{"Error":null,"StatusCode":%d}\n' % c.state.exit_code)
+
+    return StreamResponse(body())
+
+
+async def remove(req: Request) -> EmptyResponse:
+    await req.services.containers.remove(req.params["id"], req.query_bool("force"), req.query_bool("v"))
+    return EmptyResponse(204)
+
+
+async def pause(req: Request) -> EmptyResponse:
+    await req.services.containers.pause(req.params["id"])
+    return EmptyResponse(204)
+
+
+async def unpause(req: Request) -> EmptyResponse:
+    await req.services.containers.unpause(req.params["id"])
+    return EmptyResponse(204)
+
+
+async def rename(req: Request) -> EmptyResponse:
+    req.services.containers.rename(req.params["id"], req.query.get("name", ""))
+    return EmptyResponse(204)
+
+
+async def top(req: Request) -> JSONResponse:
+    svc = req.services.containers
+    return JSONResponse(await req.run(svc.top, req.params["id"], req.query.get("ps_args", "")))
+
+
+def _since(value: str) -> float | None:
+    if not value or value == "0":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for since: {value}") from None
+
+
+async def logs(req: Request) -> StreamResponse:
+    from hako.runtime import jsonlog
+
+    c = req.services.containers.get(req.params["id"])
+    stdout, stderr = req.query_bool("stdout"), req.query_bool("stderr")
+    if not (stdout or stderr):
+        raise InvalidArgument("Bad parameters: you must choose at least one stream")
+    tail_text = req.query.get("tail", "all")
+    tail = None if tail_text in ("", "all") else int(tail_text) if tail_text.lstrip("-").isdigit() else None
+    if tail is not None and tail < 0:
+        tail = None
+    follow = req.query_bool("follow")
+    tty = bool(c.config.get("Tty"))
+    entries = jsonlog.read_logs(
+        c.log_path, stdout=stdout, stderr=stderr, since=_since(req.query.get("since", "")),
+        until=_since(req.query.get("until", "")), tail=tail, timestamps=req.query_bool("timestamps"),
+        follow=follow and c.state.running, stop=lambda: not c.state.running)
+    return StreamResponse(log_frames(entries, tty), content_type=RAW if tty else MUX)
+
+
+async def attach(req: Request) -> HijackResponse:
+    svc = req.services.containers
+    c = svc.get(req.params["id"])
+    if c.state.status == Status.PAUSED:
+        raise Conflict(f"You cannot attach to a paused container, unpause it first")
+    keys = parse_detach_keys(req.query.get("detachKeys"))
+    want = {k: req.query_bool(k) for k in ("stdin", "stdout", "stderr", "stream", "logs")}
+    tty = bool(c.config.get("Tty"))
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if want["logs"]:
+            await _replay_logs(c, want, tty, writer)
+        if not want["stream"]:
+            writer.close()
+            return
+        session = AttachSession(reader, writer, tty=tty, stdin=want["stdin"] and bool(c.config.get("OpenStdin")),
+                                stdout=want["stdout"], stderr=want["stderr"], detach_keys=keys)
+        handle = svc.shim(c)
+        if handle is not None and c.state.running:
+            await session.connect(handle)
+        else:
+            svc.add_pending_attach(c, session)
+        try:
+            await session.done
+        finally:
+            svc.drop_pending_attach(c, session)
+            writer.close()
+
+    return HijackResponse(handler, content_type=RAW if tty else MUX)
+
+
+async def _replay_logs(c: Any, want: dict[str, bool], tty: bool, writer: asyncio.StreamWriter) -> None:
+    from hako.runtime import jsonlog
+
+    def collect() -> list[bytes]:
+        entries = jsonlog.read_logs(c.log_path, stdout=want["stdout"], stderr=want["stderr"], since=None,
+                                    until=None, tail=None, timestamps=False, follow=False, stop=lambda: True)
+        return list(log_frames(entries, tty))
+
+    for chunk in await asyncio.get_running_loop().run_in_executor(None, collect):
+        writer.write(chunk)
+    await writer.drain()
+
+
+async def resize(req: Request) -> EmptyResponse:
+    c = req.services.containers.get(req.params["id"])
+    h, w = req.query_int("h", 0), req.query_int("w", 0)
+    handle = req.services.containers.shim(c)
+    if handle is None or not c.state.running:
+        raise Conflict(f"Container {c.id} is not running")
+    await req.run(handle.resize, h, w)
+    return EmptyResponse(200)
+
+
+async def changes(req: Request) -> JSONResponse:
+    c = req.services.containers.get(req.params["id"])
+    return JSONResponse(await req.run(req.services.images.changes, c.id) or None)
+
+
+async def export(req: Request) -> StreamResponse:
+    c = req.services.containers.get(req.params["id"])
+    return StreamResponse(req.services.images.export(c.id), content_type="application/x-tar")
+
+
+async def update(req: Request) -> JSONResponse:
+    body = await req.json(default={}) or {}
+    c = req.services.containers.get(req.params["id"])
+    if "RestartPolicy" in body:
+        c.host_config["RestartPolicy"] = body["RestartPolicy"]
+        req.services.containers.store.save(c)
+    return JSONResponse({"Warnings": []})
+
+
+async def prune(req: Request) -> JSONResponse:
+    svc = req.services.containers
+    deleted, reclaimed = [], 0
+    for c in list(svc.list()):
+        if c.state.status in (Status.EXITED, Status.CREATED, Status.DEAD):
+            await svc.remove(c.id)
+            deleted.append(c.id)
+    return JSONResponse({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})

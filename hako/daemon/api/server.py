@@ -1,0 +1,282 @@
+"""HTTP/1.1 server for the Engine API on unix sockets and TCP.
+
+One asyncio task per connection drives an ``h11`` state machine: requests are read, the API
+version prefix ``/v1.NN`` is stripped and checked, the route is dispatched, and the response
+is written (fixed-length JSON, chunked streams, or a hijacked raw connection for attach and
+exec). Errors raised by handlers are mapped to statuses in exactly one place:
+``hako.daemon.api.errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import h11
+
+from hako.daemon.api import errors as api_errors
+from hako.daemon.api.router import (
+    EmptyResponse,
+    HijackResponse,
+    JSONResponse,
+    Request,
+    Response,
+    Router,
+    StreamResponse,
+    TextResponse,
+)
+
+log = logging.getLogger("hako.api")
+
+API_VERSION = "1.41"
+MIN_API_VERSION = "1.12"
+_VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)$")
+SERVER_HEADER = "Docker/20.10.25+hako (linux)"
+
+
+def _vt(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("."))
+
+
+def _reason(status: int) -> bytes:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
+class _Conn:
+    """One client connection: an h11 state machine over asyncio streams."""
+
+    def __init__(self, server: "ApiServer", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=1 << 20)
+
+    async def _next_event(self) -> Any:
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                if self.h11.they_are_waiting_for_100_continue:
+                    await self._send(h11.InformationalResponse(status_code=100, headers=[]))
+                data = await self.reader.read(65536)
+                self.h11.receive_data(data)
+                continue
+            return event
+
+    async def _send(self, event: Any) -> None:
+        data = self.h11.send(event)
+        if data:
+            self.writer.write(data)
+            await self.writer.drain()
+
+    async def read_body_chunk(self) -> bytes | None:
+        event = await self._next_event()
+        if isinstance(event, h11.Data):
+            return bytes(event.data)
+        if isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+            self._body_done = True
+            return None
+        raise h11.RemoteProtocolError("unexpected event in body")
+
+    async def serve(self) -> None:
+        try:
+            while True:
+                event = await self._next_event()
+                if isinstance(event, (h11.ConnectionClosed,)) or event is h11.PAUSED:
+                    return
+                if not isinstance(event, h11.Request):
+                    return
+                self._body_done = False
+                keep = await self._handle(event)
+                if not keep or self.h11.our_state is h11.MUST_CLOSE:
+                    return
+                if not self._body_done:
+                    while await self.read_body_chunk() is not None:
+                        pass
+                try:
+                    self.h11.start_next_cycle()
+                except h11.LocalProtocolError:
+                    return
+        except (h11.RemoteProtocolError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            log.debug("connection dropped: %s", exc)
+        finally:
+            try:
+                self.writer.close()
+            except Exception:  # noqa: BLE001 - closing a dead socket
+                pass
+
+    async def _handle(self, event: h11.Request) -> bool:
+        method = event.method.decode()
+        target = event.target.decode("latin-1")
+        path, _, query = target.partition("?")
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
+        upgrade = "upgrade" in headers.get("connection", "").lower()
+        try:
+            version, path = self._version(path)
+            req = Request(method, path, query, headers, self.read_body_chunk, self.server.services, version)
+            matched = self.server.router.match(method, path)
+            if matched is None:
+                raise api_errors.PageNotFound("page not found")
+            route, req.params = matched
+            response = await route.handler(req)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an API error
+            status, body = api_errors.to_response(exc, method, path)
+            response = JSONResponse(body, status=status) if body is not None else EmptyResponse(status)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %s", method, target, response.status)
+        return await self._write(method, response, upgrade)
+
+    def _version(self, path: str) -> tuple[float, str]:
+        m = _VERSION_PREFIX.match(path)
+        if not m:
+            return float(API_VERSION), path
+        version, rest = m.group(1), m.group(2)
+        if _vt(version) > _vt(API_VERSION):
+            raise api_errors.BadVersion(
+                f"client version {version} is too new. Maximum supported API version is {API_VERSION}"
+            )
+        if _vt(version) < _vt(MIN_API_VERSION):
+            raise api_errors.BadVersion(
+                f"client version {version} is too old. Minimum supported API version is "
+                f"{MIN_API_VERSION}, please upgrade your client to a newer version"
+            )
+        return float(version), rest
+
+    def _headers(self, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [
+            ("Api-Version", API_VERSION),
+            ("Docker-Experimental", "false"),
+            ("Ostype", "linux"),
+            ("Server", SERVER_HEADER),
+            *extra,
+        ]
+
+    async def _write(self, method: str, response: Response, upgrade: bool) -> bool:
+        if isinstance(response, HijackResponse):
+            await self._hijack(response, upgrade)
+            return False
+        if isinstance(response, StreamResponse):
+            await self._send(h11.Response(status_code=response.status, headers=self._headers(response.headers),
+                                          reason=_reason(response.status)))
+            await self._stream(response.chunks)
+            await self._send(h11.EndOfMessage())
+            return True
+        if isinstance(response, JSONResponse):
+            body = response.body()
+            headers = [("Content-Type", "application/json"), *response.headers]
+        elif isinstance(response, TextResponse):
+            body, headers = response.data, response.headers
+        else:
+            body, headers = b"", response.headers
+        if response.status not in (204, 304):
+            headers = [*headers, ("Content-Length", str(len(body)))]
+        await self._send(h11.Response(status_code=response.status, headers=self._headers(headers),
+                                      reason=_reason(response.status)))
+        if body and method != "HEAD" and response.status not in (204, 304):
+            await self._send(h11.Data(data=body))
+        await self._send(h11.EndOfMessage())
+        return True
+
+    async def _stream(self, chunks: Iterator[bytes] | AsyncIterator[bytes]) -> None:
+        if hasattr(chunks, "__anext__"):
+            try:
+                async for chunk in chunks:  # type: ignore[union-attr]
+                    if chunk:
+                        await self._send(h11.Data(data=chunk))
+            finally:
+                aclose = getattr(chunks, "aclose", None)
+                if aclose:
+                    await aclose()
+            return
+        loop = asyncio.get_running_loop()
+        sentinel = object()
+        it = iter(chunks)  # type: ignore[arg-type]
+        try:
+            while True:
+                chunk = await loop.run_in_executor(None, next, it, sentinel)
+                if chunk is sentinel:
+                    break
+                if chunk:
+                    await self._send(h11.Data(data=chunk))
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                await loop.run_in_executor(None, close)
+
+    async def _hijack(self, response: HijackResponse, upgrade: bool) -> None:
+        if not self._body_done:
+            while await self.read_body_chunk() is not None:
+                pass
+        headers = self._headers(response.headers)
+        if upgrade and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+            await self._send(h11.InformationalResponse(
+                status_code=101, reason=b"UPGRADED",
+                headers=[("Connection", "Upgrade"), ("Upgrade", "tcp"), *headers]))
+            leftover = self.h11.trailing_data[0]
+        else:
+            head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+            self.writer.write(head.encode())
+            await self.writer.drain()
+            leftover = self.h11.trailing_data[0] if self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL else b""
+        if leftover:
+            self.reader._buffer[0:0] = leftover  # type: ignore[attr-defined]  # re-queue bytes h11 read ahead
+        await response.handler(self.reader, self.writer)
+
+
+class ApiServer:
+    """Serves ``router`` on the given listen addresses (``unix://path``, ``tcp://host:port``)."""
+
+    def __init__(self, router: Router, services: Any) -> None:
+        self.router = router
+        self.services = services
+        self._servers: list[asyncio.AbstractServer] = []
+        self._conns: set[asyncio.Task] = set()
+
+    async def _on_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        try:
+            await _Conn(self, reader, writer).serve()
+        finally:
+            self._conns.discard(task)
+
+    async def listen(self, address: str, ssl_context: Any = None) -> None:
+        """Start listening on ``address``.
+
+        Raises:
+            InvalidArgument: the address scheme is not unix:// or tcp://.
+        """
+        from hako.errors import InvalidArgument
+
+        if address.startswith("unix://"):
+            path = address[len("unix://"):]
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            if os.path.exists(path):
+                os.unlink(path)
+            server = await asyncio.start_unix_server(self._on_conn, path, limit=1 << 20)
+            os.chmod(path, 0o660)
+        elif address.startswith(("tcp://", "http://")):
+            hostport = address.split("://", 1)[1]
+            host, _, port = hostport.rpartition(":")
+            server = await asyncio.start_server(
+                self._on_conn, host or "127.0.0.1", int(port or 2375), ssl=ssl_context, limit=1 << 20)
+        else:
+            raise InvalidArgument(f"invalid listen address: {address}")
+        self._servers.append(server)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._conns):
+            task.cancel()
+        for server in self._servers:
+            await server.wait_closed()

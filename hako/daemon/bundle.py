@@ -1,0 +1,170 @@
+"""From a container record to a running shim: rootfs mount, OCI bundle, shim spawn.
+
+On-disk layout (exec root, tmpfs-like, lost at reboot like containerd's state)::
+
+    containers/<id>/config.json   the OCI runtime spec
+    containers/<id>/rootfs/       the overlay mount of the container's snapshot
+    containers/<id>/...           the shim's state: init.pid, shim.sock, exit.json
+
+Every function here is blocking; the ContainerService calls them from its executor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from typing import Any
+
+from hako.daemon.state import Container
+from hako.errors import InvalidArgument
+from hako.support import atomicfile
+
+log = logging.getLogger("hako.bundle")
+
+_MNT_DETACH = 2
+_INIT_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init")
+
+
+def rootfs_dir(svc: Any, c: Container) -> str:
+    return os.path.join(svc.bundle(c), "rootfs")
+
+
+def mount_rootfs(svc: Any, c: Container) -> str:
+    """Mount the container's snapshot at <bundle>/rootfs (idempotent)."""
+    target = rootfs_dir(svc, c)
+    os.makedirs(target, exist_ok=True)
+    if _mounted(target):
+        return target
+    for m in svc.images.rootfs_mounts(c.id):
+        m.mount(target)
+    return target
+
+
+def _mounted(path: str) -> bool:
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == real for line in f)
+    except OSError:
+        return False
+
+
+def unmount_rootfs(svc: Any, c: Container) -> None:
+    """Unmount <bundle>/rootfs if mounted (lazy detach if busy)."""
+    from hako.linux.mount import unmount
+
+    target = rootfs_dir(svc, c)
+    while _mounted(target):
+        try:
+            unmount(target)
+        except OSError:
+            unmount(target, _MNT_DETACH)
+
+
+def _init_path(svc: Any) -> str:
+    if svc.config.init_path:
+        return svc.config.init_path
+    for path in _INIT_CANDIDATES:
+        if os.path.exists(path):
+            return path
+    raise InvalidArgument("--init requested but no init binary (tini-static) is installed")
+
+
+def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
+    """Translate the container record into specgen's typed options."""
+    from hako.daemon import users
+    from hako.runtime.specgen import SpecOptions
+
+    conf, hc = c.config, c.host_config
+    user = users.resolve(rootfs, conf.get("User") or "", hc.get("GroupAdd") or [])
+    env = list(conf.get("Env") or [])
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    if not any(e.startswith("HOSTNAME=") for e in env):
+        env.insert(1, f"HOSTNAME={conf.get('Hostname')}")
+    if conf.get("Tty") and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={user.home or '/'}")
+    cwd = conf.get("WorkingDir") or "/"
+    os.makedirs(os.path.join(rootfs, cwd.lstrip("/")), exist_ok=True)
+    etc_mounts = [
+        {"destination": "/etc/resolv.conf", "type": "bind", "source": c.file("resolv.conf"),
+         "options": ["rbind", "rprivate"]},
+        {"destination": "/etc/hostname", "type": "bind", "source": c.file("hostname"),
+         "options": ["rbind", "rprivate"]},
+        {"destination": "/etc/hosts", "type": "bind", "source": c.file("hosts"),
+         "options": ["rbind", "rprivate"]},
+    ]
+    tmpfs = dict(hc.get("Tmpfs") or {})
+    rlimits = [(u["Name"], int(u["Soft"]), int(u["Hard"])) for u in hc.get("Ulimits") or []]
+    security = hc.get("SecurityOpt") or []
+    no_new_privs = any(s.split("=", 1)[0].split(":", 1)[0] == "no-new-privileges"
+                       and not s.endswith(("=false", ":false")) for s in security)
+    return SpecOptions(
+        rootfs=rootfs, args=[c.path, *c.args], env=env, cwd=cwd, uid=user.uid, gid=user.gid,
+        additional_gids=list(user.additional_gids), terminal=bool(conf.get("Tty")),
+        hostname=conf.get("Hostname") or c.id[:12], domainname=conf.get("Domainname") or "",
+        readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
+        cap_add=list(hc.get("CapAdd") or []), cap_drop=list(hc.get("CapDrop") or []),
+        no_new_privileges=no_new_privs, rlimits=rlimits,
+        memory=int(hc.get("Memory") or 0), memory_swap=int(hc.get("MemorySwap") or 0),
+        memory_reservation=int(hc.get("MemoryReservation") or 0),
+        cpu_shares=int(hc.get("CpuShares") or 0), cpu_quota=int(hc.get("CpuQuota") or 0),
+        cpu_period=int(hc.get("CpuPeriod") or 0), nano_cpus=int(hc.get("NanoCpus") or 0),
+        cpuset_cpus=hc.get("CpusetCpus") or "", cpuset_mems=hc.get("CpusetMems") or "",
+        pids_limit=hc.get("PidsLimit") if hc.get("PidsLimit") and hc.get("PidsLimit") > 0 else None,
+        oom_score_adj=int(hc.get("OomScoreAdj") or 0), cgroups_path=svc.cgroups_path(c),
+        netns_path=None, extra_mounts=etc_mounts, tmpfs=tmpfs, sysctls=dict(hc.get("Sysctls") or {}),
+        init_path=_init_path(svc) if hc.get("Init") else None,
+        shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
+    )
+
+
+def start_shim(svc: Any, c: Container) -> Any:
+    """Mount the rootfs, write config.json and spawn the shim (runtime create).
+
+    Returns:
+        The ShimHandle of the created (not yet started) container.
+
+    Raises:
+        RuntimeFailed: the runtime refused; its exit_code is what Docker would record.
+    """
+    from hako.runtime import shimclient
+    from hako.runtime.specgen import build_spec
+
+    bundle = svc.bundle(c)
+    if os.path.isdir(bundle):
+        for name in os.listdir(bundle):
+            if name != "rootfs":
+                path = os.path.join(bundle, name)
+                shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+    os.makedirs(bundle, exist_ok=True)
+    rootfs = mount_rootfs(svc, c)
+    try:
+        spec = build_spec(spec_options(svc, c, rootfs))
+        atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
+        conf = c.config
+        return shimclient.spawn(
+            id=c.id, bundle=bundle, state_dir=bundle, runtime=svc.config.runtime_path(c.runtime),
+            runtime_root=svc.config.runtime_root, log_file=c.log_path, tty=bool(conf.get("Tty")),
+            stdin=bool(conf.get("OpenStdin")), stdin_once=bool(conf.get("StdinOnce")))
+    except BaseException:
+        unmount_rootfs(svc, c)
+        raise
+
+
+def load_shim(svc: Any, c: Container) -> Any:
+    from hako.runtime import shimclient
+
+    return shimclient.ShimHandle.load(svc.bundle(c))
+
+
+def read_exit_status(svc: Any, c: Container) -> dict | None:
+    try:
+        return atomicfile.read_json(os.path.join(svc.bundle(c), "exit.json"))
+    except (OSError, ValueError):
+        return None
+

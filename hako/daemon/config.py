@@ -1,0 +1,120 @@
+"""Frozen daemon configuration, from dockerd-style flags and a daemon.json-style file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+
+from hako.errors import InvalidArgument
+
+DEFAULT_SOCKET = "unix:///run/hako/hako.sock"
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Everything the daemon needs to know at start; passed down, never mutated."""
+
+    hosts: tuple[str, ...] = (DEFAULT_SOCKET,)
+    data_root: str = "/var/lib/hako"
+    exec_root: str = "/run/hako"
+    pidfile: str = ""
+    log_level: str = "info"
+    debug: bool = False
+    default_runtime: str = "hako"
+    runtimes: dict[str, str] = field(default_factory=dict)
+    cgroup_parent: str = "/hako"
+    init_path: str = ""
+    bridge_name: str = ""
+    bridge_cidr: str = ""
+
+    @property
+    def containers_root(self) -> str:
+        return os.path.join(self.data_root, "containers")
+
+    @property
+    def runtime_root(self) -> str:
+        return os.path.join(self.exec_root, "runtime")
+
+    def runtime_path(self, name: str) -> str:
+        """Binary for runtime ``name``.
+
+        Raises:
+            InvalidArgument: no runtime of that name is configured.
+        """
+        table = default_runtimes()
+        table.update(self.runtimes)
+        if name not in table:
+            raise InvalidArgument(f"unknown or invalid runtime name: {name}")
+        return table[name]
+
+    def runtime_names(self) -> list[str]:
+        table = default_runtimes()
+        table.update(self.runtimes)
+        return sorted(table)
+
+
+def default_runtimes() -> dict[str, str]:
+    """Built-in runtimes: hako's own, plus runc and crun when installed."""
+    own = os.path.join(os.path.dirname(sys.executable), "hako-runtime")
+    table = {"hako": own if os.path.exists(own) else "hako-runtime"}
+    for name in ("runc", "crun"):
+        path = shutil.which(name)
+        if path:
+            table[name] = path
+    return table
+
+
+# daemon.json key → DaemonConfig field
+_FILE_KEYS = {
+    "hosts": "hosts",
+    "data-root": "data_root",
+    "exec-root": "exec_root",
+    "pidfile": "pidfile",
+    "log-level": "log_level",
+    "debug": "debug",
+    "default-runtime": "default_runtime",
+    "runtimes": "runtimes",
+    "cgroup-parent": "cgroup_parent",
+    "init-path": "init_path",
+    "bridge": "bridge_name",
+    "bip": "bridge_cidr",
+}
+
+
+def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
+    """Merge explicitly given flags with the config file, like dockerd.
+
+    Args:
+        flags: field name → value, only for flags given on the command line.
+        config_file: path of a JSON file with daemon.json keys, or None.
+
+    Raises:
+        InvalidArgument: unreadable file, unknown key, or a directive given both ways.
+    """
+    values: dict[str, object] = {}
+    if config_file and os.path.exists(config_file):
+        try:
+            with open(config_file) as f:
+                doc = json.load(f)
+        except ValueError as exc:
+            raise InvalidArgument(f"unable to configure the Docker daemon with file {config_file}: {exc}") from None
+        unknown = sorted(k for k in doc if k not in _FILE_KEYS)
+        if unknown:
+            raise InvalidArgument(
+                f"the following directives don't match any configuration option: {', '.join(unknown)}")
+        clash = sorted(k for k in doc if _FILE_KEYS[k] in flags)
+        if clash:
+            raise InvalidArgument(
+                "the following directives are specified both as a flag and in the configuration file: "
+                + ", ".join(clash))
+        for key, value in doc.items():
+            if key == "runtimes":
+                value = {n: (v.get("path", n) if isinstance(v, dict) else str(v)) for n, v in value.items()}
+            values[_FILE_KEYS[key]] = value
+    values.update(flags)
+    if "hosts" in values:
+        values["hosts"] = tuple(values["hosts"])  # type: ignore[arg-type]
+    return DaemonConfig(**values)  # type: ignore[arg-type]

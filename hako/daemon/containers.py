@@ -1,0 +1,500 @@
+"""ContainerService: create, start, stop, kill, restart, pause, wait, remove, rename, top.
+
+Lifecycle (one ``Container`` record each, see ``state.py``)::
+
+    create  → record + rootfs snapshot + etc files          (status created)
+    start   → mount rootfs, write the OCI bundle, spawn the shim (runtime create), connect
+              pending attach streams, shim start             (status running)
+    exit    → the shim's pidfd becomes readable: read exit.json, unmount, wake waiters,
+              auto-remove                                    (status exited)
+
+The service is driven from the asyncio loop; blocking steps run in the default executor.
+A shim outlives the daemon: ``restore()`` re-adopts running containers after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal as signals
+import time
+from typing import Any
+
+from hako.daemon import create as createpolicy
+from hako.daemon.config import DaemonConfig
+from hako.daemon.state import Container, ContainerStore, Status, now_rfc3339, validate_name
+from hako.errors import Conflict, InvalidArgument, NotModified
+from hako.support import ids
+
+log = logging.getLogger("hako.containers")
+
+
+def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int:
+    """Signal name (with or without SIG) or number → number.
+
+    Raises:
+        InvalidArgument: ``Invalid signal: X``.
+    """
+    if value in (None, ""):
+        return default
+    text = str(value).strip().upper()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < 65:
+            return num
+        raise InvalidArgument(f"Invalid signal: {value}")
+    name = text if text.startswith("SIG") else "SIG" + text
+    try:
+        return int(getattr(signals.Signals, name))
+    except AttributeError:
+        raise InvalidArgument(f"Invalid signal: {value}") from None
+
+
+class ContainerService:
+    """The engine's one entry for containers, shared by every API route."""
+
+    def __init__(self, config: DaemonConfig, images: Any, events: Any = None) -> None:
+        self.config = config
+        self.images = images
+        self.events = events
+        self.store = ContainerStore(config.containers_root)
+        self.bundles_root = os.path.join(config.exec_root, "containers")
+        os.makedirs(self.bundles_root, exist_ok=True)
+        self._shims: dict[str, Any] = {}
+        self._exit_waiters: dict[str, list[asyncio.Future]] = {}
+        self._remove_waiters: dict[str, list[asyncio.Future]] = {}
+        self._pending_attach: dict[str, list[Any]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def get(self, ref: str) -> Container:
+        return self.store.get(ref)
+
+    def list(self) -> list[Container]:
+        return self.store.all()
+
+    def images_in_use(self, image_id: str) -> list[str]:
+        """Ids of containers created from ``image_id`` (for image removal conflicts)."""
+        return [c.id for c in self.store.all() if c.image == image_id]
+
+    def running_image_users(self, image_id: str) -> list[str]:
+        return [c.id for c in self.store.all() if c.image == image_id and c.state.running]
+
+    def bundle(self, c: Container) -> str:
+        return os.path.join(self.bundles_root, c.id)
+
+    def shim(self, c: Container) -> Any:
+        return self._shims.get(c.id)
+
+    def _emit(self, c: Container, action: str, **attrs: Any) -> None:
+        if self.events is not None:
+            self.events.container(c, action, **attrs)
+
+    # -- create ----------------------------------------------------------------------------
+    def create(self, name: str | None, body: dict[str, Any]) -> tuple[str, list[str]]:
+        """Create a container from a Docker ``ContainerCreateRequest`` body.
+
+        Returns:
+            (id, warnings).
+
+        Raises:
+            InvalidArgument, ImageNotFound, AlreadyExists: as Docker.
+        """
+        image_ref = body.get("Image") or ""
+        if not image_ref:
+            raise InvalidArgument("Config cannot be empty in order to create a container")
+        host_config = createpolicy.default_host_config(body.get("HostConfig"))
+        warnings = createpolicy.validate_host_config(host_config)
+        runtime = host_config.get("Runtime") or self.config.default_runtime
+        self.config.runtime_path(runtime)
+        host_config["Runtime"] = runtime
+        image = self.images.get(image_ref)
+        user_conf = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+        conf = createpolicy.merge_config(user_conf, createpolicy.image_config(image))
+        cid = ids.new_id()
+        name = validate_name(name) if name else ids.random_name(self.store.names())
+        conf["Image"] = image_ref
+        conf["Hostname"] = conf.get("Hostname") or cid[:12]
+        for key in ("Domainname", "User", "WorkingDir"):
+            conf.setdefault(key, "")
+        for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
+            conf[key] = bool(conf.get(key))
+        path, args = createpolicy.entrypoint_and_args(conf)
+        self.store.reserve_name(name, cid)
+        root = self.store.new_dir(cid)
+        try:
+            self.images.prepare_rootfs(cid, image.id)
+            createpolicy.write_etc_files(root, conf["Hostname"], host_config.get("ExtraHosts"))
+            c = Container(id=cid, name=name, created=now_rfc3339(), image=image.id, image_ref=image_ref,
+                          path=path, args=args, config=conf, host_config=host_config, root=root,
+                          runtime=runtime)
+            self.store.add(c)
+        except BaseException:
+            self.store.release_name(name)
+            shutil.rmtree(root, ignore_errors=True)
+            try:
+                self.images.remove_rootfs(cid)
+            except Exception:  # noqa: BLE001 - best-effort rollback
+                pass
+            raise
+        self._emit(c, "create")
+        return cid, warnings
+
+    # -- start -----------------------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        """Start a created or exited container.
+
+        Raises:
+            NotModified: already running. Conflict: paused. RuntimeFailed: the runtime refused.
+        """
+        from hako.daemon import bundle
+
+        c = self.get(ref)
+        if c.state.status == Status.PAUSED:
+            raise Conflict("cannot start a paused container, try unpause instead")
+        if c.state.running:
+            raise NotModified("container already started")
+        if c.state.status == Status.REMOVING:
+            raise Conflict(f"container is marked for removal and cannot be started")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        try:
+            handle = await loop.run_in_executor(None, bundle.start_shim, self, c)
+        except Exception as exc:
+            code = getattr(exc, "exit_code", 128)
+            c.state.exit_code = code
+            c.state.error = str(exc)
+            if c.state.status == Status.CREATED:
+                pass
+            self.store.save(c)
+            await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            raise
+        self._shims[c.id] = handle
+        for attach in self._pending_attach.pop(c.id, []):
+            await attach.connect(handle)
+        try:
+            await loop.run_in_executor(None, handle.start)
+        except Exception as exc:
+            c.state.error = str(exc)
+            self.store.save(c)
+            raise
+        c.transition(Status.RUNNING)
+        c.state.pid = handle.pid
+        c.state.shim_pid = handle.shim_pid
+        c.state.started_at = now_rfc3339()
+        c.state.exit_code = 0
+        c.state.error = ""
+        c.state.oom_killed = False
+        self.store.save(c)
+        self._watch(c, handle)
+        self._emit(c, "start")
+
+    def _watch(self, c: Container, handle: Any) -> None:
+        loop = self._loop or asyncio.get_event_loop()
+        fd = handle.pidfd()
+
+        def on_exit() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            loop.create_task(self._on_exit(c, handle))
+
+        loop.add_reader(fd, on_exit)
+
+    async def _on_exit(self, c: Container, handle: Any) -> None:
+        from hako.daemon import bundle
+
+        loop = asyncio.get_running_loop()
+        status = await loop.run_in_executor(None, _wait_exit_status, handle)
+        c.state.exit_code = int(status.get("exit_code", 255))
+        c.state.oom_killed = bool(status.get("oom_killed", False))
+        c.state.finished_at = status.get("exited_at") or now_rfc3339()
+        c.state.pid = 0
+        c.state.shim_pid = 0
+        if c.state.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
+            c.transition(Status.EXITED)
+        self._shims.pop(c.id, None)
+        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+        self.store.save(c)
+        if c.state.oom_killed:
+            self._emit(c, "oom")
+        self._emit(c, "die", exitCode=str(c.state.exit_code))
+        for fut in self._exit_waiters.pop(c.id, []):
+            if not fut.done():
+                fut.set_result(c.state.exit_code)
+        if c.host_config.get("AutoRemove"):
+            try:
+                await self.remove(c.id, force=True, volumes=True)
+            except Exception as exc:  # noqa: BLE001 - auto-remove is best effort
+                log.warning("auto-remove of %s failed: %s", c.id[:12], exc)
+
+    # -- stop / kill -----------------------------------------------------------------------
+    async def kill(self, ref: str, signal: str | int | None = None) -> None:
+        """Send a signal (default SIGKILL) to the container's init.
+
+        Raises:
+            Conflict: the container is not running.
+        """
+        c = self.get(ref)
+        sig = parse_signal(signal)
+        if not c.state.running or not c.state.pid:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        self._signal(c, sig)
+        if sig == signals.SIGKILL and c.state.status == Status.PAUSED:
+            await self.unpause(c.id)
+        self._emit(c, "kill", signal=str(sig))
+
+    def _signal(self, c: Container, sig: int) -> None:
+        try:
+            os.kill(c.state.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        """Stop signal, wait ``timeout`` seconds, then SIGKILL.
+
+        Raises:
+            NotModified: the container is not running.
+        """
+        c = self.get(ref)
+        if not c.state.running:
+            raise NotModified("container already stopped")
+        await self._stop(c, timeout, signal)
+        self._emit(c, "stop")
+
+    async def _stop(self, c: Container, timeout: int | None, signal: str | None = None) -> None:
+        if not c.state.running:
+            return
+        sig = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+            timeout = 10 if timeout is None else int(timeout)
+        waiter = self._exit_future(c)
+        if c.state.status == Status.PAUSED:
+            await self.unpause(c.id)
+        self._signal(c, sig)
+        if timeout < 0:
+            await waiter
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            return
+        except asyncio.TimeoutError:
+            pass
+        self._signal(c, signals.SIGKILL)
+        await waiter
+
+    def _exit_future(self, c: Container) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self._exit_waiters.setdefault(c.id, []).append(fut)
+        return fut
+
+    async def restart(self, ref: str, timeout: int | None = None) -> None:
+        c = self.get(ref)
+        if c.state.running:
+            await self._stop(c, timeout)
+        await self.start(c.id)
+        self._emit(c, "restart")
+
+    # -- wait ------------------------------------------------------------------------------
+    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+        """Block until the condition holds; return Docker's wait body.
+
+        Raises:
+            InvalidArgument: unknown condition.
+        """
+        c = self.get(ref)
+        condition = condition or "not-running"
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: \"{condition}\"")
+        if condition == "removed":
+            fut = asyncio.get_running_loop().create_future()
+            self._remove_waiters.setdefault(c.id, []).append(fut)
+            await fut
+        elif condition == "next-exit" or c.state.running:
+            await self._exit_future(c)
+        return {"StatusCode": c.state.exit_code, "Error": None}
+
+    def wait_future(self, ref: str, condition: str) -> asyncio.Future | None:
+        """Register a waiter now (so no exit is missed) and return its future, or None when
+        the condition already holds."""
+        c = self.get(ref)
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: \"{condition}\"")
+        if condition == "removed":
+            fut = asyncio.get_running_loop().create_future()
+            self._remove_waiters.setdefault(c.id, []).append(fut)
+            return fut
+        if condition == "next-exit" or c.state.running:
+            return self._exit_future(c)
+        return None
+
+    # -- remove ----------------------------------------------------------------------------
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """Remove a container (and its rootfs); force kills a running one first.
+
+        Raises:
+            Conflict: running or paused without force.
+        """
+        c = self.get(ref)
+        if c.state.status == Status.REMOVING:
+            raise Conflict(f"removal of container {c.id[:12]} is already in progress")
+        if c.state.status == Status.PAUSED and not force:
+            raise Conflict(
+                f"You cannot remove a paused container {c.id}. Unpause and then stop the container "
+                "before attempting removal or force remove")
+        if c.state.running and not force:
+            raise Conflict(
+                f"You cannot remove a running container {c.id}. Stop the container before attempting "
+                "removal or force remove")
+        if c.state.running:
+            await self._stop(c, 0, "SIGKILL")
+        from hako.daemon import bundle
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+        await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
+        shutil.rmtree(self.bundle(c), ignore_errors=True)
+        self.store.delete(c)
+        self._emit(c, "destroy")
+        for fut in self._exit_waiters.pop(c.id, []) + self._remove_waiters.pop(c.id, []):
+            if not fut.done():
+                fut.set_result(c.state.exit_code)
+
+    # -- pause / rename / misc -------------------------------------------------------------
+    async def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        if not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        if c.state.status == Status.PAUSED:
+            raise Conflict(f"Container {c.id} is already paused")
+        await self._runtime(c, "pause")
+        c.transition(Status.PAUSED)
+        self.store.save(c)
+        self._emit(c, "pause")
+
+    async def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        if c.state.status != Status.PAUSED:
+            raise Conflict(f"Container {c.id} is not paused")
+        await self._runtime(c, "resume")
+        c.transition(Status.RUNNING)
+        self.store.save(c)
+        self._emit(c, "unpause")
+
+    async def _runtime(self, c: Container, *args: str) -> str:
+        from hako.errors import RuntimeFailed
+
+        binary = self.config.runtime_path(c.runtime)
+        proc = await asyncio.create_subprocess_exec(
+            binary, "--root", self.config.runtime_root, *args, c.id,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeFailed(err.decode(errors="replace").strip() or f"runtime {args[0]} failed")
+        return out.decode(errors="replace")
+
+    def rename(self, ref: str, new_name: str) -> None:
+        """Rename a container.
+
+        Raises:
+            InvalidArgument: empty or invalid name. AlreadyExists: the name is taken.
+        """
+        c = self.get(ref)
+        if not new_name:
+            raise InvalidArgument("Neither old nor new names may be empty")
+        new_name = validate_name(new_name)
+        if new_name == c.name:
+            raise InvalidArgument(f"Renaming a container with the same name as its current name")
+        self.store.reserve_name(new_name, c.id)
+        old = c.name
+        c.name = new_name
+        self.store.save(c)
+        self.store.release_name(old)
+        self._emit(c, "rename", oldName="/" + old)
+
+    def top(self, ref: str, ps_args: str = "") -> dict[str, Any]:
+        """Processes of a running container, as ``ps`` on the host shows them.
+
+        Raises:
+            Conflict: the container is not running.
+        """
+        import subprocess
+
+        c = self.get(ref)
+        if not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        pids = set(self.pids(c))
+        args = ps_args.split() if ps_args else ["-ef"]
+        out = subprocess.run(["ps", *args], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise InvalidArgument(f"Error running ps: {out.stderr.strip()}")
+        lines = out.stdout.splitlines()
+        titles = lines[0].split()
+        if "PID" not in titles:
+            raise InvalidArgument(f"Couldn't find PID field in ps output")
+        pid_col = titles.index("PID")
+        procs = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
+                procs.append(fields)
+        return {"Titles": titles, "Processes": procs}
+
+    def pids(self, c: Container) -> list[int]:
+        """Pids in the container's cgroup (falls back to the init pid)."""
+        try:
+            from hako.runtime.cgroups.detect import new_manager
+
+            found = new_manager(self.cgroups_path(c), c.id).pids()
+            if found:
+                return found
+        except Exception as exc:  # noqa: BLE001 - cgroup may be gone
+            log.debug("pids of %s: %s", c.id[:12], exc)
+        return [c.state.pid] if c.state.pid else []
+
+    def cgroups_path(self, c: Container) -> str:
+        parent = c.host_config.get("CgroupParent") or self.config.cgroup_parent
+        return f"{parent.rstrip('/')}/{c.id}"
+
+    # -- restore after a daemon restart ----------------------------------------------------
+    async def restore(self) -> None:
+        """Reload records; re-adopt live shims; mark the dead ones exited."""
+        from hako.daemon import bundle
+
+        self._loop = asyncio.get_running_loop()
+        for c in self.store.load_all():
+            if not c.state.running:
+                continue
+            handle = await self._loop.run_in_executor(None, bundle.load_shim, self, c)
+            if handle is not None:
+                self._shims[c.id] = handle
+                self._watch(c, handle)
+                continue
+            status = bundle.read_exit_status(self, c) or {"exit_code": 255}
+            c.state.exit_code = int(status.get("exit_code", 255))
+            c.state.oom_killed = bool(status.get("oom_killed", False))
+            c.state.finished_at = status.get("exited_at") or now_rfc3339()
+            c.state.pid = 0
+            c.transition(Status.EXITED)
+            await self._loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            self.store.save(c)
+
+    # -- attach registry -------------------------------------------------------------------
+    def add_pending_attach(self, c: Container, attach: Any) -> None:
+        self._pending_attach.setdefault(c.id, []).append(attach)
+
+    def drop_pending_attach(self, c: Container, attach: Any) -> None:
+        items = self._pending_attach.get(c.id, [])
+        if attach in items:
+            items.remove(attach)
+
+
+def _wait_exit_status(handle: Any, timeout: float = 5.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = handle.exit_status()
+        if status is not None or time.monotonic() > deadline:
+            return status or {"exit_code": 255}
+        time.sleep(0.01)

@@ -1,0 +1,201 @@
+"""Container creation policy: merge the image config into the request, validate, write files.
+
+Pure functions over Docker's API structures (Config, HostConfig), so the rules Docker applies
+at create time (daemon/create.go, daemon/container.go) are unit-testable here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hako.errors import InvalidArgument
+from hako.support import units
+
+_KNOWN_RESTART = {"", "no", "always", "unless-stopped", "on-failure"}
+
+
+def image_config(image: Any) -> dict[str, Any]:
+    """The runtime part (``config``) of an image's config document."""
+    cfg = getattr(image, "config", None) or {}
+    inner = cfg.get("config") if isinstance(cfg.get("config"), dict) else None
+    return inner if inner is not None else cfg
+
+
+def merge_config(user: dict[str, Any], img: dict[str, Any]) -> dict[str, Any]:
+    """Apply Docker's merge of image defaults into a container Config (daemon.merge).
+
+    Raises:
+        InvalidArgument: ``No command specified`` when neither has Cmd nor Entrypoint.
+    """
+    conf = dict(user)
+    if not conf.get("User"):
+        conf["User"] = img.get("User") or ""
+    ports = dict(img.get("ExposedPorts") or {})
+    ports.update(conf.get("ExposedPorts") or {})
+    conf["ExposedPorts"] = ports or None
+    env = list(conf.get("Env") or [])
+    keys = {e.split("=", 1)[0] for e in env}
+    env += [e for e in img.get("Env") or [] if e.split("=", 1)[0] not in keys]
+    conf["Env"] = env
+    labels = dict(img.get("Labels") or {})
+    labels.update(conf.get("Labels") or {})
+    conf["Labels"] = labels
+    if not conf.get("Entrypoint"):
+        if not conf.get("Cmd"):
+            conf["Cmd"] = img.get("Cmd")
+        if conf.get("Entrypoint") is None:
+            conf["Entrypoint"] = img.get("Entrypoint")
+    if conf.get("Entrypoint") == [""]:
+        conf["Entrypoint"] = None
+    if not conf.get("WorkingDir"):
+        conf["WorkingDir"] = img.get("WorkingDir") or ""
+    vols = dict(img.get("Volumes") or {})
+    vols.update(conf.get("Volumes") or {})
+    conf["Volumes"] = vols or None
+    if not conf.get("StopSignal") and img.get("StopSignal"):
+        conf["StopSignal"] = img["StopSignal"]
+    if not conf.get("Healthcheck") and img.get("Healthcheck"):
+        conf["Healthcheck"] = img["Healthcheck"]
+    if not conf.get("OnBuild"):
+        conf["OnBuild"] = None
+    if not conf.get("Entrypoint") and not conf.get("Cmd"):
+        raise InvalidArgument("No command specified")
+    return conf
+
+
+def entrypoint_and_args(conf: dict[str, Any]) -> tuple[str, list[str]]:
+    """Path and Args as Docker shows them in inspect."""
+    entry = list(conf.get("Entrypoint") or [])
+    cmd = list(conf.get("Cmd") or [])
+    if entry:
+        return entry[0], entry[1:] + cmd
+    return cmd[0], cmd[1:]
+
+
+def validate_host_config(hc: dict[str, Any]) -> list[str]:
+    """Check a HostConfig like Docker's verifyPlatformContainerSettings.
+
+    Returns:
+        Warnings to pass back to the client.
+
+    Raises:
+        InvalidArgument: with Docker's message for the first invalid setting.
+    """
+    warnings: list[str] = []
+    memory = int(hc.get("Memory") or 0)
+    swap = int(hc.get("MemorySwap") or 0)
+    if memory and memory < 6 * 1024 * 1024:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if swap > 0 and not memory:
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
+    if memory and swap > 0 and swap < memory:
+        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
+    reservation = int(hc.get("MemoryReservation") or 0)
+    if memory and reservation and memory < reservation:
+        raise InvalidArgument(
+            "Minimum memory limit can not be less than memory reservation limit, see usage")
+    shares = int(hc.get("CpuShares") or 0)
+    if shares < 0:
+        raise InvalidArgument(f"invalid CPU shares value {shares}")
+    nano = int(hc.get("NanoCpus") or 0)
+    if nano and (hc.get("CpuQuota") or hc.get("CpuPeriod")):
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    ncpu = os.cpu_count() or 1
+    if nano < 0 or nano > ncpu * 10**9:
+        raise InvalidArgument(
+            f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")
+    pids = hc.get("PidsLimit")
+    if pids is not None and int(pids) < -1:
+        raise InvalidArgument(f"invalid pids limit {pids}")
+    policy = (hc.get("RestartPolicy") or {}).get("Name", "")
+    if policy not in _KNOWN_RESTART:
+        raise InvalidArgument(f"invalid restart policy '{policy}'")
+    if policy in ("always", "unless-stopped") and hc.get("AutoRemove"):
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+    if policy != "on-failure" and (hc.get("RestartPolicy") or {}).get("MaximumRetryCount"):
+        raise InvalidArgument(
+            f"maximum retry count cannot be used with restart policy '{policy}'")
+    if hc.get("OomScoreAdj") is not None and not -1000 <= int(hc["OomScoreAdj"]) <= 1000:
+        raise InvalidArgument(
+            f"Invalid value {hc['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
+    shm = hc.get("ShmSize")
+    if shm is not None and int(shm) < 0:
+        raise InvalidArgument("SHM size can not be less than 0")
+    return warnings
+
+
+def default_host_config(hc: dict[str, Any] | None) -> dict[str, Any]:
+    """Fill the defaults Docker shows in inspect."""
+    out = dict(hc or {})
+    out.setdefault("NetworkMode", "default")
+    if not out.get("NetworkMode"):
+        out["NetworkMode"] = "default"
+    out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    if not (out.get("RestartPolicy") or {}).get("Name"):
+        out["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    out.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    if not (out.get("LogConfig") or {}).get("Type"):
+        out["LogConfig"] = {"Type": "json-file", "Config": (out.get("LogConfig") or {}).get("Config") or {}}
+    if not out.get("ShmSize"):
+        out["ShmSize"] = 64 * 1024 * 1024
+    for key in ("Binds", "Links", "VolumesFrom", "CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch",
+                "ExtraHosts", "GroupAdd", "Devices", "Ulimits", "Tmpfs", "SecurityOpt", "Mounts"):
+        out.setdefault(key, None)
+    for key in ("Memory", "MemorySwap", "MemoryReservation", "CpuShares", "CpuPeriod", "CpuQuota",
+                "NanoCpus", "BlkioWeight", "KernelMemory", "CpuRealtimePeriod", "CpuRealtimeRuntime"):
+        out.setdefault(key, 0)
+    for key in ("Privileged", "PublishAllPorts", "ReadonlyRootfs", "AutoRemove", "OomKillDisable"):
+        out.setdefault(key, False)
+    for key in ("CpusetCpus", "CpusetMems", "CgroupParent", "IpcMode", "PidMode", "UTSMode",
+                "UsernsMode", "Cgroup", "VolumeDriver", "Runtime", "Isolation", "ContainerIDFile"):
+        out.setdefault(key, "")
+    out.setdefault("PortBindings", {})
+    out.setdefault("ConsoleSize", [0, 0])
+    out.setdefault("PidsLimit", None)
+    out.setdefault("MemorySwappiness", None)
+    out.setdefault("OomScoreAdj", 0)
+    out.setdefault("Init", None)
+    if not out.get("IpcMode"):
+        out["IpcMode"] = "private"
+    if not out.get("CgroupnsMode"):
+        out["CgroupnsMode"] = "private"
+    return out
+
+
+def parse_memory_flag(value: Any) -> int:
+    """A memory value from JSON that may be a number or a size string."""
+    if isinstance(value, str):
+        return units.parse_ram_size(value)
+    return int(value or 0)
+
+
+HOSTS_TEMPLATE = (
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+)
+
+
+def write_etc_files(root: str, hostname: str, extra_hosts: list[str] | None, ip: str = "") -> None:
+    """Write hostname, hosts and resolv.conf into the container directory."""
+    from hako.support.atomicfile import write_bytes
+
+    write_bytes(os.path.join(root, "hostname"), (hostname + "\n").encode())
+    hosts = HOSTS_TEMPLATE
+    for entry in extra_hosts or []:
+        name, _, addr = entry.partition(":")
+        hosts += f"{addr}\t{name}\n"
+    if ip:
+        hosts += f"{ip}\t{hostname}\n"
+    write_bytes(os.path.join(root, "hosts"), hosts.encode())
+    write_bytes(os.path.join(root, "resolv.conf"), _resolv_conf().encode())
+
+
+def _resolv_conf() -> str:
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    out = [ln for ln in lines if not (ln.startswith("nameserver") and (" 127." in ln or " ::1" in ln))]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,78 @@
+"""Event bus: container (and later image, network, volume) events, fed to GET /events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from typing import Any, AsyncIterator
+
+
+class EventBus:
+    """Keeps the last 1000 events and fans new ones out to subscribers."""
+
+    def __init__(self) -> None:
+        self._history: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._subscribers: set[asyncio.Queue] = set()
+
+    def publish(self, kind: str, action: str, actor_id: str, attributes: dict[str, str]) -> None:
+        ns = time.time_ns()
+        event = {"Type": kind, "Action": action, "Actor": {"ID": actor_id, "Attributes": attributes},
+                 "scope": "local", "time": ns // 1_000_000_000, "timeNano": ns}
+        if kind == "container":
+            event.update({"status": action, "id": actor_id, "from": attributes.get("image", "")})
+        self._history.append(event)
+        for q in list(self._subscribers):
+            q.put_nowait(event)
+
+    def container(self, c: Any, action: str, **attrs: Any) -> None:
+        attributes = dict(c.config.get("Labels") or {})
+        attributes.update({"image": c.image_ref, "name": c.name})
+        attributes.update({k: str(v) for k, v in attrs.items()})
+        self.publish("container", action, c.id, attributes)
+
+    async def stream(self, filters: dict[str, list[str]], since: str | None,
+                     until: str | None) -> AsyncIterator[bytes]:
+        """JSON lines of past events (since) and live ones, until ``until`` or disconnect."""
+        q: asyncio.Queue = asyncio.Queue()
+        self._subscribers.add(q)
+        try:
+            yield b""
+            start = float(since) if since else None
+            end = float(until) if until else None
+            if start is not None:
+                for ev in list(self._history):
+                    if ev["timeNano"] / 1e9 >= start and (end is None or ev["timeNano"] / 1e9 <= end):
+                        if _match(ev, filters):
+                            yield json.dumps(ev).encode() + b"\n"
+            while True:
+                timeout = None if end is None else max(0.0, end - time.time())
+                try:
+                    ev = await asyncio.wait_for(q.get(), timeout)
+                except asyncio.TimeoutError:
+                    return
+                if _match(ev, filters):
+                    yield json.dumps(ev).encode() + b"\n"
+        finally:
+            self._subscribers.discard(q)
+
+
+def _match(ev: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    attrs = ev["Actor"]["Attributes"]
+    for key, values in filters.items():
+        if key == "type" and ev["Type"] not in values:
+            return False
+        if key == "event" and ev["Action"] not in values:
+            return False
+        if key == "container" and ev["Actor"]["ID"] not in values and attrs.get("name") not in values \
+                and not any(ev["Actor"]["ID"].startswith(v) for v in values):
+            return False
+        if key == "image" and attrs.get("image") not in values:
+            return False
+        if key == "label":
+            for item in values:
+                k, eq, v = item.partition("=")
+                if k not in attrs or (eq and attrs[k] != v):
+                    return False
+    return True

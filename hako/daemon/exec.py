@@ -1,0 +1,165 @@
+"""Exec instances: create, start (attached or detached), inspect, resize.
+
+An exec is prepared against the container's shim, which runs ``runtime exec`` in the
+container's namespaces with the container's process settings (caps, rlimits, no_new_privs)
+overridden by the exec's own (args, env, user, working dir, tty, privileged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hako.daemon.state import Container, Status
+from hako.errors import Conflict, InvalidArgument, NotFound
+from hako.support import ids
+
+
+@dataclass
+class ExecInstance:
+    id: str
+    container: Container
+    config: dict[str, Any]
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    handle: Any = None
+    started: bool = False
+    done: asyncio.Future | None = field(default=None, repr=False)
+
+
+class ExecService:
+    def __init__(self, containers: Any) -> None:
+        self.containers = containers
+        self._execs: dict[str, ExecInstance] = {}
+
+    def create(self, ref: str, body: dict[str, Any]) -> str:
+        """Register an exec for a running container.
+
+        Raises:
+            Conflict: the container is not running or is paused. InvalidArgument: no Cmd.
+        """
+        c = self.containers.get(ref)
+        if c.state.status == Status.PAUSED:
+            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+        if not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        cmd = body.get("Cmd") or []
+        if isinstance(cmd, str):
+            cmd = [cmd]
+        if not cmd:
+            raise InvalidArgument("No exec command specified")
+        if body.get("DetachKeys"):
+            from hako.daemon.attach import parse_detach_keys
+
+            parse_detach_keys(body["DetachKeys"])
+        eid = ids.new_id()
+        self._execs[eid] = ExecInstance(eid, c, dict(body, Cmd=cmd))
+        return eid
+
+    def get(self, eid: str) -> ExecInstance:
+        """Raises NotFound with Docker's text."""
+        inst = self._execs.get(eid)
+        if inst is None:
+            found = ids.match_prefix(eid, list(self._execs))
+            inst = self._execs.get(found) if found else None
+        if inst is None:
+            raise NotFound(f"No such exec instance: {eid}")
+        self._refresh(inst)
+        return inst
+
+    def _refresh(self, inst: ExecInstance) -> None:
+        if inst.running and inst.handle is not None:
+            status = inst.handle.exit_status()
+            if status is not None:
+                inst.running = False
+                inst.exit_code = int(status.get("exit_code", 0))
+
+    def process_spec(self, inst: ExecInstance) -> dict[str, Any]:
+        """The OCI process for the exec: the container's, with the exec's overrides."""
+        c = inst.container
+        bundle = self.containers.bundle(c)
+        with open(os.path.join(bundle, "config.json")) as f:
+            proc = dict(json.load(f)["process"])
+        body = inst.config
+        proc["args"] = list(body["Cmd"])
+        proc["terminal"] = bool(body.get("Tty"))
+        env = list(proc.get("env") or [])
+        for item in body.get("Env") or []:
+            key = item.split("=", 1)[0]
+            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+        proc["env"] = env
+        if body.get("WorkingDir"):
+            proc["cwd"] = body["WorkingDir"]
+        if body.get("User"):
+            from hako.daemon import bundle as bundlemod, users
+
+            u = users.resolve(bundlemod.rootfs_dir(self.containers, c), body["User"])
+            proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
+        if body.get("Privileged"):
+            from hako.runtime.capabilities import all_capabilities
+
+            caps = all_capabilities()
+            proc["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
+        proc.pop("consoleSize", None)
+        return proc
+
+    async def start(self, eid: str, detach: bool, tty: bool | None = None) -> ExecInstance:
+        """Prepare the exec in the shim and start it; returns the instance (handle set).
+
+        Raises:
+            Conflict: already started, or the container stopped meanwhile.
+        """
+        inst = self.get(eid)
+        if inst.started:
+            raise Conflict(f"Error: Exec command {eid} has already run")
+        c = inst.container
+        shim = self.containers.shim(c)
+        if shim is None or not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        inst.started = True
+        loop = asyncio.get_running_loop()
+        proc = await loop.run_in_executor(None, self.process_spec, inst)
+        use_tty = bool(inst.config.get("Tty")) if tty is None else tty
+        inst.handle = await loop.run_in_executor(
+            None, shim.exec, inst.id, proc, use_tty, bool(inst.config.get("AttachStdin")) and not detach)
+        return inst
+
+    async def run(self, inst: ExecInstance) -> None:
+        """Start the prepared exec process and record it as running."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, inst.handle.start)
+        inst.running = True
+        inst.pid = getattr(inst.handle, "pid", 0) or 0
+
+    async def wait_exit(self, inst: ExecInstance, timeout: float = 10.0) -> None:
+        """After the output stream closed, wait for the exit status to be recorded."""
+        deadline = time.monotonic() + timeout
+        while inst.running and time.monotonic() < deadline:
+            self._refresh(inst)
+            if inst.running:
+                await asyncio.sleep(0.01)
+
+    def resize(self, eid: str, height: int, width: int) -> None:
+        inst = self.get(eid)
+        if inst.handle is None:
+            raise Conflict(f"Exec {eid} is not running")
+        inst.handle.resize(height, width)
+
+    def inspect(self, eid: str) -> dict[str, Any]:
+        inst = self.get(eid)
+        body = inst.config
+        cmd = body["Cmd"]
+        return {
+            "ID": inst.id, "Running": inst.running, "ExitCode": inst.exit_code,
+            "ProcessConfig": {"tty": bool(body.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
+                              "privileged": bool(body.get("Privileged")), "user": body.get("User") or ""},
+            "OpenStdin": bool(body.get("AttachStdin")), "OpenStderr": bool(body.get("AttachStderr")),
+            "OpenStdout": bool(body.get("AttachStdout")), "CanRemove": False,
+            "ContainerID": inst.container.id, "DetachKeys": body.get("DetachKeys") or "",
+            "Pid": inst.pid,
+        }

@@ -1,0 +1,166 @@
+"""hakod entrypoint: flags → frozen config → services → API server; signals; state reload."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from hako.errors import EngineError, InvalidArgument
+
+log = logging.getLogger("hakod")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # dockerd style: "unknown flag: --x"
+        if message.startswith("unrecognized arguments:"):
+            message = "unknown flag: " + message.split(":", 1)[1].strip()
+        sys.stderr.write(f"hakod: {message}\nSee 'hakod --help'.\n")
+        sys.exit(125)
+
+
+def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
+    """dockerd's flag names → (explicitly given config fields, config file path)."""
+    p = _Parser(prog="hakod", description="hako container engine daemon")
+    p.add_argument("-H", "--host", action="append", dest="hosts", help="daemon socket(s) to listen on")
+    p.add_argument("--data-root", dest="data_root")
+    p.add_argument("--exec-root", dest="exec_root")
+    p.add_argument("-p", "--pidfile", dest="pidfile")
+    p.add_argument("--config-file", dest="config_file", default="/etc/hako/daemon.json")
+    p.add_argument("-l", "--log-level", dest="log_level",
+                   choices=["debug", "info", "warn", "error", "fatal"])
+    p.add_argument("-D", "--debug", dest="debug", action="store_true", default=None)
+    p.add_argument("--default-runtime", dest="default_runtime")
+    p.add_argument("--add-runtime", dest="runtimes", action="append", metavar="NAME=PATH")
+    p.add_argument("--cgroup-parent", dest="cgroup_parent")
+    p.add_argument("--init-path", dest="init_path")
+    p.add_argument("-b", "--bridge", dest="bridge_name")
+    p.add_argument("--bip", dest="bridge_cidr")
+    ns = p.parse_args(argv)
+    flags = {k: v for k, v in vars(ns).items() if v is not None and k != "config_file"}
+    if "runtimes" in flags:
+        table = {}
+        for item in flags["runtimes"]:
+            name, eq, path = item.partition("=")
+            if not eq or not name or not path:
+                raise InvalidArgument(f"invalid runtime {item!r}: expected NAME=PATH")
+            table[name] = path
+        flags["runtimes"] = table
+    return flags, ns.config_file
+
+
+@dataclass
+class Services:
+    config: Any
+    images: Any
+    containers: Any
+    execs: Any
+    events: Any
+
+
+def build_services(config: Any) -> Services:
+    from hako.daemon.containers import ContainerService
+    from hako.daemon.events import EventBus
+    from hako.daemon.exec import ExecService
+    from hako.image.service import ImageService
+
+    os.makedirs(config.data_root, mode=0o710, exist_ok=True)
+    os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
+    events = EventBus()
+    images = ImageService(config.data_root)
+    containers = ContainerService(config, images, events)
+    return Services(config, images, containers, ExecService(containers), events)
+
+
+def build_router() -> Any:
+    from hako.daemon.api.router import Router
+    from hako.daemon.api.routes import containers, exec as exec_routes, system
+
+    router = Router()
+    system.register(router)
+    containers.register(router)
+    exec_routes.register(router)
+    try:
+        from hako.daemon.api.routes import images
+    except ImportError as exc:
+        log.warning("image routes unavailable: %s", exc)
+    else:
+        images.register(router)
+    return router
+
+
+def _write_pidfile(path: str) -> None:
+    if os.path.exists(path):
+        try:
+            pid = int(open(path).read().strip() or 0)
+            if pid and os.path.exists(f"/proc/{pid}"):
+                raise InvalidArgument(
+                    f"pid file found, ensure hakod is not running or delete {path}")
+        except ValueError:
+            pass
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    from hako.support.atomicfile import write_bytes
+
+    write_bytes(path, f"{os.getpid()}\n".encode())
+
+
+async def serve(config: Any) -> None:
+    from hako.daemon.api.server import ApiServer
+
+    services = build_services(config)
+    await services.containers.restore()
+    server = ApiServer(build_router(), services)
+    for host in config.hosts:
+        await server.listen(host)
+    log.info("hakod listening on %s", ", ".join(config.hosts))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("hakod shutting down")
+    await server.close()
+    for host in config.hosts:
+        if host.startswith("unix://"):
+            try:
+                os.unlink(host[len("unix://"):])
+            except FileNotFoundError:
+                pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hako.daemon import config as configmod
+
+    try:
+        flags, config_file = parse_args(sys.argv[1:] if argv is None else argv)
+        config = configmod.load(flags, config_file)
+    except EngineError as exc:
+        sys.stderr.write(f"hakod: {exc}\n")
+        return 1
+    level = "debug" if config.debug else config.log_level
+    logging.basicConfig(level=getattr(logging, level.upper().replace("FATAL", "CRITICAL"), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if config.pidfile:
+            _write_pidfile(config.pidfile)
+        asyncio.run(serve(config))
+    except EngineError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        if config.pidfile and os.path.exists(config.pidfile):
+            try:
+                if int(open(config.pidfile).read().strip() or 0) == os.getpid():
+                    os.unlink(config.pidfile)
+            except (OSError, ValueError):
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Per-container shim: holds stdio/pty, writes the json log, reaps, records the exit status.
+
+Layer: runtime (3). May import: hako.runtime.shim_server, shim_io, shim_runtime,
+shim_wire, jsonlog. Nothing heavy: the shim lives as long as its container, so its
+imports are C modules plus a few small hako modules (see docs in shimclient).
+
+Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn``)::
+
+    python -m hako.runtime.shim create --id ID --bundle DIR --state-dir DIR
+        --runtime BIN --runtime-root DIR --log-file PATH [--tty] [--stdin] [--stdin-once]
+
+The invoking process forks; the child calls setsid and forks again, so the shim is not a
+child of the daemon and outlives it. The shim becomes a child subreaper, closes inherited
+fds, points its stdio at /dev/null, creates the container's stdio, binds ``STATE/shim.sock``
+and runs ``BIN --root ROOT create``. It reports one JSON line to the invoker, which prints
+it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
+(``{"ok": false, "error": "..."}``). The on-disk layout is in ``shim_server``.
+
+When the init exits: its output is drained, the OOM counter read, ``exit.json`` written,
+waiters answered, attach connections flushed and closed, ``runtime delete --force`` run,
+the sockets removed, and the shim exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_FLAGS = ("--tty", "--stdin", "--stdin-once")
+_VALUES = ("--id", "--bundle", "--state-dir", "--runtime", "--runtime-root", "--log-file")
+
+
+def parse_args(argv: list[str]) -> dict:
+    """Parse the ``create`` command line (argparse is too heavy for the shim).
+
+    Args:
+        argv: arguments after ``create``.
+
+    Returns:
+        Options keyed by the flag name with dashes as underscores.
+
+    Raises:
+        ValueError: an unknown flag, a missing value or a missing required flag.
+    """
+    opts: dict = {f[2:].replace("-", "_"): False for f in _FLAGS}
+    it = iter(argv)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        if name in _FLAGS and not eq:
+            opts[name[2:].replace("-", "_")] = True
+        elif name in _VALUES:
+            if not eq:
+                value = next(it, None)
+                if value is None:
+                    raise ValueError(f"flag {name} needs a value")
+            opts[name[2:].replace("-", "_")] = value
+        else:
+            raise ValueError(f"unknown argument {arg!r}")
+    missing = [v for v in _VALUES if v[2:].replace("-", "_") not in opts]
+    if missing:
+        raise ValueError(f"missing required flags: {' '.join(missing)}")
+    for key in ("bundle", "state_dir", "log_file", "runtime_root"):
+        opts[key] = os.path.abspath(opts[key])
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``create`` forks the detached shim and prints its report line."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] != "create":
+        sys.stderr.write("usage: python -m hako.runtime.shim create --id ID ...\n")
+        return 2
+    try:
+        opts = parse_args(argv[1:])
+    except ValueError as exc:
+        sys.stdout.write(_report({"ok": False, "error": str(exc)}))
+        return 1
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the detached process
+        os.close(r)
+        _detach_and_run(opts, w)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(child, 0)
+    line = data.decode("utf-8", "replace").strip().splitlines()
+    text = line[-1] if line else _report({"ok": False, "error": "shim exited before reporting"})
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    sys.stdout.flush()
+    return 0 if '"ok":true' in text.replace(" ", "") else 1
+
+
+def _report(obj: dict) -> str:
+    from hako.runtime import shim_wire
+
+    return shim_wire.dumps(obj) + "\n"
+
+
+def _detach_and_run(opts: dict, report_fd: int) -> None:  # pragma: no cover
+    code = 1
+    try:
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        _become_daemon(report_fd)
+        code = _run_shim(opts, report_fd)
+    except BaseException as exc:  # report anything, never return into the invoker's code
+        try:
+            os.write(report_fd, _report({"ok": False, "error": f"shim: {exc}"}).encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _become_daemon(report_fd: int) -> None:
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    os.closerange(3, report_fd)
+    os.closerange(report_fd + 1, 65536)
+    os.umask(0o022)
+    _set_subreaper()
+
+
+def _set_subreaper() -> None:
+    """prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned container processes come to the shim."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    for name in [m for m in sys.modules if m.startswith("ctypes")]:
+        del sys.modules[name]  # the shim is long-lived: let the module objects go
+
+
+def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
+    from hako.runtime import shim_io, shim_runtime
+    from hako.runtime.jsonlog import LogWriter
+    from hako.runtime.shim_server import Shim
+
+    os.makedirs(opts["state_dir"], exist_ok=True)
+    os.chdir(opts["state_dir"])
+    shim = Shim(opts)
+    log = LogWriter(opts["log_file"])
+    init = shim.init = shim_io.Proc(shim.loop, "init", opts["state_dir"], tty=opts["tty"],
+                                    stdin=opts["stdin"], stdin_once=opts["stdin_once"], log=log)
+    shim.install_reaper()
+    shim.listen("shim.sock", init, True)
+    argv = shim.runtime + ["create", "--bundle", opts["bundle"],
+                           "--pid-file", os.path.join(opts["state_dir"], "init.pid")]
+    try:
+        call = shim.run_with_stdio(init, argv, opts["id"])
+    except OSError as exc:
+        call = shim_runtime.RuntimeCall(127, f"{opts['runtime']}: {exc}".encode(), None)
+    if call.rc != 0:
+        shim_runtime.run(shim.runtime + ["delete", "--force", opts["id"]])
+        _cleanup_sockets(shim)
+        log.close()
+        os.write(report_fd, _report({"ok": False, "error": call.error()}).encode())
+        return 1
+    shim.track(init, _read_pid("init.pid"))
+    shim_io.write_json_atomic("shim.json", {
+        "schema_version": 1, "id": opts["id"], "pid": init.pid, "shim_pid": os.getpid(),
+        "shim_start_time": _start_time(), "bundle": opts["bundle"], "tty": opts["tty"],
+    })
+    os.write(report_fd, _report({"ok": True, "pid": init.pid, "shim_pid": os.getpid()}).encode())
+    os.close(report_fd)
+    return _serve(shim, init)
+
+
+def _serve(shim, init) -> int:  # pragma: no cover
+    from hako.runtime import shim_runtime
+
+    def finished(proc) -> None:
+        proc.oom_killed = shim_runtime.oom_killed(shim.opts["bundle"])
+
+    init.on_finished = finished
+    init.on_idle = lambda proc: _shutdown(shim)
+    while not shim.done:
+        shim.loop.run_once()
+    shim_runtime.run(shim.runtime + ["delete", "--force", shim.opts["id"]])
+    _cleanup_sockets(shim)
+    return 0
+
+
+def _shutdown(shim) -> None:  # pragma: no cover
+    """After the init finished: let exec sessions finish too (bounded), then stop."""
+    import time
+
+    deadline = time.monotonic() + 5.0
+
+    def check() -> None:
+        busy = [p for p in shim.execs.values() if p.status == "running" and not p.finished]
+        busy += [p for p in shim.execs.values() if p.finished and p.conns]
+        if not busy or time.monotonic() >= deadline:
+            shim.done = True
+        else:
+            shim.loop.call_at(min(deadline, time.monotonic() + 0.05), check)
+
+    check()
+
+
+def _cleanup_sockets(shim) -> None:
+    for path, sock in shim.listeners.items():
+        sock.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _read_pid(path: str) -> int:
+    with open(path, "rb") as f:
+        return int(f.read().strip())
+
+
+def _start_time() -> int:
+    """This process's start time in clock ticks (field 22 of /proc/self/stat)."""
+    with open("/proc/self/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2 :].split()[19])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Start and stop a private hakod for tests: its own data root, exec root, socket and cgroup
+parent, all under one temporary directory; teardown removes every container, mount, cgroup
+and process it made, even when the test failed."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 60) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+class Hakod:
+    """A running private daemon. ``api()`` is a tiny raw client for fixtures."""
+
+    def __init__(self, root: str, runtime: str = "hako", extra_args: tuple[str, ...] = ()) -> None:
+        self.root = root
+        self.data_root = os.path.join(root, "data")
+        self.exec_root = os.path.join(root, "exec")
+        self.socket = os.path.join(root, "hako.sock")
+        self.host = "unix://" + self.socket
+        self.cgroup_parent = f"/hako-test-{os.getpid()}-{os.path.basename(root)[-6:]}"
+        self.runtime = runtime
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(root, "hakod.log")
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.host
+        env["HAKO_HOST"] = self.host
+        env.pop("DOCKER_CONTEXT", None)
+        env["DOCKER_CONFIG"] = os.path.join(self.root, "docker-config")
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        return env
+
+    def start(self, timeout: float = 20.0) -> "Hakod":
+        args = [sys.executable, "-m", "hako.daemon.main", "-H", self.host, "--data-root", self.data_root,
+                "--exec-root", self.exec_root, "--cgroup-parent", self.cgroup_parent,
+                "--default-runtime", self.runtime, "--config-file", os.path.join(self.root, "daemon.json"),
+                "--log-level", "debug", *self.extra_args]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=REPO)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hakod exited early:\n{self.read_log()}")
+            try:
+                if self.api("GET", "/_ping")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"hakod did not answer in {timeout}s:\n{self.read_log()}")
+
+    def read_log(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def api(self, method: str, path: str, body: object = None, query: dict | None = None,
+            raw: bytes | None = None, timeout: float = 60) -> tuple[int, object]:
+        conn = UnixHTTPConnection(self.socket, timeout=timeout)
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        headers = {"Content-Type": "application/x-tar" if raw is not None else "application/json"} if data is not None else {}
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        try:
+            return resp.status, json.loads(payload) if payload else None
+        except ValueError:
+            return resp.status, payload
+
+    def kill9(self) -> None:
+        """SIGKILL the daemon (shims survive)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def remove_all_containers(self) -> None:
+        try:
+            status, items = self.api("GET", "/containers/json", query={"all": "1"})
+        except OSError:
+            return
+        if status != 200:
+            return
+        for item in items or []:
+            self.api("DELETE", f"/containers/{item['Id']}", query={"force": "1", "v": "1"})
+
+    def cleanup(self) -> None:
+        """Remove everything this daemon made: containers, shims, mounts, cgroups, files."""
+        if self.proc and self.proc.poll() is None:
+            self.remove_all_containers()
+        self.stop()
+        _kill_shims(self.exec_root)
+        _unmount_under(self.root)
+        _remove_cgroups(self.cgroup_parent)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _kill_shims(exec_root: str) -> None:
+    """Kill shims and container inits left under exec_root (by the pids they recorded)."""
+    for dirpath, _, files in os.walk(exec_root):
+        for name in ("init.pid", "shim.pid"):
+            if name in files:
+                try:
+                    pid = int(Path(dirpath, name).read_text().strip())
+                    os.kill(pid, signal.SIGKILL)
+                except (ValueError, OSError):
+                    pass
+
+
+def _unmount_under(root: str) -> None:
+    real = os.path.realpath(root)
+    for _ in range(5):
+        with open("/proc/self/mountinfo") as f:
+            targets = [line.split()[4] for line in f]
+        mine = sorted({t for t in targets if t == real or t.startswith(real + "/")}, key=len, reverse=True)
+        if not mine:
+            return
+        for t in mine:
+            subprocess.run(["umount", "-l", t], capture_output=True)
+
+
+def _remove_cgroups(parent: str) -> None:
+    base = "/sys/fs/cgroup"
+    if not os.path.isdir(base):
+        return
+    for controller in os.listdir(base):
+        top = os.path.join(base, controller, parent.strip("/"))
+        if not os.path.isdir(top):
+            continue
+        for dirpath, dirs, _ in sorted(os.walk(top), key=lambda x: len(x[0]), reverse=True):
+            procs = os.path.join(dirpath, "cgroup.procs")
+            try:
+                for pid in Path(procs).read_text().split():
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    os.rmdir(dirpath)
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def new_daemon(runtime: str = "hako", extra_args: tuple[str, ...] = ()) -> Hakod:
+    root = tempfile.mkdtemp(prefix="hako-test-", dir="/tmp")
+    return Hakod(root, runtime, extra_args)
+
+
+def import_busybox(d: Hakod, repo: str = "busybox", tag: str = "latest") -> str:
+    """Import a busybox rootfs as repo:tag through the API; returns the image id."""
+    sys.path.insert(0, str(REPO))
+    from tests.data.rootfs import make_busybox_rootfs_tar
+
+    path = os.path.join(d.root, "busybox.tar")
+    make_busybox_rootfs_tar(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    query = {"fromSrc": "-", "repo": repo, "tag": tag, "changes": 'CMD ["sh"]'}
+    status, body = d.api("POST", "/images/create", raw=data, query=query, timeout=120)
+    assert status == 200, body
+    status, info = d.api("GET", f"/images/{repo}:{tag}/json")
+    assert status == 200, info
+    return info["Id"]

@@ -119,7 +119,7 @@ class Mount:
         dest = target or self.target
         opts = parse_options(self.options)
         if self.is_bind():
-            syscalls.mount(self.source, dest, None, opts.flags & (MS_BIND | MS_REC))
+            syscalls.mount(self.source, dest, None, MS_BIND | (opts.flags & MS_REC))
             extra = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT)
             if extra:
                 syscalls.mount(None, dest, None, MS_BIND | MS_REMOUNT | extra)

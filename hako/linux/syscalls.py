@@ -1,7 +1,7 @@
 """ctypes wrappers for the Linux system calls CPython 3.11 lacks.
 
 Layer: linux (2). May import: errors. Mechanism only: each function makes exactly one call
-and turns a failure into ``OSError`` with the errno and the arguments in the message.
+and turns a failure into ``OSError(errno, strerror, what)``: ``filename`` describes the call.
 Where the running Python has the call in ``os`` (3.12+: ``os.unshare``, ``os.setns``) that
 version is used. libc is loaded lazily on first use, so importing this module is cheap.
 """
@@ -53,7 +53,7 @@ def _check(ret: int, what: str) -> int:
         import ctypes
 
         err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise OSError(err, os.strerror(err), what)
     return ret
 
 
@@ -68,7 +68,7 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
     """mount(2).
 
     Raises:
-        OSError: the kernel refused; the message names source, target and type.
+        OSError: the kernel refused; ``filename`` names source, target and type.
     """
     ret = _lib().mount(_b(source), _b(target), _b(fstype), flags, _b(data))
     _check(ret, f"mount {source or ''}:{target} (type {fstype or ''}, flags {flags:#x}, "

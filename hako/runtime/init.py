@@ -1,0 +1,315 @@
+"""Child side: the container's init (or an exec'd process) between fork and execve.
+
+Layer: runtime (3). May import: errors, linux, runtime siblings.
+
+Runs in the single-threaded process forked by ``process.py``. ``run_init`` and
+``run_exec`` perform ordered named steps, each one function; any exception is sent to the
+parent as a sync ERROR and the child exits 1 without execve (fail closed). Create::
+
+    wait_for_go → enter_namespaces → setup_network → setup_rootfs (propagation, bind,
+    mounts, devices) → pivot_root → setup_console → set_hostname → apply_sysctls →
+    readonly_paths → masked_paths → readonly_root → set_oom_score → apply_rlimits →
+    set_no_new_privs → prepare_cwd → switch_user → apply_capabilities → load_seccomp →
+    resolve_executable → READY → wait_exec_fifo → execve
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hako.runtime import sync
+from hako.runtime.user import ExecError
+
+_RESTORE_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT",
+                    "SIGUSR1", "SIGUSR2", "SIGCHLD")
+
+
+@dataclass
+class InitContext:
+    """Everything the child needs; built by the parent before fork."""
+
+    spec: dict
+    process: dict
+    sock: socket.socket
+    rootfs: str = ""
+    bundle: str = ""
+    namespaces: dict = field(default_factory=dict)
+    ns_fds: dict = field(default_factory=dict)
+    fifo_fd: int = -1
+    console: socket.socket | None = None
+    no_pivot: bool = False
+    log: Callable[[str], None] = lambda msg: None
+    executable: str = ""
+
+
+class StepError(Exception):
+    """A named setup step failed; the text is what create/exec prints."""
+
+
+def _step(name: str, fn: Callable[[InitContext], None], ctx: InitContext) -> None:
+    try:
+        fn(ctx)
+    except StepError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, fail closed
+        if isinstance(exc, ExecError):
+            raise StepError(str(exc)) from exc
+        raise StepError(f"{name}: {describe(exc)}") from exc
+
+
+def describe(exc: BaseException) -> str:
+    """Readable text of an exception: ``what: strerror`` for OSError."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def _run_steps(ctx: InitContext, steps: list) -> None:
+    try:
+        for name, fn in steps:
+            _step(name, fn, ctx)
+            ctx.log(f"init: {name} done")
+    except StepError as exc:
+        try:
+            sync.send(ctx.sock, sync.ERROR, message=str(exc))
+        finally:
+            os._exit(1)
+
+
+def wait_for_go(ctx: InitContext) -> None:
+    sync.expect(ctx.sock, sync.GO)
+
+
+def enter_namespaces(ctx: InitContext) -> None:
+    from hako.runtime import namespaces
+
+    os.setsid()
+    namespaces.enter_in_order(ctx.namespaces, namespaces.CHILD_ORDER)
+
+
+def setup_network(ctx: InitContext) -> None:
+    ns = ctx.namespaces.get("network")
+    if ns is not None and not ns.path:
+        from hako.runtime.namespaces import bring_up_loopback
+
+        bring_up_loopback()
+
+
+def setup_rootfs(ctx: InitContext) -> None:
+    from hako.runtime import devices, rootfs
+
+    linux = ctx.spec.get("linux") or {}
+    rootfs.set_propagation(linux.get("rootfsPropagation", ""))
+    rootfs.bind_rootfs(ctx.rootfs)
+    cgroupns = "cgroup" in ctx.namespaces
+    for entry in ctx.spec.get("mounts") or []:
+        try:
+            rootfs.mount_one(ctx.rootfs, ctx.bundle, entry, cgroupns)
+        except OSError as exc:
+            raise StepError(f'error mounting "{entry.get("source", "")}" to rootfs at '
+                            f'"{entry.get("destination", "")}": {describe(exc)}') from exc
+    devices.create_all(ctx.rootfs, devices.parse(linux.get("devices") or []))
+    devices.create_symlinks(ctx.rootfs)
+
+
+def pivot_root(ctx: InitContext) -> None:
+    from hako.runtime import rootfs
+
+    if ctx.no_pivot:
+        rootfs.move_root(ctx.rootfs)
+    else:
+        rootfs.pivot(ctx.rootfs)
+
+
+def setup_console(ctx: InitContext) -> None:
+    if not ctx.process.get("terminal"):
+        return
+    from hako.runtime.devices import setup_console as make_pty
+
+    make_pty(ctx.console, ctx.process.get("consoleSize"), bind_console=ctx.fifo_fd >= 0)
+    ctx.console.close()
+
+
+def set_hostname(ctx: InitContext) -> None:
+    from hako.linux import syscalls
+
+    if ctx.spec.get("hostname"):
+        syscalls.sethostname(ctx.spec["hostname"])
+    if ctx.spec.get("domainname"):
+        syscalls.setdomainname(ctx.spec["domainname"])
+
+
+def apply_sysctls(ctx: InitContext) -> None:
+    for key, value in ((ctx.spec.get("linux") or {}).get("sysctl") or {}).items():
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(str(value))
+
+
+def readonly_paths(ctx: InitContext) -> None:
+    from hako.runtime.rootfs import readonly_path
+
+    for path in (ctx.spec.get("linux") or {}).get("readonlyPaths") or []:
+        readonly_path(path)
+
+
+def masked_paths(ctx: InitContext) -> None:
+    from hako.runtime.rootfs import mask_path
+
+    for path in (ctx.spec.get("linux") or {}).get("maskedPaths") or []:
+        mask_path(path)
+
+
+def readonly_root(ctx: InitContext) -> None:
+    if (ctx.spec.get("root") or {}).get("readonly"):
+        from hako.runtime.rootfs import readonly_root as remount
+
+        remount()
+
+
+def set_oom_score(ctx: InitContext) -> None:
+    score = ctx.process.get("oomScoreAdj")
+    if score is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(int(score)))
+
+
+def apply_rlimits(ctx: InitContext) -> None:
+    from hako.runtime.user import apply_rlimits as setrlimits
+
+    setrlimits(ctx.process.get("rlimits") or [])
+
+
+def set_no_new_privs(ctx: InitContext) -> None:
+    if ctx.process.get("noNewPrivileges"):
+        from hako.linux import syscalls
+
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def prepare_cwd(ctx: InitContext) -> None:
+    from hako.runtime.user import prepare_cwd as chdir
+
+    chdir(ctx.process.get("cwd") or "/")
+
+
+def switch_user(ctx: InitContext) -> None:
+    from hako.runtime.user import switch_user as setids
+
+    setids(ctx.process.get("user") or {})
+
+
+def apply_capabilities(ctx: InitContext) -> None:
+    caps = ctx.process.get("capabilities")
+    if caps is None:
+        return
+    import sys
+
+    module = sys.modules.get("hako.runtime.capabilities")
+    if module is not None:
+        module.apply_capabilities(caps)
+
+
+def load_seccomp(ctx: InitContext) -> None:
+    if (ctx.spec.get("linux") or {}).get("seccomp"):
+        ctx.log("seccomp profile present but not supported yet: skipped")
+
+
+def resolve_executable(ctx: InitContext) -> None:
+    from hako.runtime.user import look_path
+
+    args = ctx.process.get("args") or []
+    ctx.executable = look_path(args[0], ctx.process.get("env") or [])
+
+
+def _execve(ctx: InitContext) -> None:
+    for name in _RESTORE_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    args = ctx.process["args"]
+    env = dict(item.split("=", 1) if "=" in item else (item, "")
+               for item in ctx.process.get("env") or [])
+    try:
+        os.execve(ctx.executable, args, env)
+    except OSError as exc:
+        os.write(2, f"exec {args[0]}: {exc.strerror}\n".encode())
+        os._exit(127 if exc.errno == 2 else 126)
+
+
+def preload(ctx: InitContext) -> None:
+    """Import everything the steps need while the host's filesystem is still visible.
+
+    After pivot_root (or setns into the container's mount ns) Python can no longer find
+    its modules, so no step may import lazily past this point.
+    """
+    import ctypes  # noqa: F401 - preloaded on purpose
+    import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import struct  # noqa: F401
+
+    from hako.linux import mount, mountinfo, syscalls  # noqa: F401
+    from hako.runtime import devices, namespaces, rootfs, user  # noqa: F401
+
+    syscalls._lib()
+    if ctx.process.get("capabilities") is not None:
+        try:
+            from hako.runtime import capabilities  # noqa: F401
+        except ImportError:
+            ctx.log("capabilities module missing: capabilities left unchanged")
+
+
+def run_init(ctx: InitContext) -> None:
+    """Container init: set up everything, report READY, block on exec.fifo, execve.
+
+    Never returns.
+    """
+    preload(ctx)
+    steps = [("wait_for_go", wait_for_go), ("enter_namespaces", enter_namespaces),
+             ("setup_network", setup_network), ("setup_rootfs", setup_rootfs),
+             ("pivot_root", pivot_root), ("setup_console", setup_console),
+             ("set_hostname", set_hostname), ("apply_sysctls", apply_sysctls),
+             ("readonly_paths", readonly_paths), ("masked_paths", masked_paths),
+             ("readonly_root", readonly_root)] + _process_steps()
+    _run_steps(ctx, steps)
+    sync.send(ctx.sock, sync.READY)
+    ctx.sock.close()
+    fd = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    os.write(fd, b"0")
+    os.close(fd)
+    os.close(ctx.fifo_fd)
+    _execve(ctx)
+
+
+def _process_steps() -> list:
+    return [("set_oom_score", set_oom_score), ("apply_rlimits", apply_rlimits),
+            ("set_no_new_privs", set_no_new_privs), ("prepare_cwd", prepare_cwd),
+            ("switch_user", switch_user), ("apply_capabilities", apply_capabilities),
+            ("load_seccomp", load_seccomp), ("resolve_executable", resolve_executable)]
+
+
+def join_namespaces(ctx: InitContext) -> None:
+    from hako.linux import syscalls
+    from hako.runtime.namespaces import EXEC_ORDER, KINDS
+
+    if ctx.process.get("terminal"):
+        os.setsid()
+    for kind in EXEC_ORDER:
+        if kind in ctx.ns_fds:
+            syscalls.setns(ctx.ns_fds[kind], KINDS[kind][0])
+            os.close(ctx.ns_fds[kind])
+
+
+def run_exec(ctx: InitContext) -> None:
+    """An exec'd process: join the container's namespaces, apply the process, execve.
+
+    Never returns.
+    """
+    preload(ctx)
+    steps = [("wait_for_go", wait_for_go), ("join_namespaces", join_namespaces),
+             ("setup_console", setup_console)] + _process_steps()
+    _run_steps(ctx, steps)
+    sync.send(ctx.sock, sync.READY)
+    ctx.sock.close()
+    _execve(ctx)

@@ -1,0 +1,350 @@
+"""Parent side: fork the init (or an exec'd process), put it in its cgroup, wait for READY.
+
+Layer: runtime (3). May import: errors, support, linux, runtime siblings.
+
+The CLI process is itself a fresh single-threaded helper (never the daemon), so it may
+fork and run Python in the child (``init.py``). The pid namespace is entered here, in the
+parent, just before fork: unshare/setns of CLONE_NEWPID only affect children, so the
+forked child is pid 1 of the new namespace (or a member of the joined one).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from typing import Callable
+
+from hako.errors import Internal, InvalidArgument, RuntimeFailed
+from hako.runtime import sync
+from hako.runtime.container import Container, Status, new_state_dir, rfc3339_nano
+from hako.runtime.init import InitContext
+
+READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """Flags of `create` / `run`."""
+
+    root: str
+    container_id: str
+    bundle: str
+    pid_file: str = ""
+    console_socket: str = ""
+    no_pivot: bool = False
+
+
+def cgroup_manager(cgroups_path: str, container_id: str, log: Callable[[str], None]):
+    """The CgroupManager for a container, or None when the cgroups package is missing."""
+    try:
+        from hako.runtime.cgroups.detect import new_manager
+    except ImportError:
+        log("hako.runtime.cgroups.detect missing: cgroups skipped")
+        return None
+    return new_manager(cgroups_path or "/" + container_id, container_id)
+
+
+def connect_console(path: str) -> socket.socket:
+    """Connect to a --console-socket.
+
+    Raises:
+        InvalidArgument: it cannot be reached.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise InvalidArgument(f"failed to connect to console socket {path}: "
+                              f"{exc.strerror}") from None
+    return sock
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Write ``pid`` to ``path`` atomically (no newline, like runc)."""
+    if path:
+        from hako.support import atomicfile
+
+        atomicfile.write_bytes(os.path.abspath(path), str(pid).encode())
+
+
+def _spawn(ctx: InitContext, child_main: Callable[[InitContext], None]) -> int:
+    parent_sock, child_sock = sync.socketpair()
+    ctx.sock = child_sock
+    pid = os.fork()
+    if pid == 0:
+        try:
+            parent_sock.close()
+            child_main(ctx)
+        except BaseException as exc:  # noqa: BLE001 - a bug in the child: show it, stop
+            os.write(2, f"hako-runtime: init failed: {exc!r}\n".encode())
+        finally:
+            os._exit(1)
+    child_sock.close()
+    ctx.sock = parent_sock
+    return pid
+
+
+def _handshake(ctx: InitContext, pid: int, mgr, resources: dict | None) -> None:
+    """Apply the cgroup, send GO, wait for READY. Raises RuntimeFailed with the child's text."""
+    try:
+        if mgr is not None:
+            mgr.apply(pid)
+            if resources:
+                mgr.set(resources)
+        sync.send(ctx.sock, sync.GO)
+        sync.expect(ctx.sock, sync.READY, READY_TIMEOUT)
+    except (sync.SyncError, TimeoutError, OSError) as exc:
+        raise RuntimeFailed(f"unable to start container process: {exc}") from exc
+    finally:
+        ctx.sock.close()
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, int]:
+    """Set up a container and leave its init blocked on exec.fifo.
+
+    Returns:
+        (the saved Container, the init pid — our child until we exit).
+    Raises:
+        InvalidArgument, AlreadyExists, Unsupported: bad spec or id.
+        RuntimeFailed: setup failed in the child or in the cgroup (nothing is left behind).
+    """
+    from hako.linux import proc
+    from hako.runtime import validate
+
+    bundle = os.path.abspath(opts.bundle)
+    spec = validate.load_spec(bundle)
+    ns = validate.validate_spec(spec, opts.console_socket or None)
+    rootfs = validate.rootfs_path(spec, bundle)
+    state_dir = new_state_dir(opts.root, opts.container_id)
+    c = Container(opts.container_id, state_dir, bundle, rootfs, created=rfc3339_nano(),
+                  cgroups_path=(spec.get("linux") or {}).get("cgroupsPath") or "",
+                  config=spec)
+    mgr = pid = None
+    try:
+        os.mkfifo(c.fifo_path, 0o622)
+        ctx = InitContext(spec, spec["process"], None, rootfs, bundle, ns, log=log,
+                          fifo_fd=os.open(c.fifo_path, os.O_PATH | os.O_CLOEXEC),
+                          no_pivot=opts.no_pivot)
+        if opts.console_socket:
+            ctx.console = connect_console(opts.console_socket)
+        mgr = cgroup_manager(c.cgroups_path, c.id, log)
+        if "pid" in ns:
+            from hako.runtime.namespaces import enter
+
+            enter(ns["pid"])
+        from hako.runtime.init import run_init
+
+        pid = _spawn(ctx, run_init)
+        c.pid, c.start_time = pid, proc.start_time(pid) or 0
+        from hako.runtime.devices import with_default_rules
+
+        _handshake(ctx, pid, mgr, with_default_rules((spec.get("linux") or {}).get("resources")))
+        os.close(ctx.fifo_fd)
+        if ctx.console is not None:
+            ctx.console.close()
+        c.status = Status.CREATED
+        c.save()
+        write_pid_file(opts.pid_file, pid)
+    except BaseException:
+        if pid:
+            _kill_and_reap(pid)
+        _cleanup_cgroup(mgr, log)
+        from hako.runtime.container import remove_state
+
+        remove_state(c)
+        raise
+    return c, pid
+
+
+def _cleanup_cgroup(mgr, log: Callable[[str], None]) -> None:
+    if mgr is None:
+        return
+    try:
+        mgr.destroy()
+    except Exception as exc:  # noqa: BLE001 - cleanup after a failure: report, keep going
+        log(f"cgroup cleanup failed: {exc}")
+
+
+def start(c: Container) -> None:
+    """Release a created container's init from exec.fifo.
+
+    Raises:
+        Conflict: not in the created state.
+        RuntimeFailed: the init died before it could be released.
+    """
+    from hako.runtime.container import Status as S
+
+    c.transition(S.RUNNING)
+    fd = os.open(c.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        _wait_fifo(c, fd)
+    finally:
+        os.close(fd)
+    os.unlink(c.fifo_path)
+    c.save()
+
+
+def _wait_fifo(c: Container, fd: int) -> None:
+    import select
+
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise RuntimeFailed("cannot start a container that has stopped") from None
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        while True:
+            events = dict(poller.poll(READY_TIMEOUT * 1000))
+            if not events:
+                raise RuntimeFailed("timed out waiting for the container init")
+            if fd in events and os.read(fd, 1) == b"0":
+                return
+            if pidfd in events:
+                raise RuntimeFailed("cannot start a container that has stopped")
+    finally:
+        os.close(pidfd)
+
+
+def forward_signals(pid: int) -> None:
+    """Forward the usual terminating signals we receive to ``pid`` (for run/exec)."""
+    def handler(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"):
+        signal.signal(getattr(signal, name), handler)
+
+
+def wait_exit_code(pid: int) -> int:
+    """Wait for our child ``pid``; return its exit status (128+n if killed by signal n)."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            raise Internal(f"process {pid} is not our child") from None
+        return os.waitstatus_to_exitcode(status) if not os.WIFSIGNALED(status) \
+            else 128 + os.WTERMSIG(status)
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    """Flags of `exec`."""
+
+    root: str
+    container_id: str
+    args: tuple[str, ...] = ()
+    process_file: str = ""
+    detach: bool = False
+    pid_file: str = ""
+    tty: bool = False
+    console_socket: str = ""
+    cwd: str = ""
+    env: tuple[str, ...] = ()
+    user: str = ""
+
+
+def build_exec_process(c: Container, opts: ExecOptions) -> dict:
+    """The process to exec: --process FILE, or the container's process with overrides.
+
+    Raises:
+        InvalidArgument: bad --process file, no args, bad --user.
+    """
+    import json
+
+    from hako.runtime.user import parse_user_flag
+    from hako.runtime.validate import validate_process
+
+    if opts.process_file:
+        try:
+            with open(opts.process_file, "rb") as f:
+                process = json.loads(f.read())
+        except (OSError, ValueError) as exc:
+            raise InvalidArgument(f"cannot read process file {opts.process_file}: {exc}") \
+                from None
+    else:
+        process = dict(c.config.get("process") or {})
+        process["args"] = list(opts.args)
+        process["terminal"] = opts.tty
+        process["env"] = list(process.get("env") or []) + list(opts.env)
+        if opts.cwd:
+            process["cwd"] = opts.cwd
+        if opts.user:
+            process["user"] = parse_user_flag(opts.user)
+        process.pop("consoleSize", None)
+    validate_process(process)
+    if process.get("terminal") and not opts.console_socket:
+        raise InvalidArgument("cannot allocate tty if hako-runtime will detach without "
+                              "setting console socket")
+    return process
+
+
+def _open_ns_fds(c: Container) -> dict[str, int]:
+    from hako.runtime.namespaces import KINDS
+
+    fds = {}
+    for entry in (c.config.get("linux") or {}).get("namespaces") or []:
+        kind = entry.get("type")
+        if kind in KINDS and kind != "user":
+            fds[kind] = os.open(f"/proc/{c.pid}/ns/{KINDS[kind][1]}", os.O_RDONLY | os.O_CLOEXEC)
+    return fds
+
+
+def exec_process(opts: ExecOptions, log: Callable[[str], None]) -> int:
+    """Run a new process inside a created or running container.
+
+    Returns:
+        0 with --detach (the pid file is written), else the process's exit code.
+    Raises:
+        ContainerNotFound, Conflict, InvalidArgument, RuntimeFailed.
+    """
+    from hako.errors import Conflict
+    from hako.linux import syscalls
+    from hako.runtime.container import load
+    from hako.runtime.init import run_exec
+
+    c = load(opts.root, opts.container_id)
+    status = c.current_status()
+    if status not in (Status.CREATED, Status.RUNNING):
+        raise Conflict(f"cannot exec in a {status.value} container")
+    process = build_exec_process(c, opts)
+    ns_fds = _open_ns_fds(c)
+    ctx = InitContext(c.config, process, None, ns_fds=ns_fds, log=log)
+    if opts.console_socket:
+        ctx.console = connect_console(opts.console_socket)
+    if "pid" in ns_fds:
+        syscalls.setns(ns_fds.pop("pid"), syscalls.CLONE_NEWPID)
+    pid = _spawn(ctx, run_exec)
+    for fd in ns_fds.values():
+        os.close(fd)
+    if ctx.console is not None:
+        ctx.console.close()
+    try:
+        _handshake(ctx, pid, cgroup_manager(c.cgroups_path, c.id, log), None)
+    except BaseException:
+        _kill_and_reap(pid)
+        raise
+    write_pid_file(opts.pid_file, pid)
+    if opts.detach:
+        return 0
+    forward_signals(pid)
+    return wait_exit_code(pid)

@@ -1,0 +1,227 @@
+"""Root filesystem setup: propagation, spec mounts, cgroup mounts, pivot_root, masked and
+read-only paths.
+
+Layer: runtime (3). May import: errors, linux.
+
+Every function here runs in the container's init, inside its new mount namespace, and
+mutates only that namespace. Destinations are resolved inside the rootfs with symlinks
+evaluated relative to it (``secure_join``), so a hostile image cannot redirect a mount
+onto the host.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from hako.errors import InvalidArgument
+from hako.linux import mount as mnt
+from hako.linux import syscalls
+
+_ST_TO_MS = ((2, mnt.MS_NOSUID), (4, mnt.MS_NODEV), (8, mnt.MS_NOEXEC))
+
+
+def secure_join(root: str, unsafe: str) -> str:
+    """Join ``unsafe`` under ``root``, evaluating symlinks as if ``root`` were "/".
+
+    Returns:
+        A host path that is inside ``root``.
+    Raises:
+        OSError: ELOOP after too many symlinks.
+    """
+    parts = [p for p in unsafe.split("/") if p]
+    resolved: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = root + "/" + "/".join(resolved + [part])
+        if os.path.islink(candidate):
+            links += 1
+            if links > 255:
+                raise OSError(errno.ELOOP, f"too many symlinks resolving {unsafe}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        resolved.append(part)
+    return root + ("/" + "/".join(resolved) if resolved else "")
+
+
+def set_propagation(name: str) -> None:
+    """Set the propagation of "/" in the new mount ns (default rslave, like runc).
+
+    Raises:
+        InvalidArgument: unknown propagation word.
+    """
+    flag = mnt.PROPAGATION_WORDS.get(name or "rslave")
+    if flag is None:
+        raise InvalidArgument(f"rootfsPropagation {name!r} is not valid")
+    syscalls.mount(None, "/", None, flag)
+
+
+def bind_rootfs(rootfs: str) -> None:
+    """Bind the rootfs onto itself so it is a mount point pivot_root accepts."""
+    syscalls.mount(rootfs, rootfs, None, mnt.MS_BIND | mnt.MS_REC)
+    syscalls.mount(None, rootfs, None, mnt.MS_PRIVATE)
+
+
+def _make_target(target: str, source_is_dir: bool) -> None:
+    if source_is_dir:
+        os.makedirs(target, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if not os.path.exists(target):
+        with open(target, "a"):
+            pass
+
+
+def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
+    """Perform one spec mount under ``rootfs``.
+
+    Args:
+        rootfs: absolute host path of the rootfs.
+        bundle: bundle dir, for relative bind sources.
+        entry: the spec mount dict (destination, type, source, options).
+        cgroupns: whether the init has its own cgroup namespace.
+    Raises:
+        OSError: the mount failed (the message names it).
+        InvalidArgument: relative destination.
+    """
+    dest = entry.get("destination", "")
+    if not dest.startswith("/"):
+        raise InvalidArgument(f"mount destination {dest!r} not absolute")
+    options = tuple(entry.get("options") or ())
+    m = mnt.Mount(entry.get("type") or "", entry.get("source") or "", dest, options)
+    target = secure_join(rootfs, dest)
+    if m.is_bind():
+        source = m.source if m.source.startswith("/") else os.path.join(bundle, m.source)
+        if not os.path.exists(source):
+            raise OSError(errno.ENOENT, f"bind mount source {source} does not exist")
+        _make_target(target, os.path.isdir(source))
+        mnt.Mount("bind", source, target, options).mount()
+        return
+    _make_target(target, True)
+    if m.type == "cgroup":
+        mount_cgroup_v1(target, options, cgroupns)
+        return
+    mnt.Mount(m.type, m.source, target, options).mount()
+
+
+def _cgroup_hierarchies() -> list:
+    from hako.linux import mountinfo
+
+    return [m for m in mountinfo.read() if m.fstype in ("cgroup", "cgroup2")
+            and m.mountpoint.startswith("/sys/fs/cgroup/")]
+
+
+def _own_cgroups() -> dict[str, str]:
+    """controller set (e.g. "cpu,cpuacct", "name=systemd", "" for v2) → our cgroup path."""
+    out = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            out[controllers] = path
+    return out
+
+
+def mount_cgroup_v1(target: str, options: tuple[str, ...], cgroupns: bool) -> None:
+    """Mount a tmpfs on ``target`` with one mount per host cgroup hierarchy under it.
+
+    With a cgroup namespace each hierarchy is mounted fresh (the kernel roots it at the
+    container's cgroup); without one, the container's own cgroup dir is bind-mounted.
+    """
+    opts = mnt.parse_options(options)
+    syscalls.mount("tmpfs", target, "tmpfs", opts.flags & ~mnt.MS_RDONLY, "mode=755")
+    own = _own_cgroups()
+    for h in _cgroup_hierarchies():
+        name = os.path.basename(h.mountpoint)
+        sub = os.path.join(target, name)
+        os.makedirs(sub, exist_ok=True)
+        supers = [o for o in h.super_options.split(",") if o not in ("rw", "ro")]
+        controllers = ",".join(o for o in supers if o in _KNOWN or o.startswith("name="))
+        if h.fstype == "cgroup2":
+            controllers = ""
+        flags = opts.flags & ~(mnt.MS_BIND | mnt.MS_REC)
+        if cgroupns:
+            data = None if h.fstype == "cgroup2" else ",".join(supers)
+            syscalls.mount("cgroup", sub, h.fstype, flags, data)
+            continue
+        path = own.get(controllers, "/")
+        rel = path[len(h.root):] if path.startswith(h.root) and h.root != "/" else path
+        src = h.mountpoint + (rel if rel != "/" else "")
+        mnt.Mount("bind", src, sub, tuple(o for o in options if o != "rbind")).mount()
+    for name in os.listdir(target):
+        if "," in name:
+            for alias in name.split(","):
+                if not os.path.lexists(os.path.join(target, alias)):
+                    os.symlink(name, os.path.join(target, alias))
+    if opts.flags & mnt.MS_RDONLY:
+        syscalls.mount(None, target, None, mnt.MS_REMOUNT | opts.flags, "mode=755")
+
+
+_KNOWN = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
+          "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"}
+
+
+def pivot(rootfs: str) -> None:
+    """pivot_root into ``rootfs`` and detach the old root (runc's ". ." trick)."""
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY)
+    new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY)
+    try:
+        os.fchdir(new)
+        syscalls.pivot_root(".", ".")
+        os.fchdir(old)
+        syscalls.mount(None, ".", None, mnt.MS_SLAVE | mnt.MS_REC)
+        syscalls.umount2(".", syscalls.MNT_DETACH)
+    finally:
+        os.close(old)
+        os.close(new)
+    os.chdir("/")
+
+
+def move_root(rootfs: str) -> None:
+    """--no-pivot: move the rootfs mount onto "/" and chroot into it."""
+    os.chdir(rootfs)
+    syscalls.mount(rootfs, "/", None, mnt.MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def _current_flags(path: str) -> int:
+    flags = os.statvfs(path).f_flag
+    return sum(ms for st, ms in _ST_TO_MS if flags & st)
+
+
+def readonly_path(path: str) -> None:
+    """Make ``path`` read-only with a recursive bind remount; missing paths are skipped."""
+    try:
+        syscalls.mount(path, path, None, mnt.MS_BIND | mnt.MS_REC)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return
+        raise
+    syscalls.mount(None, path, None, mnt.MS_BIND | mnt.MS_REMOUNT | mnt.MS_RDONLY
+                   | mnt.MS_REC | _current_flags(path))
+
+
+def mask_path(path: str) -> None:
+    """Hide ``path``: /dev/null over files, a read-only empty tmpfs over directories."""
+    if not os.path.lexists(path):
+        return
+    if os.path.isdir(path):
+        syscalls.mount("tmpfs", path, "tmpfs", mnt.MS_RDONLY, None)
+    else:
+        syscalls.mount("/dev/null", path, None, mnt.MS_BIND)
+
+
+def readonly_root() -> None:
+    """Remount "/" read-only (keeping nosuid/nodev/noexec)."""
+    syscalls.mount(None, "/", None, mnt.MS_BIND | mnt.MS_REMOUNT | mnt.MS_RDONLY
+                   | _current_flags("/"))

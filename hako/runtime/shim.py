@@ -187,8 +187,8 @@ def _serve(shim, init) -> int:  # pragma: no cover
     init.on_idle = lambda proc: _shutdown(shim)
     while not shim.done:
         shim.loop.run_once()
+    _cleanup_sockets(shim)  # first: late clients get ENOENT, not a reset, and read exit.json
     shim_runtime.run(shim.runtime + ["delete", "--force", shim.opts["id"]])
-    _cleanup_sockets(shim)
     return 0
 
 

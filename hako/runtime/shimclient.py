@@ -228,12 +228,34 @@ class _Endpoint:
         self._checked({"op": "kill", "signal": int(signal)}, "kill")
 
     def state(self) -> dict:
-        """``{"pid": N, "status": "created|running|exited", "exit_code": ...}``."""
-        return self.request({"op": "state"})
+        """``{"pid": N, "status": "created|running|exited", "exit_code": ...}``.
+
+        Raises:
+            Unavailable: the shim is gone and left no exit record.
+        """
+        return self._request_or_exited({"op": "state"}, DEFAULT_TIMEOUT)
 
     def wait(self, timeout: float | None = None) -> dict:
-        """Block until the process exited and its output was drained; returns ``state``."""
-        return self.request({"op": "wait"}, timeout)
+        """Block until the process exited and its output was drained; returns ``state``.
+
+        Raises:
+            Unavailable: the shim is gone and left no exit record.
+        """
+        return self._request_or_exited({"op": "wait"}, timeout)
+
+    def _request_or_exited(self, op: dict, timeout: float | None) -> dict:
+        from hako.errors import Unavailable
+
+        try:
+            return self.request(op, timeout)
+        except Unavailable:
+            status = self.exit_status()
+            if status is None:
+                raise
+            return {"pid": self._last_pid(), "status": "exited", "exit_code": status["exit_code"]}
+
+    def _last_pid(self) -> int:
+        return 0
 
     def exit_status(self) -> dict | None:
         """The exit record (exit.json), or None while the process has not exited."""
@@ -282,6 +304,9 @@ class ShimHandle(_Endpoint):
     @property
     def pid(self) -> int:
         """The container init's host pid."""
+        return self._pid
+
+    def _last_pid(self) -> int:
         return self._pid
 
     @property

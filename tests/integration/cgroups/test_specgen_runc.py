@@ -52,7 +52,9 @@ def container(bundle):
         yield state
     finally:
         subprocess.run(["runc", "delete", "--force", cid], capture_output=True, timeout=30)
-        for hroot in set(discover_hierarchies("/sys/fs/cgroup").values()):
+        # runc also joins the hybrid cgroup2 mount ("unified"), which hako's v1 driver skips.
+        hroots = set(discover_hierarchies("/sys/fs/cgroup").values()) | {"/sys/fs/cgroup/unified"}
+        for hroot in hroots:
             for d in (hroot + parent + "/c", hroot + parent):
                 if os.path.isdir(d):
                     base.rmdir_with_retry(d, 10)

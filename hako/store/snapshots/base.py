@@ -14,7 +14,7 @@ Lifecycle::
 
 Snapshotters return ``Mount`` lists and never mount anything. Each snapshot is a directory
 ``<root>/snapshots/<n>/`` (``fs/`` plus, for overlay, ``work/``), ``<n>`` a number from the
-metastore (``<root>/metadata.db``). Directories appear under a temporary name and are
+metastore (``<root>/snapshots.db``). Directories appear under a temporary name and are
 renamed in the same sqlite transaction that records them, so a crash leaves at worst an
 orphan directory, removed at the next start.
 
@@ -99,7 +99,7 @@ class DirSnapshotter:
 
         self.root = root
         os.makedirs(os.path.join(root, "snapshots"), exist_ok=True)
-        self.ms = MetaStore(os.path.join(root, "metadata.db"))
+        self.ms = MetaStore(os.path.join(root, "snapshots.db"))
         self._cleanup()
 
     def _dir(self, sid: int) -> str:

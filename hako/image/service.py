@@ -1,0 +1,346 @@
+"""ImageService: the engine's one entry point for images.
+
+Resolves names, ids and id prefixes like Docker; lists, tags, removes, imports, saves and
+loads images; prepares container root filesystems on top of image layers.
+
+On-disk layout (under the data root)::
+
+    content/          LocalContentStore: configs, layer tars (uncompressed, by diff id)
+    image/metadata.db MetadataStore: images, names, layers (schema-versioned sqlite)
+    snapshots/<n>/    snapshotter directories; snapshots.db its bookkeeping
+
+Layer 4. May import: errors, support, oci, opts, store.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+from hako.errors import ImageNotFound, InvalidArgument, NotFound
+from hako.image import model
+from hako.image.model import Image
+from hako.oci import imageconfig, reference
+from hako.oci.digest import Digest
+from hako.store.content import LocalContentStore
+from hako.store.metadata import MetadataStore
+from hako.store.mount import Mount
+from hako.support import ids
+
+ContainersUsing = Callable[[str], list]
+
+
+def _overlay_supported() -> bool:
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/filesystems") as f:
+            return any(line.split()[-1] == "overlay" for line in f if line.strip())
+    except OSError:
+        return False
+
+
+def make_snapshotter(root: str, kind: str = "auto"):
+    """Build the snapshotter for ``root``: "overlay", "native" or "auto"."""
+    if kind == "auto":
+        kind = "overlay" if _overlay_supported() else "native"
+    if kind == "overlay":
+        from hako.store.snapshots.overlay import OverlaySnapshotter
+
+        return OverlaySnapshotter(root)
+    if kind == "native":
+        from hako.store.snapshots.native import NativeSnapshotter
+
+        return NativeSnapshotter(root)
+    raise InvalidArgument(f"unknown snapshotter {kind!r}")
+
+
+class ImageService:
+    """See the module docstring. All public methods are blocking and thread-safe."""
+
+    def __init__(self, root: str, snapshotter: Any = "auto") -> None:
+        from hako.image.unpack import Unpacker
+
+        self.root = root
+        os.makedirs(os.path.join(root, "image"), exist_ok=True)
+        self.content = LocalContentStore(os.path.join(root, "content"))
+        self.meta = MetadataStore(os.path.join(root, "image", "metadata.db"))
+        self.sn = make_snapshotter(root, snapshotter) if isinstance(snapshotter, str) else snapshotter
+        self.unpacker = Unpacker(self.content, self.meta, self.sn)
+        self.lock = threading.RLock()
+
+    @property
+    def driver_name(self) -> str:
+        """Docker's GraphDriver name for this store."""
+        return "overlay2" if getattr(self.sn, "whiteout_format", "") == "overlay" else "vfs"
+
+    def close(self) -> None:
+        self.meta.close()
+        self.sn.close()
+
+    # -- reading ---------------------------------------------------------------------------
+    def _image(self, image_id: str, names: list[str] | None = None) -> Image:
+        rec = self.meta.get_image(image_id)
+        if rec is None:
+            raise ImageNotFound(f"No such image: {image_id}")
+        raw = imageconfig.parse_config(self.content.read_bytes(Digest.parse(image_id)))
+        names = self.meta.names_of(image_id) if names is None else names
+        tags, digests = [], []
+        for name in names:
+            ref = reference.parse(name)
+            (digests if ref.digest is not None else tags).append(ref.familiar())
+        layers = tuple((raw.get("rootfs") or {}).get("diff_ids") or [])
+        size = sum((self.meta.get_layer(d) or _NOLAYER).size for d in layers)
+        return Image(
+            id=image_id, repo_tags=tuple(tags), repo_digests=tuple(digests),
+            parent=rec.parent, created=raw.get("created", ""),
+            config=raw.get("config") or {}, size=size, virtual_size=size, layers=layers,
+            comment=raw.get("comment", ""), author=raw.get("author", ""),
+            docker_version=raw.get("docker_version", ""), os=raw.get("os", "linux"),
+            architecture=raw.get("architecture", ""), variant=raw.get("variant", ""),
+            container=raw.get("container", ""),
+            container_config=raw.get("container_config") or {},
+            history=tuple(raw.get("history") or ()), last_tag_time=rec.last_tag_time, raw=raw,
+        )
+
+    def resolve(self, ref_or_id: str) -> str:
+        """Image id for a reference, full id, ``sha256:`` id, or unique id prefix.
+
+        Raises:
+            ImageNotFound: ``No such image: <familiar ref>``.
+            InvalidArgument: malformed reference; AmbiguousPrefix for a shared prefix.
+        """
+        text = ref_or_id.strip()
+        known = {r.id for r in self.meta.images()}
+        if ids.is_full_id(text) or (text.startswith("sha256:") and ids.is_full_id(text[7:])):
+            image_id = text if text.startswith("sha256:") else "sha256:" + text
+            if image_id in known:
+                return image_id
+            raise ImageNotFound(f"No such image: {image_id}")
+        ref = reference.parse(text)
+        found = self.meta.resolve(str(ref.with_default_tag()))
+        if found:
+            return found
+        prefix = text[7:] if text.startswith("sha256:") else text
+        match = ids.match_prefix(prefix, [k[7:] for k in known], kind="image")
+        if match:
+            return "sha256:" + match
+        raise ImageNotFound(f"No such image: {ref.with_default_tag().familiar()}")
+
+    def get(self, ref_or_id: str) -> Image:
+        """The image for a reference or id (see :meth:`resolve`)."""
+        return self._image(self.resolve(ref_or_id))
+
+    def list(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[Image]:
+        """Images, newest first, filtered like ``GET /images/json``.
+
+        Raises:
+            InvalidArgument: unknown filter, or bad ``dangling`` value.
+        """
+        filters = filters or {}
+        model.check_filters(filters)
+        names = self.meta.all_names()
+        images = [self._image(r.id, names.get(r.id, [])) for r in self.meta.images()]
+        bounds = {k: self.get(filters[k][0]).created for k in ("before", "since") if filters.get(k)}
+        out = []
+        for img in images:
+            untagged = not img.repo_tags and not img.repo_digests
+            if not all and untagged and self.meta.children(img.id):
+                continue
+            if filters.get("dangling"):
+                want = filters["dangling"][0].lower() in ("true", "1")
+                if want != untagged:
+                    continue
+            if filters.get("label") and not model.match_labels(img, filters["label"]):
+                continue
+            if filters.get("reference") and not model.match_reference(img, filters["reference"]):
+                continue
+            ts = model.created_unix(img.created)
+            if "before" in bounds and ts >= model.created_unix(bounds["before"]):
+                continue
+            if "since" in bounds and ts <= model.created_unix(bounds["since"]):
+                continue
+            out.append(img)
+        out.sort(key=lambda i: (model.created_unix(i.created), i.id), reverse=True)
+        return out
+
+    def history(self, ref_or_id: str) -> list[dict[str, Any]]:
+        """Docker's history entries, newest first."""
+        img = self.get(ref_or_id)
+        sizes = [(self.meta.get_layer(d) or _NOLAYER).size for d in img.layers]
+        out, layer = [], 0
+        for h in img.history:
+            size = 0
+            if not h.get("empty_layer"):
+                size = sizes[layer] if layer < len(sizes) else 0
+                layer += 1
+            out.append({
+                "Id": "<missing>", "Created": model.created_unix(h.get("created", "")),
+                "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": size,
+                "Comment": h.get("comment", ""),
+            })
+        if not out:
+            out.append({"Id": "<missing>", "Created": model.created_unix(img.created),
+                        "CreatedBy": "", "Tags": None, "Size": img.size, "Comment": ""})
+        out.reverse()
+        out[0]["Id"] = img.id
+        out[0]["Tags"] = list(img.repo_tags) or None
+        return out
+
+    # -- writing ---------------------------------------------------------------------------
+    def tag(self, source: str, repo: str, tag: str = "") -> str:
+        """Point ``repo[:tag]`` at ``source``'s image. Returns the familiar new name.
+
+        Raises:
+            ImageNotFound, InvalidArgument (bad repo/tag, digest references).
+        """
+        ref = reference.parse(repo)
+        if ref.digest is not None:
+            raise InvalidArgument("refusing to create a tag with a digest reference")
+        if tag:
+            ref = ref.with_tag(tag)
+        ref = ref.with_default_tag()
+        with self.lock:
+            image_id = self.resolve(source)
+            self.meta.set_name(str(ref), image_id, imageconfig.now_rfc3339())
+        return ref.familiar()
+
+    def add_image(self, config_bytes: bytes, names: tuple[str, ...] = (), parent: str = "",
+                  manifest: str = "") -> tuple[str, list[tuple[str, str]]]:
+        """Record an image whose layers are already unpacked.
+
+        Args:
+            config_bytes: the exact config blob (its digest is the image id).
+            names: full normalized references to point at the image.
+
+        Returns:
+            (image id, [(name, previous image id)] for names taken from another image).
+        """
+        imageconfig.parse_config(config_bytes)
+        digest = self.content.put_bytes(config_bytes)
+        tag_time = imageconfig.now_rfc3339() if names else ""
+        with self.lock:
+            moved = self.meta.add_image(str(digest), manifest, parent, names, tag_time)
+        return str(digest), moved
+
+    def import_tar(self, fileobj: BinaryIO, repo_tag: str = "", changes: list[str] | None = None,
+                   message: str = "", platform: str = "", source: str = "-") -> Image:
+        """``docker import``: a rootfs tarball becomes a one-layer image.
+
+        Raises:
+            InvalidArgument: bad reference, change command or unsafe tar.
+        """
+        from hako.image.changes import apply_changes
+
+        ref = reference.parse(repo_tag).with_default_tag() if repo_tag else None
+        os_name, arch, variant = _platform(platform)
+        cfg = apply_changes(imageconfig.default_container_config(), changes or [])
+        unpacked = self.unpacker.unpack(None, fileobj)
+        created = imageconfig.now_rfc3339()
+        msg = message or f"Imported from {source}"
+        doc = imageconfig.new_config(
+            architecture=arch, os_name=os_name, variant=variant, config=cfg,
+            diff_ids_=[unpacked.diff_id], created=created, comment=msg,
+            history=[{"created": created, "comment": msg}],
+        )
+        doc["container_config"] = imageconfig.default_container_config()
+        doc = {k: doc[k] for k in sorted(doc)}
+        image_id, _ = self.add_image(imageconfig.serialize(doc), (str(ref),) if ref else ())
+        return self._image(image_id)
+
+    def remove(self, ref_or_id: str, force: bool = False, noprune: bool = False,
+               containers_using: ContainersUsing | None = None) -> list[dict[str, str]]:
+        """``docker rmi`` with Docker's untag/delete/conflict semantics.
+
+        Args:
+            containers_using: image id → containers using it; items are ids (stopped) or
+                ``(id, running)`` tuples.
+
+        Returns:
+            ``{"Untagged": name}`` and ``{"Deleted": id}`` items.
+
+        Raises:
+            ImageNotFound; Conflict with Docker's ``conflict: unable to …`` texts.
+        """
+        from hako.image.remove import Remover
+
+        with self.lock:
+            return Remover(self, containers_using).remove(ref_or_id, force, not noprune)
+
+    def prune(self, dangling_only: bool = True, filters: dict[str, list[str]] | None = None,
+              containers_using: ContainersUsing | None = None) -> dict[str, Any]:
+        """Remove unused images. Returns ``{"ImagesDeleted": [...], "SpaceReclaimed": n}``."""
+        from hako.image.remove import prune
+
+        with self.lock:
+            return prune(self, dangling_only, filters or {}, containers_using)
+
+    # -- archives --------------------------------------------------------------------------
+    def save(self, refs: list[str]) -> Iterator[bytes]:
+        """``docker save``: a docker-archive tar of the images, as a byte stream."""
+        from hako.image.archive import save
+
+        return save(self, refs)
+
+    def load(self, fileobj: BinaryIO, quiet: bool = False) -> list[str]:
+        """``docker load`` of a docker-archive or OCI-layout tar. Returns message lines."""
+        from hako.image.archive import load
+
+        with self.lock:
+            return load(self, fileobj, quiet)
+
+    # -- container root filesystems --------------------------------------------------------
+    def prepare_rootfs(self, container_id: str, image_id: str) -> list[Mount]:
+        """An active snapshot for a container on top of the image's layers."""
+        from hako.image import rootfs
+
+        return rootfs.prepare(self, container_id, image_id)
+
+    def rootfs_mounts(self, container_id: str) -> list[Mount]:
+        from hako.image import rootfs
+
+        return rootfs.mounts(self, container_id)
+
+    def remove_rootfs(self, container_id: str) -> None:
+        from hako.image import rootfs
+
+        rootfs.remove(self, container_id)
+
+    def changes(self, container_id: str) -> list[dict[str, Any]]:
+        from hako.image import rootfs
+
+        return [c.to_json() for c in rootfs.changes(self, container_id)]
+
+    def export(self, container_id: str) -> Iterator[bytes]:
+        from hako.image import rootfs
+
+        return rootfs.export(self, container_id)
+
+    def rootfs_size(self, container_id: str) -> tuple[int, int]:
+        from hako.image import rootfs
+
+        return rootfs.size(self, container_id)
+
+
+class _NoLayer:
+    size = 0
+
+
+_NOLAYER = _NoLayer()
+
+
+def _platform(text: str) -> tuple[str, str, str]:
+    host = imageconfig.host_platform()
+    if not text:
+        return host
+    parts = text.strip().lower().split("/")
+    if parts[0] != "linux":
+        raise InvalidArgument(f'"{text}": unsupported operating system')
+    arch = parts[1] if len(parts) > 1 else host[1]
+    variant = parts[2] if len(parts) > 2 else ""
+    return parts[0], arch, variant
+
+
+__all__ = ["ImageService", "Image", "NotFound", "make_snapshotter"]

@@ -1,0 +1,216 @@
+"""Image metadata in sqlite: images, names (references) → image ids, layers, leases later.
+
+Schema (version 1)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)        -- schema_version
+    images(id TEXT PRIMARY KEY,                   -- "sha256:<config digest hex>"
+           manifest TEXT NOT NULL DEFAULT '',     -- manifest digest in content, if any
+           parent TEXT NOT NULL DEFAULT '',       -- parent image id (docker commit/build)
+           created REAL NOT NULL,                 -- when added to this store
+           last_tag_time TEXT NOT NULL DEFAULT '')
+    names(name TEXT PRIMARY KEY,                  -- full normalized reference
+          image_id TEXT NOT NULL, created REAL NOT NULL)
+    layers(diff_id TEXT PRIMARY KEY,              -- uncompressed layer digest
+           blob TEXT NOT NULL,                    -- content digest of the stored layer tar
+           media_type TEXT NOT NULL, size INTEGER NOT NULL)  -- unpacked size
+
+Every write is a single sqlite transaction (WAL, synchronous=FULL), so a crash leaves
+either the old or the new state. Migrations are an ordered list of scripts.
+
+Layer 3. May import: errors.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+from hako.errors import Internal
+
+SCHEMA_VERSION = 1
+_MIGRATIONS = [
+    """
+    CREATE TABLE images (id TEXT PRIMARY KEY, manifest TEXT NOT NULL DEFAULT '',
+        parent TEXT NOT NULL DEFAULT '', created REAL NOT NULL,
+        last_tag_time TEXT NOT NULL DEFAULT '');
+    CREATE TABLE names (name TEXT PRIMARY KEY, image_id TEXT NOT NULL, created REAL NOT NULL);
+    CREATE INDEX names_image ON names(image_id);
+    CREATE TABLE layers (diff_id TEXT PRIMARY KEY, blob TEXT NOT NULL,
+        media_type TEXT NOT NULL, size INTEGER NOT NULL)
+    """,
+]
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: str
+    manifest: str
+    parent: str
+    created: float
+    last_tag_time: str
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    diff_id: str
+    blob: str
+    media_type: str
+    size: int
+
+
+class MetadataStore:
+    """Image and name bookkeeping. Thread-safe; one connection guarded by a lock."""
+
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise Internal(f"image metadata schema {version} is newer than {SCHEMA_VERSION}")
+            for i in range(version, SCHEMA_VERSION):
+                with self.transaction() as db:
+                    for stmt in _MIGRATIONS[i].split(";"):
+                        if stmt.strip():
+                            db.execute(stmt)
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(i + 1),))
+
+    def transaction(self) -> "_Tx":
+        """``with store.transaction() as db:`` — one atomic write."""
+        return _Tx(self._db, self._lock)
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # images
+    def add_image(self, image_id: str, manifest: str = "", parent: str = "",
+                  names: tuple[str, ...] = (), tag_time: str = "") -> list[tuple[str, str]]:
+        """Record an image (idempotent) and point ``names`` at it, atomically.
+
+        Returns:
+            (name, previous image id) for every name that moved away from another image.
+        """
+        moved = []
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO images (id, manifest, parent, created) VALUES (?, ?, ?, ?)",
+                (image_id, manifest, parent, time.time()),
+            )
+            if manifest:
+                db.execute("UPDATE images SET manifest=? WHERE id=?", (manifest, image_id))
+            for name in names:
+                prev = self._set_name(db, name, image_id)
+                if prev and prev != image_id:
+                    moved.append((name, prev))
+            if names and tag_time:
+                db.execute("UPDATE images SET last_tag_time=? WHERE id=?", (tag_time, image_id))
+        return moved
+
+    @staticmethod
+    def _set_name(db: sqlite3.Connection, name: str, image_id: str) -> str | None:
+        row = db.execute("SELECT image_id FROM names WHERE name=?", (name,)).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO names (name, image_id, created) VALUES (?, ?, ?)",
+            (name, image_id, time.time()),
+        )
+        return row[0] if row else None
+
+    def get_image(self, image_id: str) -> ImageRecord | None:
+        rows = self._query(
+            "SELECT id, manifest, parent, created, last_tag_time FROM images WHERE id=?", (image_id,)
+        )
+        return ImageRecord(*rows[0]) if rows else None
+
+    def images(self) -> list[ImageRecord]:
+        rows = self._query("SELECT id, manifest, parent, created, last_tag_time FROM images")
+        return [ImageRecord(*r) for r in rows]
+
+    def children(self, image_id: str) -> list[str]:
+        return [r[0] for r in self._query("SELECT id FROM images WHERE parent=?", (image_id,))]
+
+    def delete_image(self, image_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM names WHERE image_id=?", (image_id,))
+            db.execute("DELETE FROM images WHERE id=?", (image_id,))
+
+    # names
+    def set_name(self, name: str, image_id: str, tag_time: str = "") -> str | None:
+        """Point ``name`` at ``image_id``; returns the image it pointed at before."""
+        with self.transaction() as db:
+            prev = self._set_name(db, name, image_id)
+            if tag_time:
+                db.execute("UPDATE images SET last_tag_time=? WHERE id=?", (tag_time, image_id))
+            return prev
+
+    def remove_name(self, name: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM names WHERE name=?", (name,)).rowcount > 0
+
+    def resolve(self, name: str) -> str | None:
+        rows = self._query("SELECT image_id FROM names WHERE name=?", (name,))
+        return rows[0][0] if rows else None
+
+    def names_of(self, image_id: str) -> list[str]:
+        """Names of an image, oldest first."""
+        rows = self._query(
+            "SELECT name FROM names WHERE image_id=? ORDER BY created, name", (image_id,)
+        )
+        return [r[0] for r in rows]
+
+    def all_names(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, image_id in self._query("SELECT name, image_id FROM names ORDER BY created, name"):
+            out.setdefault(image_id, []).append(name)
+        return out
+
+    # layers
+    def add_layer(self, diff_id: str, blob: str, media_type: str, size: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO layers (diff_id, blob, media_type, size) VALUES (?, ?, ?, ?)",
+                (diff_id, blob, media_type, size),
+            )
+
+    def get_layer(self, diff_id: str) -> LayerRecord | None:
+        rows = self._query(
+            "SELECT diff_id, blob, media_type, size FROM layers WHERE diff_id=?", (diff_id,)
+        )
+        return LayerRecord(*rows[0]) if rows else None
+
+    def remove_layer(self, diff_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM layers WHERE diff_id=?", (diff_id,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()

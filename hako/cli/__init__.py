@@ -1,1 +1,1 @@
-"""docker-compatible CLI; a pure client of the Engine API."""
+"""docker-compatible CLI (``hako``). Client stack: may import errors, support, opts, client."""

@@ -33,10 +33,10 @@ def _query(params: dict[str, Any] | None) -> str:
             continue
         if isinstance(v, bool):
             v = "1" if v else "0"
-        elif isinstance(v, (dict, list)):
+        elif isinstance(v, dict) or (isinstance(v, list) and type(v) is list):
             v = json.dumps(v)
         clean[k] = v
-    return "?" + urlencode(clean) if clean else ""
+    return "?" + urlencode(clean, doseq=True) if clean else ""
 
 
 class APIClient:

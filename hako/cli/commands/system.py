@@ -1,0 +1,168 @@
+"""``info``, ``version`` and ``events``."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from typing import Any
+
+from hako import __version__, errors
+from hako.cli.gotemplate import Template
+from hako.cli.parsing import Parser
+from hako.client.api import MAX_API_VERSION
+from hako.client.streams import json_lines
+from hako.opts import filters as fopts
+
+
+def bytes_size(size: float) -> str:
+    """go-units BytesSize: binary units with 4 significant digits ("23.47GiB")."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    i = 0
+    while size >= 1024 and i < len(units) - 1:
+        size /= 1024
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
+def _client_version(ctx: Any) -> dict[str, Any]:
+    return {"Platform": {"Name": ""}, "Version": __version__, "ApiVersion": MAX_API_VERSION,
+            "DefaultAPIVersion": MAX_API_VERSION, "GoVersion": "python" +
+            platform.python_version(), "GitCommit": "", "BuildTime": "",
+            "Os": "linux", "Arch": "amd64" if platform.machine() == "x86_64"
+            else platform.machine(), "Context": "default"}
+
+
+def version(ctx: Any, argv: list[str]) -> int:
+    """hako version [-f FORMAT]"""
+    p = Parser("version", "[OPTIONS]")
+    p.option("-f", "--format")
+    opts, _ = p.parse(argv, ctx.stderr)
+    client = _client_version(ctx)
+    server, server_err = None, None
+    try:
+        server = ctx.api.system.version()
+        client["ApiVersion"] = ctx.api.version
+    except errors.EngineError as exc:
+        server_err = exc
+    if opts.format:
+        ctx.out(Template(opts.format).render({"Client": client, "Server": server}))
+    else:
+        ctx.stdout.write(_version_text(client, server))
+    if server_err is not None:
+        raise server_err
+    return 0
+
+
+def _version_text(client: dict[str, Any], server: dict[str, Any] | None) -> str:
+    lines = ["Client:",
+             f" Version:           {client['Version']}",
+             f" API version:       {client['ApiVersion']}",
+             f" Go version:        {client['GoVersion']}",
+             f" Git commit:        {client['GitCommit']}",
+             f" Built:             {client['BuildTime']}",
+             f" OS/Arch:           {client['Os']}/{client['Arch']}",
+             f" Context:           {client['Context']}"]
+    if server is None:
+        return "\n".join(lines) + "\n"
+    lines += ["", "Server:" + (f" {server['Platform']['Name']}"
+                               if (server.get("Platform") or {}).get("Name") else "")]
+    components = server.get("Components") or [{"Name": "Engine", "Version": server.get(
+        "Version", ""), "Details": {"ApiVersion": server.get("ApiVersion", ""),
+                                    "MinAPIVersion": server.get("MinAPIVersion", ""),
+                                    "GoVersion": server.get("GoVersion", ""),
+                                    "GitCommit": server.get("GitCommit", ""),
+                                    "BuildTime": server.get("BuildTime", ""),
+                                    "Os": server.get("Os", ""), "Arch": server.get("Arch", ""),
+                                    "Experimental": str(server.get("Experimental", False)).lower()}}]
+    for comp in components:
+        d = comp.get("Details") or {}
+        lines.append(f" {comp.get('Name')}:")
+        lines.append(f"  Version:          {comp.get('Version', '')}")
+        if comp.get("Name") == "Engine":
+            lines += [f"  API version:      {d.get('ApiVersion', '')} (minimum version "
+                      f"{d.get('MinAPIVersion', '')})",
+                      f"  Go version:       {d.get('GoVersion', '')}",
+                      f"  Git commit:       {d.get('GitCommit', '')}",
+                      f"  Built:            {d.get('BuildTime', '')}",
+                      f"  OS/Arch:          {d.get('Os', '')}/{d.get('Arch', '')}",
+                      f"  Experimental:     {d.get('Experimental', 'false')}"]
+        else:
+            lines += [f"  {k}:{' ' * max(1, 16 - len(k))}{v}" for k, v in d.items()]
+    return "\n".join(lines) + "\n"
+
+
+def info(ctx: Any, argv: list[str]) -> int:
+    """hako info [-f FORMAT]"""
+    p = Parser("info", "[OPTIONS]")
+    p.option("-f", "--format")
+    opts, _ = p.parse(argv, ctx.stderr)
+    doc = ctx.api.system.info()
+    if opts.format:
+        if opts.format == "json":
+            ctx.out(json.dumps(doc))
+        else:
+            ctx.out(Template(opts.format).render(doc))
+        return 0
+    client = _client_version(ctx)
+    rows = [
+        ("Containers", doc.get("Containers")), (" Running", doc.get("ContainersRunning")),
+        (" Paused", doc.get("ContainersPaused")), (" Stopped", doc.get("ContainersStopped")),
+        ("Images", doc.get("Images")), ("Server Version", doc.get("ServerVersion")),
+        ("Storage Driver", doc.get("Driver")), ("Logging Driver", doc.get("LoggingDriver")),
+        ("Cgroup Driver", doc.get("CgroupDriver")), ("Cgroup Version", doc.get("CgroupVersion")),
+        ("Runtimes", " ".join(sorted(doc.get("Runtimes") or {}))),
+        ("Default Runtime", doc.get("DefaultRuntime")),
+        ("Kernel Version", doc.get("KernelVersion")),
+        ("Operating System", doc.get("OperatingSystem")), ("OSType", doc.get("OSType")),
+        ("Architecture", doc.get("Architecture")), ("CPUs", doc.get("NCPU")),
+        ("Total Memory", bytes_size(doc.get("MemTotal") or 0)), ("Name", doc.get("Name")),
+        ("ID", doc.get("ID")), ("Docker Root Dir", doc.get("DockerRootDir")),
+        ("Debug Mode", str(bool(doc.get("Debug"))).lower()),
+        ("Experimental", str(bool(doc.get("ExperimentalBuild"))).lower()),
+        ("Live Restore Enabled", str(bool(doc.get("LiveRestoreEnabled"))).lower()),
+    ]
+    out = ["Client:", f" Version:    {client['Version']}", " Context:    default",
+           " Debug Mode: false", "", "Server:"]
+    out += [f" {k}: {v}" for k, v in rows if v is not None and v != ""]
+    for w in doc.get("Warnings") or []:
+        out.append(w)
+    ctx.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def format_event(ev: dict[str, Any]) -> str:
+    """One event as docker prints it: time, type, action, id, (attributes)."""
+    nano = ev.get("timeNano") or int(ev.get("time", 0)) * 1_000_000_000
+    secs, frac = divmod(int(nano), 1_000_000_000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(secs)) + f".{frac:09d}"
+    stamp += time.strftime("%z", time.localtime(secs))[:3] + ":" + \
+        time.strftime("%z", time.localtime(secs))[3:]
+    actor = ev.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    text = f"{stamp} {ev.get('Type', '')} {ev.get('Action', '')} {actor.get('ID', '')}"
+    if attrs:
+        text += " (" + ", ".join(f"{k}={attrs[k]}" for k in sorted(attrs)) + ")"
+    return text
+
+
+def events(ctx: Any, argv: list[str]) -> int:
+    """hako events [--since T] [--until T] [-f k=v] [--format F]"""
+    from hako.cli.commands.logs import timestamp_arg
+
+    p = Parser("events", "[OPTIONS]")
+    p.option("--since")
+    p.option("--until")
+    p.multi("-f", "--filter")
+    p.option("--format")
+    opts, _ = p.parse(argv, ctx.stderr)
+    resp = ctx.api.system.events(timestamp_arg(opts.since), timestamp_arg(opts.until),
+                                 fopts.to_wire(fopts.parse_flags(opts.filter)))
+    tmpl = Template(opts.format) if opts.format and opts.format != "json" else None
+    for ev in json_lines(resp.iter_chunks()):
+        if opts.format == "json":
+            ctx.out(json.dumps(ev))
+        else:
+            ctx.out(tmpl.render(ev) if tmpl else format_event(ev))
+        ctx.stdout.flush()
+    return 0

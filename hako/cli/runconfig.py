@@ -1,0 +1,239 @@
+"""``run``/``create`` flags → the Engine API container create body.
+
+``add_run_flags(parser)`` declares docker's flags; ``build_create_body(opts, image, cmd,
+environ)`` turns parsed options into ``{Config…, HostConfig, NetworkingConfig}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from hako.cli.parsing import Parser, go_int
+from hako.errors import InvalidArgument
+from hako.opts import env as envopts
+from hako.opts import mounts, ports, resources, restart
+
+
+def _typed(fn):
+    """Wrap an opts parser so argparse reports docker's 'invalid argument' text."""
+    def conv(text: str):
+        try:
+            return fn(text)
+        except InvalidArgument as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    conv.__name__ = fn.__name__
+    return conv
+
+
+def add_run_flags(p: Parser) -> None:
+    """Declare the flags shared by ``run`` and ``create``."""
+    p.multi("-a", "--attach")
+    p.multi("--add-host")
+    p.multi("--cap-add")
+    p.multi("--cap-drop")
+    p.option("--cidfile")
+    p.option("-c", "--cpu-shares", type=go_int)
+    p.option("--cpus", type=_typed(resources.parse_cpus))
+    p.option("--cpuset-cpus")
+    p.option("--cpuset-mems")
+    p.multi("--device")
+    p.multi("--dns")
+    p.multi("--dns-search")
+    p.multi("--dns-option")
+    p.option("--domainname")
+    p.option("--entrypoint")
+    p.multi("-e", "--env")
+    p.multi("--env-file")
+    p.multi("--expose")
+    p.multi("--group-add")
+    p.option("-h", "--hostname")
+    p.flag("--init")
+    p.flag("-i", "--interactive")
+    p.option("--ip")
+    p.option("--ipc")
+    p.multi("-l", "--label")
+    p.multi("--label-file")
+    p.multi("--link")
+    p.option("--log-driver")
+    p.multi("--log-opt")
+    p.option("-m", "--memory", type=_typed(resources.parse_memory))
+    p.option("--memory-reservation", type=_typed(resources.parse_memory))
+    p.option("--memory-swap", type=_typed(resources.parse_memory_swap))
+    p.multi("--mount", type=_typed(mounts.parse_mount))
+    p.option("--name")
+    p.option("--network", "--net", default="default")
+    p.multi("--network-alias", "--net-alias")
+    p.flag("--oom-kill-disable")
+    p.option("--oom-score-adj", type=go_int)
+    p.option("--pid")
+    p.option("--pids-limit", type=go_int)
+    p.option("--platform")
+    p.flag("--privileged")
+    p.multi("-p", "--publish", type=_typed(ports.parse_publish))
+    p.flag("-P", "--publish-all")
+    p.option("--pull", default="missing")
+    p.flag("-q", "--quiet")
+    p.flag("--read-only")
+    p.option("--restart", default="no", type=_typed(restart.parse))
+    p.flag("--rm")
+    p.option("--runtime")
+    p.multi("--security-opt")
+    p.option("--shm-size", type=_typed(resources.parse_memory))
+    p.option("--stop-signal")
+    p.option("--stop-timeout", type=go_int)
+    p.multi("--sysctl")
+    p.multi("--tmpfs", type=_typed(mounts.parse_tmpfs))
+    p.flag("-t", "--tty")
+    p.multi("--ulimit", type=_typed(resources.parse_ulimit))
+    p.option("-u", "--user")
+    p.option("--userns")
+    p.option("--uts")
+    p.multi("-v", "--volume", type=_typed(mounts.parse_volume))
+    p.multi("--volumes-from")
+    p.option("-w", "--workdir")
+
+
+def _labels(opts: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
+    items: list[str] = []
+    for path in opts.label_file:
+        items += envopts.read_env_file(path, {})
+    items += opts.label
+    out = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        out[k] = v
+    return out
+
+
+def _mount_wire(m: mounts.MountSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = {"Type": m.type, "Source": m.source, "Target": m.target,
+                           "ReadOnly": m.read_only}
+    if m.propagation:
+        doc["BindOptions"] = {"Propagation": m.propagation}
+    if m.tmpfs_size is not None or m.tmpfs_mode is not None:
+        doc["TmpfsOptions"] = {k: v for k, v in (("SizeBytes", m.tmpfs_size),
+                                                 ("Mode", m.tmpfs_mode)) if v is not None}
+    return doc
+
+
+def _storage(opts: argparse.Namespace) -> tuple[list[str], dict[str, dict], list[dict]]:
+    binds, volumes = [], {}
+    for v in opts.volume:
+        if v.source:
+            binds.append(":".join([v.source, v.target] + list(v.options)))
+        else:
+            volumes[v.target] = {}
+    return binds, volumes, [_mount_wire(m) for m in opts.mount]
+
+
+def _ports(opts: argparse.Namespace) -> tuple[dict[str, dict], dict[str, list]]:
+    bindings = [b for group in opts.publish for b in group]
+    exposed = {b.key: {} for b in bindings}
+    for spec in opts.expose:
+        try:
+            exposed.update({k: {} for k in ports.parse_expose(spec)})
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"invalid argument {spec!r} for --expose: {exc}") from exc
+    return exposed, ports.to_port_map(bindings)
+
+
+def _attach_streams(opts: argparse.Namespace, detach: bool) -> tuple[bool, bool, bool]:
+    if detach:
+        return False, False, False
+    streams = {s.lower() for s in opts.attach}
+    for s in streams:
+        if s not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgument(f"valid streams are STDIN, STDOUT and STDERR")
+    if not streams:
+        return opts.interactive, True, True
+    return "stdin" in streams or opts.interactive, "stdout" in streams, "stderr" in streams
+
+
+def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
+                      environ: Mapping[str, str] | None = None,
+                      detach: bool = False) -> dict[str, Any]:
+    """Build the POST /containers/create body from run/create options.
+
+    Raises:
+        InvalidArgument: conflicting or malformed options (docker's texts).
+    """
+    environ = os.environ if environ is None else environ
+    if opts.rm and opts.restart.name not in ("", "no"):
+        raise InvalidArgument("Conflicting options: --restart and --rm")
+    stdin, stdout, stderr = _attach_streams(opts, detach)
+    binds, volumes, mount_list = _storage(opts)
+    exposed, port_map = _ports(opts)
+    config: dict[str, Any] = {
+        "Hostname": opts.hostname or "", "Domainname": opts.domainname or "",
+        "User": opts.user or "",
+        "AttachStdin": stdin, "AttachStdout": stdout, "AttachStderr": stderr,
+        "ExposedPorts": exposed or None, "Tty": opts.tty, "OpenStdin": opts.interactive,
+        "StdinOnce": stdin, "Env": envopts.merge_env(opts.env_file, opts.env, environ),
+        "Cmd": cmd or None, "Image": image, "Volumes": volumes or None,
+        "WorkingDir": opts.workdir or "",
+        "Entrypoint": None if opts.entrypoint is None else [opts.entrypoint],
+        "Labels": _labels(opts, environ),
+    }
+    if opts.stop_signal:
+        config["StopSignal"] = opts.stop_signal
+    if opts.stop_timeout is not None:
+        config["StopTimeout"] = opts.stop_timeout
+    host = _host_config(opts, binds, mount_list, port_map)
+    body = dict(config, HostConfig=host)
+    net = opts.network
+    if net and net not in ("default", "bridge", "host", "none") and opts.network_alias:
+        body["NetworkingConfig"] = {"EndpointsConfig": {net: {"Aliases": opts.network_alias}}}
+    else:
+        body["NetworkingConfig"] = {"EndpointsConfig": {}}
+    return body
+
+
+def _host_config(opts: argparse.Namespace, binds: list[str], mount_list: list[dict],
+                 port_map: dict[str, list]) -> dict[str, Any]:
+    log_opts = dict(o.partition("=")[::2] for o in opts.log_opt)
+    ulimits = [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in opts.ulimit]
+    host: dict[str, Any] = {
+        "Binds": binds or None, "ContainerIDFile": opts.cidfile or "",
+        "LogConfig": {"Type": opts.log_driver or "", "Config": log_opts},
+        "NetworkMode": opts.network, "PortBindings": port_map,
+        "RestartPolicy": {"Name": opts.restart.name,
+                          "MaximumRetryCount": opts.restart.maximum_retry_count},
+        "AutoRemove": opts.rm, "VolumesFrom": opts.volumes_from or None,
+        "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None,
+        "Dns": opts.dns, "DnsOptions": opts.dns_option, "DnsSearch": opts.dns_search,
+        "ExtraHosts": opts.add_host or None, "GroupAdd": opts.group_add or None,
+        "IpcMode": opts.ipc or "", "Links": opts.link or None,
+        "OomScoreAdj": opts.oom_score_adj or 0, "PidMode": opts.pid or "",
+        "Privileged": opts.privileged, "PublishAllPorts": opts.publish_all,
+        "ReadonlyRootfs": opts.read_only, "SecurityOpt": opts.security_opt or None,
+        "UTSMode": opts.uts or "", "UsernsMode": opts.userns or "",
+        "ShmSize": opts.shm_size or 0,
+        "CpuShares": opts.cpu_shares or 0, "Memory": opts.memory or 0,
+        "NanoCpus": opts.cpus or 0, "CpusetCpus": opts.cpuset_cpus or "",
+        "CpusetMems": opts.cpuset_mems or "",
+        "MemoryReservation": opts.memory_reservation or 0,
+        "MemorySwap": opts.memory_swap or 0,
+        "OomKillDisable": opts.oom_kill_disable, "PidsLimit": opts.pids_limit,
+        "Ulimits": ulimits or None, "Mounts": mount_list or None,
+        "Devices": [_device(d) for d in opts.device],
+    }
+    if opts.tmpfs:
+        host["Tmpfs"] = dict(opts.tmpfs)
+    if opts.sysctl:
+        host["Sysctls"] = dict(s.partition("=")[::2] for s in opts.sysctl)
+    if opts.init:
+        host["Init"] = True
+    if opts.runtime:
+        host["Runtime"] = opts.runtime
+    return host
+
+
+def _device(spec: str) -> dict[str, str]:
+    parts = spec.split(":")
+    src = parts[0]
+    dst = parts[1] if len(parts) > 1 and parts[1].startswith("/") else src
+    perms = parts[-1] if len(parts) > 1 and not parts[-1].startswith("/") else "rwm"
+    return {"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": perms}

@@ -8,7 +8,7 @@ applied by a separate mount(2) call, everything else is filesystem data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -57,8 +57,7 @@ PROPAGATION_WORDS: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True)
-class ParsedOptions:
+class ParsedOptions(NamedTuple):
     """Mount options split the way mount(2) wants them."""
 
     flags: int = 0
@@ -88,8 +87,7 @@ def parse_options(options: list[str] | tuple[str, ...]) -> ParsedOptions:
     return ParsedOptions(flags, tuple(propagation), ",".join(data))
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     """One mount: what the store returns and what the runtime performs.
 
     ``type`` is the filesystem type ("overlay", "bind", "tmpfs", ...), ``source`` the
@@ -100,7 +98,7 @@ class Mount:
     type: str
     source: str
     target: str = ""
-    options: tuple[str, ...] = field(default_factory=tuple)
+    options: tuple[str, ...] = ()
 
     def is_bind(self) -> bool:
         """Whether this mount is a bind mount (type "bind" or a bind/rbind option)."""

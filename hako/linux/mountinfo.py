@@ -8,11 +8,10 @@ Layer: linux (2). May import: nothing internal. Format (proc(5))::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class MountInfo:
+class MountInfo(NamedTuple):
     """One line of mountinfo."""
 
     id: int

@@ -22,10 +22,8 @@ from __future__ import annotations
 import enum
 import os
 import time
-from dataclasses import asdict, dataclass, field
 
 from hako.errors import AlreadyExists, Conflict, ContainerNotFound, InvalidArgument
-from hako.support import atomicfile
 
 OCI_VERSION = "1.0.2-dev"
 STATE_FILE = "state.json"
@@ -69,20 +67,41 @@ def validate_id(container_id: str) -> None:
         raise InvalidArgument(f"invalid id format: {container_id}")
 
 
-@dataclass
+SCHEMA_VERSION = 1
+_FIELDS = ("id", "bundle", "rootfs", "pid", "start_time", "created", "status",
+           "cgroups_path", "config")
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write temp → fsync → rename → fsync dir (hako.support.atomicfile's contract, without
+    its tempfile/pathlib imports, which cost milliseconds on every runtime command)."""
+    directory = os.path.dirname(path)
+    tmp = os.path.join(directory, f".tmp-{os.path.basename(path)}-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
 class Container:
     """One container's persisted state plus its state directory."""
 
-    id: str
-    state_dir: str
-    bundle: str = ""
-    rootfs: str = ""
-    pid: int = 0
-    start_time: int = 0
-    created: str = ""
-    status: Status = Status.CREATED
-    cgroups_path: str = ""
-    config: dict = field(default_factory=dict)
+    def __init__(self, id: str, state_dir: str, bundle: str = "", rootfs: str = "",
+                 pid: int = 0, start_time: int = 0, created: str = "",
+                 status: Status = Status.CREATED, cgroups_path: str = "",
+                 config: dict | None = None) -> None:
+        self.id, self.state_dir, self.bundle, self.rootfs = id, state_dir, bundle, rootfs
+        self.pid, self.start_time, self.created = pid, start_time, created
+        self.status, self.cgroups_path = Status(status), cgroups_path
+        self.config = config or {}
 
     @property
     def fifo_path(self) -> str:
@@ -113,10 +132,13 @@ class Container:
 
     def save(self) -> None:
         """Write state.json atomically."""
-        doc = asdict(self)
+        import json
+
+        doc = {name: getattr(self, name) for name in _FIELDS}
         doc["status"] = self.status.value
-        del doc["state_dir"]
-        atomicfile.write_json(os.path.join(self.state_dir, STATE_FILE), doc)
+        doc["schema_version"] = SCHEMA_VERSION
+        write_atomic(os.path.join(self.state_dir, STATE_FILE),
+                     json.dumps(doc, separators=(",", ":")).encode())
 
     def oci_state(self) -> dict:
         """The `state` command's JSON object (runc's field order)."""
@@ -158,15 +180,15 @@ def load(root: str, container_id: str) -> Container:
     Raises:
         ContainerNotFound: ``container does not exist`` (no state dir or file).
     """
+    import json
+
     path = state_dir(root, container_id)
     try:
-        doc = atomicfile.read_json(os.path.join(path, STATE_FILE))
+        with open(os.path.join(path, STATE_FILE), "rb") as f:
+            doc = json.loads(f.read())
     except (FileNotFoundError, NotADirectoryError, ValueError):
         raise ContainerNotFound("container does not exist") from None
-    doc.pop(atomicfile.SCHEMA_KEY, None)
-    doc["status"] = Status(doc.get("status", "created"))
-    known = set(Container.__dataclass_fields__) - {"state_dir"}
-    return Container(state_dir=path, **{k: v for k, v in doc.items() if k in known})
+    return Container(state_dir=path, **{k: v for k, v in doc.items() if k in _FIELDS})
 
 
 def list_ids(root: str) -> list[str]:

@@ -12,15 +12,14 @@ import errno
 import os
 import socket
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hako.errors import InvalidArgument
 from hako.linux import mount as mnt
 from hako.linux import syscalls
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(NamedTuple):
     """One device node to create inside the container."""
 
     path: str

@@ -18,8 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from hako.runtime import sync
 from hako.runtime.user import ExecError
@@ -28,22 +27,21 @@ _RESTORE_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGQUI
                     "SIGUSR1", "SIGUSR2", "SIGCHLD")
 
 
-@dataclass
 class InitContext:
-    """Everything the child needs; built by the parent before fork."""
+    """Everything the child needs; built by the parent before fork (a plain class: the
+    dataclasses import costs milliseconds of container start)."""
 
-    spec: dict
-    process: dict
-    sock: socket.socket
-    rootfs: str = ""
-    bundle: str = ""
-    namespaces: dict = field(default_factory=dict)
-    ns_fds: dict = field(default_factory=dict)
-    fifo_fd: int = -1
-    console: socket.socket | None = None
-    no_pivot: bool = False
-    log: Callable[[str], None] = lambda msg: None
-    executable: str = ""
+    def __init__(self, spec: dict, process: dict, sock: socket.socket | None,
+                 rootfs: str = "", bundle: str = "", namespaces: dict | None = None,
+                 ns_fds: dict | None = None, fifo_fd: int = -1,
+                 console: socket.socket | None = None, no_pivot: bool = False,
+                 log: Callable[[str], None] = lambda msg: None) -> None:
+        self.spec, self.process, self.sock = spec, process, sock
+        self.rootfs, self.bundle, self.no_pivot = rootfs, bundle, no_pivot
+        self.namespaces = namespaces or {}
+        self.ns_fds = ns_fds or {}
+        self.fifo_fd, self.console, self.log = fifo_fd, console, log
+        self.executable = ""
 
 
 class StepError(Exception):

@@ -10,7 +10,7 @@ the mount namespace is joined last on exec (joining it changes what paths mean).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hako.errors import InvalidArgument, Unsupported
 from hako.linux import syscalls
@@ -31,8 +31,7 @@ CHILD_ORDER = ("ipc", "uts", "network", "mount", "cgroup")
 EXEC_ORDER = ("cgroup", "ipc", "uts", "network", "mount")
 
 
-@dataclass(frozen=True)
-class Namespace:
+class Namespace(NamedTuple):
     """One linux.namespaces entry: a kind, and a path when joining an existing one."""
 
     kind: str

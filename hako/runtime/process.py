@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from typing import NamedTuple
 
 from hako.errors import Internal, InvalidArgument, RuntimeFailed
-from hako.runtime import sync
 from hako.runtime.container import Container, Status, new_state_dir, rfc3339_nano
-from hako.runtime.init import InitContext
 
 READY_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True)
-class CreateOptions:
+class CreateOptions(NamedTuple):
     """Flags of `create` / `run`."""
 
     root: str
@@ -46,12 +42,16 @@ def cgroup_manager(cgroups_path: str, container_id: str, log: Callable[[str], No
     return new_manager(cgroups_path or "/" + container_id, container_id)
 
 
-def connect_console(path: str) -> socket.socket:
+def connect_console(path: str):
     """Connect to a --console-socket.
 
+    Returns:
+        The connected socket.
     Raises:
         InvalidArgument: it cannot be reached.
     """
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
@@ -65,12 +65,14 @@ def connect_console(path: str) -> socket.socket:
 def write_pid_file(path: str, pid: int) -> None:
     """Write ``pid`` to ``path`` atomically (no newline, like runc)."""
     if path:
-        from hako.support import atomicfile
+        from hako.runtime.container import write_atomic
 
-        atomicfile.write_bytes(os.path.abspath(path), str(pid).encode())
+        write_atomic(os.path.abspath(path), str(pid).encode())
 
 
-def _spawn(ctx: InitContext, child_main: Callable[[InitContext], None]) -> int:
+def _spawn(ctx, child_main: Callable) -> int:
+    from hako.runtime import sync
+
     parent_sock, child_sock = sync.socketpair()
     ctx.sock = child_sock
     pid = os.fork()
@@ -87,8 +89,10 @@ def _spawn(ctx: InitContext, child_main: Callable[[InitContext], None]) -> int:
     return pid
 
 
-def _handshake(ctx: InitContext, pid: int, mgr, resources: dict | None) -> None:
+def _handshake(ctx, pid: int, mgr, resources: dict | None) -> None:
     """Apply the cgroup, send GO, wait for READY. Raises RuntimeFailed with the child's text."""
+    from hako.runtime import sync
+
     try:
         if mgr is not None:
             mgr.apply(pid)
@@ -124,6 +128,7 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
     """
     from hako.linux import proc
     from hako.runtime import validate
+    from hako.runtime.init import InitContext
 
     bundle = os.path.abspath(opts.bundle)
     spec = validate.load_spec(bundle)
@@ -246,8 +251,7 @@ def wait_exit_code(pid: int) -> int:
             else 128 + os.WTERMSIG(status)
 
 
-@dataclass(frozen=True)
-class ExecOptions:
+class ExecOptions(NamedTuple):
     """Flags of `exec`."""
 
     root: str
@@ -320,7 +324,7 @@ def exec_process(opts: ExecOptions, log: Callable[[str], None]) -> int:
     from hako.errors import Conflict
     from hako.linux import syscalls
     from hako.runtime.container import load
-    from hako.runtime.init import run_exec
+    from hako.runtime.init import InitContext, run_exec
 
     c = load(opts.root, opts.container_id)
     status = c.current_status()

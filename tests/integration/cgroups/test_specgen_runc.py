@@ -93,3 +93,15 @@ def test_runc_runs_with_init_and_tmpfs(bundle, container):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("/sbin/docker-init -- sh -c")
     assert "tmpfs /run tmpfs rw,nosuid,nodev,noexec" in out.stdout
+
+
+def test_runc_accepts_default_seccomp_profile(bundle, container):
+    from hako.runtime import seccomp
+    from hako.runtime.capabilities import DEFAULT_CAPABILITIES
+
+    profile = seccomp.default_profile(DEFAULT_CAPABILITIES)
+    out = _run(bundle, container, "grep Seccomp: /proc/self/status; unshare -u true || echo denied",
+               seccomp_profile=profile)
+    assert out.returncode == 0, out.stderr
+    assert "Seccomp:\t2" in out.stdout
+    assert "denied" in out.stdout

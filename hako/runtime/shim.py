@@ -131,6 +131,9 @@ def _become_daemon(report_fd: int) -> None:
     _set_subreaper()
 
 
+_TRIM: list = []
+
+
 def _set_subreaper() -> None:
     """prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned container processes come to the shim."""
     import ctypes
@@ -138,8 +141,18 @@ def _set_subreaper() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(36, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    _TRIM.append(libc.malloc_trim)
     for name in [m for m in sys.modules if m.startswith("ctypes")]:
         del sys.modules[name]  # the shim is long-lived: let the module objects go
+
+
+def _release_memory() -> None:
+    """Give the setup's freed heap back to the kernel (the shim is long-lived)."""
+    import gc
+
+    gc.collect()
+    if _TRIM:
+        _TRIM.pop()(0)
 
 
 def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
@@ -174,6 +187,7 @@ def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
     })
     os.write(report_fd, _report({"ok": True, "pid": init.pid, "shim_pid": os.getpid()}).encode())
     os.close(report_fd)
+    _release_memory()
     return _serve(shim, init)
 
 

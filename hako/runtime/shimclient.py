@@ -74,6 +74,7 @@ def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: s
     argv += [flag for flag, on in (("--tty", tty), ("--stdin", stdin),
                                    ("--stdin-once", stdin_once)) if on]
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode halves the shim's start time
     env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         res = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

@@ -227,3 +227,50 @@ def test_everything_is_cleaned_up_after_exit(env):
     assert res.returncode != 0
     assert h.state() == {"pid": h.pid, "status": "exited", "exit_code": 0}  # from exit.json
     assert shimclient.ShimHandle.load(env.state_dir) is None
+
+
+def test_stdin_stays_open_without_stdin_once(env):
+    h = env.spawn(["cat"], stdin=True, stdin_once=False)
+    watcher = h.attach(stdin=False, stdout=True, stderr=False)
+    h.start()
+    first = h.attach(stdin=True, stdout=False, stderr=False)
+    first.sendall(b"one\n")
+    first.shutdown(socket.SHUT_WR)
+    watcher.settimeout(20)
+    assert watcher.recv(65536) == shim_wire.frame(1, b"one\n")
+    assert h.state()["status"] == "running"  # the half-close did not end stdin
+    second = h.attach(stdin=True, stdout=False, stderr=False)
+    second.sendall(b"two\n")
+    assert watcher.recv(65536) == shim_wire.frame(1, b"two\n")
+    h.kill(signal.SIGKILL)
+    read_all(watcher)
+    first.close()
+    second.close()
+    assert wait_shim_exit(h)["exit_code"] == 137
+
+
+def test_large_output_is_complete_on_attach_and_log(env):
+    h = env.spawn(["sh", "-c", "seq 1 300000"])
+    sock = h.attach(stdin=False, stdout=True, stderr=True)
+    h.start()
+    expected = "".join(f"{i}\n" for i in range(1, 300001))
+    assert joined(read_all(sock)).decode() == expected
+    wait_shim_exit(h)
+    assert "".join(r["log"] for r in log_records(env.log_file)) == expected
+
+
+def test_module_command_line(env):
+    env.write_spec(["true"])
+    base = [sys.executable, "-m", "hako.runtime.shim", "create", "--id", env.id,
+            "--bundle", env.bundle, "--state-dir", env.state_dir, "--runtime", env.runtime,
+            "--runtime-root", env.runtime_root, "--log-file", env.log_file]
+    res = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    report = json.loads(res.stdout)
+    assert res.returncode == 0 and report["ok"] is True
+    env.shim_pids.append(report["shim_pid"])
+    h = shimclient.ShimHandle.load(env.state_dir)
+    assert (h.pid, h.shim_pid) == (report["pid"], report["shim_pid"])
+    h.start()
+    assert wait_shim_exit(h)["exit_code"] == 0
+    bad = subprocess.run(base[:4] + ["--id", "x"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and json.loads(bad.stdout)["ok"] is False

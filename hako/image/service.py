@@ -344,3 +344,20 @@ def _platform(text: str) -> tuple[str, str, str]:
 
 
 __all__ = ["ImageService", "Image", "NotFound", "make_snapshotter"]
+
+
+def graph_driver(svc: ImageService, img: Image) -> dict[str, Any]:
+    """Docker's ``GraphDriver`` object for an image (overlay2-style directory names)."""
+    chains = imageconfig.chain_ids([Digest.parse(d) for d in img.layers])
+    data: dict[str, str] = {}
+    try:
+        dirs = [svc.sn.fs_dir(str(c)) for c in chains]
+    except NotFound:
+        dirs = []
+    if dirs:
+        top = os.path.dirname(dirs[-1])
+        data = {"MergedDir": os.path.join(top, "merged"), "UpperDir": dirs[-1],
+                "WorkDir": os.path.join(top, "work")}
+        if len(dirs) > 1:
+            data["LowerDir"] = ":".join(reversed(dirs[:-1]))
+    return {"Data": data or None, "Name": svc.driver_name}

@@ -23,7 +23,6 @@ from hako.runtime.cgroups import base
 from hako.runtime.cgroups.v1_controllers import CONTROLLERS
 
 _IGNORED_HIERARCHIES = {"unified"}
-_FREEZER_STATES = {"FROZEN", "THAWED"}
 
 
 def discover_hierarchies(root: str) -> dict[str, str]:

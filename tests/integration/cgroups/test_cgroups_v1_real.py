@@ -173,7 +173,9 @@ def test_device_rules(mgr, procs):
 def test_stats_shape(mgr, procs):
     mgr.set({"memory": {"limit": 64 << 20}, "pids": {"limit": 100}})
     _gated(procs, mgr, "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; exec sleep 300")
+    # Charges and CPU time show up once the released shell has run and been accounted.
     base.wait_for(lambda: mgr.stats()["memory_stats"]["usage"] > 0, 10, "memory charge")
+    base.wait_for(lambda: mgr.stats()["cpu_stats"]["cpu_usage"]["total_usage"] > 0, 10, "cpu")
     st = mgr.stats()
     assert st["memory_stats"]["usage"] > 0
     assert st["memory_stats"]["limit"] == 64 << 20

@@ -21,6 +21,7 @@ import sys
 CONSOLE_TIMEOUT = 30.0
 _SOL_SOCKET = _socket.SOL_SOCKET
 _SCM_RIGHTS = _socket.SCM_RIGHTS
+_SIGDEF = (13, 17, 25)  # SIGPIPE, SIGCHLD, SIGXFSZ on Linux
 
 
 class RuntimeCall:
@@ -119,7 +120,9 @@ def run(
 def _spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
     actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(stdio)]
     spawn = os.posix_spawn if "/" in argv[0] else os.posix_spawnp
-    return spawn(argv[0], argv, os.environ, file_actions=actions, setsigdef=(17,))
+    # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive exec and would reach
+    # the container's processes, so reset them (and SIGCHLD) to the default.
+    return spawn(argv[0], argv, os.environ, file_actions=actions, setsigdef=_SIGDEF)
 
 
 def _wait(pid: int, capture_fd: int | None, console) -> RuntimeCall:

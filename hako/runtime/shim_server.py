@@ -200,7 +200,12 @@ class Shim:
         argv = self.runtime + ["exec", "--detach", "--process",
                                os.path.join(proc.state_dir, "process.json"),
                                "--pid-file", os.path.join(proc.state_dir, "pid")]
-        call = self.run_with_stdio(proc, argv, self.opts["id"])
+        try:
+            call = self.run_with_stdio(proc, argv, self.opts["id"])
+        except OSError:
+            proc.status = "created"
+            proc.close_stdio()
+            raise
         if call.rc != 0:
             proc.status = "created"
             return {"ok": False, "error": call.error()}

@@ -274,3 +274,31 @@ def test_module_command_line(env):
     assert wait_shim_exit(h)["exit_code"] == 0
     bad = subprocess.run(base[:4] + ["--id", "x"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and json.loads(bad.stdout)["ok"] is False
+
+
+def test_long_state_dir_and_exec_id(env):
+    env.state_dir = os.path.join(env.tmp, "d" * 60, "e" * 60, "state")
+    h = env.spawn(["sleep", "100"], tty=True)
+    h.start()
+    h.resize(10, 20)
+    exec_id = "ab" * 32
+    ex = h.exec(exec_id, dict(PROC, args=["echo", "long"]), tty=False, stdin=False)
+    assert len(os.path.join(ex.state_dir, "shim.sock")) > 108
+    sock = ex.attach(stdin=False, stdout=True, stderr=True)
+    ex.start()
+    assert joined(read_all(sock)) == b"long\n"
+    assert ex.wait(timeout=20)["exit_code"] == 0
+    h.kill(signal.SIGKILL)
+    assert wait_shim_exit(h)["exit_code"] == 137
+
+
+def test_container_does_not_inherit_ignored_signals(env):
+    h = env.spawn(["sh", "-c", "grep SigIgn /proc/self/status; yes | head -n 1"])
+    sock = h.attach(stdin=False, stdout=True, stderr=True)
+    h.start()
+    out = joined(read_all(sock))
+    assert wait_shim_exit(h)["exit_code"] == 0
+    line, rest = out.split(b"\n", 1)
+    ignored = int(line.split()[1], 16)
+    assert not ignored & (1 << (13 - 1)) and not ignored & (1 << (25 - 1))  # SIGPIPE, SIGXFSZ
+    assert rest == b"y\n"

@@ -50,6 +50,14 @@ def ago(created: float, now: float | None = None) -> str:
     return human_duration(now - created) + " ago"
 
 
+def rfc3339(ts: float) -> str:
+    """Go's time.RFC3339 in local time ("2024-01-02T03:04:05Z" in UTC)."""
+    from datetime import datetime
+
+    text = datetime.fromtimestamp(int(ts)).astimezone().isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def ellipsis(text: str, width: int) -> str:
     """Truncate to ``width`` characters, the last one being "…"."""
     if len(text) <= width:

@@ -1,7 +1,8 @@
 """A subset of Go's text/template, as used by ``--format`` and ``inspect -f``.
 
 Supported: text and ``{{ }}`` actions with ``{{-``/``-}}`` trimming; fields ``.A.B`` on
-dicts (missing → ``<no value>``), ``$`` and ``$var`` (``$x := …``); pipelines with ``|``;
+dicts (a missing key is an error, as with docker's ``missingkey=error``; a field of null is
+``<no value>``), ``$`` and ``$var`` (``$x := …``); pipelines with ``|``;
 parenthesised pipelines; string, raw-string, number and bool literals; ``if``/``else``/
 ``else if``/``with``/``range`` (lists and dicts, ``$k, $v :=``)/``end``; functions
 ``json index join split len lower upper title printf print println eq ne lt le gt ge and or
@@ -25,6 +26,10 @@ NO_VALUE = object()
 
 class TemplateError(InvalidArgument):
     """Parse or execution error of a template."""
+
+
+class TemplateParseError(TemplateError):
+    """The template text does not parse."""
 
 
 # -- lexing -------------------------------------------------------------------------------
@@ -56,7 +61,7 @@ def _split(text: str) -> list[tuple[str, str]]:
         chunk = text[pos:start]
         end = text.find("}}", start)
         if end < 0:
-            raise TemplateError('template: :1: unclosed action')
+            raise TemplateParseError('template: :1: unclosed action')
         inner = text[start + 2 : end]
         if inner.startswith("- ") or inner == "-":
             chunk = chunk.rstrip()
@@ -76,7 +81,7 @@ def _tokens(src: str) -> list[tuple[str, str]]:
     while pos < len(src):
         m = _TOKEN.match(src, pos)
         if not m:
-            raise TemplateError(f"template: :1: unexpected {src[pos]!r} in command")
+            raise TemplateParseError(f"template: :1: unexpected {src[pos]!r} in command")
         pos = m.end()
         if m.lastgroup != "ws":
             out.append((m.lastgroup, m.group()))
@@ -107,7 +112,7 @@ def _parse_pipeline(toks: list[tuple[str, str]]) -> _Node:
                 depth += {"lp": 1, "rp": -1}.get(toks[j][0], 0)
                 j += 1
             if depth:
-                raise TemplateError("template: :1: unclosed left paren")
+                raise TemplateParseError("template: :1: unclosed left paren")
             sub = _Node("sub", pipe=_parse_pipeline(toks[i + 1 : j - 1]), fields=[])
             if j < len(toks) and toks[j][0] == "field" and toks[j][1].startswith("."):
                 sub.fields = [f for f in toks[j][1].split(".") if f]
@@ -123,7 +128,7 @@ def _parse_pipeline(toks: list[tuple[str, str]]) -> _Node:
         i += 1
     cmds.append(cur)
     if any(not c for c in cmds):
-        raise TemplateError("template: :1: missing value for command")
+        raise TemplateParseError("template: :1: missing value for command")
     return _Node("pipeline", decl=decl, cmds=cmds)
 
 
@@ -145,7 +150,7 @@ def _parse(parts: list[tuple[str, str]]) -> list[_Node]:
             body = node.body
         elif word == "else":
             if not stack:
-                raise TemplateError("template: :1: unexpected {{else}}")
+                raise TemplateParseError("template: :1: unexpected {{else}}")
             node, _outer = stack[-1]
             if rest.split(None, 1)[:1] in (["if"], ["with"]):
                 w2 = rest.split(None, 1)[0]
@@ -158,14 +163,14 @@ def _parse(parts: list[tuple[str, str]]) -> list[_Node]:
                 body = node.else_
         elif word == "end":
             if not stack:
-                raise TemplateError("template: :1: unexpected {{end}}")
+                raise TemplateParseError("template: :1: unexpected {{end}}")
             node, body = stack.pop()
             while getattr(node, "chained", False):
                 node, body = stack.pop()
         else:
             body.append(_Node("action", pipe=_parse_pipeline(_tokens(text))))
     if stack:
-        raise TemplateError("template: :1: unexpected EOF")
+        raise TemplateParseError("template: :1: unexpected EOF")
     return root
 
 
@@ -398,7 +403,10 @@ class Template:
 def _fields(value: Any, names: list[str]) -> Any:
     for name in names:
         if isinstance(value, dict):
-            value = value.get(name, NO_VALUE)
+            if name not in value:
+                raise TemplateError(f'template: :1: executing "" at <.{name}>: map has no '
+                                    f'entry for key "{name}"')
+            value = value[name]
         elif value in (None, NO_VALUE):
             return NO_VALUE
         else:

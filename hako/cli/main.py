@@ -99,9 +99,10 @@ class StartFailed(Exception):
 class CliError(Exception):
     """A client-side failure printed as ``Error: <message>`` (exit 1 unless given)."""
 
-    def __init__(self, message: str, status: int = 1) -> None:
+    def __init__(self, message: str, status: int = 1, bare: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.bare = bare
 
 
 def _global_flags(argv: list[str], environ: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -125,7 +126,10 @@ def _global_flags(argv: list[str], environ: Mapping[str, str]) -> tuple[str, lis
         elif name in ("--help", "-h"):
             return host, ["--help"]
         else:
-            raise UsageError(f"unknown flag: {name}\nSee '{PROG} --help'.", 125)
+            what = f"unknown flag: {name}" if name.startswith("--") else \
+                f"unknown shorthand flag: '{name[1]}' in {name}"
+            raise UsageError(f"{what}\n\nUsage:  {PROG} [OPTIONS] COMMAND [ARG...]\n\n"
+                             f"Run '{PROG} --help' for more information", 125)
         i += 1
     return host or "unix:///run/hako/hako.sock", argv[i:]
 
@@ -158,6 +162,7 @@ def _usage() -> str:
 
 def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:
     """THE mapping from an error to (exit code, text for stderr)."""
+    from hako.cli.gotemplate import TemplateError, TemplateParseError
     from hako.client.errors import is_daemon_error
 
     run_like = ctx.command in ("run", "create")
@@ -178,7 +183,13 @@ def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:
             code = 125
         return code, f"{PROG}: {text}{hint}"
     if isinstance(exc, CliError):
-        return exc.status, f"Error: {exc}" if str(exc) else None
+        return exc.status, (str(exc) if exc.bare else f"Error: {exc}") if str(exc) else None
+    if isinstance(exc, TemplateError):
+        if isinstance(exc, TemplateParseError):
+            return 64, f"template parsing error: {exc}"
+        prefix = "template parsing error" if ctx.command == "inspect" else \
+            "failed to execute template"
+        return 1, f"{prefix}: {exc}"
     if isinstance(exc, errors.Unavailable) and not is_daemon_error(exc):
         return 1, str(exc)
     if isinstance(exc, errors.EngineError):

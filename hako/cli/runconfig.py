@@ -162,7 +162,7 @@ def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
     """
     environ = os.environ if environ is None else environ
     if opts.rm and opts.restart.name not in ("", "no"):
-        raise InvalidArgument("Conflicting options: --restart and --rm")
+        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     stdin, stdout, stderr = _attach_streams(opts, detach)
     binds, volumes, mount_list = _storage(opts)
     exposed, port_map = _ports(opts)

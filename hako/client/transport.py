@@ -99,6 +99,15 @@ class Response:
     def readline(self) -> bytes:
         return self._raw.readline()
 
+    def wait_readable(self, timeout: float) -> bool:
+        """True when body bytes arrive within ``timeout`` (unread responses only)."""
+        import select
+
+        sock = getattr(self._conn, "sock", None)
+        if sock is None:
+            return True
+        return bool(select.select([sock], [], [], timeout)[0])
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

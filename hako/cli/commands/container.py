@@ -86,7 +86,13 @@ def rename(ctx: Any, argv: list[str]) -> int:
     p.need_args(args, exactly=2)
     if not args[1].strip():
         raise CliError("Neither old nor new names may be empty")
-    ctx.api.containers.rename(args[0], args[1])
+    from hako import errors
+
+    try:
+        ctx.api.containers.rename(args[0], args[1])
+    except errors.EngineError as exc:
+        ctx.err(f"Error response from daemon: {exc}")
+        raise CliError(f"failed to rename container named {args[0]}") from exc
     return 0
 
 
@@ -98,7 +104,7 @@ def top(ctx: Any, argv: list[str]) -> int:
     doc = ctx.api.containers.top(args[0], " ".join(args[1:]) or None)
     lines = ["\t".join(doc.get("Titles") or [])]
     lines += ["\t".join(row) for row in doc.get("Processes") or []]
-    ctx.stdout.write(tabwrite(lines, minwidth=1, padding=3))
+    ctx.stdout.write(tabwrite(lines, minwidth=20, padding=3))
     return 0
 
 

@@ -31,7 +31,7 @@ def exec_(ctx: Any, argv: list[str]) -> int:
     except (AttributeError, OSError, ValueError):
         pass
     if opts.tty and opts.interactive and not (stdin_fd is not None and os.isatty(stdin_fd)):
-        raise CliError("the input device is not a TTY")
+        raise CliError("the input device is not a TTY", bare=True)
     body = {
         "User": opts.user or "", "Privileged": opts.privileged, "Tty": opts.tty,
         "AttachStdin": opts.interactive and not opts.detach,

@@ -108,15 +108,15 @@ def history(ctx: Any, argv: list[str]) -> int:
         by = h.get("CreatedBy", "").replace("\t", " ")
         rows.append({
             "ID": hid if hid == "<missing>" or not trunc else fmt.truncate_id(hid),
-            "CreatedSince": fmt.ago(created, now) if opts.human else
-            time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(created)),
-            "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(created)),
+            "CreatedSince": fmt.ago(created, now),
+            "CreatedAt": fmt.rfc3339(created),
             "CreatedBy": fmt.ellipsis(by, 45) if trunc else by,
             "Size": human_size(h.get("Size", 0)) if opts.human else str(h.get("Size", 0)),
             "Comment": h.get("Comment", ""),
         })
+    created = "{{.CreatedSince}}" if opts.human else "{{.CreatedAt}}"
     template = "{{.ID}}" if opts.quiet else (opts.format or
-        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}")
+        "table {{.ID}}\t" + created + "\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}")
     ctx.stdout.write(fmt.render(template, rows, HISTORY_HEADERS))
     return 0
 

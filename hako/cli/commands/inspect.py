@@ -43,8 +43,9 @@ def _inspect(ctx: Any, command: str, argv: list[str], kind: str | None) -> int:
     for ref in args:
         try:
             obj = _fetch(ctx, ref, kind, opts.size)
-        except errors.NotFound:
-            failures.append(f"{_NOT_FOUND[kind]}: {ref}")
+        except errors.NotFound as exc:
+            failures.append(f"{_NOT_FOUND[kind]}: {ref}" if kind is None
+                            else f"Error response from daemon: {exc}")
             continue
         if tmpl is not None:
             ctx.out(tmpl.render(obj))
@@ -53,7 +54,10 @@ def _inspect(ctx: Any, command: str, argv: list[str], kind: str | None) -> int:
     if tmpl is None:
         print_json_indent(found, ctx.stdout.write)
     if failures:
-        raise CliError("\n".join(failures))
+        if kind is None:
+            raise CliError("\n".join(failures))
+        ctx.err("\n".join(failures))
+        return 1
     return 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from typing import Any
 
 from hako import errors
@@ -67,7 +66,7 @@ def _parse_run(ctx: Any, command: str, argv: list[str]) -> tuple[Any, str, list[
     if command == "create":
         opts.detach, opts.detach_keys, opts.sig_proxy = True, None, False
     if opts.detach and opts.attach and command == "run":
-        raise UsageError("Conflicting options: -a and -d", 125)
+        raise UsageError("conflicting options: cannot specify both --attach and --detach", 1)
     return opts, args[0], args[1:]
 
 
@@ -84,7 +83,7 @@ def run(ctx: Any, argv: list[str]) -> int:
     opts, image, cmd = _parse_run(ctx, "run", argv)
     stdin_fd = _stdin_fd(ctx)
     if opts.tty and opts.interactive and not (stdin_fd is not None and os.isatty(stdin_fd)):
-        raise CliError("the input device is not a TTY")
+        raise CliError("the input device is not a TTY", bare=True)
     body = build_create_body(opts, image, cmd, ctx.environ, detach=opts.detach)
     cid = create_container(ctx, body, opts)
     if opts.detach:
@@ -129,7 +128,7 @@ def _stream_and_wait(ctx: Any, cid: str, hijacked: Any, waiter: Any, tty: bool,
                 if tty:
                     term.resize()
                 pump(hijacked, stdin_fd, ctx.stdout.fileno(), ctx.stderr.fileno(), tty)
-            if _still_running(ctx, cid):
+            if _detached(ctx, cid, waiter):
                 waiter.close()
                 return 0
         return _wait_status(waiter)
@@ -146,19 +145,19 @@ def _wait_status(waiter: Any) -> int:
     return int(doc.get("StatusCode", 0))
 
 
-def _still_running(ctx: Any, cid: str, grace: float = 1.0) -> bool:
-    """After the stream closed: True when the container keeps running (we detached)."""
-    deadline = time.monotonic() + grace
-    while True:
-        try:
-            state = ctx.api.containers.inspect(cid).get("State") or {}
-        except errors.NotFound:
-            return False
-        if not state.get("Running"):
-            return False
-        if time.monotonic() > deadline:
-            return True
-        time.sleep(0.05)  # polling the daemon's state with a deadline
+def _detached(ctx: Any, cid: str, waiter: Any, grace: float = 0.5) -> bool:
+    """After the stream closed: True when the container keeps running (we detached).
+
+    The wait response's body arrives when the container exits; if it does not arrive
+    within ``grace`` while the container is running, the user detached.
+    """
+    try:
+        state = ctx.api.containers.inspect(cid).get("State") or {}
+    except errors.NotFound:
+        return False
+    if not state.get("Running"):
+        return False
+    return not waiter.wait_readable(grace)
 
 
 def _proxy_signals(ctx: Any, cid: str) -> dict[int, Any]:
@@ -235,9 +234,9 @@ def attach(ctx: Any, argv: list[str]) -> int:
     info = ctx.api.containers.inspect(args[0])
     state, cfg = info.get("State") or {}, info.get("Config") or {}
     if not state.get("Running"):
-        raise CliError("You cannot attach to a stopped container, start it first")
+        raise CliError("You cannot attach to a stopped container, start it first", bare=True)
     if state.get("Paused"):
-        raise CliError("You cannot attach to a paused container, unpause it first")
+        raise CliError("You cannot attach to a paused container, unpause it first", bare=True)
     cid, tty = info["Id"], bool(cfg.get("Tty"))
     stdin = bool(cfg.get("OpenStdin")) and not opts.no_stdin
     waiter = ctx.api.containers.wait_request(cid, "next-exit")

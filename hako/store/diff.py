@@ -184,6 +184,8 @@ class _Applier:
         raise tarsafe.breakout(m.name, f"hardlink target {m.linkname!r} not found")
 
     def _set_attrs(self, m: tarfile.TarInfo, path: str) -> None:
+        if m.islnk():  # a hardlink shares the target's inode and attributes
+            return
         if self.is_root:
             try:
                 os.chown(path, m.uid, m.gid, follow_symlinks=False)

@@ -145,6 +145,7 @@ def _wait(pid: int, capture_fd: int | None, console) -> RuntimeCall:
                         poller.unregister(capture_fd)
                 elif console is not None and console_fd is None:
                     console_fd = _recv_console(console)
+                    poller.unregister(console.fileno())
         if capture_fd is not None:
             _drain(capture_fd, out)
         if console is not None and console_fd is None and rc == 0:

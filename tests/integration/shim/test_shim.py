@@ -302,3 +302,24 @@ def test_container_does_not_inherit_ignored_signals(env):
     ignored = int(line.split()[1], 16)
     assert not ignored & (1 << (13 - 1)) and not ignored & (1 << (25 - 1))  # SIGPIPE, SIGXFSZ
     assert rest == b"y\n"
+
+
+def test_oom_kill_is_recorded(env):
+    if not os.path.isdir("/sys/fs/cgroup/memory") and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("requires the memory cgroup controller")
+    spec_args = ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"]
+    env.write_spec(spec_args)
+    with open(os.path.join(env.bundle, "config.json")) as f:
+        spec = json.load(f)
+    limit = 32 * 1024 * 1024
+    spec["linux"].setdefault("resources", {})["memory"] = {"limit": limit, "swap": limit}
+    with open(os.path.join(env.bundle, "config.json"), "w") as f:
+        json.dump(spec, f)
+    h = shimclient.spawn(id=env.id, bundle=env.bundle, state_dir=env.state_dir,
+                         runtime=env.runtime, runtime_root=env.runtime_root,
+                         log_file=env.log_file)
+    env.shim_pids.append(h.shim_pid)
+    h.start()
+    status = wait_shim_exit(h)
+    assert status["oom_killed"] is True
+    assert status["exit_code"] != 0  # 137 when the OOM killer picks the init itself

@@ -222,6 +222,8 @@ class Proc:
         for fd in self.outs:
             os.set_blocking(fd, False)
             self.loop.add(fd, IN, lambda ev, fd=fd: self._on_output(fd, ev))
+        if self.stdin_buf or self.stdin_close_pending:
+            self._flush_stdin()
 
     def close_stdio(self) -> None:
         """Close every stdio fd (failure paths)."""
@@ -287,14 +289,17 @@ class Proc:
 
     def write_stdin(self, data: bytes) -> None:
         """Queue bytes for the process's stdin (dropped once stdin is closed)."""
-        if self.stdin_closed or self.stdin_close_pending or self._stdin_target() is None:
+        if self.stdin_closed or self.stdin_close_pending:
             return
-        self.stdin_buf += data
+        self.stdin_buf += data  # kept until the stdio exists when sent before an exec's start
         self._flush_stdin()
 
     def _flush_stdin(self) -> None:
         fd = self._stdin_target()
-        while self.stdin_buf and fd is not None:
+        if fd is None:
+            self._update_stdin_watch()
+            return
+        while self.stdin_buf:
             try:
                 n = os.write(fd, self.stdin_buf)
             except BlockingIOError:
@@ -321,7 +326,7 @@ class Proc:
 
     def close_stdin(self) -> None:
         """Stdin EOF for the process (pipes only; a pty has no EOF without a hangup)."""
-        if self.stdin_closed or self.master is not None:
+        if self.stdin_closed or self.tty:
             return
         self.stdin_close_pending = True
         self._flush_stdin()

@@ -323,3 +323,18 @@ def test_oom_kill_is_recorded(env):
     status = wait_shim_exit(h)
     assert status["oom_killed"] is True
     assert status["exit_code"] != 0  # 137 when the OOM killer picks the init itself
+
+
+def test_exec_stdin_sent_before_start_is_kept(env):
+    h = env.spawn(["sleep", "100"])
+    h.start()
+    ex = h.exec("early", dict(PROC, args=["cat"]), tty=False, stdin=True)
+    sock = ex.attach(stdin=True, stdout=True, stderr=True)
+    sock.sendall(b"early bytes\n")
+    sock.shutdown(socket.SHUT_WR)
+    assert ex.state()["status"] == "created"
+    ex.start()
+    assert joined(read_all(sock)) == b"early bytes\n"
+    assert ex.wait(timeout=20)["exit_code"] == 0
+    h.kill(signal.SIGKILL)
+    wait_shim_exit(h)

@@ -136,8 +136,8 @@ def format_event(ev: dict[str, Any]) -> str:
     nano = ev.get("timeNano") or int(ev.get("time", 0)) * 1_000_000_000
     secs, frac = divmod(int(nano), 1_000_000_000)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(secs)) + f".{frac:09d}"
-    stamp += time.strftime("%z", time.localtime(secs))[:3] + ":" + \
-        time.strftime("%z", time.localtime(secs))[3:]
+    offset = time.strftime("%z", time.localtime(secs))
+    stamp += "Z" if offset in ("+0000", "-0000") else offset[:3] + ":" + offset[3:]
     actor = ev.get("Actor") or {}
     attrs = actor.get("Attributes") or {}
     text = f"{stamp} {ev.get('Type', '')} {ev.get('Action', '')} {actor.get('ID', '')}"

@@ -1,0 +1,87 @@
+"""run/create flags → the Engine API create body (cli/runconfig.py)."""
+
+import pytest
+
+from hako.cli.parsing import Parser
+from hako.cli.runconfig import add_run_flags, build_create_body
+from hako.errors import InvalidArgument
+
+
+def body(argv, detach=False, environ=None):
+    p = Parser("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", interspersed=False)
+    add_run_flags(p)
+    opts, args = p.parse(argv)
+    return build_create_body(opts, args[0], args[1:], environ or {}, detach=detach)
+
+
+def test_defaults_like_docker():
+    b = body(["busybox"])
+    assert b["Image"] == "busybox" and b["Cmd"] is None and b["Entrypoint"] is None
+    assert (b["AttachStdin"], b["AttachStdout"], b["AttachStderr"]) == (False, True, True)
+    assert b["HostConfig"]["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
+    assert b["HostConfig"]["NetworkMode"] == "default"
+
+
+def test_interactive_and_detach():
+    b = body(["-i", "-t", "busybox", "sh"])
+    assert b["OpenStdin"] and b["StdinOnce"] and b["AttachStdin"] and b["Tty"]
+    b = body(["-i", "busybox"], detach=True)
+    assert b["OpenStdin"] and not b["AttachStdin"] and not b["StdinOnce"]
+    assert not b["AttachStdout"]
+
+
+def test_resources_and_security():
+    hc = body(["-m", "512m", "--memory-swap", "-1", "-c", "512", "--cpus", "1.5",
+               "--cpuset-cpus", "0", "--pids-limit", "10", "--ulimit", "nofile=10:20",
+               "--cap-add", "NET_ADMIN", "--cap-drop", "ALL", "--privileged", "--read-only",
+               "--security-opt", "no-new-privileges", "--init", "--shm-size", "64m",
+               "--oom-kill-disable", "--group-add", "10", "busybox"])["HostConfig"]
+    assert hc["Memory"] == 512 * 1024**2 and hc["MemorySwap"] == -1
+    assert hc["CpuShares"] == 512 and hc["NanoCpus"] == 1_500_000_000
+    assert hc["CpusetCpus"] == "0" and hc["PidsLimit"] == 10
+    assert hc["Ulimits"] == [{"Name": "nofile", "Soft": 10, "Hard": 20}]
+    assert hc["CapAdd"] == ["NET_ADMIN"] and hc["CapDrop"] == ["ALL"]
+    assert hc["Privileged"] and hc["ReadonlyRootfs"] and hc["Init"] is True
+    assert hc["SecurityOpt"] == ["no-new-privileges"] and hc["ShmSize"] == 64 * 1024**2
+    assert hc["OomKillDisable"] and hc["GroupAdd"] == ["10"]
+
+
+def test_env_labels_and_process():
+    b = body(["-e", "A=1", "-e", "HOME_X", "-e", "UNSET", "-l", "k=v", "-w", "/tmp",
+              "-u", "nobody", "-h", "box", "--entrypoint", "echo", "--stop-signal", "SIGINT",
+              "--stop-timeout", "3", "busybox", "hi"], environ={"HOME_X": "h"})
+    assert b["Env"] == ["A=1", "HOME_X=h"]
+    assert b["Labels"] == {"k": "v"}
+    assert (b["WorkingDir"], b["User"], b["Hostname"]) == ("/tmp", "nobody", "box")
+    assert b["Entrypoint"] == ["echo"] and b["Cmd"] == ["hi"]
+    assert b["StopSignal"] == "SIGINT" and b["StopTimeout"] == 3
+
+
+def test_ports_volumes_mounts_links():
+    b = body(["-p", "127.0.0.1:8080:80", "--expose", "53/udp", "-P", "-v", "/src:/dst:ro",
+              "-v", "/anon", "--mount", "type=tmpfs,target=/t,tmpfs-size=1m",
+              "--tmpfs", "/run:size=1m", "--link", "db:db", "--volumes-from", "data",
+              "--restart", "on-failure:3", "--log-driver", "json-file", "--log-opt",
+              "max-size=1m", "busybox"])
+    hc = b["HostConfig"]
+    assert b["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert hc["PortBindings"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}
+    assert hc["PublishAllPorts"] and hc["Binds"] == ["/src:/dst:ro"]
+    assert b["Volumes"] == {"/anon": {}}
+    assert hc["Mounts"][0]["Type"] == "tmpfs" and hc["Mounts"][0]["TmpfsOptions"] == {
+        "SizeBytes": 1024**2}
+    assert hc["Tmpfs"] == {"/run": "size=1m"}
+    assert hc["Links"] == ["db:db"] and hc["VolumesFrom"] == ["data"]
+    assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m"}}
+
+
+def test_rm_with_detach_is_autoremove_and_conflicts_with_restart():
+    assert body(["--rm", "busybox"], detach=True)["HostConfig"]["AutoRemove"] is True
+    with pytest.raises(InvalidArgument, match="cannot specify both --restart and --rm"):
+        body(["--rm", "--restart", "always", "busybox"])
+
+
+def test_attach_flag_selects_streams():
+    b = body(["-a", "stderr", "busybox"])
+    assert (b["AttachStdin"], b["AttachStdout"], b["AttachStderr"]) == (False, False, True)

@@ -25,6 +25,18 @@ def bytes_size(size: float) -> str:
     return f"{size:.4g}{units[i]}"
 
 
+def ansic(stamp: str) -> str:
+    """RFC 3339 build time → Go's time.ANSIC ("Thu May  7 21:09:36 2026"), as docker shows."""
+    import re
+    from datetime import datetime
+
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?$", stamp)
+    if not m:
+        return stamp
+    dt = datetime.fromisoformat(m.group(1) + (m.group(2) or "").replace("Z", "+00:00"))
+    return dt.strftime("%a %b ") + f"{dt.day:>2}" + dt.strftime(" %H:%M:%S %Y")
+
+
 def _client_version(ctx: Any) -> dict[str, Any]:
     return {"Platform": {"Name": ""}, "Version": __version__, "ApiVersion": MAX_API_VERSION,
             "DefaultAPIVersion": MAX_API_VERSION, "GoVersion": "python" +
@@ -84,11 +96,11 @@ def _version_text(client: dict[str, Any], server: dict[str, Any] | None) -> str:
                       f"{d.get('MinAPIVersion', '')})",
                       f"  Go version:       {d.get('GoVersion', '')}",
                       f"  Git commit:       {d.get('GitCommit', '')}",
-                      f"  Built:            {d.get('BuildTime', '')}",
+                      f"  Built:            {ansic(d.get('BuildTime', ''))}",
                       f"  OS/Arch:          {d.get('Os', '')}/{d.get('Arch', '')}",
                       f"  Experimental:     {d.get('Experimental', 'false')}"]
         else:
-            lines += [f"  {k}:{' ' * max(1, 16 - len(k))}{v}" for k, v in d.items()]
+            lines += [f"  {k}:{' ' * max(1, 17 - len(k))}{v}" for k, v in d.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -58,9 +58,13 @@ def make_snapshotter(root: str, kind: str = "auto"):
 
 
 class ImageService:
-    """See the module docstring. All public methods are blocking and thread-safe."""
+    """See the module docstring. All public methods are blocking and thread-safe.
 
-    def __init__(self, root: str, snapshotter: Any = "auto") -> None:
+    Construction recovers from a crash: interrupted extractions, ingests, orphaned blobs and
+    snapshots are swept (``recover=False`` skips that).
+    """
+
+    def __init__(self, root: str, snapshotter: Any = "auto", recover: bool = True) -> None:
         from hako.image.unpack import Unpacker
 
         self.root = root
@@ -70,6 +74,23 @@ class ImageService:
         self.sn = make_snapshotter(root, snapshotter) if isinstance(snapshotter, str) else snapshotter
         self.unpacker = Unpacker(self.content, self.meta, self.sn)
         self.lock = threading.RLock()
+        if recover:
+            self.collect_garbage()
+
+    def collect_garbage(self):
+        """Sweep what no image or container needs (leftovers of a crash included).
+
+        Returns:
+            a ``hako.store.gc.Report``.
+        """
+        from hako.store import gc
+
+        with self.lock:
+            report = gc.collect(self.content, self.meta, self.sn)
+        import shutil
+
+        shutil.rmtree(os.path.join(self.root, "tmp"), ignore_errors=True)
+        return report
 
     @property
     def driver_name(self) -> str:

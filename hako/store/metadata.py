@@ -187,6 +187,9 @@ class MetadataStore:
         )
         return LayerRecord(*rows[0]) if rows else None
 
+    def layer_ids(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT diff_id FROM layers")]
+
     def remove_layer(self, diff_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM layers WHERE diff_id=?", (diff_id,))

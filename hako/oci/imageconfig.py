@@ -118,3 +118,25 @@ def new_config(
 def serialize(config: dict[str, Any]) -> bytes:
     """Compact JSON bytes of a config (the bytes whose digest is the image id)."""
     return json.dumps(config, separators=(",", ":")).encode()
+
+
+def default_container_config() -> dict[str, Any]:
+    """Docker's zero-valued container config object (as found in image JSON)."""
+    return {
+        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
+        "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
+        "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
+        "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None,
+    }
+
+
+def host_platform() -> tuple[str, str, str]:
+    """(os, architecture, variant) of this host in OCI terms."""
+    import platform as _platform
+
+    machine = _platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+            "armv7l": "arm", "armv6l": "arm", "i386": "386", "i686": "386",
+            "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}.get(machine, machine)
+    variant = {"armv7l": "v7", "armv6l": "v6", "aarch64": "v8"}.get(machine, "")
+    return "linux", arch, variant

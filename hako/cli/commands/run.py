@@ -82,8 +82,7 @@ def run(ctx: Any, argv: list[str]) -> int:
     """hako run [OPTIONS] IMAGE [COMMAND] [ARG...]"""
     opts, image, cmd = _parse_run(ctx, "run", argv)
     stdin_fd = _stdin_fd(ctx)
-    if opts.tty and opts.interactive and not (stdin_fd is not None and os.isatty(stdin_fd)):
-        raise CliError("the input device is not a TTY", bare=True)
+    _check_tty(ctx, opts.interactive, opts.tty)
     body = build_create_body(opts, image, cmd, ctx.environ, detach=opts.detach)
     cid = create_container(ctx, body, opts)
     if opts.detach:
@@ -105,6 +104,13 @@ def run(ctx: Any, argv: list[str]) -> int:
         raise StartFailed(exc) from exc
     return _stream_and_wait(ctx, cid, hijacked, waiter, opts.tty,
                             stdin_fd if want[0] else None, opts.sig_proxy and not opts.tty)
+
+
+def _check_tty(ctx: Any, stdin: bool, tty: bool) -> None:
+    """docker's CheckTty: attaching stdin to a TTY container needs a local terminal."""
+    fd = _stdin_fd(ctx)
+    if stdin and tty and not (fd is not None and os.isatty(fd)):
+        raise CliError("the input device is not a TTY", bare=True)
 
 
 def _stdin_fd(ctx: Any) -> int | None:
@@ -211,6 +217,7 @@ def _start_attached(ctx: Any, ref: str, opts: Any) -> int:
     cid, cfg = info["Id"], info.get("Config") or {}
     tty = bool(cfg.get("Tty"))
     stdin = bool(opts.interactive and cfg.get("OpenStdin"))
+    _check_tty(ctx, stdin, tty)
     waiter = ctx.api.containers.wait_request(cid, "next-exit")
     hijacked = ctx.api.containers.attach(cid, stdin, True, True, detach_keys=opts.detach_keys)
     try:
@@ -239,6 +246,7 @@ def attach(ctx: Any, argv: list[str]) -> int:
         raise CliError("You cannot attach to a paused container, unpause it first", bare=True)
     cid, tty = info["Id"], bool(cfg.get("Tty"))
     stdin = bool(cfg.get("OpenStdin")) and not opts.no_stdin
+    _check_tty(ctx, stdin, tty)
     waiter = ctx.api.containers.wait_request(cid, "next-exit")
     hijacked = ctx.api.containers.attach(cid, stdin, True, True, detach_keys=opts.detach_keys)
     return _stream_and_wait(ctx, cid, hijacked, waiter, tty,

@@ -105,7 +105,7 @@ def test_save_load_round_trip(svc, rootfs_tar, tmp_path):
         assert json.load(tf.extractfile("manifest.json"))[0]["RepoTags"] is None
 
 
-def _oci_layout(rootfs_tar, gzip_layer: bool, ref_name: str) -> bytes:
+def _oci_layout(rootfs_tar, gzip_layer: bool, ref_name: str, docker25: bool = False) -> bytes:
     import gzip
 
     layer = open(rootfs_tar, "rb").read()
@@ -121,9 +121,14 @@ def _oci_layout(rootfs_tar, gzip_layer: bool, ref_name: str) -> bytes:
     index = json.dumps({"schemaVersion": 2, "manifests": [
         {"mediaType": mt.OCI_MANIFEST, "digest": str(Digest.from_bytes(manifest)), "size": len(manifest),
          "annotations": {"org.opencontainers.image.ref.name": ref_name}}]}).encode()
+    extra = []
+    if docker25:  # Docker 25+ writes an OCI layout plus a docker-archive manifest.json
+        extra = [("manifest.json", json.dumps([{
+            "Config": f"blobs/sha256/{Digest.from_bytes(config).hex}", "RepoTags": ["d25:latest"],
+            "Layers": [f"blobs/sha256/{Digest.from_bytes(blob).hex}"]}]).encode())]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index)] + [
+        for name, data in extra + [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index)] + [
                 (f"blobs/sha256/{Digest.from_bytes(d).hex}", d) for d in (config, manifest, blob)]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -138,6 +143,33 @@ def test_load_oci_layout(svc, rootfs_tar):
     assert img.config["Cmd"] == ["sh"]
     lines = svc.load(io.BytesIO(_oci_layout(rootfs_tar, False, "latest")))
     assert lines[0].startswith("Loaded image ID: sha256:")
+
+
+def test_load_docker25_archive(svc, rootfs_tar):
+    lines = svc.load(io.BytesIO(_oci_layout(rootfs_tar, False, "latest", docker25=True)))
+    assert lines == ["Loaded image: d25:latest"]
+    assert svc.get("d25").config["Cmd"] == ["sh"]
+
+
+def test_load_rejects_wrong_diff_id(svc, rootfs_tar):
+    data = _oci_layout(rootfs_tar, False, "localhost/bad:1")
+    # swap the layer for another tar while keeping the config's diff id
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=out, mode="w") as dst:
+        for m in src:
+            content = src.extractfile(m).read()
+            if len(content) > 100000:  # the layer blob
+                other = io.BytesIO()
+                with tarfile.open(fileobj=other, mode="w") as t:
+                    info = tarfile.TarInfo("x")
+                    t.addfile(info, io.BytesIO(b""))
+                content = other.getvalue()
+                m.size = len(content)
+            dst.addfile(m, io.BytesIO(content))
+    with pytest.raises(InvalidArgument, match="invalid diffID"):
+        svc.load(io.BytesIO(out.getvalue()))
+    with pytest.raises(ImageNotFound):
+        svc.get("localhost/bad:1")
 
 
 def test_container_rootfs_changes_export(svc, rootfs_tar, tmp_path):

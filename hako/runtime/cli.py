@@ -213,17 +213,10 @@ def cmd_run(root: str, flags: dict, args: list, log: Log) -> int:
 
 def cmd_start(root: str, flags: dict, args: list, log: Log) -> int:
     """`start ID`: release the init from exec.fifo."""
-    from hako.errors import Conflict
     from hako.runtime import process
-    from hako.runtime.container import Status, load
+    from hako.runtime.container import load
 
-    c = load(root, _need_id("start", args))
-    status = c.current_status()
-    if status == Status.STOPPED:
-        raise Conflict("cannot start a container that has stopped")
-    if status != Status.CREATED:
-        raise Conflict("cannot start an already running container")
-    process.start(c)
+    process.start(load(root, _need_id("start", args)))
     return 0
 
 

@@ -8,9 +8,9 @@ parent as a sync ERROR and the child exits 1 without execve (fail closed). Creat
 
     wait_for_go → enter_namespaces → setup_network → setup_rootfs (propagation, bind,
     mounts, devices) → pivot_root → setup_console → set_hostname → apply_sysctls →
-    readonly_paths → masked_paths → readonly_root → set_oom_score → apply_rlimits →
-    set_no_new_privs → prepare_cwd → switch_user → apply_capabilities → load_seccomp →
-    resolve_executable → READY → wait_exec_fifo → execve
+    readonly_paths → masked_paths → create_cwd → readonly_root → set_oom_score → apply_rlimits →
+    set_no_new_privs → enter_cwd → [load_seccomp without NNP] → switch_user →
+    apply_capabilities → resolve_executable → [load_seccomp with NNP] → READY → wait_exec_fifo → execve
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class InitContext:
         self.ns_fds = ns_fds or {}
         self.fifo_fd, self.console, self.log = fifo_fd, console, log
         self.executable = ""
+        self.seccomp_lib = None
 
 
 class StepError(Exception):
@@ -188,8 +189,14 @@ def set_no_new_privs(ctx: InitContext) -> None:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
 
 
-def prepare_cwd(ctx: InitContext) -> None:
-    from hako.runtime.user import prepare_cwd as chdir
+def create_cwd(ctx: InitContext) -> None:
+    from hako.runtime.user import create_cwd as mkdir
+
+    mkdir(ctx.process.get("cwd") or "/")
+
+
+def enter_cwd(ctx: InitContext) -> None:
+    from hako.runtime.user import enter_cwd as chdir
 
     chdir(ctx.process.get("cwd") or "/")
 
@@ -212,8 +219,23 @@ def apply_capabilities(ctx: InitContext) -> None:
 
 
 def load_seccomp(ctx: InitContext) -> None:
-    if (ctx.spec.get("linux") or {}).get("seccomp"):
-        ctx.log("seccomp profile present but not supported yet: skipped")
+    profile = (ctx.spec.get("linux") or {}).get("seccomp")
+    if profile:
+        import sys
+
+        sys.modules["hako.runtime.seccomp"].load_filter(profile)
+
+
+def load_seccomp_privileged(ctx: InitContext) -> None:
+    """Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load before the drop."""
+    if not ctx.process.get("noNewPrivileges"):
+        load_seccomp(ctx)
+
+
+def load_seccomp_late(ctx: InitContext) -> None:
+    """With no_new_privs, load as late as possible (fewest syscalls after it), like runc."""
+    if ctx.process.get("noNewPrivileges"):
+        load_seccomp(ctx)
 
 
 def resolve_executable(ctx: InitContext) -> None:
@@ -251,6 +273,10 @@ def preload(ctx: InitContext) -> None:
     from hako.runtime import devices, namespaces, rootfs, user  # noqa: F401
 
     syscalls._lib()
+    if (ctx.spec.get("linux") or {}).get("seccomp"):
+        from hako.runtime import seccomp
+
+        ctx.seccomp_lib = seccomp._libseccomp()  # dlopen now: the path vanishes at pivot
     if ctx.process.get("capabilities") is not None:
         try:
             from hako.runtime import capabilities  # noqa: F401
@@ -269,7 +295,7 @@ def run_init(ctx: InitContext) -> None:
              ("pivot_root", pivot_root), ("setup_console", setup_console),
              ("set_hostname", set_hostname), ("apply_sysctls", apply_sysctls),
              ("readonly_paths", readonly_paths), ("masked_paths", masked_paths),
-             ("readonly_root", readonly_root)] + _process_steps()
+             ("create_cwd", create_cwd), ("readonly_root", readonly_root)] + _process_steps()
     _run_steps(ctx, steps)
     sync.send(ctx.sock, sync.READY)
     ctx.sock.close()
@@ -282,9 +308,10 @@ def run_init(ctx: InitContext) -> None:
 
 def _process_steps() -> list:
     return [("set_oom_score", set_oom_score), ("apply_rlimits", apply_rlimits),
-            ("set_no_new_privs", set_no_new_privs), ("prepare_cwd", prepare_cwd),
-            ("switch_user", switch_user), ("apply_capabilities", apply_capabilities),
-            ("load_seccomp", load_seccomp), ("resolve_executable", resolve_executable)]
+            ("set_no_new_privs", set_no_new_privs), ("enter_cwd", enter_cwd),
+            ("load_seccomp", load_seccomp_privileged), ("switch_user", switch_user),
+            ("apply_capabilities", apply_capabilities), ("resolve_executable", resolve_executable),
+            ("load_seccomp", load_seccomp_late)]
 
 
 def join_namespaces(ctx: InitContext) -> None:

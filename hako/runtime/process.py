@@ -141,6 +141,7 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
     mgr = pid = None
     try:
         os.mkfifo(c.fifo_path, 0o622)
+        os.chmod(c.fifo_path, 0o622)  # past the umask: the init may reopen it as non-root
         ctx = InitContext(spec, spec["process"], None, rootfs, bundle, ns, log=log,
                           fifo_fd=os.open(c.fifo_path, os.O_PATH | os.O_CLOEXEC),
                           no_pivot=opts.no_pivot)
@@ -191,9 +192,14 @@ def start(c: Container) -> None:
         Conflict: not in the created state.
         RuntimeFailed: the init died before it could be released.
     """
-    from hako.runtime.container import Status as S
+    from hako.errors import Conflict
 
-    c.transition(S.RUNNING)
+    status = c.current_status()
+    if status == Status.STOPPED:
+        raise Conflict("cannot start a container that has stopped")
+    if status != Status.CREATED:
+        raise Conflict("cannot start an already running container")
+    c.transition(Status.RUNNING)
     fd = os.open(c.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         _wait_fifo(c, fd)

@@ -100,16 +100,20 @@ def switch_user(user: dict, keep_caps: bool = True) -> None:
     os.umask(0o022 if umask is None else int(umask))
 
 
-def prepare_cwd(cwd: str) -> None:
-    """Create ``cwd`` if missing (as Docker does for WorkingDir) and chdir into it.
+def create_cwd(cwd: str) -> None:
+    """Create ``cwd`` if missing, as Docker does for WorkingDir (before root goes read-only).
 
     Raises:
         InvalidArgument: cwd is not absolute.
-        OSError: it could not be created or entered.
+        OSError: it could not be created.
     """
     if not cwd.startswith("/"):
         raise InvalidArgument(f"cwd {cwd!r} must be an absolute path")
     os.makedirs(cwd, mode=0o755, exist_ok=True)
+
+
+def enter_cwd(cwd: str) -> None:
+    """chdir into ``cwd``. Raises OSError (e.g. ENOENT for an exec with a missing --cwd)."""
     os.chdir(cwd)
 
 

@@ -1,0 +1,198 @@
+"""Black-box scenarios run against hako-runtime and runc (the oracle) on a busybox bundle."""
+
+from __future__ import annotations
+
+import array
+import os
+import socket
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_echo_output(rt):
+    out = rt.run("echo", "hello from the container")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "hello from the container\n"
+
+
+def test_exit_code_propagates(rt):
+    assert rt.run("sh", "-c", "exit 3").returncode == 3
+
+
+def test_hostname_and_pid_1(rt):
+    rt.spec["hostname"] = "hakotest"
+    out = rt.run("sh", "-c", "hostname; echo $$")
+    assert out.stdout.split() == ["hakotest", "1"], out.stderr
+
+
+def test_proc_is_the_containers(rt):
+    out = rt.run("sh", "-c", "ls /proc | grep -c '^[0-9]'; cat /proc/self/status | head -1")
+    count, name = out.stdout.split("\n")[:2]
+    assert int(count) <= 3, out.stdout  # sh, ls/grep: only the container's processes
+    assert name.startswith("Name:")
+
+
+def test_masked_paths_hide_content(rt):
+    out = rt.run("sh", "-c", "wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "0"]
+
+
+def test_readonly_paths_and_rootfs(rt):
+    out = rt.run("sh", "-c", "touch /x; echo 1 > /proc/sys/kernel/domainname; echo done")
+    assert "Read-only file system" in out.stderr
+    assert out.stdout.strip() == "done"
+
+
+def test_loopback_is_up_in_new_netns(rt):
+    out = rt.run("cat", "/sys/class/net/lo/operstate")
+    assert out.returncode == 0, out.stderr
+    if rt.name == "hako":  # runc leaves lo down; we bring it up
+        assert out.stdout.strip() == "unknown"
+
+
+def test_user_switch(rt):
+    out = rt.run("sh", "-c", "id -u; id -g; id -G",
+                 user={"uid": 65534, "gid": 65534, "additionalGids": [5]})
+    assert out.stdout.split() == ["65534", "65534", "65534", "5"], out.stderr
+
+
+def test_env_and_cwd(rt):
+    out = rt.run("sh", "-c", "echo $FOO; pwd", cwd="/tmp",
+                 env=["PATH=/bin", "FOO=bar baz"])
+    assert out.stdout.split("\n")[:2] == ["bar baz", "/tmp"], out.stderr
+
+
+def test_cwd_is_created(rt):
+    out = rt.run("pwd", cwd="/does/not/exist")
+    if rt.name == "hako":
+        assert out.stdout.strip() == "/does/not/exist", out.stderr
+
+
+@pytest.mark.parametrize("arg0,text", [
+    ("nosuchcommand", 'exec: "nosuchcommand": executable file not found in $PATH'),
+    ("/etc/passwd", 'exec: "/etc/passwd": permission denied'),
+])
+def test_exec_errors_fail_create(rt, arg0, text):
+    rt.write_spec(args=[arg0])
+    cid = rt.new_id()
+    out = rt.cmd("create", "--bundle", rt.bundle, cid)
+    assert out.returncode == 1
+    assert text.replace('"', '\\"') in out.stderr or text in out.stderr, out.stderr
+    assert rt.cmd("state", cid).returncode == 1
+
+
+def test_rlimit_above_hard_limit_fails(rt):
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no finite hard RLIMIT_NOFILE to exceed")
+    rt.write_spec(args=["true"], rlimits=[{"type": "RLIMIT_NOFILE", "soft": hard + 1,
+                                          "hard": hard + 1}])
+    out = rt.cmd("create", "--bundle", rt.bundle, rt.new_id())
+    if out.returncode == 0:
+        pytest.skip("this host lets root raise the hard limit (CAP_SYS_RESOURCE)")
+    assert "error setting rlimit type 7: operation not permitted" in out.stderr
+
+
+def test_lifecycle_states_and_kill(rt):
+    rt.write_spec(args=["sleep", "100"])
+    cid = rt.new_id()
+    pid_file = os.path.join(rt.bundle, "pid")
+    out = rt.cmd("create", "--bundle", rt.bundle, "--pid-file", pid_file, cid)
+    assert out.returncode == 0, out.stderr
+    st = rt.state(cid)
+    assert st["status"] == "created"
+    assert st["id"] == cid and st["bundle"] == rt.bundle
+    with open(pid_file) as f:
+        assert int(f.read()) == st["pid"]
+    assert rt.cmd("start", cid).returncode == 0
+    assert rt.state(cid)["status"] == "running"
+    assert rt.cmd("kill", cid, "KILL").returncode == 0
+    assert rt.wait_status(cid, "stopped")["status"] == "stopped"
+
+
+def test_pause_resume(rt):
+    cid = rt.create_started("sleep", "100")
+    assert rt.cmd("pause", cid).returncode == 0
+    assert rt.state(cid)["status"] == "paused"
+    assert rt.cmd("resume", cid).returncode == 0
+    assert rt.state(cid)["status"] == "running"
+
+
+def test_exec_into_running_container(rt):
+    rt.spec["hostname"] = "execbox"
+    cid = rt.create_started("sleep", "100")
+    out = rt.cmd("exec", "--env", "X=1", "--cwd", "/tmp", cid,
+                 "sh", "-c", "hostname; echo $X; pwd; ps -o pid,comm | grep -c sleep")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["execbox", "1", "/tmp", "1"]
+    assert rt.cmd("exec", cid, "sh", "-c", "exit 5").returncode == 5
+    out = rt.cmd("ps", "--format", "json", cid)
+    assert rt.state(cid)["pid"] in [int(p) for p in out.stdout.strip("[]\n").split(",")]
+
+
+def test_delete_removes_state_and_cgroup(rt):
+    cid = rt.create_started("sleep", "100")
+    out = rt.cmd("delete", cid)
+    assert out.returncode == 1 and "not stopped" in out.stderr
+    assert rt.cmd("delete", "--force", cid).returncode == 0
+    out = rt.cmd("state", cid)
+    assert out.returncode == 1 and "container does not exist" in out.stderr
+    assert rt.leftover_cgroups() == []
+
+
+def _serve_console(path: str, result: dict) -> threading.Thread:
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(30)
+
+    def accept() -> None:
+        try:
+            conn, _ = srv.accept()
+            with conn:
+                fds = array.array("i")
+                msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_LEN(fds.itemsize))
+                for _level, _kind, data in anc:
+                    fds.frombytes(data[:fds.itemsize])
+                result["fd"], result["name"] = fds[0], msg.decode()
+        finally:
+            srv.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_terminal_via_console_socket(rt):
+    rt.write_spec(args=["sh", "-c", "tty; stty size; echo ok"], terminal=True,
+                  consoleSize={"height": 30, "width": 100})
+    cid = rt.new_id()
+    sock_path = os.path.join(os.path.dirname(rt.bundle), "console.sock")
+    result: dict = {}
+    thread = _serve_console(sock_path, result)
+    out = rt.cmd("create", "--bundle", rt.bundle, "--console-socket", sock_path, cid)
+    assert out.returncode == 0, out.stderr
+    thread.join(10)
+    master = result["fd"]
+    try:
+        assert rt.cmd("start", cid).returncode == 0
+        data = b""
+        while b"ok" not in data:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the slave side closed
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(master)
+    lines = data.decode().split()
+    assert lines[0].startswith("/dev/pts/"), data
+    assert lines[1:] == ["30", "100", "ok"], data

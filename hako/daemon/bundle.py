@@ -104,12 +104,12 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
     no_new_privs = any(s.split("=", 1)[0].split(":", 1)[0] == "no-new-privileges"
                        and not s.endswith(("=false", ":false")) for s in security)
     return SpecOptions(
-        rootfs=rootfs, args=[c.path, *c.args], env=env, cwd=cwd, uid=user.uid, gid=user.gid,
-        additional_gids=list(user.additional_gids), terminal=bool(conf.get("Tty")),
+        rootfs=rootfs, args=(c.path, *c.args), env=tuple(env), cwd=cwd, uid=user.uid, gid=user.gid,
+        additional_gids=tuple(user.additional_gids), terminal=bool(conf.get("Tty")),
         hostname=conf.get("Hostname") or c.id[:12], domainname=conf.get("Domainname") or "",
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
-        cap_add=list(hc.get("CapAdd") or []), cap_drop=list(hc.get("CapDrop") or []),
-        no_new_privileges=no_new_privs, rlimits=rlimits,
+        cap_add=tuple(hc.get("CapAdd") or ()), cap_drop=tuple(hc.get("CapDrop") or ()),
+        no_new_privileges=no_new_privs, rlimits=tuple(rlimits),
         memory=int(hc.get("Memory") or 0), memory_swap=int(hc.get("MemorySwap") or 0),
         memory_reservation=int(hc.get("MemoryReservation") or 0),
         cpu_shares=int(hc.get("CpuShares") or 0), cpu_quota=int(hc.get("CpuQuota") or 0),
@@ -117,7 +117,7 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
         cpuset_cpus=hc.get("CpusetCpus") or "", cpuset_mems=hc.get("CpusetMems") or "",
         pids_limit=hc.get("PidsLimit") if hc.get("PidsLimit") and hc.get("PidsLimit") > 0 else None,
         oom_score_adj=int(hc.get("OomScoreAdj") or 0), cgroups_path=svc.cgroups_path(c),
-        netns_path=None, extra_mounts=etc_mounts, tmpfs=tmpfs, sysctls=dict(hc.get("Sysctls") or {}),
+        netns_path=None, extra_mounts=tuple(etc_mounts), tmpfs=tmpfs, sysctls=dict(hc.get("Sysctls") or {}),
         init_path=_init_path(svc) if hc.get("Init") else None,
         shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
     )

@@ -163,23 +163,17 @@ class ContainerService:
         try:
             handle = await loop.run_in_executor(None, bundle.start_shim, self, c)
         except Exception as exc:
-            code = getattr(exc, "exit_code", 128)
-            c.state.exit_code = code
-            c.state.error = str(exc)
-            if c.state.status == Status.CREATED:
-                pass
-            self.store.save(c)
-            await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
-            raise
+            await self._start_failed(c, exc)
+            raise _start_error(exc) from exc
         self._shims[c.id] = handle
         for attach in self._pending_attach.pop(c.id, []):
             await attach.connect(handle)
         try:
             await loop.run_in_executor(None, handle.start)
         except Exception as exc:
-            c.state.error = str(exc)
-            self.store.save(c)
-            raise
+            self._shims.pop(c.id, None)
+            await self._start_failed(c, exc)
+            raise _start_error(exc) from exc
         c.transition(Status.RUNNING)
         c.state.pid = handle.pid
         c.state.shim_pid = handle.shim_pid
@@ -190,6 +184,23 @@ class ContainerService:
         self.store.save(c)
         self._watch(c, handle)
         self._emit(c, "start")
+
+    async def _start_failed(self, c: Container, exc: Exception) -> None:
+        """Record a failed start like Docker: exit code and error; wake attaches; auto-remove."""
+        from hako.daemon import bundle
+
+        c.state.exit_code = getattr(exc, "exit_code", 128)
+        c.state.error = str(exc)
+        self.store.save(c)
+        await asyncio.get_running_loop().run_in_executor(None, bundle.unmount_rootfs, self, c)
+        for attach in self._pending_attach.pop(c.id, []):
+            if not attach.done.done():
+                attach.done.set_result(None)
+        for fut in self._exit_waiters.pop(c.id, []):
+            if not fut.done():
+                fut.set_result(c.state.exit_code)
+        if c.host_config.get("AutoRemove"):
+            await self.remove(c.id, force=True)
 
     def _watch(self, c: Container, handle: Any) -> None:
         loop = self._loop or asyncio.get_event_loop()
@@ -489,6 +500,17 @@ class ContainerService:
         items = self._pending_attach.get(c.id, [])
         if attach in items:
             items.remove(attach)
+
+
+def _start_error(exc: Exception) -> Exception:
+    """Docker's translateContainerdStartErr: bad commands are the caller's fault (400)."""
+    code = getattr(exc, "exit_code", None)
+    text = f"OCI runtime create failed: {exc}: unknown"
+    if code in (126, 127):
+        return InvalidArgument(text)
+    from hako.errors import Internal
+
+    return Internal(text) if code is not None else exc
 
 
 def _wait_exit_status(handle: Any, timeout: float = 5.0) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from typing import NamedTuple
 
 from hako.errors import Internal, InvalidArgument, RuntimeFailed
 from hako.runtime.container import Container, Status, new_state_dir, rfc3339_nano
@@ -21,15 +20,13 @@ from hako.runtime.container import Container, Status, new_state_dir, rfc3339_nan
 READY_TIMEOUT = 60.0
 
 
-class CreateOptions(NamedTuple):
-    """Flags of `create` / `run`."""
+class CreateOptions:
+    """Flags of `create` / `run` (a plain class: typing costs ms on every command)."""
 
-    root: str
-    container_id: str
-    bundle: str
-    pid_file: str = ""
-    console_socket: str = ""
-    no_pivot: bool = False
+    def __init__(self, root: str, container_id: str, bundle: str, pid_file: str = "",
+                 console_socket: str = "", no_pivot: bool = False) -> None:
+        self.root, self.container_id, self.bundle = root, container_id, bundle
+        self.pid_file, self.console_socket, self.no_pivot = pid_file, console_socket, no_pivot
 
 
 def cgroup_manager(cgroups_path: str, container_id: str, log: Callable[[str], None]):
@@ -257,20 +254,17 @@ def wait_exit_code(pid: int) -> int:
             else 128 + os.WTERMSIG(status)
 
 
-class ExecOptions(NamedTuple):
+class ExecOptions:
     """Flags of `exec`."""
 
-    root: str
-    container_id: str
-    args: tuple[str, ...] = ()
-    process_file: str = ""
-    detach: bool = False
-    pid_file: str = ""
-    tty: bool = False
-    console_socket: str = ""
-    cwd: str = ""
-    env: tuple[str, ...] = ()
-    user: str = ""
+    def __init__(self, root: str, container_id: str, args: tuple[str, ...] = (),
+                 process_file: str = "", detach: bool = False, pid_file: str = "",
+                 tty: bool = False, console_socket: str = "", cwd: str = "",
+                 env: tuple[str, ...] = (), user: str = "") -> None:
+        self.root, self.container_id, self.args = root, container_id, args
+        self.process_file, self.detach, self.pid_file = process_file, detach, pid_file
+        self.tty, self.console_socket, self.cwd = tty, console_socket, cwd
+        self.env, self.user = env, user
 
 
 def build_exec_process(c: Container, opts: ExecOptions) -> dict:

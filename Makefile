@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PKGS := busybox-static runc tini tmux iptables iproute2 debootstrap python3-venv
+APT_PKGS := busybox-static runc tini tmux iptables iproute2 debootstrap python3-venv curl
 HAKO_SOCK ?= /run/hako/hako.sock
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -10,12 +10,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 install: $(VENV)/.installed
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v docker >/dev/null 2>&1 || missing="$$missing docker.io"; \
 	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m compileall -q hako >/dev/null
 	@touch $@
 
 lint: install

@@ -6,15 +6,17 @@ APT_PKGS := busybox-static runc tini tmux iptables iproute2 debootstrap python3-
 HAKO_SOCK ?= /run/hako/hako.sock
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install test unit lint demo bench clean
+.PHONY: install system-packages test unit lint demo bench clean
 
-install: $(VENV)/.installed
+install: system-packages $(VENV)/.installed
+
+system-packages:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	command -v docker >/dev/null 2>&1 || missing="$$missing docker.io"; \
 	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml | system-packages
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	$(PY) -m compileall -q hako >/dev/null

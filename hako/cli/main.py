@@ -165,7 +165,7 @@ def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:
     from hako.cli.gotemplate import TemplateError, TemplateParseError
     from hako.client.errors import is_daemon_error
 
-    run_like = ctx.command in ("run", "create")
+    run_like = ctx.command == "run"  # docker create reports daemon errors with status 1
     hint = f"\n\nRun '{PROG} {ctx.command} --help' for more information"
     if isinstance(exc, UsageError):
         return exc.status, str(exc)

@@ -59,13 +59,12 @@ def test_template_parse_error_is_64():
     assert code == 64 and err.startswith("template parsing error:")
 
 
-def test_create_failure_is_125_with_hint():
+def test_create_daemon_failure_is_1_like_docker():
     def handler(method, path, body):
         return 400, {}, {"message": "invalid reference format"}
     code, _, err, _ = cli(["create", "Bad"], handler)
-    assert code == 125
-    assert err == ("hako: Error response from daemon: invalid reference format\n\n"
-                   "Run 'hako create --help' for more information\n")
+    assert code == 1
+    assert err == "Error response from daemon: invalid reference format\n"
 
 
 def test_run_missing_image_tries_to_pull_then_reports_daemon_error():

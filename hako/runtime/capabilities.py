@@ -174,4 +174,9 @@ def apply_capabilities(caps: dict[str, list[str]]) -> None:
     syscalls.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
     for number in range(top + 1):
         if ambient & (1 << number):
-            syscalls.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, number)
+            try:
+                syscalls.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, number)
+            except OSError:
+                # Like runc: a cap missing from the inheritable set cannot be ambient; the
+                # kernel refuses (EPERM) and runc only warns, so `runc spec` bundles run.
+                pass

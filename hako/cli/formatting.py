@@ -10,38 +10,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from hako.cli.gotemplate import Template
-from hako.support.units import human_size
+from hako.support.units import human_duration, human_size  # noqa: F401 - re-exported
 
 ELLIPSIS = "…"
 TABLE_MIN_WIDTH, TABLE_PADDING = 10, 3
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration`` ("Less than a second", "2 minutes", "About an hour")."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def ago(created: float, now: float | None = None) -> str:

@@ -105,6 +105,7 @@ class ContainerService:
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise InvalidArgument("Config cannot be empty in order to create a container")
+        _check_wire_types(body)
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
         warnings = createpolicy.validate_host_config(host_config)
         runtime = host_config.get("Runtime") or self.config.default_runtime
@@ -112,6 +113,9 @@ class ContainerService:
         host_config["Runtime"] = runtime
         image = self.images.get(image_ref)
         user_conf = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+        for key in ("Cmd", "Entrypoint"):  # Docker's StrSlice: a string is one argument
+            if isinstance(user_conf.get(key), str):
+                user_conf[key] = [user_conf[key]]
         conf = createpolicy.merge_config(user_conf, createpolicy.image_config(image))
         cid = ids.new_id()
         name = validate_name(name) if name else ids.random_name(self.store.names())
@@ -247,8 +251,8 @@ class ContainerService:
         Raises:
             Conflict: the container is not running.
         """
+        sig = parse_signal(signal)  # Docker checks the signal before the container
         c = self.get(ref)
-        sig = parse_signal(signal)
         if not c.state.running or not c.state.pid:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         self._signal(c, sig)
@@ -500,6 +504,44 @@ class ContainerService:
         items = self._pending_attach.get(c.id, [])
         if attach in items:
             items.remove(attach)
+
+
+_INT_FIELDS = ("Memory", "MemorySwap", "MemoryReservation", "CpuShares", "CpuPeriod", "CpuQuota",
+               "NanoCpus", "BlkioWeight", "KernelMemory", "PidsLimit", "OomScoreAdj", "ShmSize",
+               "MemorySwappiness", "CpuRealtimePeriod", "CpuRealtimeRuntime")
+
+
+def _check_wire_types(body: dict[str, Any]) -> None:
+    """Refuse wrongly typed fields the way Go's JSON decoder does in Docker (400, not 500).
+
+    Raises:
+        InvalidArgument: ``json: cannot unmarshal string into Go struct field ...``.
+    """
+    hc = body.get("HostConfig")
+    if hc is not None and not isinstance(hc, dict):
+        raise InvalidArgument(f"json: cannot unmarshal {_go_type(hc)} into Go struct field "
+                              "ContainerCreateRequest.HostConfig of type container.HostConfig")
+    for key in _INT_FIELDS:
+        value = (hc or {}).get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidArgument(f"json: cannot unmarshal {_go_type(value)} into Go struct field "
+                                  f"HostConfig.HostConfig.{key} of type int64")
+    for key in ("Cmd", "Entrypoint", "Env"):
+        value = body.get(key)
+        if value is None or isinstance(value, str) and key != "Env":
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidArgument(f"json: cannot unmarshal {_go_type(value)} into Go struct field "
+                                  f"ContainerCreateRequest.{key} of type []string")
+
+
+def _go_type(value: Any) -> str:
+    """The JSON kind word Go's decoder names in its error."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
 
 
 def _start_error(exc: Exception) -> Exception:

@@ -479,7 +479,9 @@ class ContainerService:
         from hako.daemon import bundle
 
         self._loop = asyncio.get_running_loop()
-        for c in self.store.load_all():
+        loaded = self.store.load_all()
+        await self._loop.run_in_executor(None, self._sweep_orphan_rootfs, {c.id for c in loaded})
+        for c in loaded:
             if not c.state.running:
                 continue
             handle = await self._loop.run_in_executor(None, bundle.load_shim, self, c)
@@ -495,6 +497,20 @@ class ContainerService:
             c.transition(Status.EXITED)
             await self._loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
             self.store.save(c)
+
+    def _sweep_orphan_rootfs(self, known: set[str]) -> None:
+        """Remove container snapshots that no record claims (a create killed half-way)."""
+        from hako.image.rootfs import key_for
+
+        sn = getattr(self.images, "sn", None)
+        if sn is None:
+            return
+        prefix = key_for("")
+        for info in list(sn.walk()):
+            cid = info.name[len(prefix):] if info.name.startswith(prefix) else ""
+            if cid and cid not in known:
+                log.info("removing the rootfs of half-created container %s", cid[:12])
+                self.images.remove_rootfs(cid)
 
     # -- attach registry -------------------------------------------------------------------
     def add_pending_attach(self, c: Container, attach: Any) -> None:

@@ -163,11 +163,19 @@ class ContainerStore:
         self._lock = threading.RLock()
 
     def load_all(self) -> list[Container]:
-        """Read every container record; unreadable ones are skipped and reported."""
+        """Read every container record; unreadable ones are skipped and reported.
+
+        A directory without any record is what a create interrupted before its record was
+        written leaves behind (the record is written last): it is removed.
+        """
         import logging
 
         for entry in sorted(os.listdir(self.root)):
             path = os.path.join(self.root, entry, "config.v2.json")
+            if not os.path.exists(path) and os.path.isdir(os.path.join(self.root, entry)):
+                logging.getLogger("hako.state").info("removing half-created container %s", entry)
+                shutil.rmtree(os.path.join(self.root, entry), ignore_errors=True)
+                continue
             try:
                 c = Container.from_doc(atomicfile.read_json(path), os.path.join(self.root, entry))
             except (OSError, ValueError, KeyError) as exc:

@@ -1,0 +1,242 @@
+"""hakod killed with SIGKILL and started again on the same data root.
+
+Shims outlive the daemon: running containers keep running and are re-adopted (stop, exec,
+logs, wait work on them); a container that exited while the daemon was down is reported with
+its real exit code; created and exited containers come back unchanged. A daemon killed in the
+middle of a create or an image import restarts onto a consistent store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.daemon_harness import import_busybox
+
+pytestmark = pytest.mark.integration
+
+
+def poll(fn, timeout=15.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(interval)
+
+
+def docker(d, cli, *args, timeout=60, check=False):
+    res = subprocess.run([cli, *args], capture_output=True, env=d.env, timeout=timeout)
+    if check and res.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
+    return res
+
+
+def run_d(d, cli, name, *cmd) -> str:
+    return docker(d, cli, "run", "-d", "--name", name, "busybox", *cmd, check=True).stdout.decode().strip()
+
+
+def state(d, ref) -> dict:
+    status, info = d.api("GET", f"/containers/{ref}/json")
+    assert status == 200, info
+    return info["State"]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli):
+    d = fresh_hakod().start()
+    import_busybox(d)
+    cli = docker_cli
+    loop = ["sh", "-c", "echo before; trap 'exit 42' TERM; while true; do sleep 0.05; done"]
+    running = run_d(d, cli, "keeps-running", *loop)
+    dies = run_d(d, cli, "dies-while-down", *loop)
+    tty = docker(d, cli, "run", "-d", "-t", "--name", "tty-one", "busybox", "sh", check=True).stdout.decode().strip()
+    exited = run_d(d, cli, "exited-before", "sh", "-c", "exit 3")
+    created = docker(d, cli, "create", "--name", "never-started", "busybox", "true",
+                     check=True).stdout.decode().strip()
+    assert docker(d, cli, "wait", exited, check=True).stdout.decode().strip() == "3"
+    poll(lambda: b"before" in docker(d, cli, "logs", running).stdout)
+    pids = {name: state(d, name)["Pid"] for name in ("keeps-running", "dies-while-down", "tty-one")}
+    listing_before = docker(d, cli, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.Command}}",
+                            check=True).stdout.decode()
+
+    d.kill9()
+    os.kill(pids["dies-while-down"], signal.SIGTERM)  # exits 42 while nobody watches
+    poll(lambda: not pid_alive(pids["dies-while-down"]))
+    assert pid_alive(pids["keeps-running"]) and pid_alive(pids["tty-one"])
+    d.start()
+
+    listing_after = docker(d, cli, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.Command}}",
+                           check=True).stdout.decode()
+    assert sorted(listing_after.splitlines()) == sorted(listing_before.splitlines())
+    assert {(s := state(d, name))["Status"] for name in ("keeps-running", "tty-one")} == {"running"}
+    assert state(d, "keeps-running")["Pid"] == pids["keeps-running"]
+    gone = state(d, "dies-while-down")
+    assert (gone["Status"], gone["ExitCode"], gone["Running"], gone["Pid"]) == ("exited", 42, False, 0)
+    assert (state(d, exited)["Status"], state(d, exited)["ExitCode"]) == ("exited", 3)
+    assert state(d, created)["Status"] == "created"
+
+    # the re-adopted containers answer every verb
+    assert docker(d, cli, "exec", "keeps-running", "echo", "exec-after", check=True).stdout == b"exec-after\n"
+    assert docker(d, cli, "exec", "tty-one", "true").returncode == 0
+    assert b"before" in docker(d, cli, "logs", "keeps-running", check=True).stdout
+    waiter = subprocess.Popen([cli, "wait", "keeps-running"], stdout=subprocess.PIPE, env=d.env)
+    try:
+        # no race: a wait that arrives after the exit answers the recorded exit code
+        docker(d, cli, "kill", "-s", "TERM", "keeps-running", check=True)
+        assert waiter.communicate(timeout=20)[0].decode().strip() == "42"
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    docker(d, cli, "stop", "-t", "1", "tty-one", check=True)
+    assert state(d, "tty-one")["Status"] == "exited"
+    # exited and created containers start again
+    docker(d, cli, "start", "dies-while-down", check=True)
+    assert state(d, "dies-while-down")["Running"] is True
+    docker(d, cli, "start", created, check=True)
+    assert docker(d, cli, "wait", created, check=True).stdout.decode().strip() == "0"
+    for name in (running, dies, tty, exited, created):
+        assert docker(d, cli, "rm", "-f", name).returncode == 0
+    assert docker(d, cli, "ps", "-aq", check=True).stdout == b""
+
+
+
+def _in_threads(fns) -> list[threading.Thread]:
+    threads = [threading.Thread(target=fn, daemon=True) for fn in fns]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def _container_dirs(d) -> set[str]:
+    base = os.path.join(d.data_root, "containers")
+    return set(os.listdir(base)) if os.path.isdir(base) else set()
+
+
+def _rootfs_ids_offline(d) -> set[str]:
+    """Stop the daemon and list the container snapshots its store holds."""
+    from hako.image.rootfs import key_for
+    from hako.image.service import ImageService
+
+    d.stop()
+    svc = ImageService(d.data_root, recover=False)
+    try:
+        prefix = key_for("")
+        return {i.name[len(prefix):] for i in svc.sn.walk() if i.name.startswith(prefix)}
+    finally:
+        svc.close()
+
+
+def _check_consistent_containers(d, cli) -> list[str]:
+    """Every listed container inspects, has its record dir, and starts; nothing else is left."""
+    status, items = d.api("GET", "/containers/json", query={"all": "1"})
+    assert status == 200, items
+    ids = [c["Id"] for c in items]
+    assert _container_dirs(d) == set(ids), "container directories without a record survived"
+    for cid in ids:
+        assert state(d, cid)["Status"] == "created"
+        docker(d, cli, "start", cid, check=True)
+        assert docker(d, cli, "wait", cid, check=True).stdout.decode().strip() == "0"
+    return ids
+
+
+def test_sigkill_during_creates(fresh_hakod, docker_cli):
+    d = fresh_hakod().start()
+    import_busybox(d)
+    results: list = []
+
+    def create(i: int):
+        def go():
+            try:
+                results.append(d.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"]},
+                                     query={"name": f"crash-{i}"}, timeout=20))
+            except OSError as exc:
+                results.append(exc)
+        return go
+
+    threads = _in_threads([create(i) for i in range(8)])
+    poll(lambda: any(isinstance(r, tuple) and r[0] == 201 for r in results))
+    d.kill9()
+    for t in threads:
+        t.join(20)
+    d.start()
+    ids = _check_consistent_containers(d, docker_cli)
+    assert len(ids) >= 1
+    # every name of a create that did not survive is free again
+    for i in range(8):
+        docker(d, docker_cli, "rm", "-f", f"crash-{i}")
+        docker(d, docker_cli, "create", "--name", f"crash-{i}", "busybox", "true", check=True)
+    dirs = _container_dirs(d)
+    assert len(dirs) == 8
+    assert _rootfs_ids_offline(d) == dirs, "a snapshot of a half-created container survived"
+
+
+def _images(d) -> dict[str, list[str]]:
+    status, items = d.api("GET", "/images/json", query={"all": "1"})
+    assert status == 200, items
+    return {i["Id"]: sorted(i["RepoTags"]) for i in items}
+
+
+def test_sigkill_during_imports(fresh_hakod, docker_cli):
+    from tests.data.rootfs import make_busybox_rootfs_tar
+
+    d = fresh_hakod().start()
+    import_busybox(d)
+    before = _images(d)
+    tar = os.path.join(d.root, "rootfs.tar")
+    make_busybox_rootfs_tar(tar)
+    data = open(tar, "rb").read()
+    results: list = []
+
+    def importer(i: int):
+        def go():
+            try:
+                results.append(d.api("POST", "/images/create", raw=data, timeout=30, query={
+                    "fromSrc": "-", "repo": "crashimg", "tag": f"t{i}", "changes": f'CMD ["echo","img{i}"]'}))
+            except OSError as exc:
+                results.append(exc)
+        return go
+
+    threads = _in_threads([importer(i) for i in range(6)])
+    poll(lambda: any(isinstance(r, tuple) and r[0] == 200 for r in results), timeout=30)
+    d.kill9()
+    for t in threads:
+        t.join(30)
+    d.start()
+    after = _images(d)
+    new = {k: v for k, v in after.items() if k not in before}
+    assert all(tags and all(t.startswith("crashimg:t") for t in tags) for tags in new.values()), \
+        f"half-imported image left untagged: {new}"
+    assert len(new) >= 1
+    for tags in new.values():
+        tag = tags[0]
+        n = tag.split(":t")[1]
+        res = docker(d, docker_cli, "run", "--rm", tag)
+        assert res.returncode == 0 and res.stdout == f"img{n}\n".encode(), res.stderr
+    assert docker(d, docker_cli, "images", "-q", "-f", "dangling=true", check=True).stdout == b""
+    # leftovers of the interrupted imports were swept at start
+    tmp = os.path.join(d.data_root, "tmp")
+    assert not os.path.isdir(tmp) or not os.listdir(tmp)
+    # importing again still works for every tag
+    for i in range(6):
+        status, body = d.api("POST", "/images/create", raw=data, timeout=30, query={
+            "fromSrc": "-", "repo": "crashimg", "tag": f"t{i}", "changes": f'CMD ["echo","img{i}"]'})
+        assert status == 200, body
+    assert len([t for tags in _images(d).values() for t in tags if t.startswith("crashimg:")]) == 6

@@ -22,16 +22,20 @@ def key_for(container_id: str) -> str:
     return f"container-{container_id}"
 
 
-def prepare(svc, container_id: str, image_id: str) -> list[Mount]:
+def prepare(svc, container_id: str, image_id: str | None) -> list[Mount]:
     """Create the container's active snapshot and return its mounts.
+
+    ``image_id`` None or "" gives an empty rootfs (``FROM scratch``).
 
     Raises:
         ImageNotFound: unknown image; AlreadyExists: the container already has a rootfs.
     """
-    if svc.meta.get_image(image_id) is None:
-        raise ImageNotFound(f"No such image: {image_id}")
-    raw = imageconfig.parse_config(svc.content.read_bytes(Digest.parse(image_id)))
-    top = imageconfig.chain_id(imageconfig.diff_ids(raw))
+    top = None
+    if image_id:
+        if svc.meta.get_image(image_id) is None:
+            raise ImageNotFound(f"No such image: {image_id}")
+        raw = imageconfig.parse_config(svc.content.read_bytes(Digest.parse(image_id)))
+        top = imageconfig.chain_id(imageconfig.diff_ids(raw))
     try:
         return svc.sn.prepare(key_for(container_id), str(top) if top else "",
                               {"hako.container": container_id})

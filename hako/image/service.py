@@ -298,6 +298,57 @@ class ImageService:
         with self.lock:
             return prune(self, dangling_only, filters or {}, containers_using)
 
+    # -- commit ----------------------------------------------------------------------------
+    def commit_snapshot(self, key: str, *, parent: str | None, config: dict, history: dict,
+                        container_config: dict | None = None, container_id: str = "",
+                        author: str = "", comment: str = "",
+                        source_date_epoch: int | None = None) -> Image:
+        """Turn what changed in the rootfs snapshot of ``key`` into a new layer and image.
+
+        Args:
+            key: what ``prepare_rootfs`` was given (a container id); the snapshot stays.
+            parent: the parent image (id or reference), None for ``FROM scratch``.
+            config: the new image's ``config`` object (Cmd, Env, …), used as given.
+            history: the new history entry's ``created_by``/``comment``/``author``.
+            container_config: recorded as ``container_config`` (Docker's legacy field).
+            container_id: recorded as ``container``.
+            source_date_epoch: clamp layer mtimes and set ``created`` (default: the
+                SOURCE_DATE_EPOCH environment variable, if set).
+
+        Returns:
+            The new (untagged) Image; ``Image.parent`` is the parent image id. An empty
+            diff still makes a (1024-byte, empty) layer, as Docker does for RUN.
+
+        Raises:
+            ImageNotFound: unknown parent; NotFound: no snapshot for ``key``.
+        """
+        from hako.image import commit
+
+        return commit.commit_snapshot(
+            self, key, parent=parent, config=config, history=history,
+            container_config=container_config, container_id=container_id, author=author,
+            comment=comment, source_date_epoch_=source_date_epoch,
+        )
+
+    def commit_config(self, *, parent: str | None, config: dict, history: dict,
+                      container_config: dict | None = None,
+                      source_date_epoch: int | None = None) -> Image:
+        """A metadata-only image: the parent's layers, one history entry with empty_layer.
+
+        Raises:
+            ImageNotFound: unknown parent.
+        """
+        from hako.image import commit
+
+        return commit.commit_config(
+            self, parent=parent, config=config, history=history,
+            container_config=container_config, source_date_epoch_=source_date_epoch,
+        )
+
+    def children(self, image_id: str) -> list[Image]:
+        """Images whose parent is ``image_id`` (an id or reference)."""
+        return [self._image(c) for c in self.meta.children(self.resolve(image_id))]
+
     # -- archives --------------------------------------------------------------------------
     def save(self, refs: list[str]) -> Iterator[bytes]:
         """``docker save``: a docker-archive tar of the images, as a byte stream."""
@@ -313,8 +364,11 @@ class ImageService:
             return load(self, fileobj, quiet)
 
     # -- container root filesystems --------------------------------------------------------
-    def prepare_rootfs(self, container_id: str, image_id: str) -> list[Mount]:
-        """An active snapshot for a container on top of the image's layers."""
+    def prepare_rootfs(self, container_id: str, image_id: str | None) -> list[Mount]:
+        """An active snapshot for a container on top of the image's layers.
+
+        ``image_id`` None or "" gives an empty root filesystem (``FROM scratch``).
+        """
         from hako.image import rootfs
 
         return rootfs.prepare(self, container_id, image_id)

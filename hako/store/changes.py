@@ -7,6 +7,12 @@
   in an upperdir are converted on the way.
 - ``write_tree(root, out)``: a tar of a whole directory (``docker export``).
 
+Tars are deterministic: entries in sorted path order (a directory before its content),
+numeric uid/gid with empty user and group names, no atime/ctime, xattrs sorted by name,
+and Go's ending (two zero blocks, no padding to a 10 KiB record), so an empty layer is the
+well-known 1024-byte tar. With ``clamp_mtime`` (SOURCE_DATE_EPOCH) no mtime is later than
+it: the same changes give the same layer digest.
+
 Layer 3. May import: errors, support, oci.
 """
 
@@ -123,12 +129,15 @@ def dir_changes(parent: str | None, child: str) -> list[Change]:
     return out
 
 
-def _tarinfo(full: str, arcname: str, st: os.stat_result) -> tarfile.TarInfo:
+def _tarinfo(full: str, arcname: str, st: os.stat_result,
+             clamp_mtime: int | None = None) -> tarfile.TarInfo:
     info = tarfile.TarInfo(arcname)
     info.mode = stat.S_IMODE(st.st_mode)
     info.uid, info.gid = st.st_uid, st.st_gid
     info.uname = info.gname = ""
     info.mtime = int(st.st_mtime)
+    if clamp_mtime is not None and info.mtime > clamp_mtime:
+        info.mtime = clamp_mtime
     if stat.S_ISREG(st.st_mode):
         info.type, info.size = tarfile.REGTYPE, st.st_size
     elif stat.S_ISDIR(st.st_mode):
@@ -144,7 +153,7 @@ def _tarinfo(full: str, arcname: str, st: os.stat_result) -> tarfile.TarInfo:
         return None  # type: ignore[return-value]  # sockets are not archived
     xattrs = _xattrs(full)
     if xattrs:
-        info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in xattrs.items()}
+        info.pax_headers = {f"SCHILY.xattr.{k}": xattrs[k] for k in sorted(xattrs)}
     return info
 
 
@@ -166,47 +175,73 @@ def _xattrs(path: str) -> dict[str, str]:
     return out
 
 
+_BLOCK = tarfile.BLOCKSIZE
+
+
 class _TarWriter:
-    def __init__(self, out: BinaryIO) -> None:
-        self.tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
+    """A streaming tar writer with Go's layout (no record padding) and stable headers."""
+
+    def __init__(self, out: BinaryIO, clamp_mtime: int | None = None) -> None:
+        self.out = out
+        self.clamp = clamp_mtime
         self.inodes: dict[tuple[int, int], str] = {}
+
+    def _header(self, info: tarfile.TarInfo) -> None:
+        self.out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
 
     def add(self, full: str, arcname: str) -> None:
         st = os.lstat(full)
-        info = _tarinfo(full, arcname, st)
+        info = _tarinfo(full, arcname, st, self.clamp)
         if info is None:
             return
         if info.isreg() and st.st_nlink > 1:
             key = (st.st_dev, st.st_ino)
             if key in self.inodes:
                 info.type, info.linkname, info.size = tarfile.LNKTYPE, self.inodes[key], 0
-                self.tf.addfile(info)
+                self._header(info)
                 return
             self.inodes[key] = arcname
-        if info.isreg():
-            with open(full, "rb") as f:
-                self.tf.addfile(info, f)
-        else:
-            self.tf.addfile(info)
+        if not info.isreg():
+            self._header(info)
+            return
+        with open(full, "rb") as f:
+            self._header(info)
+            self._copy(f, info.size)
+
+    def _copy(self, f: BinaryIO, size: int) -> None:
+        left = size
+        while left > 0:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:  # the file shrank while being archived: pad with zeros
+                chunk = b"\0" * min(left, 1 << 20)
+            self.out.write(chunk)
+            left -= len(chunk)
+        if size % _BLOCK:
+            self.out.write(b"\0" * (_BLOCK - size % _BLOCK))
 
     def add_empty(self, arcname: str) -> None:
         info = tarfile.TarInfo(arcname)
         info.uname = info.gname = ""
-        self.tf.addfile(info)
+        info.mode = 0o644
+        if self.clamp is not None:
+            info.mtime = min(info.mtime, self.clamp)
+        self._header(info)
 
     def close(self) -> None:
-        self.tf.close()
+        self.out.write(b"\0" * (2 * _BLOCK))
 
 
-def write_layer(changes: Iterable[Change], root: str, out: BinaryIO) -> None:
+def write_layer(changes: Iterable[Change], root: str, out: BinaryIO,
+                clamp_mtime: int | None = None) -> None:
     """Write a layer tar for ``changes``, reading added/modified entries from ``root``.
 
     Args:
         changes: the change list (overlay or dir changes).
         root: where current content lives (the upperdir, or the child tree).
         out: destination stream; not closed.
+        clamp_mtime: SOURCE_DATE_EPOCH: later mtimes are written as this value.
     """
-    writer = _TarWriter(out)
+    writer = _TarWriter(out, clamp_mtime)
     for ch in sorted(changes, key=lambda c: c.path):
         rel = ch.path.lstrip("/")
         if ch.kind == Kind.DELETED:

@@ -1,0 +1,155 @@
+"""Commit: an active snapshot (a container's or a build step's rootfs) becomes an image layer.
+
+``commit_snapshot`` writes the snapshot's changes (overlay upperdir, or the diff of a native
+snapshot against its parent) as a deterministic layer tar (see ``hako.store.changes``),
+unpacks it as a committed snapshot named by the new chain id (so containers of the new
+image need no extraction) while the layer blob enters the content store, then records an
+image config: the parent's layers and history plus one entry. ``commit_config`` records a
+metadata-only image (history entry with ``empty_layer``). Neither removes the snapshot.
+
+Layer tars are staged under ``<root>/tmp/`` (swept at start) and removed when done.
+
+Layer 4. May import: errors, support, oci, store.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from typing import Any
+
+from hako.errors import InvalidArgument
+from hako.oci import imageconfig
+from hako.oci.digest import Digest
+
+#: history keys a caller may set (besides ``created``, which commit decides)
+_HISTORY_KEYS = ("author", "created_by", "comment")
+
+
+def source_date_epoch(value: int | None = None) -> int | None:
+    """The SOURCE_DATE_EPOCH to use: ``value`` or the environment's, else None.
+
+    Raises:
+        InvalidArgument: the environment variable is not a non-negative integer.
+    """
+    if value is not None:
+        return int(value)
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    try:
+        epoch = int(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {text!r}") from exc
+    if epoch < 0:
+        raise InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {text!r}")
+    return epoch
+
+
+def _rfc3339(epoch: int | None) -> str:
+    if epoch is None:
+        return imageconfig.now_rfc3339()
+    when = _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parent_doc(svc, parent: str | None) -> tuple[str, dict[str, Any] | None]:
+    if not parent:
+        return "", None
+    parent_id = svc.resolve(parent)
+    return parent_id, imageconfig.parse_config(svc.content.read_bytes(Digest.parse(parent_id)))
+
+
+def _history_entry(history: dict[str, Any], created: str, empty: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"created": created}
+    for key in _HISTORY_KEYS:
+        if history.get(key):
+            entry[key] = history[key]
+    if empty or history.get("empty_layer"):
+        entry["empty_layer"] = True
+    return entry
+
+
+def build_config(svc, *, parent: str | None, config: dict, history: dict,
+                 new_diff_ids: list[Digest], empty_layer: bool,
+                 container_config: dict | None = None, container_id: str = "",
+                 author: str = "", comment: str = "", epoch: int | None = None) -> dict[str, Any]:
+    """The image config document of a commit on top of ``parent``.
+
+    Returns:
+        The config dict (Docker's key order), ``parent`` holding the parent image id.
+    """
+    parent_id, pdoc = _parent_doc(svc, parent)
+    if pdoc is not None:
+        os_name, arch, variant = pdoc.get("os", "linux"), pdoc.get("architecture", ""), pdoc.get("variant", "")
+        diff_ids = imageconfig.diff_ids(pdoc)
+        past = [dict(h) for h in pdoc.get("history") or []]
+    else:
+        os_name, arch, variant = imageconfig.host_platform()
+        diff_ids, past = [], []
+    created = _rfc3339(epoch)
+    doc = imageconfig.new_config(
+        architecture=arch or imageconfig.host_platform()[1], os_name=os_name, variant=variant,
+        config=config, diff_ids_=diff_ids + list(new_diff_ids), created=created,
+        author=author, comment=comment,
+        history=past + [_history_entry(history, created, empty_layer)],
+    )
+    if container_id:
+        doc["container"] = container_id
+    if container_config is not None:
+        full = imageconfig.default_container_config()
+        full.update(container_config)
+        doc["container_config"] = full
+    if parent_id:
+        doc["parent"] = parent_id
+    from hako import __version__
+
+    doc["docker_version"] = __version__
+    return {k: doc[k] for k in sorted(doc)}
+
+
+def write_snapshot_layer(svc, key: str, out, epoch: int | None) -> None:
+    """Write the layer tar of the rootfs snapshot prepared for ``key`` into ``out``."""
+    from hako.image import rootfs
+    from hako.store import changes as chg
+
+    changes = rootfs.changes(svc, key)
+    chg.write_layer(changes, svc.sn.fs_dir(rootfs.key_for(key)), out, clamp_mtime=epoch)
+
+
+def commit_snapshot(svc, key: str, *, parent: str | None, config: dict, history: dict,
+                    container_config: dict | None = None, container_id: str = "",
+                    author: str = "", comment: str = "",
+                    source_date_epoch_: int | None = None):
+    """See ``ImageService.commit_snapshot``. Returns the new Image."""
+    epoch = source_date_epoch(source_date_epoch_)
+    parent_id, pdoc = _parent_doc(svc, parent)
+    parent_chain = imageconfig.chain_id(imageconfig.diff_ids(pdoc)) if pdoc else None
+    tmpdir = os.path.join(svc.root, "tmp")
+    os.makedirs(tmpdir, exist_ok=True)
+    with tempfile.TemporaryFile(dir=tmpdir) as staged:
+        write_snapshot_layer(svc, key, staged, epoch)
+        staged.seek(0)
+        with svc.lock:
+            unpacked = svc.unpacker.unpack(parent_chain, staged)
+    doc = build_config(
+        svc, parent=parent_id or None, config=config, history=history,
+        new_diff_ids=[unpacked.diff_id], empty_layer=False, container_config=container_config,
+        container_id=container_id, author=author, comment=comment, epoch=epoch,
+    )
+    image_id, _ = svc.add_image(imageconfig.serialize(doc), parent=parent_id)
+    return svc._image(image_id)
+
+
+def commit_config(svc, *, parent: str | None, config: dict, history: dict,
+                  container_config: dict | None = None, source_date_epoch_: int | None = None):
+    """See ``ImageService.commit_config``. Returns the new Image."""
+    epoch = source_date_epoch(source_date_epoch_)
+    parent_id, _ = _parent_doc(svc, parent)
+    doc = build_config(
+        svc, parent=parent_id or None, config=config, history=history, new_diff_ids=[],
+        empty_layer=True, container_config=container_config, epoch=epoch,
+    )
+    image_id, _ = svc.add_image(imageconfig.serialize(doc), parent=parent_id)
+    return svc._image(image_id)

@@ -89,14 +89,23 @@ def match_labels(img: Image, wanted: list[str]) -> bool:
 
 def match_reference(img: Image, patterns: list[str]) -> bool:
     """Docker's ``reference`` filter: glob against familiar names with and without tag."""
-    for pattern in patterns:
-        for tag in img.repo_tags + img.repo_digests:
-            name = tag.split("@", 1)[0].rsplit(":", 1)[0] if ":" in tag.split("/")[-1] else tag
-            try:
-                full = reference.parse(tag)
-            except InvalidArgument:
-                continue
-            candidates = {tag, full.familiar_name, name}
-            if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
-                return True
-    return False
+    return any(_ref_matches(tag, patterns) for tag in img.repo_tags + img.repo_digests)
+
+
+def _ref_matches(tag: str, patterns: list[str]) -> bool:
+    name = tag.split("@", 1)[0].rsplit(":", 1)[0] if ":" in tag.split("/")[-1] else tag
+    try:
+        full = reference.parse(tag)
+    except InvalidArgument:
+        return False
+    candidates = {tag, full.familiar_name, name}
+    return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
+
+
+def only_matching_refs(img: Image, patterns: list[str]) -> Image:
+    """``img`` showing only the tags and digests the ``reference`` filter matched, as Docker
+    lists them (``docker images busybox`` does not show the image's other names)."""
+    from dataclasses import replace
+
+    return replace(img, repo_tags=tuple(t for t in img.repo_tags if _ref_matches(t, patterns)),
+                   repo_digests=tuple(d for d in img.repo_digests if _ref_matches(d, patterns)))

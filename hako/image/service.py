@@ -176,8 +176,10 @@ class ImageService:
                     continue
             if filters.get("label") and not model.match_labels(img, filters["label"]):
                 continue
-            if filters.get("reference") and not model.match_reference(img, filters["reference"]):
-                continue
+            if filters.get("reference"):
+                if not model.match_reference(img, filters["reference"]):
+                    continue
+                img = model.only_matching_refs(img, filters["reference"])
             ts = model.created_unix(img.created)
             if "before" in bounds and ts >= model.created_unix(bounds["before"]):
                 continue

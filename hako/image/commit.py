@@ -153,3 +153,61 @@ def commit_config(svc, *, parent: str | None, config: dict, history: dict,
     )
     image_id, _ = svc.add_image(imageconfig.serialize(doc), parent=parent_id)
     return svc._image(image_id)
+
+
+def merge_container_config(user: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    """Docker's commit ``merge``: fill what the user config leaves unset from the container's.
+
+    Args:
+        user: the request's config with ``changes`` applied (mutated copy returned).
+        container: the container's config (its defaults).
+
+    Returns:
+        The new image's ``config`` object.
+    """
+    import copy
+
+    out = copy.deepcopy(user or {})
+    base = container or {}
+    if not out.get("User"):
+        out["User"] = base.get("User", "")
+    ports = dict(base.get("ExposedPorts") or {})
+    ports.update(out.get("ExposedPorts") or {})
+    out["ExposedPorts"] = ports or None
+    env = list(out.get("Env") or [])
+    keys = {e.split("=", 1)[0] for e in env}
+    env += [e for e in base.get("Env") or [] if e.split("=", 1)[0] not in keys]
+    out["Env"] = env or None
+    labels = dict(base.get("Labels") or {})
+    labels.update(out.get("Labels") or {})
+    out["Labels"] = labels
+    if not out.get("Entrypoint"):
+        if not out.get("Cmd"):
+            out["Cmd"] = base.get("Cmd")
+        if out.get("Entrypoint") is None:
+            out["Entrypoint"] = base.get("Entrypoint")
+    if base.get("Healthcheck"):
+        health = dict(base["Healthcheck"])
+        health.update({k: v for k, v in (out.get("Healthcheck") or {}).items() if v})
+        out["Healthcheck"] = health
+    if not out.get("WorkingDir"):
+        out["WorkingDir"] = base.get("WorkingDir", "")
+    volumes = dict(out.get("Volumes") or {})
+    volumes.update(base.get("Volumes") or {})
+    out["Volumes"] = volumes or None
+    if not out.get("StopSignal") and base.get("StopSignal"):
+        out["StopSignal"] = base["StopSignal"]
+    return out
+
+
+def container_commit_config(body: dict[str, Any] | None, changes: list[str],
+                            container: dict[str, Any]) -> dict[str, Any]:
+    """The config of ``POST /commit``: body config, then ``changes``, then merge.
+
+    Raises:
+        InvalidArgument: a bad change instruction.
+    """
+    from hako.image.changes import apply_changes
+
+    user = apply_changes(body or {}, changes)
+    return merge_container_config(user, container)

@@ -28,6 +28,9 @@ def register(router: Router) -> None:
     router.add("GET", "/images/{name:.+}/get", save_image)
     router.add("POST", "/images/{name:.+}/tag", tag_image)
     router.add("DELETE", "/images/{name:.+}", remove_image)
+    from hako.daemon.api.routes import commit
+
+    commit.register(router)
 
 
 # -- shaping -------------------------------------------------------------------------------
@@ -176,9 +179,20 @@ def _download(url: str):
 
 
 async def load_images(req: Request) -> StreamResponse:
+    from hako.errors import EngineError
+
     body = await req.body_file()
+    # An explicit quiet=0 asks for progress: Docker 20.10 then answers 200 and reports a
+    # failure in the stream (docker-py's ImageLoadError relies on it); otherwise the error
+    # status is the answer, as newer daemons do when nothing was streamed yet.
+    progress = "quiet" in req.query and not req.query_bool("quiet")
     try:
         messages = await req.run(req.services.images.load, body, req.query_bool("quiet"))
+    except EngineError as exc:
+        if not progress:
+            raise
+        return StreamResponse(iter([json.dumps({"errorDetail": {"message": str(exc)},
+                                                "error": str(exc)}).encode() + b"\n"]))
     finally:
         body.close()
     return StreamResponse(load_lines(messages))

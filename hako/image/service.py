@@ -190,7 +190,11 @@ class ImageService:
         return out
 
     def history(self, ref_or_id: str) -> list[dict[str, Any]]:
-        """Docker's history entries, newest first."""
+        """Docker's history entries, newest first (``GET /images/{name}/history``).
+
+        Raises:
+            ImageNotFound.
+        """
         img = self.get(ref_or_id)
         sizes = [(self.meta.get_layer(d) or _NOLAYER).size for d in img.layers]
         out, layer = [], 0
@@ -208,9 +212,22 @@ class ImageService:
             out.append({"Id": "<missing>", "Created": model.created_unix(img.created),
                         "CreatedBy": "", "Tags": None, "Size": img.size, "Comment": ""})
         out.reverse()
-        out[0]["Id"] = img.id
-        out[0]["Tags"] = list(img.repo_tags) or None
+        self._fill_history_ids(img, out)
         return out
+
+    def _fill_history_ids(self, img: Image, out: list[dict[str, Any]]) -> None:
+        """Docker's walk up the parent chain: entry n gets the n-th ancestor's id and tags;
+        entries past the last local ancestor keep ``<missing>``."""
+        current: Image | None = img
+        for entry in out:
+            if current is None:
+                break
+            entry["Id"] = current.id
+            entry["Tags"] = list(current.repo_tags) or None
+            parent = current.parent
+            current = None
+            if parent and self.meta.get_image(parent) is not None:
+                current = self._image(parent)
 
     # -- writing ---------------------------------------------------------------------------
     def tag(self, source: str, repo: str, tag: str = "") -> str:

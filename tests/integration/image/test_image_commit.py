@@ -135,7 +135,7 @@ def test_commit_snapshot_layer_and_image(svc, base):
         _cleanup(svc, key2)
     hist = svc.history(img.id)
     assert hist[0]["Id"] == img.id and hist[0]["CreatedBy"] == "/bin/sh -c make changes"
-    assert hist[0]["Size"] > 0 and hist[1]["Id"] == "<missing>"
+    assert hist[0]["Size"] > 0 and hist[1]["Id"] == base.id  # a local parent shows its id
 
 
 def test_same_changes_same_digest_with_source_date_epoch(svc, base):
@@ -211,3 +211,13 @@ def test_scratch_rootfs_and_commit_without_parent(svc):
     assert empty.layers == () and empty.history[0]["empty_layer"] is True
     svc.prepare_rootfs(key, "")
     _cleanup(svc, key)
+
+
+def test_history_walks_local_parents(svc, base):
+    mid = svc.commit_config(parent=base.id, config={"Env": ["A=1"]}, history={"created_by": "ENV A=1"})
+    svc.tag(mid.id, "mid", "v1")
+    top = svc.commit_config(parent=mid.id, config={"Env": ["A=2"]}, history={"created_by": "ENV A=2"})
+    hist = svc.history(top.id)
+    assert [h["Id"] for h in hist] == [top.id, mid.id, base.id][:len(hist)]
+    assert hist[1]["Tags"] == ["mid:v1"] and hist[0]["Tags"] is None
+    assert [h["CreatedBy"] for h in hist[:2]] == ["ENV A=2", "ENV A=1"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -59,8 +59,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli):
-    d = fresh_hakod().start()
+@pytest.mark.parametrize("runtime", ["hako", "runc"])
+def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli, runtime):
+    if runtime != "hako" and not shutil.which(runtime):
+        pytest.skip(f"{runtime} is not installed")
+    d = fresh_hakod(runtime).start()
     import_busybox(d)
     cli = docker_cli
     loop = ["sh", "-c", "echo before; trap 'exit 42' TERM; while true; do sleep 0.05; done"]
@@ -68,6 +71,8 @@ def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli):
     dies = run_d(d, cli, "dies-while-down", *loop)
     tty = docker(d, cli, "run", "-d", "-t", "--name", "tty-one", "busybox", "sh", check=True).stdout.decode().strip()
     exited = run_d(d, cli, "exited-before", "sh", "-c", "exit 3")
+    paused = run_d(d, cli, "paused-one", "sleep", "1000")
+    docker(d, cli, "pause", paused, check=True)
     created = docker(d, cli, "create", "--name", "never-started", "busybox", "true",
                      check=True).stdout.decode().strip()
     assert docker(d, cli, "wait", exited, check=True).stdout.decode().strip() == "3"
@@ -91,6 +96,9 @@ def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli):
     assert (gone["Status"], gone["ExitCode"], gone["Running"], gone["Pid"]) == ("exited", 42, False, 0)
     assert (state(d, exited)["Status"], state(d, exited)["ExitCode"]) == ("exited", 3)
     assert state(d, created)["Status"] == "created"
+    assert state(d, paused)["Status"] == "paused"
+    docker(d, cli, "unpause", paused, check=True)
+    assert state(d, paused)["Status"] == "running"
 
     # the re-adopted containers answer every verb
     assert docker(d, cli, "exec", "keeps-running", "echo", "exec-after", check=True).stdout == b"exec-after\n"
@@ -112,7 +120,7 @@ def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli):
     assert state(d, "dies-while-down")["Running"] is True
     docker(d, cli, "start", created, check=True)
     assert docker(d, cli, "wait", created, check=True).stdout.decode().strip() == "0"
-    for name in (running, dies, tty, exited, created):
+    for name in (running, dies, tty, exited, created, paused):
         assert docker(d, cli, "rm", "-f", name).returncode == 0
     assert docker(d, cli, "ps", "-aq", check=True).stdout == b""
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "images": "image:images", "rmi": "image:rmi", "tag": "image:tag",
     "history": "image:history", "import": "image:import_", "save": "image:save",
     "load": "image:load", "pull": "image:pull",
+    "commit": "commit:commit", "build": "build:build",
     "info": "system:info", "version": "system:version", "events": "system:events",
 }
 GROUPS: dict[str, dict[str, str]] = {
@@ -36,13 +37,14 @@ GROUPS: dict[str, dict[str, str]] = {
         "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm", "remove": "rm",
         "inspect": "container inspect", **{c: c for c in (
             "run", "create", "start", "attach", "stop", "kill", "restart", "rename",
-            "pause", "unpause", "wait", "top", "diff", "export", "port", "logs", "exec")},
+            "pause", "unpause", "wait", "top", "diff", "export", "port", "logs", "exec",
+            "commit")},
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
         "inspect": "image inspect", "history": "history", "tag": "tag", "save": "save",
         "load": "load", "import": "import", "pull": "pull", "prune": "image prune",
-        "bootstrap": "image bootstrap",
+        "bootstrap": "image bootstrap", "build": "build",
     },
     "system": {"info": "info", "events": "events"},
 }

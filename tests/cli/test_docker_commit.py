@@ -118,3 +118,34 @@ def test_image_prune_dangling_and_all(hakod, docker_cli, made):
     assert f"untagged: {tagged}:latest" in out(res)
     assert docker(hakod, docker_cli, "image", "inspect", tagged, check=False).returncode != 0
     assert docker(hakod, docker_cli, "image", "inspect", "busybox").returncode == 0
+
+
+HAKO = [__import__("sys").executable, "-m", "hako.cli"]
+
+
+def hako(d, *args, input=None, check=True):
+    res = subprocess.run([*HAKO, *args], input=input, capture_output=True, env=d.env, timeout=60)
+    if check and res.returncode != 0:
+        raise AssertionError(f"hako {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
+    return res
+
+
+def test_hako_commit_flags_and_seed_run_spelling(hakod, docker_cli, made):
+    c, image = _name("hk"), _name("hkimg")
+    made["containers"].append(c)
+    made["images"] += [image + ":v2", image + ":seed"]
+    hako(hakod, "run", "--name", c, "busybox", "sh", "-c", "echo hk > /hk")
+    res = hako(hakod, "commit", "-a", "me", "-m", "why", "-c", 'CMD ["cat","/hk"]', c, image + ":v2")
+    assert out(res).strip().startswith("sha256:")
+    assert out(hako(hakod, "run", "--rm", image + ":v2")) == "hk\n"
+    # the seed's docker 0.x spelling: -run / --run with a JSON config
+    res = hako(hakod, "commit", "-run", '{"Cmd": ["ls", "/hk"], "Env": ["X=1"]}', c, image + ":seed")
+    assert b"deprecated" in res.stderr
+    assert out(hako(hakod, "run", "--rm", image + ":seed")) == "/hk\n"
+    env = out(hako(hakod, "image", "inspect", "-f", "{{json .Config.Env}}", image + ":seed"))
+    assert "X=1" in json.loads(env)
+    hist = out(hako(hakod, "history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Comment}}",
+                    image + ":v2")).splitlines()
+    assert hist[0] == "sh -c echo hk > /hk|why"
+    res = hako(hakod, "commit", "nosuchcontainer-xyz", check=False)
+    assert res.returncode == 1 and b"No such container: nosuchcontainer-xyz" in res.stderr

@@ -132,3 +132,88 @@ def test_run_to_changes():
     assert changes == ['CMD ["ls", "/etc"]', "EXPOSE 22"] and rest == {"Hostname": "h"}
     with pytest.raises(CliError):
         run_to_changes("[1]")
+
+
+def test_build_command_against_a_fake_daemon(tmp_path):
+    """The whole client path: context upload (chunked tar), query, stream printing."""
+    import http.server
+    import json
+    import socketserver
+    import threading
+
+    seen = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def address_string(self):
+            return "fake"
+
+        def log_message(self, *a):
+            pass
+
+        def _chunked_body(self) -> bytes:
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                if not size:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+
+        def do_GET(self):  # /_ping and version negotiation
+            body = json.dumps({"ApiVersion": "1.41"}).encode() if "version" in self.path else b"OK"
+            self.send_response(200)
+            self.send_header("Api-Version", "1.41")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def do_POST(self):
+            seen["path"] = self.path
+            seen["type"] = self.headers.get("Content-Type")
+            if self.headers.get("Transfer-Encoding") == "chunked":
+                seen["body"] = self._chunked_body()
+            else:
+                seen["body"] = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            lines = [{"stream": "Step 1/1 : FROM busybox\n"}, {"aux": {"ID": "sha256:" + "a" * 64}},
+                     {"stream": "Successfully built aaaaaaaaaaaa\n"}]
+            body = b"".join(json.dumps(m).encode() + b"\r\n" for m in lines)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    sock = str(tmp_path / "fake.sock")
+    server = Server(sock, Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ctxdir = tmp_path / "ctx"
+        ctxdir.mkdir()
+        (ctxdir / "Dockerfile").write_text("FROM busybox\n")
+        (ctxdir / "big").write_bytes(os.urandom(3 << 20))
+        from hako.cli.main import Context, run_cli
+
+        out, err = io.StringIO(), io.StringIO()
+        env = {"DOCKER_API_VERSION": "1.41"}
+        ctx = Context("", env, stdout=out, stderr=err)
+        code = run_cli(["-H", "unix://" + sock, "build", "-t", "x:1", "-t", "y", "--iidfile",
+                        str(tmp_path / "iid"), str(ctxdir)], env, ctx)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0, err.getvalue()
+    assert out.getvalue().startswith("Sending build context to Docker daemon  3.")
+    assert "Successfully built aaaaaaaaaaaa\n" in out.getvalue()
+    assert "/build?" in seen["path"] and "t=x%3A1&t=y" in seen["path"]
+    assert "dockerfile=Dockerfile" in seen["path"] and seen["type"] == "application/x-tar"
+    assert sorted(_names(seen["body"])) == ["Dockerfile", "big"]
+    assert (tmp_path / "iid").read_text() == "sha256:" + "a" * 64

@@ -162,6 +162,46 @@ def load_shim(svc: Any, c: Container) -> Any:
     return shimclient.ShimHandle.load(svc.bundle(c))
 
 
+def stop_stale_shim(svc: Any, c: Container, timeout: float = 10.0) -> None:
+    """Stop a shim the record does not know about: the daemon was killed during a start,
+    after the shim created the container but before the record said running. The shim
+    kills the container, runs ``runtime delete`` and exits; the rootfs is unmounted.
+    """
+    import select
+    import signal
+
+    handle = load_shim(svc, c)
+    if handle is None:
+        return
+    log.info("stopping the shim of %s, whose start never completed", c.id[:12])
+    try:
+        fd = handle.pidfd()
+    except ProcessLookupError:
+        fd = None
+    try:
+        try:
+            handle.kill(signal.SIGKILL)
+        except Exception as exc:  # noqa: BLE001 - fall back to the pids it recorded
+            log.warning("shim of %s refused kill (%s): killing its init", c.id[:12], exc)
+            _kill_pid(handle.pid)
+        if fd is not None and not select.select([fd], [], [], timeout)[0]:
+            log.warning("shim of %s did not exit; killing it", c.id[:12])
+            _kill_pid(handle.shim_pid)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    unmount_rootfs(svc, c)
+
+
+def _kill_pid(pid: int) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def read_exit_status(svc: Any, c: Container) -> dict | None:
     try:
         return atomicfile.read_json(os.path.join(svc.bundle(c), "exit.json"))

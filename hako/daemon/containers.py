@@ -475,28 +475,40 @@ class ContainerService:
 
     # -- restore after a daemon restart ----------------------------------------------------
     async def restore(self) -> None:
-        """Reload records; re-adopt live shims; mark the dead ones exited."""
+        """Reload records; re-adopt live shims; mark the dead ones exited; stop the shims of
+        starts the daemon never finished; remove ``--rm`` containers that are not running."""
         from hako.daemon import bundle
 
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         loaded = self.store.load_all()
-        await self._loop.run_in_executor(None, self._sweep_orphan_rootfs, {c.id for c in loaded})
+        await loop.run_in_executor(None, self._sweep_orphan_rootfs, {c.id for c in loaded})
         for c in loaded:
             if not c.state.running:
+                await loop.run_in_executor(None, bundle.stop_stale_shim, self, c)
                 continue
-            handle = await self._loop.run_in_executor(None, bundle.load_shim, self, c)
+            handle = await loop.run_in_executor(None, bundle.load_shim, self, c)
             if handle is not None:
-                self._shims[c.id] = handle
-                self._watch(c, handle)
-                continue
+                try:
+                    self._watch(c, handle)
+                    self._shims[c.id] = handle
+                    continue
+                except ProcessLookupError:  # the shim ended just now
+                    pass
             status = bundle.read_exit_status(self, c) or {"exit_code": 255}
             c.state.exit_code = int(status.get("exit_code", 255))
             c.state.oom_killed = bool(status.get("oom_killed", False))
             c.state.finished_at = status.get("exited_at") or now_rfc3339()
             c.state.pid = 0
+            c.state.shim_pid = 0
             c.transition(Status.EXITED)
-            await self._loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
             self.store.save(c)
+        for c in loaded:
+            if c.host_config.get("AutoRemove") and not c.state.running:
+                try:
+                    await self.remove(c.id, force=True, volumes=True)
+                except Exception as exc:  # noqa: BLE001 - auto-remove is best effort
+                    log.warning("auto-remove of %s at restore failed: %s", c.id[:12], exc)
 
     def _sweep_orphan_rootfs(self, known: set[str]) -> None:
         """Remove container snapshots that no record claims (a create killed half-way)."""

@@ -248,3 +248,53 @@ def test_sigkill_during_imports(fresh_hakod, docker_cli):
             "fromSrc": "-", "repo": "crashimg", "tag": f"t{i}", "changes": f'CMD ["echo","img{i}"]'})
         assert status == 200, body
     assert len([t for tags in _images(d).values() for t in tags if t.startswith("crashimg:")]) == 6
+
+
+def test_autoremove_container_that_exited_while_down_is_removed(fresh_hakod, docker_cli):
+    d = fresh_hakod().start()
+    import_busybox(d)
+    cid = docker(d, docker_cli, "run", "-d", "--rm", "busybox", "sh", "-c", "trap 'exit 0' TERM; "
+                 "while true; do sleep 0.05; done", check=True).stdout.decode().strip()
+    pid = state(d, cid)["Pid"]
+    d.kill9()
+    os.kill(pid, signal.SIGTERM)
+    poll(lambda: not pid_alive(pid))
+    d.start()
+    assert docker(d, docker_cli, "inspect", cid).returncode == 1
+    assert cid not in _container_dirs(d)
+
+
+def test_sigkill_during_starts(fresh_hakod, docker_cli):
+    d = fresh_hakod().start()
+    import_busybox(d)
+    ids = [docker(d, docker_cli, "create", "busybox", "sleep", "1000", check=True).stdout.decode().strip()
+           for _ in range(6)]
+    results: list = []
+
+    def start(cid: str):
+        def go():
+            try:
+                results.append(d.api("POST", f"/containers/{cid}/start", timeout=20))
+            except OSError as exc:
+                results.append(exc)
+        return go
+
+    threads = _in_threads([start(cid) for cid in ids])
+    poll(lambda: any(isinstance(r, tuple) and r[0] == 204 for r in results))
+    d.kill9()
+    for t in threads:
+        t.join(20)
+    d.start()
+    for cid in ids:
+        st = state(d, cid)
+        assert st["Status"] in ("created", "running", "exited"), st
+        if st["Status"] == "running":
+            assert pid_alive(st["Pid"])
+            assert docker(d, docker_cli, "exec", cid, "true").returncode == 0
+        else:  # no process of it was left behind, and it starts cleanly now
+            docker(d, docker_cli, "start", cid, check=True)
+        docker(d, docker_cli, "stop", "-t", "0", cid, check=True)
+        assert state(d, cid)["Status"] == "exited"
+    for cid in ids:
+        docker(d, docker_cli, "rm", cid, check=True)
+    assert not os.listdir(os.path.join(d.exec_root, "containers"))

@@ -51,6 +51,7 @@ class Remover:
         self.meta = svc.meta
         self.using = lambda image_id: _users(containers_using, image_id)
         self.records: list[dict[str, str]] = []
+        self.reclaimed = 0  # bytes of the layers actually removed
 
     def _untag(self, name: str) -> None:
         self.meta.remove_name(name)
@@ -159,6 +160,7 @@ class Remover:
                 layer = self.meta.get_layer(str(diff_id))
                 self.meta.remove_layer(str(diff_id))
                 if layer is not None:
+                    self.reclaimed += layer.size
                     try:
                         self.svc.content.delete(Digest.parse(layer.blob))
                     except NotFound:
@@ -169,22 +171,72 @@ class Remover:
             pass
 
 
+PRUNE_FILTERS = ("label", "label!", "until")
+
+
+def _until_cutoff(value: str) -> float:
+    """Docker's ``until``: a Unix timestamp, an RFC 3339 time or a duration before now.
+
+    Raises:
+        InvalidArgument: none of those.
+    """
+    import datetime as dt
+    import time
+
+    from hako.errors import InvalidArgument
+    from hako.support.units import parse_duration
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return time.time() - parse_duration(value)
+    except (ValueError, InvalidArgument):
+        pass
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidArgument(f"failed to parse value as time or duration: \"{value}\"") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def _prunable(img, filters: dict[str, list[str]], cutoff: float | None) -> bool:
+    if filters.get("label") and not model.match_labels(img, filters["label"]):
+        return False
+    if filters.get("label!") and any(model.match_labels(img, [w]) for w in filters["label!"]):
+        return False
+    return cutoff is None or model.created_unix(img.created) < cutoff
+
+
 def prune(svc, dangling_only: bool, filters: dict[str, list[str]], containers_using) -> dict[str, Any]:
-    """Remove dangling (or, with ``dangling_only=False``, all unused) images."""
+    """Remove dangling (or, with ``dangling_only=False``, all unused) images.
+
+    Filters: ``label`` (all must match), ``label!`` (none may match), ``until``.
+
+    Returns:
+        ``{"ImagesDeleted": [...] or None, "SpaceReclaimed": bytes of removed layers}``.
+
+    Raises:
+        InvalidArgument: an unknown filter or a bad ``until`` value.
+    """
+    from hako.errors import InvalidArgument
+
     filters = {k: v for k, v in filters.items() if k != "dangling"}
     for key in filters:
-        if key not in ("label", "until"):
-            from hako.errors import InvalidArgument
-
+        if key not in PRUNE_FILTERS:
             raise InvalidArgument(f"invalid filter '{key}'")
+    cutoff = min(_until_cutoff(v) for v in filters["until"]) if filters.get("until") else None
     deleted: list[dict[str, str]] = []
     reclaimed = 0
     for img in svc.list(all=True):
         if dangling_only and (img.repo_tags or img.repo_digests):
             continue
-        if filters.get("label") and not model.match_labels(img, filters["label"]):
+        if not _prunable(img, filters, cutoff) or _users(containers_using, img.id):
             continue
-        if _users(containers_using, img.id):
+        if svc.meta.get_image(img.id) is None:  # went with a child pruned before it
             continue
         remover = Remover(svc, containers_using)
         try:
@@ -192,5 +244,5 @@ def prune(svc, dangling_only: bool, filters: dict[str, list[str]], containers_us
         except (Conflict, NotFound):
             continue
         deleted.extend(remover.records)
-        reclaimed += img.size
+        reclaimed += remover.reclaimed
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}

@@ -221,3 +221,30 @@ def test_history_walks_local_parents(svc, base):
     assert [h["Id"] for h in hist] == [top.id, mid.id, base.id][:len(hist)]
     assert hist[1]["Tags"] == ["mid:v1"] and hist[0]["Tags"] is None
     assert [h["CreatedBy"] for h in hist[:2]] == ["ENV A=2", "ENV A=1"]
+
+
+def test_prune_dangling_all_and_filters(svc, base):
+    key = f"c{os.getpid()}p"
+    svc.prepare_rootfs(key, base.id)
+    try:
+        with mounted(svc, key) as root:
+            _make_changes(root, b"z" * 100000)
+        dangling = _commit(svc, key, base.id)
+        labelled = svc.commit_config(parent=base.id, config={"Labels": {"keep": "1"}},
+                                     history={"created_by": "LABEL keep=1"})
+    finally:
+        _cleanup(svc, key)
+    svc.tag(base.id, "other", "v1")
+    with pytest.raises(Exception, match="invalid filter 'bogus'"):
+        svc.prune(filters={"bogus": ["1"]})
+    assert svc.prune(filters={"until": ["1970-01-02T00:00:00Z"]})["ImagesDeleted"] is None
+    report = svc.prune(filters={"label!": ["keep=1"]})
+    assert report["ImagesDeleted"][0] == {"Deleted": dangling.id}
+    assert report["SpaceReclaimed"] >= 100000
+    assert [i.id for i in svc.list(all=True) if i.id == labelled.id] == [labelled.id]
+    report = svc.prune(dangling_only=False, filters={"until": ["1h"]})  # all images are newer
+    assert report["ImagesDeleted"] is None
+    report = svc.prune(dangling_only=False, filters={"label": ["keep"]})
+    assert {"Deleted": labelled.id} in report["ImagesDeleted"]
+    ids = {i.id for i in svc.list(all=True)}
+    assert base.id in ids and labelled.id not in ids

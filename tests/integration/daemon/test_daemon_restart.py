@@ -66,7 +66,8 @@ def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli, runtime
     d = fresh_hakod(runtime).start()
     import_busybox(d)
     cli = docker_cli
-    loop = ["sh", "-c", "echo before; trap 'exit 42' TERM; while true; do sleep 0.05; done"]
+    loop = ["sh", "-c", "echo before; trap 'exit 42' TERM; trap 'echo while-down' USR1; "
+            "while true; do sleep 0.05; done"]
     running = run_d(d, cli, "keeps-running", *loop)
     dies = run_d(d, cli, "dies-while-down", *loop)
     tty = docker(d, cli, "run", "-d", "-t", "--name", "tty-one", "busybox", "sh", check=True).stdout.decode().strip()
@@ -83,6 +84,7 @@ def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli, runtime
 
     d.kill9()
     os.kill(pids["dies-while-down"], signal.SIGTERM)  # exits 42 while nobody watches
+    os.kill(pids["keeps-running"], signal.SIGUSR1)  # logs a line while nobody watches
     poll(lambda: not pid_alive(pids["dies-while-down"]))
     assert pid_alive(pids["keeps-running"]) and pid_alive(pids["tty-one"])
     d.start()
@@ -104,6 +106,7 @@ def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli, runtime
     assert docker(d, cli, "exec", "keeps-running", "echo", "exec-after", check=True).stdout == b"exec-after\n"
     assert docker(d, cli, "exec", "tty-one", "true").returncode == 0
     assert b"before" in docker(d, cli, "logs", "keeps-running", check=True).stdout
+    poll(lambda: b"while-down" in docker(d, cli, "logs", "keeps-running").stdout)  # the shim kept logging
     waiter = subprocess.Popen([cli, "wait", "keeps-running"], stdout=subprocess.PIPE, env=d.env)
     try:
         # no race: a wait that arrives after the exit answers the recorded exit code

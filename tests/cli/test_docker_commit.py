@@ -149,3 +149,12 @@ def test_hako_commit_flags_and_seed_run_spelling(hakod, docker_cli, made):
     assert hist[0] == "sh -c echo hk > /hk|why"
     res = hako(hakod, "commit", "nosuchcontainer-xyz", check=False)
     assert res.returncode == 1 and b"No such container: nosuchcontainer-xyz" in res.stderr
+
+
+def test_docker_diff_lists_added_changed_deleted(hakod, docker_cli, made):
+    c = _name("diff")
+    made["containers"].append(c)
+    docker(hakod, docker_cli, "run", "--name", c, "busybox", "sh", "-c",
+           "echo made > /made.txt && rm /etc/group && mkdir -p /tmp/d && touch /tmp/d/f")
+    lines = out(docker(hakod, docker_cli, "diff", c)).splitlines()
+    assert lines == ["C /etc", "D /etc/group", "A /made.txt", "C /tmp", "A /tmp/d", "A /tmp/d/f"]

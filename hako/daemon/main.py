@@ -91,6 +91,9 @@ def build_router() -> Any:
         log.warning("image routes unavailable: %s", exc)
     else:
         images.register(router)
+    from hako.daemon.api.routes import build as build_routes
+
+    build_routes.register(router)
     return router
 
 

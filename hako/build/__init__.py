@@ -1,0 +1,1 @@
+"""Dockerfile builder (layer 5). May import: errors, support, oci, opts, store, image."""

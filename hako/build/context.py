@@ -1,0 +1,284 @@
+"""Build contexts: tar intake (plain, gzip, bzip2, xz), remote URLs and git, .dockerignore.
+
+A context is extracted into a private temporary directory, entry by entry, refusing names
+that climb out of it and writes through symlinks that lead out of it; device nodes are
+skipped and ownership is not applied (COPY sets its own). Then ``.dockerignore`` is applied
+(the Dockerfile and .dockerignore themselves are always kept, as the docker CLI does).
+Paths that ADD/COPY name are resolved inside the context, symlinks included, with
+Docker's ``Forbidden path outside the build context`` error.
+
+Layer 5 (build). May import: errors, support.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import posixpath
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+from typing import BinaryIO
+
+from hako.build.dockerignore import Matcher, read_patterns
+from hako.errors import InvalidArgument, NotFound
+from hako.support import tarsafe
+
+DEFAULT_DOCKERFILE = "Dockerfile"
+
+
+class ForbiddenPath(InvalidArgument):
+    """A source path that leaves the build context."""
+
+
+class BuildContext:
+    """An extracted build context rooted at ``root`` (removed by :meth:`close`)."""
+
+    def __init__(self, root: str, owned: bool = True) -> None:
+        self.root = os.path.realpath(root)
+        self._owned = owned
+
+    def close(self) -> None:
+        if self._owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "BuildContext":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read_dockerfile(self, name: str = "") -> str:
+        """The Dockerfile's text (``name`` relative to the context, default Dockerfile).
+
+        Raises:
+            NotFound: Docker's ``Cannot locate specified Dockerfile: <name>``.
+        """
+        name = name or DEFAULT_DOCKERFILE
+        try:
+            path = self.resolve(name)
+        except ForbiddenPath:
+            raise
+        if not os.path.isfile(path) and name == DEFAULT_DOCKERFILE:
+            alt = os.path.join(self.root, "dockerfile")
+            path = alt if os.path.isfile(alt) else path
+        if not os.path.isfile(path):
+            raise NotFound(f"Cannot locate specified Dockerfile: {name}")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def resolve(self, rel: str, follow_final: bool = True) -> str:
+        """Absolute path of a context path; symlinks resolved inside the context.
+
+        Raises:
+            ForbiddenPath: the path leaves the context.
+        """
+        clean = posixpath.normpath("/" + rel.replace("\\", "/")) if rel else "/"
+        if posixpath.normpath(rel).startswith(".."):
+            raise ForbiddenPath(f"forbidden path outside the build context: {rel} ()")
+        try:
+            return tarsafe.resolve(self.root, clean.lstrip("/"), rel, follow_final=follow_final)
+        except InvalidArgument as exc:
+            raise ForbiddenPath(f"forbidden path outside the build context: {rel} ()") from exc
+
+    def match(self, pattern: str) -> list[tuple[str, str]]:
+        """(name, resolved absolute path) of the context paths a COPY source names.
+
+        Wildcards are allowed; every result is resolved inside the context (a symlink that
+        points out of it is refused, like Docker).
+
+        Raises:
+            ForbiddenPath; NotFound when nothing matches.
+        """
+        if not glob.has_magic(pattern):
+            path = self.resolve(pattern)
+            if not os.path.lexists(path):
+                raise NotFound(f"file not found in build context or excluded by .dockerignore: "
+                               f"stat {pattern}: file does not exist")
+            return [(posixpath.basename(posixpath.normpath("/" + pattern)) or "/", path)]
+        rel = posixpath.normpath(pattern).lstrip("/")
+        if rel.startswith(".."):
+            raise ForbiddenPath(f"forbidden path outside the build context: {pattern} ()")
+        base = self.resolve(posixpath.dirname(rel)) if posixpath.dirname(rel) else self.root
+        found = sorted(glob.glob(os.path.join(glob.escape(base), posixpath.basename(rel))))
+        if not found:
+            raise NotFound(f"lstat {pattern}: file does not exist")
+        out = []
+        for p in found:
+            out.append((os.path.basename(p), self.resolve(os.path.relpath(p, self.root))))
+        return out
+
+
+# -- intake --------------------------------------------------------------------------------
+def _safe_filter(dest: str):
+    def check(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+        name = tarsafe.clean_name(member.name)
+        if not name or member.isdev() or member.isfifo():
+            return None
+        parent = os.path.realpath(os.path.join(dest, os.path.dirname(name)))
+        if parent != dest and not parent.startswith(dest + "/"):
+            raise ForbiddenPath(f"invalid tar entry {member.name!r}: path escapes the build context")
+        target = os.path.join(parent, os.path.basename(name))
+        if os.path.islink(target) or (os.path.lexists(target) and not os.path.isdir(target)):
+            os.unlink(target)
+        linkname = member.linkname
+        if member.islnk():
+            linkname = tarsafe.clean_name(member.linkname)
+        return member.replace(name=name, linkname=linkname, uid=0, gid=0, uname="", gname="",
+                              deep=False)
+
+    return check
+
+
+def extract_tar(fileobj: BinaryIO, dest: str) -> None:
+    """Extract a (possibly gzip/bzip2/xz compressed) tar into ``dest`` safely.
+
+    Raises:
+        InvalidArgument: not a tar, or an entry escaping ``dest``.
+    """
+    dest = os.path.realpath(dest)
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r|*") as tf:
+            check = _safe_filter(dest)
+            for member in tf:
+                safe = check(member, dest)
+                if safe is None:
+                    continue
+                tf.extract(safe, dest, set_attrs=not safe.issym(), numeric_owner=True,
+                           filter="fully_trusted")
+    except tarfile.TarError as exc:
+        raise InvalidArgument(f"failed to read the build context: {exc}") from exc
+
+
+def apply_dockerignore(root: str, keep: tuple[str, ...] = ()) -> None:
+    """Remove what ``root/.dockerignore`` excludes (``keep`` paths always stay)."""
+    path = os.path.join(root, ".dockerignore")
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8", errors="replace") as f:
+        patterns = read_patterns(f.read())
+    patterns += ["!" + k for k in (".dockerignore", *keep) if k]
+    matcher = Matcher(patterns)
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if matcher.excluded(rel):
+                os.unlink(os.path.join(dirpath, name))
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if not os.path.islink(full) and matcher.excluded(rel) and not os.listdir(full):
+                os.rmdir(full)
+
+
+def from_tar(fileobj: BinaryIO, dockerfile: str = "", tmp_root: str | None = None) -> BuildContext:
+    """A context from an uploaded tar stream.
+
+    Raises:
+        InvalidArgument: unreadable or unsafe tar.
+    """
+    root = tempfile.mkdtemp(prefix="build-ctx-", dir=tmp_root)
+    try:
+        extract_tar(fileobj, root)
+        apply_dockerignore(root, (dockerfile or DEFAULT_DOCKERFILE,))
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return BuildContext(root)
+
+
+def is_git_url(url: str) -> bool:
+    """Docker's urlutil.IsGitURL."""
+    if url.startswith(("git://", "git@", "github.com/")):
+        return True
+    base = url.split("#", 1)[0]
+    return url.startswith(("http://", "https://")) and base.endswith(".git")
+
+
+def from_remote(url: str, dockerfile: str = "", tmp_root: str | None = None) -> BuildContext:
+    """A context from ``remote``: a git repository, a tarball URL, or a Dockerfile URL.
+
+    Raises:
+        InvalidArgument: download or clone failure.
+    """
+    root = tempfile.mkdtemp(prefix="build-ctx-", dir=tmp_root)
+    try:
+        if is_git_url(url):
+            _git_clone(url, root)
+        else:
+            _download_context(url, root, dockerfile or DEFAULT_DOCKERFILE)
+        apply_dockerignore(root, (dockerfile or DEFAULT_DOCKERFILE,))
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return BuildContext(root)
+
+
+def _git_clone(url: str, root: str) -> None:
+    repo, _, fragment = url.partition("#")
+    ref, _, subdir = fragment.partition(":")
+    if repo.startswith("github.com/"):
+        repo = "https://" + repo
+    checkout = os.path.join(root, ".clone")
+    cmd = ["git", "clone", "--quiet", "--recurse-submodules"]
+    if ref:
+        cmd += ["--branch", ref]
+    try:
+        subprocess.run(cmd + ["--", repo, checkout], check=True, capture_output=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        err = getattr(exc, "stderr", b"") or b""
+        raise InvalidArgument(f"error fetching: {err.decode(errors='replace').strip() or exc}") from exc
+    src = os.path.realpath(os.path.join(checkout, subdir)) if subdir else checkout
+    if not src.startswith(os.path.realpath(checkout)) or not os.path.isdir(src):
+        raise InvalidArgument(f"error fetching: subdirectory {subdir!r} not found")
+    shutil.rmtree(os.path.join(src, ".git"), ignore_errors=True)
+    for name in os.listdir(src):
+        os.rename(os.path.join(src, name), os.path.join(root, name))
+    shutil.rmtree(checkout, ignore_errors=True)
+
+
+def _download_context(url: str, root: str, dockerfile: str) -> None:
+    import urllib.request
+
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - user's URL, like Docker
+                shutil.copyfileobj(resp, tmp, 1 << 20)
+        except OSError as exc:
+            raise InvalidArgument(f"unable to prepare context: unable to download remote context {url}: {exc}") from exc
+        tmp.seek(0)
+        head = tmp.read(512)
+        tmp.seek(0)
+        if _looks_like_tar(head):
+            extract_tar(tmp, root)
+            return
+        with open(os.path.join(root, dockerfile), "wb") as f:
+            shutil.copyfileobj(tmp, f)
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")):
+        return True
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def is_archive(path: str) -> bool:
+    """Whether a local file is a tar archive ADD would extract (plain/gzip/bzip2/xz)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    if not _looks_like_tar(head):
+        return False
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            tf.next()
+        return True
+    except (tarfile.TarError, OSError, EOFError):
+        return False

@@ -1,0 +1,108 @@
+"""POST /build (the legacy builder protocol of Engine API v1.41): parse → Builder → stream.
+
+The context (uploaded tar or ``remote``) is extracted and the Dockerfile parsed before the
+response starts, so those errors are plain HTTP errors as in Docker; step output and step
+errors are JSON lines (``stream``, ``aux``, ``errorDetail``).
+Layer 6 (daemon). May import: everything below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from hako.daemon.api.router import Request, Router, StreamResponse
+from hako.errors import InvalidArgument
+
+
+def register(router: Router) -> None:
+    router.add("POST", "/build", build)
+
+
+def build_options(req: Request) -> Any:
+    """Query parameters → BuildOptions.
+
+    Raises:
+        InvalidArgument: malformed JSON parameters or tags.
+    """
+    from hako.build.builder import BuildOptions
+    from hako.oci import reference
+
+    tags = [t for t in req.query_all("t") if t]
+    for tag in tags:
+        reference.parse(tag)
+    buildargs = req.query_json("buildargs", {}) or {}
+    labels = req.query_json("labels", {}) or {}
+    if not isinstance(buildargs, dict) or not isinstance(labels, dict):
+        raise InvalidArgument("buildargs and labels must be JSON objects")
+    epoch = buildargs.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
+    extra_hosts = [h for h in req.query_all("extrahosts") for h in h.split(",") if h]
+    return BuildOptions(
+        tags=tags, dockerfile=req.query.get("dockerfile", ""), buildargs=buildargs, labels=labels,
+        target=req.query.get("target", ""), nocache=req.query_bool("nocache"),
+        rm=req.query_bool("rm", True), forcerm=req.query_bool("forcerm"), quiet=req.query_bool("q"),
+        network_mode=req.query.get("networkmode", "") if req.query.get("networkmode") != "default" else "",
+        extra_hosts=extra_hosts, cache_from=req.query_json("cachefrom", []) or [],
+        platform=req.query.get("platform", ""),
+        source_date_epoch=int(epoch) if epoch and str(epoch).isdigit() else None,
+    )
+
+
+def _line(msg: dict[str, Any]) -> bytes:
+    return (json.dumps(msg, separators=(",", ":")) + "\r\n").encode()
+
+
+def _prepare(req: Request, body: Any, opts: Any, runner: Any, emit: Any) -> Any:
+    from hako.build import context as ctxmod
+    from hako.build.builder import Builder
+
+    remote = req.query.get("remote", "")
+    ctx = ctxmod.from_remote(remote, opts.dockerfile) if remote else ctxmod.from_tar(body, opts.dockerfile)
+    try:
+        builder = Builder(req.services.images, runner, ctx, opts, emit)
+        builder.prepare()
+    except BaseException:
+        ctx.close()
+        raise
+    return builder
+
+
+async def build(req: Request) -> StreamResponse:
+    from hako.build.builder import build as run_build
+    from hako.daemon.build_runner import ContainerRunner
+
+    opts = build_options(req)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def emit(msg: dict[str, Any] | None) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+    runner = ContainerRunner(req.services.containers, loop)
+    body = await req.body_file()
+    try:
+        builder = await req.run(_prepare, req, body, opts, runner, emit)
+    finally:
+        body.close()
+
+    def work() -> None:
+        try:
+            run_build(builder)
+        finally:
+            builder.context.close()
+            emit(None)
+
+    task = loop.run_in_executor(None, work)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while True:
+            msg = await queue.get()
+            if msg is None:
+                break
+            yield _line(msg)
+        await task
+
+    return StreamResponse(chunks())

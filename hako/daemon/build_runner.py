@@ -1,0 +1,101 @@
+"""The builder's Runner: RUN steps as real containers through ContainerService.
+
+``create`` makes an ordinary container from the step's config (its snapshot is what the
+builder commits), ``start_and_wait`` attaches to its output before starting it and feeds
+every chunk to the build stream, then waits for the exit; ``remove`` deletes it. The
+builder runs in a worker thread; the container service lives on the event loop, so the
+async calls are handed to the loop and awaited from the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Callable
+from typing import Any
+
+_OUTPUT_GRACE = 10.0
+
+
+class _OutputSink:
+    """A pending attach (``connect(handle)`` before start) that forwards stdout/stderr."""
+
+    def __init__(self, output: Callable[[bytes], None]) -> None:
+        self.output = output
+        self.done: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    async def connect(self, handle: Any) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            sock = await loop.run_in_executor(None, handle.attach, False, True, True)
+        except Exception:  # noqa: BLE001 - no output is better than no build
+            self.done.set_result(None)
+            return
+        sock.setblocking(False)
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        task = asyncio.ensure_future(self._pump(reader, writer))
+        task.add_done_callback(lambda _: self.done.done() or self.done.set_result(None))
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                header = await reader.readexactly(8)
+                size = struct.unpack(">L", header[4:])[0]
+                payload = await reader.readexactly(size) if size else b""
+                if payload:
+                    self.output(payload)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+
+class ContainerRunner:
+    """``hako.build.builder.Runner`` on top of a ContainerService."""
+
+    def __init__(self, containers: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.containers = containers
+        self.loop = loop
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def create(self, config: dict[str, Any], host_config: dict[str, Any]) -> str:
+        """Create the step's container. Returns its id."""
+        body = dict(config)
+        body["HostConfig"] = {k: v for k, v in host_config.items() if v is not None}
+        cid, _ = self.containers.create(None, body)
+        return cid
+
+    def start_and_wait(self, container_id: str, output: Callable[[bytes], None]) -> int:
+        """Start with output attached; block until it exits and its output is drained.
+
+        Returns:
+            The exit code.
+        """
+        return self._call(self._start_and_wait(container_id, output))
+
+    async def _start_and_wait(self, container_id: str, output: Callable[[bytes], None]) -> int:
+        svc = self.containers
+        c = svc.get(container_id)
+        sink = _OutputSink(output)
+        svc.add_pending_attach(c, sink)
+        waiter = svc.wait_future(container_id, "next-exit")
+        try:
+            await svc.start(container_id)
+        except BaseException:
+            svc.drop_pending_attach(c, sink)
+            if waiter is not None and not waiter.done():
+                waiter.cancel()
+            raise
+        if waiter is not None:
+            await waiter
+        try:
+            await asyncio.wait_for(asyncio.shield(sink.done), _OUTPUT_GRACE)
+        except asyncio.TimeoutError:
+            pass
+        return int(svc.get(container_id).state.exit_code)
+
+    def remove(self, container_id: str) -> None:
+        """Remove the container (and its snapshot)."""
+        self._call(self.containers.remove(container_id, force=True))

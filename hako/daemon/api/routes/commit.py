@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from hako.daemon.api.router import JSONResponse, Request, Router
-from hako.errors import InvalidArgument
+from hako.errors import EngineError, InvalidArgument
 
 
 def register(router: Router) -> None:
@@ -59,13 +59,19 @@ async def commit_container(req: Request) -> JSONResponse:
         raise InvalidArgument("invalid JSON: the body must be a container config object")
     paused = False
     if req.query_bool("pause", True) and c.state.running and not _is_paused(c):
-        await containers.pause(c.id)
-        paused = True
+        try:  # like Docker, a pause that fails (the container just exited) is ignored
+            await containers.pause(c.id)
+            paused = True
+        except EngineError:
+            pass
     try:
         img = await req.run(_commit, images, c, body, req.query, req.query_all("changes"))
     finally:
-        if paused:
-            await containers.unpause(c.id)
+        if paused and c.state.running:
+            try:
+                await containers.unpause(c.id)
+            except EngineError:
+                pass
     if name:
         await req.run(images.tag, img.id, name)
     events = getattr(req.services, "events", None)

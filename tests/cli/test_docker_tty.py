@@ -82,6 +82,11 @@ def term(hakod):
         yield factory
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        try:
+            os.unlink(os.path.join(tmpdir, f"tmux-{os.getuid()}", sock))
+        except OSError:
+            pass
 
 
 def docker(hakod, cli, *args, check=False):

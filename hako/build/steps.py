@@ -66,7 +66,7 @@ def run(b: Builder, st: StageState, node: ins.Run) -> None:
         b.commit_snapshot(st, cid, cc, " ".join(save_cmd), container_id=cid)
         ok = True
     finally:
-        if b.opts.rm and (ok or b.opts.forcerm):
+        if (b.opts.rm and ok) or b.opts.forcerm:
             b.runner.remove(cid)
             b.out(f"Removing intermediate container {cid[:12]}\n")
 
@@ -214,10 +214,7 @@ def copy(b: Builder, st: StageState, node: ins.Copy) -> None:
         wd = st.config.get("WorkingDir") or "/"
         dest = posixpath.join(wd, dest) + ("/" if dest.endswith("/") or dest in (".", "") else "")
     with _source_root(b, st, node) as src_root:
-        try:
-            sources = _collect(b, st, node, src_root)
-        except NotFound as exc:
-            raise NotFound(f"{kw} failed: {exc}") from exc
+        sources = _collect(b, st, node, src_root)
         if sources.count > 1 and not dest.endswith("/"):
             raise InvalidArgument(f"When using {kw} with more than one source file, the "
                                   "destination must be a directory and end with a /")

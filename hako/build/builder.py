@@ -36,13 +36,13 @@ class Runner(Protocol):
     """Runs RUN steps as containers (implemented by the daemon's build_runner).
 
     Lifecycle: ``create`` (the container's snapshot is named by its id) → ``start_and_wait``
-    (output chunks go to ``output`` while it runs) → the builder commits the snapshot →
+    (output chunks go to ``output(data, is_stderr)`` while it runs) → the builder commits the snapshot →
     ``remove``.
     """
 
     def create(self, config: dict[str, Any], host_config: dict[str, Any]) -> str: ...
 
-    def start_and_wait(self, container_id: str, output: Callable[[bytes], None]) -> int: ...
+    def start_and_wait(self, container_id: str, output: Callable[[bytes, bool], None]) -> int: ...
 
     def remove(self, container_id: str) -> None: ...
 
@@ -105,6 +105,7 @@ class Builder:
         self.escape = "\\"
         self.args = BuildArgs(options.buildargs)
         self.results: dict[int, str] = {}
+        self.cache_sources: set[str] | None = None
         self.plan: stages.Plan | None = None
         self.step = 0
 
@@ -129,6 +130,7 @@ class Builder:
             NotFound (no Dockerfile), DockerfileParseError, InvalidArgument (target, cycles).
         """
         text = self.context.read_dockerfile(self.opts.dockerfile)
+        self.context.drop_ignored_build_files(self.opts.dockerfile)
         directives, nodes = parse(text)
         self.escape = directives.escape
         plan = stages.truncate(stages.split(nodes), self.opts.target)
@@ -185,7 +187,9 @@ class Builder:
         """Use a cached image for this step when there is one."""
         if self.opts.nocache:
             return False
-        hit = cache.lookup(self.images, state.image_id, container_config)
+        if self.cache_sources is None:
+            self.cache_sources = cache.sources(self.images, self.opts.cache_from)
+        hit = cache.lookup(self.images, state.image_id, container_config, self.cache_sources or None)
         if hit is None:
             return False
         self.out(" ---> Using cache\n")

@@ -39,8 +39,33 @@ def compare(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
         a.get("Volumes"), b.get("Volumes"))
 
 
-def lookup(images: Any, parent: str, container_config: dict[str, Any]) -> str | None:
-    """The newest local child of ``parent`` built with the same container config, or None."""
+def sources(images: Any, cache_from: list[str]) -> set[str]:
+    """Ids of the ``cachefrom`` images and their ancestors ({""} when none of them exists,
+    which allows nothing; an empty set when no cachefrom was given: every image)."""
+    if not cache_from:
+        return set()
+    out = {""}
+    for ref in cache_from:
+        try:
+            image_id = images.get(ref).id
+        except Exception:  # noqa: BLE001 - Docker ignores cache sources it cannot find
+            continue
+        while image_id and image_id not in out:
+            out.add(image_id)
+            try:
+                image_id = images.get(image_id).parent
+            except Exception:  # noqa: BLE001
+                break
+    return out
+
+
+def lookup(images: Any, parent: str, container_config: dict[str, Any],
+           allowed: set[str] | None = None) -> str | None:
+    """The newest local child of ``parent`` built with the same container config, or None.
+
+    Args:
+        allowed: when given, only these image ids may be used (``cachefrom``).
+    """
     try:
         if parent:
             children = images.children(parent)
@@ -50,6 +75,8 @@ def lookup(images: Any, parent: str, container_config: dict[str, Any]) -> str | 
         return None
     best = None
     for img in children:
+        if allowed is not None and img.id not in allowed:
+            continue
         if compare(getattr(img, "container_config", None), container_config):
             if best is None or img.created > best.created:
                 best = img

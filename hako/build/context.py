@@ -40,6 +40,20 @@ class BuildContext:
         self.root = os.path.realpath(root)
         self._owned = owned
 
+    def drop_ignored_build_files(self, dockerfile: str = "") -> None:
+        """Remove the Dockerfile and .dockerignore from the context when .dockerignore names
+        them (they were kept so the Dockerfile could be read), as Docker's daemon does."""
+        path = os.path.join(self.root, ".dockerignore")
+        if not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8", errors="replace") as f:
+            matcher = Matcher(read_patterns(f.read()))
+        for name in (dockerfile or DEFAULT_DOCKERFILE, ".dockerignore"):
+            rel = posixpath.normpath(name).lstrip("/")
+            full = os.path.join(self.root, rel)
+            if not rel.startswith("..") and matcher.excluded(rel) and os.path.isfile(full):
+                os.unlink(full)
+
     def close(self) -> None:
         if self._owned:
             shutil.rmtree(self.root, ignore_errors=True)

@@ -60,7 +60,7 @@ def run(b: Builder, st: StageState, node: ins.Run) -> None:
     b.out(f" ---> Running in {cid[:12]}\n")
     ok = False
     try:
-        code = b.runner.start_and_wait(cid, lambda data: b.out(data.decode("utf-8", "replace")))
+        code = b.runner.start_and_wait(cid, lambda data, err: b.out(_output_text(data, err)))
         if code != 0:
             raise BuildStepError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
         b.commit_snapshot(st, cid, cc, " ".join(save_cmd), container_id=cid)
@@ -69,6 +69,12 @@ def run(b: Builder, st: StageState, node: ins.Run) -> None:
         if (b.opts.rm and ok) or b.opts.forcerm:
             b.runner.remove(cid)
             b.out(f"Removing intermediate container {cid[:12]}\n")
+
+
+def _output_text(data: bytes, stderr: bool) -> str:
+    """Step output as Docker's legacy builder streams it (stderr in red)."""
+    text = data.decode("utf-8", "replace")
+    return f"\x1b[91m{text}\x1b[0m" if stderr else text
 
 
 # -- snapshot helper -----------------------------------------------------------------------

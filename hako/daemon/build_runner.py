@@ -20,7 +20,7 @@ _OUTPUT_GRACE = 10.0
 class _OutputSink:
     """A pending attach (``connect(handle)`` before start) that forwards stdout/stderr."""
 
-    def __init__(self, output: Callable[[bytes], None]) -> None:
+    def __init__(self, output: Callable[[bytes, bool], None]) -> None:
         self.output = output
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
 
@@ -43,7 +43,7 @@ class _OutputSink:
                 size = struct.unpack(">L", header[4:])[0]
                 payload = await reader.readexactly(size) if size else b""
                 if payload:
-                    self.output(payload)
+                    self.output(payload, header[0] == 2)
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         finally:
@@ -67,7 +67,7 @@ class ContainerRunner:
         cid, _ = self.containers.create(None, body)
         return cid
 
-    def start_and_wait(self, container_id: str, output: Callable[[bytes], None]) -> int:
+    def start_and_wait(self, container_id: str, output: Callable[[bytes, bool], None]) -> int:
         """Start with output attached; block until it exits and its output is drained.
 
         Returns:
@@ -75,7 +75,7 @@ class ContainerRunner:
         """
         return self._call(self._start_and_wait(container_id, output))
 
-    async def _start_and_wait(self, container_id: str, output: Callable[[bytes], None]) -> int:
+    async def _start_and_wait(self, container_id: str, output: Callable[[bytes, bool], None]) -> int:
         svc = self.containers
         c = svc.get(container_id)
         sink = _OutputSink(output)

@@ -40,8 +40,9 @@ def build_options(req: Request) -> Any:
         raise InvalidArgument("buildargs and labels must be JSON objects")
     epoch = buildargs.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
     extra_hosts = [h for h in req.query_all("extrahosts") for h in h.split(",") if h]
+    dockerfiles = req.query_all("dockerfile")  # Go's FormValue: the first one wins
     return BuildOptions(
-        tags=tags, dockerfile=req.query.get("dockerfile", ""), buildargs=buildargs, labels=labels,
+        tags=tags, dockerfile=dockerfiles[0] if dockerfiles else "", buildargs=buildargs, labels=labels,
         target=req.query.get("target", ""), nocache=req.query_bool("nocache"),
         rm=req.query_bool("rm", True), forcerm=req.query_bool("forcerm"), quiet=req.query_bool("q"),
         network_mode=req.query.get("networkmode", "") if req.query.get("networkmode") != "default" else "",

@@ -27,6 +27,11 @@ fi
 echo "==> hako run --rm busybox echo \"This is a test container OK.\""
 "$BIN/hako" run --rm busybox echo "This is a test container OK."
 
+echo "==> hako build -t test examples/seed   (the seed notes' Dockerfile)"
+"$BIN/hako" build -t test examples/seed
+echo "==> hako run --rm test"
+"$BIN/hako" run --rm test
+
 cat <<MSG
 
 hakod is running (pid $(cat /run/hako/hakod.pid 2>/dev/null || echo '?')). Try:

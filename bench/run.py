@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""hako's start-latency and memory benchmark, side by side with Docker when one answers.
+
+    .venv/bin/python bench/run.py [-n RUNS] [--parallel-runs N] [--idle-containers K]
+                                  [--with-docker] [--no-docker] [--json FILE]
+
+Starts a private hakod (tests/daemon_harness.py: own data root, exec root, socket, cgroup
+parent; removed afterwards) with busybox imported, and measures through the docker CLI:
+``run --rm busybox true``, ``create``, ``start``, 20 parallel ``run --rm`` (wall time),
+the daemon's idle RSS and the RSS/PSS beside each running idle container (shim plus any
+runtime leftovers, from /proc/<pid>/smaps_rollup). Medians of N runs.
+
+Docker is measured too when ``$DOCKER_BENCH_HOST`` (default unix:///var/run/docker.sock)
+answers; no dockerd is started unless ``--with-docker`` is given, which runs Debian's
+dockerd + containerd on private sockets and directories and removes them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench import memory, workload  # noqa: E402
+from bench.workload import Target  # noqa: E402
+
+MIB = 1024 * 1024
+# figure key → (label, unit, the issue's Docker 20.10 figure, target for hakod)
+FIGURES = [
+    ("run_rm", "docker run --rm busybox true", "s", 0.47, 0.235),
+    ("create", "docker create busybox true", "s", None, None),
+    ("start", "docker start (created, runs true)", "s", None, None),
+    ("parallel", "20 x run --rm at once (wall)", "s", 3.96, 1.98),
+    ("daemon_rss", "daemon idle RSS (fresh)", "MiB", 107.0, 53.5),
+    ("daemon_rss_after", "daemon idle RSS (after the runs)", "MiB", 107.0, 53.5),
+    ("ctr_rss", "RSS per running idle container", "MiB", 12.8, 6.4),
+    ("ctr_pss", "PSS per running idle container", "MiB", None, None),
+]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-n", "--runs", type=int, default=10, help="runs per figure (median)")
+    p.add_argument("--parallel-runs", type=int, default=None,
+                   help="repetitions of the 20-parallel figure (default: --runs)")
+    p.add_argument("--idle-containers", type=int, default=10,
+                   help="idle containers started for the per-container memory figure")
+    p.add_argument("--with-docker", action="store_true",
+                   help="start a private dockerd + containerd when none answers")
+    p.add_argument("--no-docker", action="store_true", help="measure hako only")
+    p.add_argument("--only", default="", help="comma-separated figure groups: "
+                   "run_rm,create_start,parallel,memory")
+    p.add_argument("--json", default="", help="also write the results as JSON to this file")
+    return p.parse_args(argv)
+
+
+def ping(host: str, timeout: float = 2.0) -> int | None:
+    """GET /_ping on a unix:// host; returns the server's pid (SO_PEERCRED) or None."""
+    if not host.startswith("unix://"):
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(host[len("unix://"):])
+        s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        if not s.recv(64).startswith(b"HTTP/1."):
+            return None
+        cred = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", cred)[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def cli_env(host: str, config_dir: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DOCKER_HOST"] = host
+    env.pop("DOCKER_CONTEXT", None)
+    env["DOCKER_CONFIG"] = config_dir
+    env["DOCKER_CLI_HINTS"] = "false"
+    return env
+
+
+def measure(t: Target, args: argparse.Namespace) -> None:
+    groups = set(filter(None, args.only.split(","))) or {"run_rm", "create_start", "parallel", "memory"}
+    log(f"[{t.name}] idle RSS")
+    workload.daemon_rss(t, "daemon_rss")
+    if "run_rm" in groups:
+        log(f"[{t.name}] run --rm x{args.runs}")
+        workload.run_rm(t, args.runs)
+    if "create_start" in groups:
+        log(f"[{t.name}] create/start x{args.runs}")
+        workload.create_start(t, args.runs)
+    if "parallel" in groups:
+        reps = args.parallel_runs or args.runs
+        log(f"[{t.name}] 20 parallel run --rm x{reps}")
+        workload.parallel(t, reps)
+    if "memory" in groups:
+        log(f"[{t.name}] {args.idle_containers} idle containers")
+        workload.idle_containers(t, args.idle_containers)
+    wait_quiet(t)
+    workload.daemon_rss(t, "daemon_rss_after")
+
+
+def wait_quiet(t: Target, timeout: float = 30.0) -> None:
+    """Poll until the daemon lists no containers (auto-removals finished)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not workload.docker(t, "ps", "-aq", check=False):
+            return
+        time.sleep(0.1)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "MiB":
+        return f"{value / MIB:.1f} MiB" if value > 1000 else f"{value:.1f} MiB"
+    return f"{value:.3f} s"
+
+
+def table(targets: list[Target]) -> str:
+    head = ["figure"] + [t.name for t in targets] + ["Docker 20.10 (issue)", "target for hakod"]
+    rows = [head]
+    for key, label, unit, ref, goal in FIGURES:
+        if not any(key in t.results for t in targets):
+            continue
+        row = [label] + [fmt(t.results.get(key), unit) for t in targets]
+        row += [fmt(ref, unit), "<= " + fmt(goal, unit) if goal is not None else "-"]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    for t in targets:
+        if t.notes.get("parallel_hung"):
+            lines.append(f"{t.name}: {t.notes['parallel_hung']}")
+        if t.notes.get("ctr_procs"):
+            lines.append(f"{t.name}: per-container processes counted: {t.notes['ctr_procs']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from tests import daemon_harness
+
+    d = daemon_harness.new_daemon(extra_args=("--log-level", "info"))
+    docker_ctx = None
+    targets: list[Target] = []
+    try:
+        log(f"starting a private hakod under {d.root}")
+        d.start()
+        daemon_harness.import_busybox(d)
+        hako = Target("hako", cli_env(d.host, os.path.join(d.root, "docker-config")),
+                      lambda: [d.proc.pid])
+        targets.append(hako)
+        dk = None
+        if not args.no_docker:
+            from bench import dockerd
+
+            host = os.environ.get("DOCKER_BENCH_HOST", "unix:///var/run/docker.sock")
+            pid = ping(host)
+            if pid is None and args.with_docker:
+                docker_ctx = dockerd.PrivateDocker()
+                log(f"starting a private dockerd under {docker_ctx.root}")
+                host, pid = docker_ctx.start(), None
+            if pid is not None or docker_ctx is not None:
+                dk = Target("docker", cli_env(host, os.path.join(d.root, "docker-config")),
+                            dockerd.pids_of(host, docker_ctx))
+                dockerd.ensure_busybox(dk, os.path.join(d.root, "busybox.tar"))
+                targets.append(dk)
+            else:
+                log(f"Docker was not found (nothing answers on {host}); measuring hako only. "
+                    "Use --with-docker to start a private dockerd.")
+        for t in targets:
+            measure(t, args)
+        if dk is not None:
+            dockerd.drop_busybox(dk)
+    finally:
+        d.cleanup()
+        if docker_ctx is not None:
+            docker_ctx.cleanup()
+    print(table(targets))
+    if len(targets) == 1:
+        print("Docker was not found: only hako's column was measured.")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({t.name: {"results": t.results, "notes": t.notes} for t in targets}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The benchmark's workload, run through the docker CLI against one daemon.
+
+Every figure is measured the same way for hakod and for dockerd: the same docker CLI
+binary, only DOCKER_HOST differs. Times are wall-clock seconds of whole CLI invocations.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from bench import memory
+
+
+@dataclass
+class Target:
+    """One daemon under test.
+
+    Attributes:
+        name: column title ("hako", "docker").
+        env: environment for the docker CLI (DOCKER_HOST set).
+        daemon_pids: returns the pids whose RSS is the daemon's idle footprint.
+        image: the busybox image reference to run.
+    """
+
+    name: str
+    env: dict[str, str]
+    daemon_pids: Callable[[], list[int]]
+    image: str = "busybox"
+    results: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def docker(t: Target, *args: str, check: bool = True, timeout: float = 120) -> str:
+    """Run the docker CLI against the target and return its stdout."""
+    res = subprocess.run(["docker", *args], env=t.env, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL,
+                         timeout=timeout, check=False)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"[{t.name}] docker {' '.join(args)} failed ({res.returncode}): "
+                           f"{res.stderr.strip()}")
+    return res.stdout.strip()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def median_of(n: int, fn: Callable[[], object]) -> float:
+    return statistics.median(timed(fn) for _ in range(n))
+
+
+def run_rm(t: Target, n: int) -> None:
+    """``docker run --rm busybox true``, median of n."""
+    docker(t, "run", "--rm", t.image, "true")  # warm-up (page cache, lazy imports)
+    t.results["run_rm"] = median_of(n, lambda: docker(t, "run", "--rm", t.image, "true"))
+
+
+def create_start(t: Target, n: int) -> None:
+    """``docker create busybox true`` then ``docker start ID``, medians of n each."""
+    ids: list[str] = []
+    creates = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        ids.append(docker(t, "create", t.image, "true"))
+        creates.append(time.perf_counter() - t0)
+    starts = [timed(lambda cid=cid: docker(t, "start", cid)) for cid in ids]
+    t.results["create"] = statistics.median(creates)
+    t.results["start"] = statistics.median(starts)
+    for cid in ids:
+        docker(t, "wait", cid, check=False)
+    docker(t, "rm", "-f", *ids, check=False)
+
+
+def parallel(t: Target, n: int, width: int = 20, limit: float = 60.0) -> None:
+    """``width`` concurrent ``docker run --rm busybox true``: wall time until all exited.
+
+    A CLI still running after ``limit`` seconds is killed and counted as hung; repetitions
+    with a hung CLI are left out of the median (and reported in the notes).
+    """
+    walls, hung, failed = [], 0, []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(["docker", "run", "--rm", t.image, "true"], env=t.env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE) for _ in range(width)]
+        deadline = t0 + limit
+        stuck = 0
+        for p in procs:
+            try:
+                p.wait(max(0.1, deadline - time.perf_counter()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                stuck += 1
+        wall = time.perf_counter() - t0
+        failed += [p.stderr.read().decode().strip() for p in procs if p.returncode not in (0, -9)]
+        for p in procs:
+            p.stderr.close()
+        hung += stuck
+        if not stuck:
+            walls.append(wall)
+    if failed:
+        raise RuntimeError(f"[{t.name}] parallel run failed: {failed[0]}")
+    if hung:
+        t.notes["parallel_hung"] = f"{hung} of {n * width} parallel CLIs hung (> {limit:.0f} s)"
+    if walls:
+        t.results["parallel"] = statistics.median(walls)
+
+
+def daemon_rss(t: Target, key: str) -> None:
+    """Sum of RSS of the daemon's processes, at rest."""
+    pids = t.daemon_pids()
+    t.results[key] = sum(memory.rollup(p)[0] for p in pids)
+
+
+def idle_containers(t: Target, count: int) -> None:
+    """Start ``count`` idle containers and measure the per-container RSS/PSS beside them."""
+    ids = [docker(t, "run", "-d", t.image, "sleep", "3600") for _ in range(count)]
+    try:
+        pids = [int(docker(t, "inspect", "-f", "{{.State.Pid}}", cid)) for cid in ids]
+        rss, pss, names = memory.per_container_overhead(pids)
+        t.results["ctr_rss"] = rss
+        t.results["ctr_pss"] = pss
+        t.notes["ctr_procs"] = ", ".join(names)
+        daemon_rss(t, "daemon_rss_busy")
+    finally:
+        docker(t, "rm", "-f", *ids, check=False)

@@ -6,7 +6,7 @@ APT_PKGS := busybox-static runc tini tmux iptables iproute2 debootstrap python3-
 HAKO_SOCK ?= /run/hako/hako.sock
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install system-packages test unit lint demo bench clean
+.PHONY: install system-packages test unit lint demo bench clean compat
 
 install: system-packages $(VENV)/.installed
 
@@ -30,6 +30,10 @@ unit: install
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(MAKE) --no-print-directory compat
+
+compat: install
+	bash scripts/dockerpy.sh
 
 demo: install
 	@bash scripts/demo.sh

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from hako.daemon import create as createpolicy
+from hako.daemon import restart as restartpolicy
 from hako.daemon.config import DaemonConfig
 from hako.daemon.state import Container, ContainerStore, Status, now_rfc3339, validate_name
 from hako.errors import Conflict, InvalidArgument, NotModified
@@ -67,6 +68,8 @@ class ContainerService:
         self._remove_waiters: dict[str, list[asyncio.Future]] = {}
         self._pending_attach: dict[str, list[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._manual_stop: set[str] = set()  # stopped/killed by the user: no policy restart
+        self._restarts: dict[str, tuple[asyncio.Task, float]] = {}  # pending restart, delay
 
     # -- helpers ---------------------------------------------------------------------------
     def get(self, ref: str) -> Container:
@@ -108,11 +111,13 @@ class ContainerService:
         _check_wire_types(body)
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
         warnings = createpolicy.validate_host_config(host_config)
-        runtime = host_config.get("Runtime") or self.config.default_runtime
+        # docker-py sends ``runtime=`` as a top-level Runtime; Docker ignores it but its
+        # default runtime is runc, so honouring it gives what such clients expect.
+        runtime = host_config.get("Runtime") or body.get("Runtime") or self.config.default_runtime
         self.config.runtime_path(runtime)
         host_config["Runtime"] = runtime
         image = self.images.get(image_ref)
-        user_conf = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+        user_conf = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig", "Runtime")}
         for key in ("Cmd", "Entrypoint"):  # Docker's StrSlice: a string is one argument
             if isinstance(user_conf.get(key), str):
                 user_conf[key] = [user_conf[key]]
@@ -147,8 +152,8 @@ class ContainerService:
         return cid, warnings
 
     # -- start -----------------------------------------------------------------------------
-    async def start(self, ref: str) -> None:
-        """Start a created or exited container.
+    async def start(self, ref: str, by_policy: bool = False) -> None:
+        """Start a created or exited container (``by_policy``: a restarting one).
 
         Raises:
             NotModified: already running. Conflict: paused. RuntimeFailed: the runtime refused.
@@ -158,8 +163,10 @@ class ContainerService:
         c = self.get(ref)
         if c.state.status == Status.PAUSED:
             raise Conflict("cannot start a paused container, try unpause instead")
-        if c.state.running:
+        if c.state.running and not (by_policy and c.state.status == Status.RESTARTING):
             raise NotModified("container already started")
+        if not by_policy:
+            self._manual_stop.discard(c.id)
         if c.state.status == Status.REMOVING:
             raise Conflict(f"container is marked for removal and cannot be started")
         loop = asyncio.get_running_loop()
@@ -195,6 +202,8 @@ class ContainerService:
 
         c.state.exit_code = getattr(exc, "exit_code", 128)
         c.state.error = str(exc)
+        if c.state.status == Status.RESTARTING:
+            c.transition(Status.EXITED)
         self.store.save(c)
         await asyncio.get_running_loop().run_in_executor(None, bundle.unmount_rootfs, self, c)
         for attach in self._pending_attach.pop(c.id, []):
@@ -227,8 +236,10 @@ class ContainerService:
         c.state.finished_at = status.get("exited_at") or now_rfc3339()
         c.state.pid = 0
         c.state.shim_pid = 0
+        restart = restartpolicy.should_restart(c.host_config.get("RestartPolicy"), c.state.exit_code,
+                                               c.id in self._manual_stop, c.restart_count)
         if c.state.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
-            c.transition(Status.EXITED)
+            c.transition(Status.RESTARTING if restart else Status.EXITED)
         self._shims.pop(c.id, None)
         await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
         self.store.save(c)
@@ -238,11 +249,47 @@ class ContainerService:
         for fut in self._exit_waiters.pop(c.id, []):
             if not fut.done():
                 fut.set_result(c.state.exit_code)
-        if c.host_config.get("AutoRemove"):
+        if restart:
+            self._schedule_restart(c)
+        elif c.host_config.get("AutoRemove"):
             try:
                 await self.remove(c.id, force=True, volumes=True)
             except Exception as exc:  # noqa: BLE001 - auto-remove is best effort
                 log.warning("auto-remove of %s failed: %s", c.id[:12], exc)
+
+    def _schedule_restart(self, c: Container) -> None:
+        """Start ``c`` again after the policy's back-off delay (it is RESTARTING meanwhile)."""
+        _, previous = self._restarts.pop(c.id, (None, 0.0))
+        try:
+            started = time.mktime(time.strptime(c.state.started_at[:19], "%Y-%m-%dT%H:%M:%S"))
+            ran_for = time.mktime(time.gmtime()) - started
+        except (ValueError, OverflowError):
+            ran_for = 0.0
+        delay = restartpolicy.next_delay(previous, ran_for)
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            if c.state.status != Status.RESTARTING:
+                return
+            c.restart_count += 1
+            try:
+                await self.start(c.id, by_policy=True)
+            except Exception as exc:  # noqa: BLE001 - recorded on the container by start
+                log.warning("restart of %s failed: %s", c.id[:12], exc)
+
+        self._restarts[c.id] = (asyncio.get_running_loop().create_task(later()), delay)
+
+    def _cancel_restart(self, c: Container) -> bool:
+        """Drop a pending policy restart; True when the container was RESTARTING."""
+        self._manual_stop.add(c.id)
+        task, _ = self._restarts.pop(c.id, (None, 0.0))
+        if task is not None:
+            task.cancel()
+        if c.state.status != Status.RESTARTING or c.state.pid:
+            return False
+        c.transition(Status.EXITED)
+        self.store.save(c)
+        return True
 
     # -- stop / kill -----------------------------------------------------------------------
     async def kill(self, ref: str, signal: str | int | None = None) -> None:
@@ -255,10 +302,17 @@ class ContainerService:
         c = self.get(ref)
         if not c.state.running or not c.state.pid:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        self._manual_stop.add(c.id)
+        waiter = self._exit_future(c) if sig == signals.SIGKILL else None
         self._signal(c, sig)
         if sig == signals.SIGKILL and c.state.status == Status.PAUSED:
             await self.unpause(c.id)
         self._emit(c, "kill", signal=str(sig))
+        if waiter is not None:  # Docker's Kill: SIGKILL, then wait until it is not running
+            try:
+                await asyncio.wait_for(waiter, 10)
+            except asyncio.TimeoutError:
+                log.warning("container %s did not exit 10s after SIGKILL", c.id[:12])
 
     def _signal(self, c: Container, sig: int) -> None:
         try:
@@ -279,7 +333,7 @@ class ContainerService:
         self._emit(c, "stop")
 
     async def _stop(self, c: Container, timeout: int | None, signal: str | None = None) -> None:
-        if not c.state.running:
+        if self._cancel_restart(c) or not c.state.running:
             return
         sig = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
         if timeout is None:
@@ -359,6 +413,10 @@ class ContainerService:
             raise Conflict(
                 f"You cannot remove a paused container {c.id}. Unpause and then stop the container "
                 "before attempting removal or force remove")
+        if c.state.status == Status.RESTARTING and not force:
+            raise Conflict(
+                f"You cannot remove a restarting container {c.id}. Stop the container before "
+                "attempting removal or force remove")
         if c.state.running and not force:
             raise Conflict(
                 f"You cannot remove a running container {c.id}. Stop the container before attempting "

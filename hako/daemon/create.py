@@ -13,6 +13,7 @@ from hako.errors import InvalidArgument
 from hako.support import units
 
 _KNOWN_RESTART = {"", "no", "always", "unless-stopped", "on-failure"}
+_LOG_DRIVERS = {"json-file", "none"}  # what the shim can write
 
 
 def image_config(image: Any) -> dict[str, Any]:
@@ -122,6 +123,9 @@ def validate_host_config(hc: dict[str, Any]) -> list[str]:
     shm = hc.get("ShmSize")
     if shm is not None and int(shm) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
+    driver = (hc.get("LogConfig") or {}).get("Type") or "json-file"
+    if driver not in _LOG_DRIVERS:
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
     return warnings
 
 

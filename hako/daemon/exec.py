@@ -48,6 +48,7 @@ class ExecService:
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
+        body = _canonical_keys(body)
         cmd = body.get("Cmd") or []
         if isinstance(cmd, str):
             cmd = [cmd]
@@ -124,15 +125,24 @@ class ExecService:
         inst.started = True
         loop = asyncio.get_running_loop()
         proc = await loop.run_in_executor(None, self.process_spec, inst)
-        use_tty = bool(inst.config.get("Tty")) if tty is None else tty
+        use_tty = bool(inst.config.get("Tty"))  # the start body's Tty only picks the framing
         inst.handle = await loop.run_in_executor(
             None, shim.exec, inst.id, proc, use_tty, bool(inst.config.get("AttachStdin")) and not detach)
         return inst
 
     async def run(self, inst: ExecInstance) -> None:
-        """Start the prepared exec process and record it as running."""
+        """Start the prepared exec process and record it as running.
+
+        Raises:
+            RuntimeFailed: the runtime could not start it; like Docker the exec then
+            reports exit code 126.
+        """
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, inst.handle.start)
+        try:
+            await loop.run_in_executor(None, inst.handle.start)
+        except Exception:
+            inst.running, inst.exit_code = False, 126
+            raise
         inst.running = True
         inst.pid = getattr(inst.handle, "pid", 0) or 0
 
@@ -163,3 +173,19 @@ class ExecService:
             "ContainerID": inst.container.id, "DetachKeys": body.get("DetachKeys") or "",
             "Pid": inst.pid,
         }
+
+
+_EXEC_KEYS = ("User", "Privileged", "Tty", "ConsoleSize", "AttachStdin", "AttachStderr",
+              "AttachStdout", "Detach", "DetachKeys", "Env", "WorkingDir", "Cmd")
+
+
+def _canonical_keys(body: dict[str, Any]) -> dict[str, Any]:
+    """Go's JSON decoder matches field names case-insensitively (docker-py sends
+    ``detachKeys``); map such spellings onto Docker's ExecConfig names."""
+    canon = {k.lower(): k for k in _EXEC_KEYS}
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        name = canon.get(key.lower(), key)
+        if name not in out or key == name:
+            out[name] = value
+    return out

@@ -13,6 +13,11 @@ _KEYS = {"id", "name", "label", "status", "exited", "ancestor", "before", "since
 _STATUSES = {s.value for s in Status}
 
 
+def labels_match(c: Container, wanted: list[str]) -> bool:
+    """Docker's ``label`` filter (``key`` or ``key=value``, all must hold) on a container."""
+    return _label_match(c.config.get("Labels") or {}, wanted)
+
+
 def _label_match(labels: dict[str, str], wanted: list[str]) -> bool:
     for item in wanted:
         key, eq, value = item.partition("=")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
-from hako.daemon import listing
+from hako.daemon import listing, resources
 from hako.daemon.api import wire
 from hako.daemon.api.router import (
     EmptyResponse, HijackResponse, JSONResponse, Request, Router, StreamResponse)
@@ -38,6 +39,7 @@ def register(r: Router) -> None:
     r.add("GET", "/containers/{id}/changes", changes)
     r.add("GET", "/containers/{id}/export", export)
     r.add("POST", "/containers/{id}/update", update)
+    r.add("GET", "/containers/{id}/stats", stats)
 
 
 async def create(req: Request) -> JSONResponse:
@@ -228,9 +230,28 @@ async def resize(req: Request) -> EmptyResponse:
     return EmptyResponse(200)
 
 
+# What Docker's init layer holds (mount points and the files the daemon provides): never
+# reported as changes, nor the directories that changed only because of them.
+_INIT_PATHS = ("/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc/mtab",
+               "/dev/console", "/dev/pts", "/dev/shm", "/proc", "/sys")
+
+
+def _visible_changes(items: list[dict] | None) -> list[dict]:
+    items = items or []
+    hidden = [i["Path"] for i in items if i["Path"] in _INIT_PATHS]
+    rest = [i for i in items if i["Path"] not in _INIT_PATHS]
+
+    def only_for_hidden(item: dict) -> bool:
+        prefix = item["Path"].rstrip("/") + "/"
+        return (item["Kind"] == 0 and any(h.startswith(prefix) for h in hidden)
+                and not any(o["Path"].startswith(prefix) for o in rest))
+
+    return [i for i in rest if not only_for_hidden(i)]
+
+
 async def changes(req: Request) -> JSONResponse:
     c = req.services.containers.get(req.params["id"])
-    return JSONResponse(await req.run(req.services.images.changes, c.id) or None)
+    return JSONResponse(_visible_changes(await req.run(req.services.images.changes, c.id)) or None)
 
 
 async def export(req: Request) -> StreamResponse:
@@ -240,18 +261,43 @@ async def export(req: Request) -> StreamResponse:
 
 async def update(req: Request) -> JSONResponse:
     body = await req.json(default={}) or {}
-    c = req.services.containers.get(req.params["id"])
-    if "RestartPolicy" in body:
-        c.host_config["RestartPolicy"] = body["RestartPolicy"]
-        req.services.containers.store.save(c)
-    return JSONResponse({"Warnings": []})
+    svc = req.services.containers
+    c = svc.get(req.params["id"])
+    warnings = await req.run(resources.update, svc, c, body)
+    return JSONResponse({"Warnings": warnings or None})
+
+
+async def stats(req: Request) -> StreamResponse:
+    svc = req.services.containers
+    c = svc.get(req.params["id"])
+    stream = req.query_bool("stream", True)
+    one_shot = req.query_bool("one-shot")
+
+    async def body():
+        pre = None
+        if not one_shot and c.state.running:  # Docker's first answer has a previous sample
+            pre = await req.run(resources.stats, svc, c)
+            await asyncio.sleep(1)
+        while True:
+            sample = await req.run(resources.stats, svc, c, pre)
+            yield json.dumps(sample).encode() + b"\n"
+            if not stream or not c.state.running:
+                return
+            pre = sample
+            await asyncio.sleep(1)
+
+    return StreamResponse(body())
 
 
 async def prune(req: Request) -> JSONResponse:
     svc = req.services.containers
+    labels = req.query_filters().get("label", [])
     deleted, reclaimed = [], 0
     for c in list(svc.list()):
-        if c.state.status in (Status.EXITED, Status.CREATED, Status.DEAD):
-            await svc.remove(c.id)
-            deleted.append(c.id)
+        if not resources.is_prunable(c) or not listing.labels_match(c, labels):
+            continue
+        size = (_sizes(req, c) or (0, 0))[0]
+        await svc.remove(c.id)
+        deleted.append(c.id)
+        reclaimed += size
     return JSONResponse({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})

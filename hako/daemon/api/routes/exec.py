@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from hako.daemon.api.router import EmptyResponse, HijackResponse, JSONResponse, Request, Router
-from hako.daemon.attach import AttachSession, parse_detach_keys
+from hako.daemon.attach import AttachSession, frame, parse_detach_keys
 from hako.errors import InvalidArgument
 
 RAW = "application/vnd.docker.raw-stream"
@@ -36,6 +36,8 @@ async def start(req: Request):
         await execs.run(inst)
         return EmptyResponse(200)
     cfg = inst.config
+    # Docker frames the stream unless the start body says Tty (the process's pty comes from
+    # the exec config); a client that omits it gets the exec's own setting.
     tty = bool(cfg.get("Tty") if body.get("Tty") is None else body.get("Tty"))
     keys = parse_detach_keys(cfg.get("DetachKeys"))
 
@@ -44,7 +46,15 @@ async def start(req: Request):
                                 stdout=bool(cfg.get("AttachStdout", True)),
                                 stderr=bool(cfg.get("AttachStderr", True)), detach_keys=keys)
         await session.connect(inst.handle)
-        await execs.run(inst)
+        try:
+            await execs.run(inst)
+        except Exception as exc:  # noqa: BLE001 - hijacked: the error goes into the stream
+            text = str(exc).replace("OCI runtime start failed", "OCI runtime exec failed")
+            data = (text + ": unknown\r\n").encode()
+            writer.write(data if tty else frame(1, data))
+            await writer.drain()
+            writer.close()
+            return
         try:
             await session.done
             await execs.wait_exit(inst)

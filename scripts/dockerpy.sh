@@ -10,7 +10,7 @@ VERSION=7.0.0
 CACHE="$REPO/.cache"
 SUITE="$CACHE/docker-$VERSION"
 FILES=(api_container_test.py api_exec_test.py api_image_test.py models_containers_test.py
-       models_images_test.py api_client_test.py errors_test.py regression_test.py)
+       models_images_test.py api_client_test.py errors_test.py regression_test.py api_build_test.py)
 
 if [ ! -f "$SUITE/tests/integration/base.py" ]; then
   mkdir -p "$CACHE"

@@ -114,14 +114,15 @@ CASES = [
     ("POST", "/images/nosuchimage/tag", {"repo": "x"}, None, 404, "No such image: nosuchimage:latest"),
     ("POST", "/images/busybox/tag", {"repo": "Bad Repo"}, None, 400, "invalid reference format"),
     ("POST", "/images/create", {"fromSrc": "-", "repo": "garbage"}, b"not a tar" * 200, 400, "invalid"),
-    ("POST", "/images/load", None, b"garbage", 400, "invalid"),
-    ("POST", "/images/load", None, _tar([("hello", "f", b"x")]), 400, "manifest.json"),
+    # Docker 20.10 (API 1.41) answers a failed load with 200 and the error in the stream.
+    ("POST", "/images/load", None, b"garbage", 200, "invalid"),
+    ("POST", "/images/load", None, _tar([("hello", "f", b"x")]), 200, "manifest.json"),
     ("GET", "/nosuchpath", None, None, 404, "page not found"),
 ] + [
     ("POST", "/images/create", {"fromSrc": "-", "repo": f"evil-{key}"}, layer, 400, "invalid tar entry")
     for key, layer in EVIL_LAYERS.items()
 ] + [
-    ("POST", "/images/load", None, _save_archive(layer, f"evil-{key}:load"), 400, "invalid tar entry")
+    ("POST", "/images/load", None, _save_archive(layer, f"evil-{key}:load"), 200, "invalid tar entry")
     for key, layer in EVIL_LAYERS.items()
 ]
 
@@ -149,7 +150,9 @@ def test_bad_input(hakod, method, path, query, body, status, message):
     got, reply = hakod.api(method, path, body=None if raw is not None else body, raw=raw, query=query)
     try:
         assert got == status, reply
-        assert isinstance(reply, dict) and message in reply.get("message", ""), reply
+        assert isinstance(reply, dict), reply
+        text = reply.get("message") or reply.get("errorDetail", {}).get("message", "")
+        assert message in text, reply
     finally:
         after = _snapshot(hakod)
         if got == 201 and isinstance(reply, dict) and reply.get("Id"):
@@ -202,6 +205,7 @@ def test_no_store_leftovers_after_refused_imports(hakod):
     before = inventory()
     for key, layer in EVIL_LAYERS.items():
         assert hakod.api("POST", "/images/create", raw=layer, query={"fromSrc": "-", "repo": "x"})[0] == 400
-        assert hakod.api("POST", "/images/load", raw=_save_archive(layer, "x:y"))[0] == 400
+        status, reply = hakod.api("POST", "/images/load", raw=_save_archive(layer, "x:y"))
+        assert status == 200 and "invalid tar entry" in reply["errorDetail"]["message"]
     leftovers = {p for p in inventory() - before if "ingest" not in p or not p.endswith("ingest")}
     assert not leftovers, sorted(leftovers)[:20]

@@ -20,6 +20,8 @@ DESELECTED: dict[str, str] = {
     "models_images_test.py::ImageCollectionTest::test_pull_with_tag": _PULL,
     "models_images_test.py::ImageCollectionTest::test_pull_with_sha": _PULL,
     "models_images_test.py::ImageCollectionTest::test_pull_multiple": _PULL,
+    "api_build_test.py::BuildTest::test_build_streaming":
+        "ADDs a file from an internet URL (dl.dropboxusercontent.com): no traffic off loopback in tests",
     "api_client_test.py::ConnectionTimeoutTest::test_timeout": "dials the private address 192.168.10.2 (no traffic off loopback in tests)",
     "api_container_test.py::AttachContainerTest::test_run_container_reading_socket_ws":
         "docker-py turns only http:// base URLs into ws:// ones, so over a unix:// DOCKER_HOST this "
@@ -36,6 +38,7 @@ _ARCHIVE = ("volumes (later issue): writes to the anonymous volume /vol1 (the ar
 _PULLS = "pull/registry (later issue): the test pulls an image from Docker Hub"
 
 EXPECTED_FAILURES: dict[str, str] = {
+    "api_build_test.py::BuildTest::test_build_with_network_mode": _NETWORKS,
     "api_container_test.py::CreateContainerTest::test_create_with_links": _LINKS,
     "api_container_test.py::CreateContainerTest::test_create_with_mac_address":
         "networking (later issue): MacAddress needs the container's eth0 on a network",
@@ -71,11 +74,4 @@ EXPECTED_FAILURES: dict[str, str] = {
     "models_images_test.py::ImageCollectionTest::test_list_with_repository": _PULLS,
     "models_images_test.py::ImageTest::test_tag_and_remove": _PULLS,
     "regression_test.py::TestRegressions::test_792_explicit_port_protocol": _PORTS,
-    # Not a later-issue feature: an open decision. Docker 20.10 (API 1.41) answers a failed
-    # /images/load with 200 and the error inside the JSON stream, which docker-py turns into
-    # ImageLoadError; newer daemons answer the error status when nothing was streamed, and
-    # tests/api/test_api_bad_input.py asserts that 400. hakod streams the error only when the
-    # client asks for progress (quiet=0); docker-py sends no quiet parameter.
-    "models_images_test.py::ImageCollectionTest::test_load_error":
-        "open decision: /images/load errors as 400 (tests/api) vs 200 + in-stream error (Docker 20.10)",
 }

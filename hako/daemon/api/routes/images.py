@@ -182,15 +182,11 @@ async def load_images(req: Request) -> StreamResponse:
     from hako.errors import EngineError
 
     body = await req.body_file()
-    # An explicit quiet=0 asks for progress: Docker 20.10 then answers 200 and reports a
-    # failure in the stream (docker-py's ImageLoadError relies on it); otherwise the error
-    # status is the answer, as newer daemons do when nothing was streamed yet.
-    progress = "quiet" in req.query and not req.query_bool("quiet")
+    # Docker 20.10 (API 1.41) answers 200 and reports a failed load inside the stream, with or
+    # without quiet; docker-py's ImageLoadError relies on it.
     try:
         messages = await req.run(req.services.images.load, body, req.query_bool("quiet"))
     except EngineError as exc:
-        if not progress:
-            raise
         return StreamResponse(iter([json.dumps({"errorDetail": {"message": str(exc)},
                                                 "error": str(exc)}).encode() + b"\n"]))
     finally:

@@ -558,9 +558,15 @@ class ContainerService:
             c.state.finished_at = status.get("exited_at") or now_rfc3339()
             c.state.pid = 0
             c.state.shim_pid = 0
-            c.transition(Status.EXITED)
+            # It died while the daemon was away: its restart policy still applies (moby
+            # restarts such containers at daemon start).
+            restart = c.state.status == Status.RESTARTING or restartpolicy.should_restart(
+                c.host_config.get("RestartPolicy"), c.state.exit_code, False, c.restart_count)
+            c.transition(Status.RESTARTING if restart else Status.EXITED)
             await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
             self.store.save(c)
+            if restart:
+                self._schedule_restart(c)
         for c in loaded:
             if c.host_config.get("AutoRemove") and not c.state.running:
                 try:

@@ -301,3 +301,19 @@ def test_sigkill_during_starts(fresh_hakod, docker_cli):
     for cid in ids:
         docker(d, docker_cli, "rm", cid, check=True)
     assert not os.listdir(os.path.join(d.exec_root, "containers"))
+
+
+def test_restart_policy_applies_to_container_that_died_while_down(fresh_hakod, docker_cli):
+    d = fresh_hakod().start()
+    import_busybox(d)
+    cid = docker(d, docker_cli, "run", "-d", "--restart", "always", "busybox", "sh", "-c",
+                 "trap 'exit 0' TERM; while true; do sleep 0.05; done", check=True).stdout.decode().strip()
+    pid = state(d, cid)["Pid"]
+    d.kill9()
+    os.kill(pid, signal.SIGTERM)
+    poll(lambda: not pid_alive(pid))
+    d.start()
+    new = poll(lambda: (st := state(d, cid))["Status"] == "running" and st["Pid"] != pid and st)
+    assert pid_alive(new["Pid"])
+    assert docker(d, docker_cli, "inspect", "-f", "{{.RestartCount}}", cid).stdout.decode().strip() == "1"
+    docker(d, docker_cli, "rm", "-f", cid, check=True)

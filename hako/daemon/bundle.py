@@ -147,8 +147,10 @@ def start_shim(svc: Any, c: Container) -> Any:
         spec = build_spec(spec_options(svc, c, rootfs))
         atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
         conf = c.config
+        runtime = shimclient.fast_runtime(svc.config.runtime_path(c.runtime),
+                                          os.path.join(svc.config.exec_root, "bin"))
         return shimclient.spawn(
-            id=c.id, bundle=bundle, state_dir=bundle, runtime=svc.config.runtime_path(c.runtime),
+            id=c.id, bundle=bundle, state_dir=bundle, runtime=runtime,
             runtime_root=svc.config.runtime_root, log_file=c.log_path, tty=bool(conf.get("Tty")),
             stdin=bool(conf.get("OpenStdin")), stdin_once=bool(conf.get("StdinOnce")))
     except BaseException:

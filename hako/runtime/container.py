@@ -132,13 +132,12 @@ class Container:
 
     def save(self) -> None:
         """Write state.json atomically."""
-        import json
+        from hako.runtime import shim_wire  # the C accelerator only: json pulls in re
 
         doc = {name: getattr(self, name) for name in _FIELDS}
         doc["status"] = self.status.value
         doc["schema_version"] = SCHEMA_VERSION
-        write_atomic(os.path.join(self.state_dir, STATE_FILE),
-                     json.dumps(doc, separators=(",", ":")).encode())
+        write_atomic(os.path.join(self.state_dir, STATE_FILE), shim_wire.dumps(doc).encode())
 
     def oci_state(self) -> dict:
         """The `state` command's JSON object (runc's field order)."""
@@ -180,12 +179,12 @@ def load(root: str, container_id: str) -> Container:
     Raises:
         ContainerNotFound: ``container does not exist`` (no state dir or file).
     """
-    import json
+    from hako.runtime import shim_wire  # the C accelerator only: json pulls in re
 
     path = state_dir(root, container_id)
     try:
         with open(os.path.join(path, STATE_FILE), "rb") as f:
-            doc = json.loads(f.read())
+            doc = shim_wire.loads(f.read())
     except (FileNotFoundError, NotADirectoryError, ValueError):
         raise ContainerNotFound("container does not exist") from None
     return Container(state_dir=path, **{k: v for k, v in doc.items() if k in _FIELDS})
@@ -207,6 +206,11 @@ def remove_state(container: Container) -> None:
             os.unlink(os.path.join(container.state_dir, name))
         except FileNotFoundError:
             pass
-    import shutil
+    try:
+        os.rmdir(container.state_dir)
+    except FileNotFoundError:
+        pass
+    except OSError:  # something else was left in it: shutil costs ms, so only now
+        import shutil
 
-    shutil.rmtree(container.state_dir, ignore_errors=True)
+        shutil.rmtree(container.state_dir, ignore_errors=True)

@@ -11,11 +11,13 @@ forked child is pid 1 of the new namespace (or a member of the joined one).
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import Callable
 
 from hako.errors import Internal, InvalidArgument, RuntimeFailed
 from hako.runtime.container import Container, Status, new_state_dir, rfc3339_nano
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections.abc costs ms on every runtime command; annotations only
+    from collections.abc import Callable
 
 READY_TIMEOUT = 60.0
 
@@ -104,6 +106,8 @@ def _handshake(ctx, pid: int, mgr, resources: dict | None) -> None:
 
 
 def _kill_and_reap(pid: int) -> None:
+    import signal
+
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -231,6 +235,8 @@ def _wait_fifo(c: Container, fd: int) -> None:
 
 def forward_signals(pid: int) -> None:
     """Forward the usual terminating signals we receive to ``pid`` (for run/exec)."""
+    import signal
+
     def handler(signum, _frame):
         try:
             os.kill(pid, signum)

@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 from typing import BinaryIO
 
-from hako.build.dockerignore import Matcher, read_patterns
+from hako.opts.dockerignore import Matcher, read_patterns
 from hako.errors import InvalidArgument, NotFound
 from hako.support import tarsafe
 

@@ -1,10 +1,8 @@
 """Client side of ``hako build``: the build context tar, as the docker CLI makes it.
 
-- ``.dockerignore`` with moby/patternmatcher's rules: patterns cleaned, a leading ``/``
-  dropped, ``*``/``?`` stay within one path element, ``**`` spans directories, ``!``
-  re-includes; a path is excluded when the last pattern matching it or one of its parent
-  directories is not an exception. An excluded directory is still walked when an exception
-  could match below it. The Dockerfile and ``.dockerignore`` are always sent.
+- ``.dockerignore`` matching lives in ``hako.opts.dockerignore`` (shared with the builder).
+  An excluded directory is still walked when an exception could match below it. The
+  Dockerfile and ``.dockerignore`` are always sent.
 - Entries are owned by 0:0 (like ``ChownOpts`` in the CLI), sorted, modes and mtimes kept.
 - A Dockerfile from stdin or from outside the context is added as ``.dockerfile.<random>``
   and appended to ``.dockerignore`` so the daemon drops it from the context.
@@ -17,120 +15,17 @@ from __future__ import annotations
 
 import io
 import os
-import posixpath
 import re
 import stat
 import tarfile
 import time
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from hako.errors import InvalidArgument
+from hako.opts.dockerignore import Matcher, read_dockerignore  # noqa: F401 - re-exported
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 _MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
-
-
-@dataclass(frozen=True)
-class Pattern:
-    text: str
-    exclusion: bool
-    regex: re.Pattern | None
-    suffix: str | None  # "**…" patterns: moby's suffix match
-
-
-def read_dockerignore(text: str) -> list[str]:
-    """Patterns of a .dockerignore, cleaned like the CLI's reader (``!`` kept as prefix)."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        line = line.strip()
-        if not line:
-            continue
-        neg = line.startswith("!")
-        if neg:
-            line = line[1:].strip()
-        if line:
-            line = posixpath.normpath(line)
-            if len(line) > 1 and line.startswith("/"):
-                line = line[1:]
-        out.append(("!" if neg else "") + line)
-    return out
-
-
-def _compile(text: str) -> Pattern:
-    exclusion = text.startswith("!")
-    pat = text[1:] if exclusion else text
-    if not pat:
-        raise InvalidArgument("illegal exclusion pattern: \"!\"")
-    pat = posixpath.normpath(pat)
-    regex, i, suffix = "^", 0, None
-    while i < len(pat):
-        ch = pat[i]
-        if pat.startswith("**", i):
-            if i == 0:
-                suffix = pat[2:]
-            i += 2
-            if pat.startswith("/", i):
-                i += 1
-            regex += ".*" if i >= len(pat) else "(.*/)?"
-            continue
-        if ch == "*":
-            regex += "[^/]*"
-        elif ch == "?":
-            regex += "[^/]"
-        elif ch == "\\" and i + 1 < len(pat):
-            i += 1
-            regex += re.escape(pat[i])
-        elif ch in "[]":
-            regex += ch
-        else:
-            regex += re.escape(ch)
-        i += 1
-    try:
-        compiled = re.compile(regex + "$")
-    except re.error as exc:
-        raise InvalidArgument(f"syntax error in pattern {text!r}: {exc}") from exc
-    return Pattern(pat, exclusion, compiled, suffix)
-
-
-def _match(p: Pattern, path: str) -> bool:
-    if p.suffix is not None and "*" not in p.suffix and "?" not in p.suffix and "[" not in p.suffix:
-        if path.endswith(p.suffix):
-            return True
-        return p.suffix.startswith("/") and path == p.suffix[1:]
-    return bool(p.regex.match(path))
-
-
-class Matcher:
-    """``.dockerignore`` matching (see the module docstring)."""
-
-    def __init__(self, patterns: list[str]) -> None:
-        self.patterns = [_compile(p) for p in patterns if p]
-
-    @property
-    def has_exclusions(self) -> bool:
-        return any(p.exclusion for p in self.patterns)
-
-    def excluded(self, path: str) -> bool:
-        """Whether the slash-separated relative ``path`` is left out of the context."""
-        matched = False
-        parent = posixpath.dirname(path)
-        parts = parent.split("/") if parent else []
-        for p in self.patterns:
-            if p.exclusion != matched:
-                continue
-            hit = _match(p, path)
-            if not hit:
-                hit = any(_match(p, "/".join(parts[: i + 1])) for i in range(len(parts)))
-            if hit:
-                matched = not p.exclusion
-        return matched
-
-    def may_include_below(self, directory: str) -> bool:
-        prefix = directory + "/"
-        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)
 
 
 def trim_build_files(patterns: list[str], dockerfile: str, from_stdin: bool) -> list[str]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hako.build.dockerignore import Matcher, read_patterns
+from hako.opts.dockerignore import Matcher, read_patterns
 
 IGNORE = """
 # comment

@@ -70,6 +70,7 @@ class ContainerService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._manual_stop: set[str] = set()  # stopped/killed by the user: no policy restart
         self._restarts: dict[str, tuple[asyncio.Task, float]] = {}  # pending restart, delay
+        self._exit_tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
 
     # -- helpers ---------------------------------------------------------------------------
     def get(self, ref: str) -> Container:
@@ -222,7 +223,9 @@ class ContainerService:
         def on_exit() -> None:
             loop.remove_reader(fd)
             os.close(fd)
-            loop.create_task(self._on_exit(c, handle))
+            task = loop.create_task(self._on_exit(c, handle))
+            self._exit_tasks.add(task)
+            task.add_done_callback(self._exit_tasks.discard)
 
         loop.add_reader(fd, on_exit)
 

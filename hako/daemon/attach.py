@@ -60,6 +60,7 @@ class AttachSession:
         self.detach_keys = detach_keys
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.detached = False
+        self._tasks: list[asyncio.Task] = []
 
     async def connect(self, handle: Any) -> None:
         """Open the shim's attach socket and start pumping both ways."""
@@ -69,6 +70,9 @@ class AttachSession:
         sr, sw = await asyncio.open_unix_connection(sock=sock)
         out_task = asyncio.create_task(self._pump_out(sr))
         in_task = asyncio.create_task(self._pump_in(sw)) if self.stdin else None
+        # asyncio keeps only weak references to tasks: hold them, or a pump can be
+        # garbage-collected mid-stream and the client never sees the end of the output.
+        self._tasks = [t for t in (out_task, in_task) if t is not None]
 
         def finished(_: Any) -> None:
             if in_task is not None and not in_task.done():

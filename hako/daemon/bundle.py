@@ -72,6 +72,22 @@ def _init_path(svc: Any) -> str:
     raise InvalidArgument("--init requested but no init binary (tini-static) is installed")
 
 
+def make_workdir(rootfs: str, cwd: str) -> str:
+    """Create the container's working directory inside ``rootfs`` (as Docker does at start).
+
+    Symlinks on the way are resolved inside the rootfs, so ``WORKDIR /x`` with an image's
+    ``/x -> /host/dir`` creates ``<rootfs>/host/dir``, never a host directory.
+
+    Returns:
+        The host path of the directory.
+    """
+    from hako.runtime.rootfs import secure_join
+
+    path = secure_join(rootfs, cwd)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
     """Translate the container record into specgen's typed options."""
     from hako.daemon import users
@@ -89,7 +105,7 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home or '/'}")
     cwd = conf.get("WorkingDir") or "/"
-    os.makedirs(os.path.join(rootfs, cwd.lstrip("/")), exist_ok=True)
+    make_workdir(rootfs, cwd)
     etc_mounts = [
         {"destination": "/etc/resolv.conf", "type": "bind", "source": c.file("resolv.conf"),
          "options": ["rbind", "rprivate"]},

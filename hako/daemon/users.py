@@ -6,6 +6,7 @@ Forms: ``uid``, ``name``, ``uid:gid``, ``name:group``, ``uid:group`` … like Do
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
 from hako.errors import InvalidArgument
@@ -20,11 +21,20 @@ class ExecUser:
 
 
 def _read(rootfs: str, name: str) -> list[list[str]]:
+    """Entries of the rootfs's /etc/<name>, resolved inside the rootfs (an image's
+    ``/etc/passwd -> /host/file`` symlink must not read the host's file); only a regular
+    file is read (a FIFO there would block the daemon)."""
+    from hako.runtime.rootfs import secure_join
+
     try:
-        with open(os.path.join(rootfs, "etc", name), errors="replace") as f:
-            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
+        path = secure_join(rootfs, "/etc/" + name)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return []
+    with os.fdopen(fd, "r", errors="replace") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
 
 
 def resolve(rootfs: str, spec: str, group_add: list[str] | tuple[str, ...] = ()) -> ExecUser:

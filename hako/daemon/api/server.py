@@ -36,6 +36,23 @@ API_VERSION = "1.41"
 MIN_API_VERSION = "1.12"
 _VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)$")
 SERVER_HEADER = "Docker/20.10.25+hako (linux)"
+_STREAM_THREADS = 512
+_stream_pool: Any = None
+
+
+def _stream_executor() -> Any:
+    """The thread pool that pulls blocking stream iterators (``logs --follow``, export).
+
+    Such an iterator can block for as long as its container runs; in the loop's default
+    pool (``cpu + 4`` threads) a handful of them starved every other request that runs a
+    blocking step (create, start, remove, inspect with size): the daemon hung.
+    """
+    global _stream_pool
+    if _stream_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _stream_pool = ThreadPoolExecutor(_STREAM_THREADS, thread_name_prefix="hako-stream")
+    return _stream_pool
 
 
 def _vt(text: str) -> tuple[int, ...]:
@@ -197,11 +214,12 @@ class _Conn:
                     await aclose()
             return
         loop = asyncio.get_running_loop()
+        pool = _stream_executor()
         sentinel = object()
         it = iter(chunks)  # type: ignore[arg-type]
         try:
             while True:
-                chunk = await loop.run_in_executor(None, next, it, sentinel)
+                chunk = await loop.run_in_executor(pool, next, it, sentinel)
                 if chunk is sentinel:
                     break
                 if chunk:
@@ -209,7 +227,7 @@ class _Conn:
         finally:
             close = getattr(it, "close", None)
             if close:
-                await loop.run_in_executor(None, close)
+                await loop.run_in_executor(pool, close)
 
     async def _hijack(self, response: HijackResponse, upgrade: bool) -> None:
         if not self._body_done:

@@ -71,6 +71,7 @@ class ContainerService:
         self._manual_stop: set[str] = set()  # stopped/killed by the user: no policy restart
         self._restarts: dict[str, tuple[asyncio.Task, float]] = {}  # pending restart, delay
         self._exit_tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
+        self._removing: set[str] = set()  # removals under way (a second one is a Conflict)
 
     # -- helpers ---------------------------------------------------------------------------
     def get(self, ref: str) -> Container:
@@ -168,7 +169,7 @@ class ContainerService:
             raise NotModified("container already started")
         if not by_policy:
             self._manual_stop.discard(c.id)
-        if c.state.status == Status.REMOVING:
+        if c.state.status == Status.REMOVING or c.id in self._removing:
             raise Conflict(f"container is marked for removal and cannot be started")
         loop = asyncio.get_running_loop()
         self._loop = loop
@@ -410,7 +411,7 @@ class ContainerService:
             Conflict: running or paused without force.
         """
         c = self.get(ref)
-        if c.state.status == Status.REMOVING:
+        if c.state.status == Status.REMOVING or c.id in self._removing:
             raise Conflict(f"removal of container {c.id[:12]} is already in progress")
         if c.state.status == Status.PAUSED and not force:
             raise Conflict(
@@ -424,19 +425,27 @@ class ContainerService:
             raise Conflict(
                 f"You cannot remove a running container {c.id}. Stop the container before attempting "
                 "removal or force remove")
-        if c.state.running:
-            await self._stop(c, 0, "SIGKILL")
-        from hako.daemon import bundle
-
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
-        await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
-        shutil.rmtree(self.bundle(c), ignore_errors=True)
-        self.store.delete(c)
+        self._removing.add(c.id)
+        try:
+            await self._remove(c)
+        finally:
+            self._removing.discard(c.id)
         self._emit(c, "destroy")
         for fut in self._exit_waiters.pop(c.id, []) + self._remove_waiters.pop(c.id, []):
             if not fut.done():
                 fut.set_result(c.state.exit_code)
+
+    async def _remove(self, c: Container) -> None:
+        """Kill, unmount and delete ``c``; the blocking steps run in the executor."""
+        from hako.daemon import bundle
+
+        if c.state.running:
+            await self._stop(c, 0, "SIGKILL")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+        await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
+        await loop.run_in_executor(None, shutil.rmtree, self.bundle(c), True)
+        await loop.run_in_executor(None, self.store.delete, c)
 
     # -- pause / rename / misc -------------------------------------------------------------
     async def pause(self, ref: str) -> None:

@@ -46,3 +46,24 @@ def test_followed_logs_do_not_starve_other_requests(hakod):
         for s in followers:
             s.close()
         hakod.api("DELETE", f"/containers/{cid}", query={"force": "1"})
+
+
+def test_concurrent_force_removes_of_one_container(hakod):
+    """Docker answers the second ``rm -f`` 409 (removal in progress) or 404 (done), never 500."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for _ in range(3):
+        status, body = hakod.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "1000"]})
+        assert status == 201, body
+        cid = body["Id"]
+        try:
+            assert hakod.api("POST", f"/containers/{cid}/start")[0] == 204
+            with ThreadPoolExecutor(2) as pool:
+                futs = [pool.submit(hakod.api, "DELETE", f"/containers/{cid}", None, {"force": "1"})
+                        for _ in range(2)]
+                answers = [f.result() for f in futs]
+            codes = sorted(a[0] for a in answers)
+            assert codes in ([204, 404], [204, 409]), answers
+            assert hakod.api("GET", f"/containers/{cid}/json")[0] == 404
+        finally:
+            hakod.api("DELETE", f"/containers/{cid}", query={"force": "1"})

@@ -115,7 +115,8 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
          "options": ["rbind", "rprivate"]},
     ]
     tmpfs = dict(hc.get("Tmpfs") or {})
-    rlimits = [(u["Name"], int(u["Soft"]), int(u["Hard"])) for u in hc.get("Ulimits") or []]
+    rlimits = [(u.get("Name") or "", int(u.get("Soft") or 0), int(u.get("Hard") or 0))
+               for u in hc.get("Ulimits") or []]  # Go zero values for missing fields
     security = hc.get("SecurityOpt") or []
     no_new_privs = any(s.split("=", 1)[0].split(":", 1)[0] == "no-new-privileges"
                        and not s.endswith(("=false", ":false")) for s in security)

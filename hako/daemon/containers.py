@@ -24,6 +24,7 @@ from typing import Any
 
 from hako.daemon import create as createpolicy
 from hako.daemon import restart as restartpolicy
+from hako.daemon import wiretypes
 from hako.daemon.config import DaemonConfig
 from hako.daemon.state import Container, ContainerStore, Status, now_rfc3339, validate_name
 from hako.errors import Conflict, InvalidArgument, NotModified
@@ -110,7 +111,7 @@ class ContainerService:
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise InvalidArgument("Config cannot be empty in order to create a container")
-        _check_wire_types(body)
+        wiretypes.check_create_body(body)
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
         warnings = createpolicy.validate_host_config(host_config)
         # docker-py sends ``runtime=`` as a top-level Runtime; Docker ignores it but its
@@ -120,9 +121,12 @@ class ContainerService:
         host_config["Runtime"] = runtime
         image = self.images.get(image_ref)
         user_conf = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig", "Runtime")}
-        for key in ("Cmd", "Entrypoint"):  # Docker's StrSlice: a string is one argument
+        for key in ("Cmd", "Entrypoint", "Shell"):  # Docker's StrSlice: a string is one item
             if isinstance(user_conf.get(key), str):
                 user_conf[key] = [user_conf[key]]
+        for key in ("CapAdd", "CapDrop"):
+            if isinstance(host_config.get(key), str):
+                host_config[key] = [host_config[key]]
         conf = createpolicy.merge_config(user_conf, createpolicy.image_config(image))
         cid = ids.new_id()
         name = validate_name(name) if name else ids.random_name(self.store.names())
@@ -608,44 +612,6 @@ class ContainerService:
         items = self._pending_attach.get(c.id, [])
         if attach in items:
             items.remove(attach)
-
-
-_INT_FIELDS = ("Memory", "MemorySwap", "MemoryReservation", "CpuShares", "CpuPeriod", "CpuQuota",
-               "NanoCpus", "BlkioWeight", "KernelMemory", "PidsLimit", "OomScoreAdj", "ShmSize",
-               "MemorySwappiness", "CpuRealtimePeriod", "CpuRealtimeRuntime")
-
-
-def _check_wire_types(body: dict[str, Any]) -> None:
-    """Refuse wrongly typed fields the way Go's JSON decoder does in Docker (400, not 500).
-
-    Raises:
-        InvalidArgument: ``json: cannot unmarshal string into Go struct field ...``.
-    """
-    hc = body.get("HostConfig")
-    if hc is not None and not isinstance(hc, dict):
-        raise InvalidArgument(f"json: cannot unmarshal {_go_type(hc)} into Go struct field "
-                              "ContainerCreateRequest.HostConfig of type container.HostConfig")
-    for key in _INT_FIELDS:
-        value = (hc or {}).get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InvalidArgument(f"json: cannot unmarshal {_go_type(value)} into Go struct field "
-                                  f"HostConfig.HostConfig.{key} of type int64")
-    for key in ("Cmd", "Entrypoint", "Env"):
-        value = body.get(key)
-        if value is None or isinstance(value, str) and key != "Env":
-            continue
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InvalidArgument(f"json: cannot unmarshal {_go_type(value)} into Go struct field "
-                                  f"ContainerCreateRequest.{key} of type []string")
-
-
-def _go_type(value: Any) -> str:
-    """The JSON kind word Go's decoder names in its error."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
 
 
 def _start_error(exc: Exception) -> Exception:

@@ -175,3 +175,50 @@ def test_config_file_and_flag_clash(tmp_path):
         configmod.load({}, str(path))
     with pytest.raises(InvalidArgument, match="unknown or invalid runtime name: nope"):
         cfg.runtime_path("nope")
+
+
+# Wrongly typed create fields are Docker's decoder errors (400), not exceptions (500).
+@pytest.mark.parametrize("body,field", [
+    ({"Image": 5}, "ContainerCreateRequest.Image"),
+    ({"Image": "b", "Labels": ["a"]}, "ContainerCreateRequest.Labels"),
+    ({"Image": "b", "Labels": {"a": 1}}, "ContainerCreateRequest.Labels"),
+    ({"Image": "b", "Env": "A=b"}, "ContainerCreateRequest.Env"),
+    ({"Image": "b", "Tty": "yes"}, "ContainerCreateRequest.Tty"),
+    ({"Image": "b", "User": 5}, "ContainerCreateRequest.User"),
+    ({"Image": "b", "StopTimeout": "x"}, "ContainerCreateRequest.StopTimeout"),
+    ({"Image": "b", "ExposedPorts": ["80"]}, "ContainerCreateRequest.ExposedPorts"),
+    ({"Image": "b", "HostConfig": []}, "ContainerCreateRequest.HostConfig"),
+    ({"Image": "b", "HostConfig": {"RestartPolicy": "always"}}, "HostConfig.HostConfig.RestartPolicy"),
+    ({"Image": "b", "HostConfig": {"RestartPolicy": {"Name": 1}}}, "HostConfig.RestartPolicy.Name"),
+    ({"Image": "b", "HostConfig": {"Binds": "x"}}, "HostConfig.HostConfig.Binds"),
+    ({"Image": "b", "HostConfig": {"PortBindings": "x"}}, "HostConfig.HostConfig.PortBindings"),
+    ({"Image": "b", "HostConfig": {"Tmpfs": ["/x"]}}, "HostConfig.HostConfig.Tmpfs"),
+    ({"Image": "b", "HostConfig": {"Sysctls": ["a"]}}, "HostConfig.HostConfig.Sysctls"),
+    ({"Image": "b", "HostConfig": {"ExtraHosts": "a:1.2.3.4"}}, "HostConfig.HostConfig.ExtraHosts"),
+    ({"Image": "b", "HostConfig": {"Memory": "1g"}}, "HostConfig.HostConfig.Memory"),
+    ({"Image": "b", "HostConfig": {"Ulimits": [{"Name": "nofile", "Soft": "1"}]}}, "HostConfig.Ulimits.Soft"),
+])
+def test_create_body_wire_types(body, field):
+    from hako.daemon.wiretypes import check_create_body
+
+    with pytest.raises(InvalidArgument, match=f"json: cannot unmarshal .* Go struct field {field} "):
+        check_create_body(body)
+
+
+@pytest.mark.parametrize("body", [
+    {"Image": "b", "Cmd": "sh", "Entrypoint": ["/e"], "Labels": {"a": "b"}, "Tty": True},
+    {"Image": "b", "HostConfig": {"CapAdd": "NET_ADMIN", "Ulimits": [{"Name": "nofile"}], "Init": None,
+                                  "RestartPolicy": {"Name": "always"}, "Tmpfs": {"/x": "size=1m"}}},
+])
+def test_create_body_wire_types_accepts_docker_forms(body):
+    from hako.daemon.wiretypes import check_create_body
+
+    check_create_body(body)
+
+
+def test_create_relative_workdir_is_refused():
+    from hako.daemon.wiretypes import check_create_body
+
+    with pytest.raises(InvalidArgument, match="the working directory 'rel' is invalid, it needs to be an "
+                                              "absolute path"):
+        check_create_body({"Image": "b", "WorkingDir": "rel"})

@@ -209,13 +209,24 @@ def test_memory_limit_and_oom(hakod, docker_cli):
         docker(hakod, docker_cli, "rm", "-f", cid)
 
 
+def _cap_eff(hakod, docker_cli, *flags: str) -> int:
+    res = docker(hakod, docker_cli, "run", "--rm", *flags, "busybox", "grep", "CapEff", "/proc/self/status")
+    assert res.returncode == 0, res.stderr
+    return int(out(res).split()[1], 16)
+
+
 def test_cap_drop_and_privileged(hakod, docker_cli):
     res = docker(hakod, docker_cli, "run", "--rm", "--cap-drop", "CHOWN", "busybox", "chown", "nobody", "/tmp")
-    assert res.returncode != 0
+    assert res.returncode != 0 and b"Operation not permitted" in res.stderr, res.stderr
     res = docker(hakod, docker_cli, "run", "--rm", "busybox", "chown", "nobody", "/tmp")
     assert res.returncode == 0, res.stderr
     res = docker(hakod, docker_cli, "run", "--rm", "busybox", "cat", "/proc/kcore")
     assert res.returncode != 0
+    # Docker's default set exactly; --cap-drop/--cap-add move single bits
+    default = _cap_eff(hakod, docker_cli)
+    assert default == 0xa80425fb, hex(default)
+    assert _cap_eff(hakod, docker_cli, "--cap-drop", "CHOWN") == default & ~(1 << 0)
+    assert _cap_eff(hakod, docker_cli, "--cap-add", "NET_ADMIN") == default | (1 << 12)
 
 
 def test_init_reaper(hakod, docker_cli):

@@ -61,11 +61,28 @@ def last_cap(proc_file: str = "/proc/sys/kernel/cap_last_cap") -> int:
 def all_capabilities(last: int | None = None) -> list[str]:
     """Every capability name the kernel knows, in number order.
 
+    On the running kernel (``last`` not given) the list is also limited to this process's
+    bounding set: a capability the engine itself cannot hold (e.g. CAP_SYS_RESOURCE on a host
+    that dropped it) cannot be granted, and asking for it makes capset fail with EPERM.
+
     Args:
         last: highest known number; defaults to the running kernel's ``last_cap()``.
     """
     top = last_cap() if last is None else last
-    return [CAP_NAMES[n] for n in sorted(CAP_NAMES) if n <= top]
+    bounding = _own_bounding_set() if last is None else -1
+    return [CAP_NAMES[n] for n in sorted(CAP_NAMES) if n <= top and bounding & (1 << n)]
+
+
+def _own_bounding_set() -> int:
+    """CapBnd of this process as a bit mask (all bits when unreadable)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return -1
 
 
 def cap_number(name: str) -> int:

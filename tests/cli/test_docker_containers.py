@@ -235,3 +235,14 @@ def test_init_reaper(hakod, docker_cli):
     lines = out(res).split("\n")
     assert any(ln.split()[:2] == ["1", "tini-static"] or ln.split()[:2] == ["1", "docker-init"]
                for ln in lines if ln.strip()), out(res)
+
+
+def test_privileged_gets_every_capability_the_host_allows(hakod, docker_cli):
+    res = docker(hakod, docker_cli, "run", "--rm", "--privileged", "busybox", "sh", "-c",
+                 "grep CapEff /proc/self/status; ls /dev/ | wc -l")
+    assert res.returncode == 0, res.stderr
+    lines = out(res).splitlines()
+    with open("/proc/self/status") as f:
+        host_bnd = next(ln.split()[1] for ln in f if ln.startswith("CapBnd:"))
+    assert lines[0].split()[1] == host_bnd
+    assert int(lines[1]) > 10  # host devices are visible, not just Docker's default six

@@ -7,7 +7,7 @@ skipped and ownership is not applied (COPY sets its own). Then ``.dockerignore``
 Paths that ADD/COPY name are resolved inside the context, symlinks included, with
 Docker's ``Forbidden path outside the build context`` error.
 
-Layer 5 (build). May import: errors, support.
+Layer 5 (build). May import: errors, opts, support, build.cache.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import tarfile
 import tempfile
 from typing import BinaryIO
 
+from hako.build import cache
 from hako.opts.dockerignore import Matcher, read_patterns
 from hako.errors import InvalidArgument, NotFound
 from hako.support import tarsafe
@@ -36,9 +37,14 @@ class ForbiddenPath(InvalidArgument):
 class BuildContext:
     """An extracted build context rooted at ``root`` (removed by :meth:`close`)."""
 
-    def __init__(self, root: str, owned: bool = True) -> None:
+    def __init__(self, root: str, owned: bool = True, sums: dict[str, str] | None = None) -> None:
         self.root = os.path.realpath(root)
         self._owned = owned
+        self.sums = sums  # tarsum of each uploaded entry (None: hash from lstat, as Docker)
+
+    def hasher(self) -> cache.SourceHasher:
+        """Docker's source hashes for ADD/COPY from this context."""
+        return cache.SourceHasher(self.root, lambda rel: self.resolve(rel), self.sums)
 
     def drop_ignored_build_files(self, dockerfile: str = "") -> None:
         """Remove the Dockerfile and .dockerignore from the context when .dockerignore names
@@ -146,13 +152,18 @@ def _safe_filter(dest: str):
     return check
 
 
-def extract_tar(fileobj: BinaryIO, dest: str) -> None:
+def extract_tar(fileobj: BinaryIO, dest: str) -> dict[str, str]:
     """Extract a (possibly gzip/bzip2/xz compressed) tar into ``dest`` safely.
+
+    Returns:
+        The tarsum v1 of each extracted entry by clean name (the first of duplicates), as
+        Docker's daemon computes them while it untars a context.
 
     Raises:
         InvalidArgument: not a tar, or an entry escaping ``dest``.
     """
     dest = os.path.realpath(dest)
+    sums: dict[str, str] = {}
     try:
         with tarfile.open(fileobj=fileobj, mode="r|*") as tf:
             check = _safe_filter(dest)
@@ -162,8 +173,26 @@ def extract_tar(fileobj: BinaryIO, dest: str) -> None:
                     continue
                 tf.extract(safe, dest, set_attrs=not safe.issym(), numeric_owner=True,
                            filter="fully_trusted")
+                sums.setdefault(safe.name.rstrip("/"), _entry_sum(member, os.path.join(dest, safe.name)))
     except tarfile.TarError as exc:
         raise InvalidArgument(f"failed to read the build context: {exc}") from exc
+    return sums
+
+
+def _entry_sum(member: tarfile.TarInfo, path: str) -> str:
+    """tarsum v1 of one entry: its header as sent (user and group names left out), then
+    the content (read back from the extracted file)."""
+    flag = "0" if member.type == tarfile.AREGTYPE else member.type.decode()
+    xattrs = {k[len("SCHILY.xattr."):]: v for k, v in member.pax_headers.items()
+              if k.startswith("SCHILY.xattr.")}
+    name = member.name + "/" if member.isdir() else member.name  # Python's tarfile strips it
+    h = cache.tarsum_header(name, member.mode, member.uid, member.gid, member.size, flag,
+                            member.linkname, "", "", member.devmajor, member.devminor, xattrs)
+    if member.isfile() and member.size:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def apply_dockerignore(root: str, keep: tuple[str, ...] = ()) -> None:
@@ -196,12 +225,12 @@ def from_tar(fileobj: BinaryIO, dockerfile: str = "", tmp_root: str | None = Non
     """
     root = tempfile.mkdtemp(prefix="build-ctx-", dir=tmp_root)
     try:
-        extract_tar(fileobj, root)
+        sums = extract_tar(fileobj, root)
         apply_dockerignore(root, (dockerfile or DEFAULT_DOCKERFILE,))
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return BuildContext(root)
+    return BuildContext(root, sums=sums)
 
 
 def is_git_url(url: str) -> bool:

@@ -97,9 +97,8 @@ def workdir(b: Builder, st: StageState, node: ins.Workdir) -> None:
         path = posixpath.join(st.config.get("WorkingDir") or "/", path)
     path = posixpath.normpath(path)
     st.config["WorkingDir"] = path
-    comment = "WORKDIR " + path
     cc = b.run_config(st)
-    cc["Cmd"] = st.shell + ["#(nop) ", comment]
+    cc["Cmd"] = st.shell + ["#(nop) WORKDIR " + path]  # one word, unlike the metadata steps
     if b.probe(st, cc):
         return
     key = ids.new_id()
@@ -124,18 +123,7 @@ class _Sources:
         self.names: list[str] = []  # the names they get at the destination
         self.blobs: list[tuple[str, bytes, int, float | None]] = []  # (name, data, mode, mtime)
         self.archives: set[str] = set()
-
-    def digest(self, extra: str) -> str:
-        import hashlib
-
-        if not self.blobs:
-            return cache.source_digest(self.paths, extra)
-        h = hashlib.sha256(extra.encode())
-        h.update(cache.source_digest(self.paths).encode() if self.paths else b"")
-        for name, data, mode, _ in self.blobs:
-            h.update(f"{name}\0{mode:o}\0".encode() + data)
-        kind = "multi" if len(self.paths) + len(self.blobs) > 1 else "file"
-        return f"{kind}:{h.hexdigest()}"
+        self.hashes: list[str] = []  # Docker's hash of each source, in order
 
     @property
     def count(self) -> int:
@@ -175,15 +163,19 @@ def _collect(b: Builder, st: StageState, node: ins.Copy, src_root: Any) -> _Sour
             if doc.expand:
                 text = expand_word(text.replace('"', '\\"'), env, b.escape) if "$" in text else text
             out.blobs.append((marker[0], text.encode(), 0o644, None))
+            out.hashes.append("file:" + cache.blob_sum(marker[0], text.encode(), 0o644))
             continue
         src = expand_word(raw, env, b.escape)
         if isinstance(node, ins.Add) and src.startswith(("http://", "https://")):
             name, data, mtime = _download(src)
             out.blobs.append((name, data, 0o600, mtime))
+            out.hashes.append(cache.blob_sum(name, data, 0o600))  # Docker: no "file:" for a URL
             continue
+        hasher = src_root.hasher()
         for name, path in src_root.match(src):
             out.names.append(name)
             out.paths.append(path)
+            out.hashes.append(hasher.source(path))
             if isinstance(node, ins.Add) and ctxmod.is_archive(path):
                 out.archives.add(path)
     if not out.count:
@@ -216,6 +208,7 @@ def copy(b: Builder, st: StageState, node: ins.Copy) -> None:
     dest = expand_word(node.dest, st.env(), b.escape)
     chown = expand_word(node.chown, st.env(), b.escape) if node.chown else ""
     chmod = fsops.parse_chmod(node.chmod)
+    raw_dest = dest
     if not dest.startswith("/"):
         wd = st.config.get("WorkingDir") or "/"
         dest = posixpath.join(wd, dest) + ("/" if dest.endswith("/") or dest in (".", "") else "")
@@ -224,8 +217,10 @@ def copy(b: Builder, st: StageState, node: ins.Copy) -> None:
         if sources.count > 1 and not dest.endswith("/"):
             raise InvalidArgument(f"When using {kw} with more than one source file, the "
                                   "destination must be a directory and end with a /")
-        digest = sources.digest(f"{chown}\0{node.chmod}\0{sorted(sources.archives)}")
-        comment = f"{kw} {digest} in {dest} "
+        # Docker 20.10's text, "--chown=" glued to the hash and the destination as written;
+        # --chmod (BuildKit-only in Docker) is hako's addition, kept in the cache key
+        flags = (f"--chmod={node.chmod} " if node.chmod else "") + (f"--chown={chown}" if chown else "")
+        comment = f"{kw} {flags}{cache.combine(sources.hashes)} in {raw_dest} "
         cc = b.run_config(st)
         cc["Cmd"] = st.shell + ["#(nop) " + comment]
         if b.probe(st, cc):

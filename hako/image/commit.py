@@ -109,13 +109,36 @@ def build_config(svc, *, parent: str | None, config: dict, history: dict,
     return {k: doc[k] for k in sorted(doc)}
 
 
+#: mount points the runtime creates for a container when the image lacks them; Docker keeps
+#: them in the container's init layer, so a commit (or a RUN step) never holds them
+_MOUNT_POINTS = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv", "/dev/console",
+                 "/dev/pts", "/dev/shm", "/dev/mqueue", "/proc", "/sys"}
+
+
+def _is_mount_point_stub(root: str, change) -> bool:
+    """An added, empty file or directory at one of Docker's init-layer paths."""
+    from hako.store.changes import Kind
+
+    if change.kind != Kind.ADDED or change.path not in _MOUNT_POINTS:
+        return False
+    full = os.path.join(root, change.path.lstrip("/"))
+    try:
+        if os.path.isdir(full) and not os.path.islink(full):
+            return not os.listdir(full)
+        return os.path.isfile(full) and not os.path.islink(full) and os.path.getsize(full) == 0
+    except OSError:
+        return False
+
+
 def write_snapshot_layer(svc, key: str, out, epoch: int | None) -> None:
-    """Write the layer tar of the rootfs snapshot prepared for ``key`` into ``out``."""
+    """Write the layer tar of the rootfs snapshot prepared for ``key`` into ``out``
+    (without the runtime's mount-point stubs, as Docker's init layer hides them)."""
     from hako.image import rootfs
     from hako.store import changes as chg
 
-    changes = rootfs.changes(svc, key)
-    chg.write_layer(changes, svc.sn.fs_dir(rootfs.key_for(key)), out, clamp_mtime=epoch)
+    root = svc.sn.fs_dir(rootfs.key_for(key))
+    changes = [c for c in rootfs.changes(svc, key) if not _is_mount_point_stub(root, c)]
+    chg.write_layer(changes, root, out, clamp_mtime=epoch)
 
 
 def commit_snapshot(svc, key: str, *, parent: str | None, config: dict, history: dict,

@@ -29,7 +29,7 @@ unit: install
 	$(PY) -m pytest -q tests/unit
 
 test: install lint
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -rs -p no:cacheprovider tests
 	$(MAKE) --no-print-directory compat
 
 compat: install

@@ -58,9 +58,17 @@ class ExecService:
             from hako.daemon.attach import parse_detach_keys
 
             parse_detach_keys(body["DetachKeys"])
+        self._forget_removed()
         eid = ids.new_id()
         self._execs[eid] = ExecInstance(eid, c, dict(body, Cmd=cmd))
         return eid
+
+    def _forget_removed(self) -> None:
+        """Drop exec records of containers that no longer exist (Docker keeps an exec only as
+        long as its container)."""
+        live = {c.id for c in self.containers.list()}
+        for eid in [e for e, inst in self._execs.items() if inst.container.id not in live]:
+            del self._execs[eid]
 
     def get(self, eid: str) -> ExecInstance:
         """Raises NotFound with Docker's text."""

@@ -67,3 +67,26 @@ def test_concurrent_force_removes_of_one_container(hakod):
             assert hakod.api("GET", f"/containers/{cid}/json")[0] == 404
         finally:
             hakod.api("DELETE", f"/containers/{cid}", query={"force": "1"})
+
+
+def test_exec_records_go_with_their_container(hakod):
+    status, body = hakod.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "100"]})
+    assert status == 201, body
+    cid = body["Id"]
+    try:
+        assert hakod.api("POST", f"/containers/{cid}/start")[0] == 204
+        status, ex = hakod.api("POST", f"/containers/{cid}/exec", {"Cmd": ["true"]})
+        assert status == 201, ex
+        assert hakod.api("GET", f"/exec/{ex['Id']}/json")[0] == 200
+    finally:
+        hakod.api("DELETE", f"/containers/{cid}", query={"force": "1"})
+    # the next exec create anywhere sweeps records of removed containers
+    status, body = hakod.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "100"]})
+    other = body["Id"]
+    try:
+        assert hakod.api("POST", f"/containers/{other}/start")[0] == 204
+        assert hakod.api("POST", f"/containers/{other}/exec", {"Cmd": ["true"]})[0] == 201
+        status, reply = hakod.api("GET", f"/exec/{ex['Id']}/json")
+        assert status == 404 and "No such exec instance" in reply["message"]
+    finally:
+        hakod.api("DELETE", f"/containers/{other}", query={"force": "1"})

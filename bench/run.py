@@ -8,7 +8,9 @@ Starts a private hakod (tests/daemon_harness.py: own data root, exec root, socke
 parent; removed afterwards) with busybox imported, and measures through the docker CLI:
 ``run --rm busybox true``, ``create``, ``start``, 20 parallel ``run --rm`` (wall time),
 the daemon's idle RSS and the RSS/PSS beside each running idle container (shim plus any
-runtime leftovers, from /proc/<pid>/smaps_rollup). Medians of N runs.
+runtime leftovers, from /proc/<pid>/smaps_rollup), and ``DOCKER_BUILDKIT=0 docker build``
+of a 6-step Dockerfile with a 1 MB COPY, cold (``--no-cache``) and fully cached
+(bench/build.py). Medians of N runs.
 
 Docker is measured too when ``$DOCKER_BENCH_HOST`` (default unix:///var/run/docker.sock)
 answers; no dockerd is started unless ``--with-docker`` is given, which runs Debian's
@@ -42,6 +44,10 @@ FIGURES = [
     ("daemon_rss_after", "daemon idle RSS (after the runs)", "MiB", 107.0, 53.5),
     ("ctr_rss", "RSS per running idle container", "MiB", 12.8, 6.4),
     ("ctr_pss", "PSS per running idle container", "MiB", None, None),
+    # the figures for Debian's docker.io: legacy builder 1.43 s cold, 0.125 s cached;
+    # targets: cold at most BuildKit's 0.74 s, cached at most half of BuildKit's 0.119 s
+    ("build_cold", "build, 6 steps + 1 MB COPY, --no-cache", "s", 1.43, 0.74),
+    ("build_cached", "build, same, fully cached", "s", 0.125, 0.06),
 ]
 
 
@@ -56,7 +62,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="start a private dockerd + containerd when none answers")
     p.add_argument("--no-docker", action="store_true", help="measure hako only")
     p.add_argument("--only", default="", help="comma-separated figure groups: "
-                   "run_rm,create_start,parallel,memory")
+                   "run_rm,create_start,parallel,memory,build")
     p.add_argument("--json", default="", help="also write the results as JSON to this file")
     return p.parse_args(argv)
 
@@ -90,7 +96,8 @@ def cli_env(host: str, config_dir: str) -> dict[str, str]:
 
 
 def measure(t: Target, args: argparse.Namespace) -> None:
-    groups = set(filter(None, args.only.split(","))) or {"run_rm", "create_start", "parallel", "memory"}
+    groups = set(filter(None, args.only.split(","))) or {"run_rm", "create_start", "parallel", "memory",
+                                                          "build"}
     log(f"[{t.name}] idle RSS")
     workload.daemon_rss(t, "daemon_rss")
     if "run_rm" in groups:
@@ -106,6 +113,11 @@ def measure(t: Target, args: argparse.Namespace) -> None:
     if "memory" in groups:
         log(f"[{t.name}] {args.idle_containers} idle containers")
         workload.idle_containers(t, args.idle_containers)
+    if "build" in groups:
+        from bench import build
+
+        log(f"[{t.name}] DOCKER_BUILDKIT=0 build, cold and cached x{args.runs}")
+        build.build(t, args.runs)
     wait_quiet(t)
     workload.daemon_rss(t, "daemon_rss_after")
 

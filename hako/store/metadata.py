@@ -17,17 +17,16 @@ Schema (version 1)::
 Every write is a single sqlite transaction (WAL, synchronous=FULL), so a crash leaves
 either the old or the new state. Migrations are an ordered list of scripts.
 
-Layer 3. May import: errors.
+Layer 3. May import: errors, support.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 
-from hako.errors import Internal
+from hako.support.sqlitedb import Database, Transaction
 
 SCHEMA_VERSION = 1
 _MIGRATIONS = [
@@ -64,29 +63,13 @@ class MetadataStore:
     """Image and name bookkeeping. Thread-safe; one connection guarded by a lock."""
 
     def __init__(self, path: str) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._lock = threading.RLock()
-        self._migrate()
+        self._database = Database(path, _MIGRATIONS, "image metadata")
+        self._db = self._database.conn
+        self._lock = self._database.lock
 
-    def _migrate(self) -> None:
-        with self._lock:
-            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise Internal(f"image metadata schema {version} is newer than {SCHEMA_VERSION}")
-            for i in range(version, SCHEMA_VERSION):
-                with self.transaction() as db:
-                    for stmt in _MIGRATIONS[i].split(";"):
-                        if stmt.strip():
-                            db.execute(stmt)
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(i + 1),))
-
-    def transaction(self) -> "_Tx":
+    def transaction(self) -> Transaction:
         """``with store.transaction() as db:`` — one atomic write."""
-        return _Tx(self._db, self._lock)
+        return self._database.transaction()
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -197,23 +180,3 @@ class MetadataStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-class _Tx:
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()

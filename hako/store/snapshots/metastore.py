@@ -13,13 +13,12 @@ Layer 3. May import: errors, store.snapshots.base.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from hako.errors import AlreadyExists, Conflict, Internal
+from hako.errors import AlreadyExists, Conflict
+from hako.support.sqlitedb import Database, Transaction
 from hako.store.snapshots.base import Info, Kind, not_found
 
 SCHEMA_VERSION = 1
@@ -43,35 +42,12 @@ class Record:
 
 class MetaStore:
     def __init__(self, path: str) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._lock = threading.RLock()
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self._lock:
-            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise Internal(f"snapshot metadata schema {version} is newer than {SCHEMA_VERSION}")
-            for i in range(version, SCHEMA_VERSION):
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in _MIGRATIONS[i].split(";"):
-                        if stmt.strip():
-                            self._db.execute(stmt)
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(i + 1),)
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+        self._database = Database(path, _MIGRATIONS, "snapshot metadata")
+        self._db = self._database.conn
+        self._lock = self._database.lock
 
     def _tx(self):
-        return _Tx(self._db, self._lock)
+        return self._database.transaction()
 
     @staticmethod
     def _record(row) -> Record:
@@ -149,19 +125,3 @@ class MetaStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-class _Tx:
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()

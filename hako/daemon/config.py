@@ -29,6 +29,11 @@ class DaemonConfig:
     init_path: str = ""
     bridge_name: str = ""
     bridge_cidr: str = ""
+    tls: bool = False
+    tls_verify: bool = False
+    tls_cacert: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @property
     def containers_root(self) -> str:
@@ -56,6 +61,32 @@ class DaemonConfig:
         return sorted(table)
 
 
+def tls_context(config: DaemonConfig):
+    """The server TLS context for tcp:// listeners, like dockerd's --tls/--tlsverify, or None.
+
+    Raises:
+        InvalidArgument: TLS asked for without a certificate and key, or unreadable files.
+    """
+    if not (config.tls or config.tls_verify):
+        return None
+    import ssl
+
+    if not (config.tls_cert and config.tls_key):
+        raise InvalidArgument("--tls and --tlsverify need --tlscert and --tlskey")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(config.tls_cert, config.tls_key)
+        if config.tls_verify:
+            if not config.tls_cacert:
+                raise InvalidArgument("--tlsverify needs --tlscacert to verify clients")
+            ctx.load_verify_locations(config.tls_cacert)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidArgument(f"could not load TLS material: {exc}") from None
+    return ctx
+
+
 def default_runtimes() -> dict[str, str]:
     """Built-in runtimes: hako's own, plus runc and crun when installed."""
     own = os.path.join(os.path.dirname(sys.executable), "hako-runtime")
@@ -81,6 +112,11 @@ _FILE_KEYS = {
     "init-path": "init_path",
     "bridge": "bridge_name",
     "bip": "bridge_cidr",
+    "tls": "tls",
+    "tlsverify": "tls_verify",
+    "tlscacert": "tls_cacert",
+    "tlscert": "tls_cert",
+    "tlskey": "tls_key",
 }
 
 

@@ -41,6 +41,11 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--init-path", dest="init_path")
     p.add_argument("-b", "--bridge", dest="bridge_name")
     p.add_argument("--bip", dest="bridge_cidr")
+    p.add_argument("--tls", dest="tls", action="store_true", default=None)
+    p.add_argument("--tlsverify", dest="tls_verify", action="store_true", default=None)
+    p.add_argument("--tlscacert", dest="tls_cacert")
+    p.add_argument("--tlscert", dest="tls_cert")
+    p.add_argument("--tlskey", dest="tls_key")
     ns = p.parse_args(argv)
     flags = {k: v for k, v in vars(ns).items() if v is not None and k != "config_file"}
     if "runtimes" in flags:
@@ -115,11 +120,14 @@ def _write_pidfile(path: str) -> None:
 async def serve(config: Any) -> None:
     from hako.daemon.api.server import ApiServer
 
+    from hako.daemon.config import tls_context
+
+    ssl_context = tls_context(config)  # bad TLS material fails before anything is touched
     services = build_services(config)
     await services.containers.restore()
     server = ApiServer(build_router(), services)
     for host in config.hosts:
-        await server.listen(host)
+        await server.listen(host, ssl_context if host.startswith("tcp://") else None)
     log.info("hakod listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

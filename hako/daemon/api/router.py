@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,9 @@ class Request:
         self.query = dict(self._pairs)
         self._read_chunk = body_reader
         self._body: bytes | None = None
+        # Set by the server when the client goes away during a streamed response, so a
+        # blocking stream (logs --follow) can stop instead of running until its container does.
+        self.disconnected = threading.Event()
 
     # -- query helpers -------------------------------------------------------------------
     def query_all(self, name: str) -> list[str]:

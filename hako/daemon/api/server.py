@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -76,6 +77,7 @@ class _Conn:
         self.reader = reader
         self.writer = writer
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=1 << 20)
+        self._disconnected = threading.Event()
 
     async def _next_event(self) -> Any:
         while True:
@@ -139,6 +141,7 @@ class _Conn:
         try:
             version, path = self._version(path)
             req = Request(method, path, query, headers, self.read_body_chunk, self.server.services, version)
+            self._disconnected = req.disconnected
             matched = self.server.router.match(method, path)
             if matched is None:
                 raise api_errors.PageNotFound("page not found")
@@ -203,6 +206,38 @@ class _Conn:
         return True
 
     async def _stream(self, chunks: Iterator[bytes] | AsyncIterator[bytes]) -> None:
+        """Send a chunked body; stop early when the client goes away (a ``wait`` or
+        ``logs --follow`` whose client disconnected must not live on until its container)."""
+        pump = asyncio.ensure_future(self._pump(chunks))
+        watcher = asyncio.ensure_future(self._watch_client(pump))
+        try:
+            await pump
+        except asyncio.CancelledError:
+            if self._disconnected.is_set():
+                raise ConnectionResetError("client went away during a streamed response") from None
+            raise
+        finally:
+            watcher.cancel()
+            try:
+                await watcher
+            except asyncio.CancelledError:
+                pass
+
+    async def _watch_client(self, pump: asyncio.Future) -> None:
+        """Read from the client while the response streams: EOF means it left. Bytes of a
+        pipelined next request are handed to h11 for later."""
+        try:
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                self.h11.receive_data(data)
+        except (ConnectionError, OSError, h11.RemoteProtocolError):
+            pass
+        self._disconnected.set()
+        pump.cancel()
+
+    async def _pump(self, chunks: Iterator[bytes] | AsyncIterator[bytes]) -> None:
         if hasattr(chunks, "__anext__"):
             try:
                 async for chunk in chunks:  # type: ignore[union-attr]
@@ -217,14 +252,22 @@ class _Conn:
         pool = _stream_executor()
         sentinel = object()
         it = iter(chunks)  # type: ignore[arg-type]
+        pending: asyncio.Future | None = None
         try:
             while True:
-                chunk = await loop.run_in_executor(pool, next, it, sentinel)
+                pending = loop.run_in_executor(pool, next, it, sentinel)
+                chunk = await asyncio.shield(pending)
+                pending = None
                 if chunk is sentinel:
                     break
                 if chunk:
                     await self._send(h11.Data(data=chunk))
         finally:
+            if pending is not None:  # cancelled mid-next(): let that call finish first
+                try:
+                    await pending
+                except Exception:  # noqa: BLE001 - the stream is being abandoned
+                    pass
             close = getattr(it, "close", None)
             if close:
                 await loop.run_in_executor(pool, close)

@@ -114,10 +114,14 @@ async def wait(req: Request) -> StreamResponse:
     c = svc.get(req.params["id"])
 
     async def body():
-        yield b""
-        if fut is not None:
-            await fut
-        yield (b'{"Error":null,"StatusCode":%d}\n' % c.state.exit_code)
+        try:
+            yield b""
+            if fut is not None:
+                await fut
+            yield (b'{"Error":null,"StatusCode":%d}\n' % c.state.exit_code)
+        finally:
+            if fut is not None and not fut.done():
+                fut.cancel()  # the client left: the service skips cancelled waiters
 
     return StreamResponse(body())
 
@@ -172,7 +176,8 @@ async def logs(req: Request) -> StreamResponse:
     entries = jsonlog.read_logs(
         c.log_path, stdout=stdout, stderr=stderr, since=_since(req.query.get("since", "")),
         until=_since(req.query.get("until", "")), tail=tail, timestamps=req.query_bool("timestamps"),
-        follow=follow and c.state.running, stop=lambda: not c.state.running)
+        follow=follow and c.state.running,
+        stop=lambda: not c.state.running or req.disconnected.is_set())
     return StreamResponse(log_frames(entries, tty), content_type=RAW if tty else MUX)
 
 

@@ -4,8 +4,12 @@ For each stage: resolve the base (an earlier stage, an image, or scratch), run t
 ONBUILD triggers, then dispatch every instruction (``dispatch.py``). Every instruction makes
 an image: config-only steps through ``ImageService.commit_config``, filesystem steps by
 committing an active snapshot (RUN: the step's container, run by the injected ``Runner``;
-ADD/COPY/WORKDIR: a snapshot the builder mounts and writes). Each step first probes the
-legacy cache (``cache.py``). Progress goes to ``emit`` as Docker's JSON-lines messages.
+WORKDIR: a created, never started container whose snapshot the builder writes; ADD/COPY: a
+bare snapshot). As Docker's ``probeAndCreate``, a config-only step that misses the cache
+still creates (never starts) a container from the step's ``#(nop)`` config, so the output
+shows `` ---> Running in <id>``; the step's containers are removed after it (``rm``, or
+``forcerm`` also after a failure). Each step first probes the legacy cache (``cache.py``).
+Progress goes to ``emit`` as Docker's JSON-lines messages.
 
 Layer 5 (build). May import: errors, support, oci, opts, store, image.
 """
@@ -33,11 +37,11 @@ Emit = Callable[[dict[str, Any]], None]
 
 
 class Runner(Protocol):
-    """Runs RUN steps as containers (implemented by the daemon's build_runner).
+    """Makes the steps' containers (implemented by the daemon's build_runner).
 
-    Lifecycle: ``create`` (the container's snapshot is named by its id) → ``start_and_wait``
-    (output chunks go to ``output(data, is_stderr)`` while it runs) → the builder commits the snapshot →
-    ``remove``.
+    Lifecycle: ``create`` (the container's snapshot is named by its id) → for RUN only,
+    ``start_and_wait`` (output chunks go to ``output(data, is_stderr)`` while it runs) → the
+    builder commits → ``remove``.
     """
 
     def create(self, config: dict[str, Any], host_config: dict[str, Any]) -> str: ...
@@ -108,6 +112,7 @@ class Builder:
         self.cache_sources: set[str] | None = None
         self.plan: stages.Plan | None = None
         self.step = 0
+        self.tmp_containers: list[str] = []  # created by the current step, not yet removed
 
     # -- output ----------------------------------------------------------------------------
     def out(self, text: str) -> None:
@@ -182,6 +187,40 @@ class Builder:
             raise InvalidArgument(f"circular dependency detected on stage: {ref}")
         return self.results[stage.index]
 
+    # -- step containers -------------------------------------------------------------------
+    def host_config(self, network: str = "") -> dict[str, Any]:
+        """The HostConfig of a step's container (Docker's ``hostConfigFromOptions``)."""
+        return {"NetworkMode": network or self.opts.network_mode or "none",
+                "ExtraHosts": list(self.opts.extra_hosts) or None}
+
+    def create_container(self, config: dict[str, Any], host_config: dict[str, Any]) -> str:
+        """Create (not start) the step's container; print Docker's `` ---> Running in``.
+
+        Returns:
+            The container id (its snapshot key).
+        """
+        cid = self.runner.create(config, host_config)
+        self.tmp_containers.append(cid)
+        self.out(f" ---> Running in {cid[:12]}\n")
+        return cid
+
+    def remove_containers(self, failed: bool) -> None:
+        """Docker's per-step ``RemoveAll``: with ``forcerm`` always, with ``rm`` on success.
+
+        A removal error is reported in the stream and leaves the rest, as Docker does.
+        """
+        if not (self.opts.forcerm or (self.opts.rm and not failed)):
+            return
+        while self.tmp_containers:
+            cid = self.tmp_containers[0]
+            try:
+                self.runner.remove(cid)
+            except EngineError as exc:
+                self.out(f"Error removing intermediate container {cid[:12]}: {exc}\n")
+                return
+            self.tmp_containers.pop(0)
+            self.out(f"Removing intermediate container {cid[:12]}\n")
+
     # -- committing ------------------------------------------------------------------------
     def probe(self, state: StageState, container_config: dict[str, Any]) -> bool:
         """Use a cached image for this step when there is one."""
@@ -207,6 +246,8 @@ class Builder:
         cc["Cmd"] = state.shell + ["#(nop) ", comment]
         if self.probe(state, cc):
             return state.image_id
+        if state.image_id:  # Docker creates one on scratch too; a hako container needs an image
+            self.create_container(cc, self.host_config())
         history = {"created_by": " ".join(cc["Cmd"])}
         if state.maintainer:
             history["author"] = state.maintainer

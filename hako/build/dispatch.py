@@ -61,7 +61,8 @@ def start_stage(b: Builder, stage: Any) -> StageState:
 
 
 def dispatch(b: Builder, st: StageState, node: ins.Instruction) -> None:
-    """Run one instruction against the stage.
+    """Run one instruction against the stage, then remove its containers (Docker's
+    deferred ``RemoveAll``: with ``forcerm`` always, with ``rm`` when the step succeeded).
 
     Raises:
         EngineError kinds; messages of non-parse errors gain the line like Docker's.
@@ -70,7 +71,12 @@ def dispatch(b: Builder, st: StageState, node: ins.Instruction) -> None:
     if handler is None:
         raise DockerfileParseError(node.line, f"unknown instruction: {node.keyword}")
     try:
-        handler(b, st, node)
+        try:
+            handler(b, st, node)
+        except BaseException:
+            b.remove_containers(failed=True)
+            raise
+        b.remove_containers(failed=False)
     except (DockerfileParseError, BuildStepError):
         raise
     except EngineError as exc:

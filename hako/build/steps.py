@@ -1,5 +1,7 @@
-"""Filesystem steps: RUN (a container through the Runner), WORKDIR and ADD/COPY (a snapshot
-the builder mounts and writes), each committed as a new layer unless the cache hits.
+"""Filesystem steps: RUN (a container through the Runner, started), WORKDIR (a container
+created, never started, whose snapshot the builder writes) and ADD/COPY (a bare snapshot,
+no container, as Docker's ``performCopy``), each committed as a new layer unless the cache
+hits. The step's containers are removed by ``dispatch`` after the step.
 
 Layer 5 (build). May import: errors, support, store, image.
 """
@@ -53,22 +55,13 @@ def run(b: Builder, st: StageState, node: ins.Run) -> None:
     config.update(Cmd=argv, Entrypoint=[""], Env=list(st.config.get("Env") or [])
                   + [f"{k}={v}" for k, v in sorted(build_env.items())], AttachStdout=True,
                   AttachStderr=True, Tty=False, OpenStdin=False)
-    host_config = {"NetworkMode": node.network or b.opts.network_mode or "none",
-                   "ExtraHosts": list(b.opts.extra_hosts) or None,
-                   "Tmpfs": {v: "" for v in (st.config.get("Volumes") or {})} or None}
-    cid = b.runner.create(config, host_config)
-    b.out(f" ---> Running in {cid[:12]}\n")
-    ok = False
-    try:
-        code = b.runner.start_and_wait(cid, lambda data, err: b.out(_output_text(data, err)))
-        if code != 0:
-            raise BuildStepError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
-        b.commit_snapshot(st, cid, cc, " ".join(save_cmd), container_id=cid)
-        ok = True
-    finally:
-        if (b.opts.rm and ok) or b.opts.forcerm:
-            b.runner.remove(cid)
-            b.out(f"Removing intermediate container {cid[:12]}\n")
+    host_config = b.host_config(node.network)
+    host_config["Tmpfs"] = {v: "" for v in (st.config.get("Volumes") or {})} or None
+    cid = b.create_container(config, host_config)  # removed after the step by dispatch
+    code = b.runner.start_and_wait(cid, lambda data, err: b.out(_output_text(data, err)))
+    if code != 0:
+        raise BuildStepError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
+    b.commit_snapshot(st, cid, cc, " ".join(save_cmd), container_id=cid)
 
 
 def _output_text(data: bytes, stderr: bool) -> str:
@@ -101,17 +94,24 @@ def workdir(b: Builder, st: StageState, node: ins.Workdir) -> None:
     cc["Cmd"] = st.shell + ["#(nop) WORKDIR " + path]  # one word, unlike the metadata steps
     if b.probe(st, cc):
         return
-    key = ids.new_id()
-    b.out(f" ---> Running in {key[:12]}\n")
-    b.images.prepare_rootfs(key, st.image_id or None)
-    try:
-        with fsops.mounted(b.images, key) as root:
-            fsops.make_dirs(root, path, None)
-        b.commit_snapshot(st, key, cc, " ".join(cc["Cmd"]))
-    finally:
-        b.images.remove_rootfs(key)
-    if b.opts.rm:
-        b.out(f"Removing intermediate container {key[:12]}\n")
+    if not st.image_id:  # a hako container needs an image: a bare snapshot on scratch
+        key = ids.new_id()
+        b.images.prepare_rootfs(key, None)
+        try:
+            _make_workdir(b, st, key, path, cc)
+        finally:
+            b.images.remove_rootfs(key)
+        return
+    # Docker's probeAndCreate + ContainerCreateWorkdir: a created (never started) container
+    cid = b.create_container(cc, b.host_config())
+    _make_workdir(b, st, cid, path, cc, container_id=cid)
+
+
+def _make_workdir(b: Builder, st: StageState, key: str, path: str, cc: dict[str, Any],
+                  container_id: str = "") -> None:
+    with fsops.mounted(b.images, key) as root:
+        fsops.make_dirs(root, path, None)
+    b.commit_snapshot(st, key, cc, " ".join(cc["Cmd"]), container_id=container_id)
 
 
 # -- ADD / COPY ----------------------------------------------------------------------------

@@ -66,6 +66,13 @@ def test_build_directory_with_dockerignore_and_run(builder, tags, tmp_path):
     assert text.startswith("Sending build context to Docker daemon")
     assert "Step 1/4 : FROM busybox" in text and "Successfully built " in text
     assert f"Successfully tagged {t}" in text
+    lines = text.splitlines()
+    cmd_step = lines.index('Step 4/4 : CMD ["cat", "/list"]')  # a metadata step: create-only container
+    running, removing = lines[cmd_step + 1], lines[cmd_step + 2]
+    assert running.startswith(" ---> Running in ") and removing.startswith("Removing intermediate container ")
+    assert running.split()[-1] == removing.split()[-1]
+    copy_step = lines.index("Step 2/4 : COPY . /ctx")  # COPY: no container, as Docker's performCopy
+    assert lines[copy_step + 1].startswith(" ---> ") and "Running in" not in lines[copy_step + 1]
     run = hako(builder, "run", "--rm", t)
     listing = run.stdout.decode().split()
     assert "a.txt" in listing and "x.log" not in listing and "Dockerfile" in listing

@@ -122,3 +122,63 @@ def test_cached_rebuild_uses_cache_everywhere(client):
         assert third.count(" ---> Using cache\n") == 0
     finally:
         client.remove_image(tag, force=True)
+
+
+STEP_LINES = "FROM busybox\nENV A=b\nRUN echo hi\nCOPY a /a\n"
+
+
+def step_lines(lines) -> list[str]:
+    return "".join(m.get("stream", "") for m in lines).splitlines()
+
+
+def test_step_lines_as_docker_20_10(client):
+    """Docker's probeAndCreate: a metadata step creates (never starts) a container, removed
+    after the step like RUN's; COPY (performCopy) makes none."""
+    import re
+
+    before = {c["Id"] for c in client.containers(all=True)}
+    tag = f"steplines-{os.getpid()}"
+    try:
+        text = step_lines(run_build(client, {"Dockerfile": STEP_LINES, "a": "x"}, tag, nocache=True,
+                                    rm=True))
+        start = text.index("Step 2/4 : ENV A=b")
+        got = text[start:start + 10]
+        hexid = r"[0-9a-f]{12}"
+        patterns = ["Step 2/4 : ENV A=b", f" ---> Running in ({hexid})",
+                    r"Removing intermediate container (\w+)", f" ---> {hexid}",
+                    "Step 3/4 : RUN echo hi", f" ---> Running in ({hexid})", "hi",
+                    r"Removing intermediate container (\w+)", f" ---> {hexid}",
+                    "Step 4/4 : COPY a /a"]
+        groups = []
+        for pattern, line in zip(patterns, got):
+            m = re.fullmatch(pattern, line)
+            assert m, (pattern, got)
+            groups += m.groups()
+        assert groups[0] == groups[1] and groups[2] == groups[3] and groups[0] != groups[2]
+        assert re.fullmatch(f" ---> {hexid}", text[start + 10]), text
+        assert text[start + 11].startswith("Successfully built ")
+        assert {c["Id"] for c in client.containers(all=True)} == before
+    finally:
+        client.remove_image(tag, force=True)
+
+
+def test_step_containers_are_real_and_kept_without_rm(client):
+    before = {c["Id"] for c in client.containers(all=True)}
+    tag = f"steplines-norm-{os.getpid()}"
+    try:
+        text = step_lines(run_build(client, {"Dockerfile": STEP_LINES, "a": "x"}, tag, nocache=True,
+                                    rm=False))
+        assert not any(line.startswith("Removing intermediate") for line in text)
+        printed = [line.split()[-1] for line in text if line.startswith(" ---> Running in ")]
+        assert len(printed) == 2
+        made = {c["Id"][:12]: c for c in client.containers(all=True) if c["Id"] not in before}
+        assert sorted(made) == sorted(printed)
+        env_c, run_c = (client.inspect_container(cid) for cid in printed)
+        assert env_c["State"]["Status"] == "created"
+        assert env_c["Config"]["Cmd"] == ["/bin/sh", "-c", "#(nop) ", "ENV A=b"]
+        assert run_c["State"]["Status"] == "exited" and run_c["State"]["ExitCode"] == 0
+    finally:
+        for c in client.containers(all=True):
+            if c["Id"] not in before:
+                client.remove_container(c["Id"], force=True)
+        client.remove_image(tag, force=True)

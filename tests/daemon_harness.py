@@ -202,3 +202,29 @@ def import_busybox(d: Hakod, repo: str = "busybox", tag: str = "latest") -> str:
     status, info = d.api("GET", f"/images/{repo}:{tag}/json")
     assert status == 200, info
     return info["Id"]
+
+
+def docker(d: Hakod, cli: str, *args: str, input: bytes | None = None, timeout: float = 60,
+           check: bool = False) -> subprocess.CompletedProcess:
+    """Run the docker CLI ``cli`` against daemon ``d``; with ``check`` a failure is an
+    AssertionError carrying the CLI's stderr."""
+    res = subprocess.run([cli, *args], input=input, capture_output=True, env=d.env, timeout=timeout)
+    if check and res.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
+    return res
+
+
+def out(res: subprocess.CompletedProcess) -> str:
+    return res.stdout.decode()
+
+
+def poll(fn, timeout: float = 15.0, interval: float = 0.02):
+    """Call ``fn`` until it returns something truthy (returned), or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(interval)

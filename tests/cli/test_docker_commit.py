@@ -3,25 +3,19 @@ shows the history of, and prunes the results."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 
 import pytest
 
+from tests import daemon_harness
+from tests.daemon_harness import out
+
+docker = functools.partial(daemon_harness.docker, check=True)
+
 pytestmark = pytest.mark.integration
-
-
-def docker(hakod, cli, *args, input=None, timeout=60, check=True):
-    res = subprocess.run([cli, *args], input=input, capture_output=True, env=hakod.env,
-                         timeout=timeout)
-    if check and res.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
-    return res
-
-
-def out(res) -> str:
-    return res.stdout.decode()
 
 
 @pytest.fixture

@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
+from tests.daemon_harness import docker, out, poll
+
 pytestmark = pytest.mark.integration
-
-
-def docker(hakod, cli, *args, input=None, timeout=60, check=False):
-    res = subprocess.run([cli, *args], input=input, capture_output=True, env=hakod.env, timeout=timeout)
-    if check and res.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
-    return res
-
-
-def out(res) -> str:
-    return res.stdout.decode()
-
-
-def poll(fn, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(interval)
 
 
 def test_run_echo(hakod, docker_cli):

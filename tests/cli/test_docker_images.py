@@ -6,23 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import uuid
 
 import pytest
 
+from tests.daemon_harness import docker, out, poll
+
 pytestmark = pytest.mark.integration
-
-
-def docker(hakod, cli, *args, input=None, timeout=60, check=False):
-    res = subprocess.run([cli, *args], input=input, capture_output=True, env=hakod.env, timeout=timeout)
-    if check and res.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
-    return res
-
-
-def out(res) -> str:
-    return res.stdout.decode()
 
 
 @pytest.fixture
@@ -37,14 +27,6 @@ def repo(hakod, docker_cli):
         tags = out(docker(hakod, docker_cli, "inspect", "-f", "{{len .RepoTags}}", image_id)).strip()
         if tags == "0":
             docker(hakod, docker_cli, "rmi", "-f", image_id)
-
-
-def poll(fn, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while not fn():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(interval)
 
 
 def image_id(hakod, cli, ref) -> str:

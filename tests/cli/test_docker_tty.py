@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 
+from tests.daemon_harness import docker
+
 pytestmark = pytest.mark.integration
 
 
@@ -87,13 +89,6 @@ def term(hakod):
             os.unlink(os.path.join(tmpdir, f"tmux-{os.getuid()}", sock))
         except OSError:
             pass
-
-
-def docker(hakod, cli, *args, check=False):
-    res = subprocess.run([cli, *args], capture_output=True, env=hakod.env, timeout=60)
-    if check and res.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
-    return res
 
 
 @pytest.fixture

@@ -9,37 +9,17 @@ middle of a create or an image import restarts onto a consistent store.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import shutil
 import signal
 import subprocess
 import threading
-import time
 
 import pytest
 
-from tests.daemon_harness import import_busybox
+from tests.daemon_harness import docker, import_busybox, poll
 
 pytestmark = pytest.mark.integration
-
-
-def poll(fn, timeout=15.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(interval)
-
-
-def docker(d, cli, *args, timeout=60, check=False):
-    res = subprocess.run([cli, *args], capture_output=True, env=d.env, timeout=timeout)
-    if check and res.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr.decode()}")
-    return res
 
 
 def run_d(d, cli, name, *cmd) -> str:
@@ -127,7 +107,6 @@ def test_restart_after_sigkill_keeps_containers(fresh_hakod, docker_cli, runtime
     for name in (running, dies, tty, exited, created, paused):
         assert docker(d, cli, "rm", "-f", name).returncode == 0
     assert docker(d, cli, "ps", "-aq", check=True).stdout == b""
-
 
 
 def _in_threads(fns) -> list[threading.Thread]:

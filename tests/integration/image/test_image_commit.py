@@ -19,32 +19,10 @@ import pytest
 from hako.image.service import ImageService
 from hako.oci.digest import Digest
 from hako.store.mount import mount_all, unmount
-from tests.data.rootfs import make_busybox_rootfs_tar
 
 pytestmark = pytest.mark.integration
 
 EMPTY_LAYER = "sha256:" + hashlib.sha256(b"\0" * 1024).hexdigest()
-
-
-def _overlay_ok() -> bool:
-    return os.geteuid() == 0 and "overlay" in open("/proc/filesystems").read()
-
-
-@pytest.fixture(params=["native", "overlay"])
-def svc(request, tmp_path):
-    if request.param == "overlay" and not _overlay_ok():
-        pytest.skip("overlay needs root and overlayfs")
-    s = ImageService(str(tmp_path / "root"), request.param)
-    try:
-        yield s
-    finally:
-        s.close()
-        shutil.rmtree(tmp_path / "root", ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def rootfs_tar(tmp_path_factory):
-    return make_busybox_rootfs_tar(str(tmp_path_factory.mktemp("rootfs") / "busybox.tar"))
 
 
 @pytest.fixture

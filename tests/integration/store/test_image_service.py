@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import tarfile
 
 import pytest
@@ -14,30 +13,8 @@ from hako.errors import Conflict, ImageNotFound, InvalidArgument
 from hako.image.service import ImageService
 from hako.oci import mediatypes as mt
 from hako.oci.digest import Digest
-from tests.data.rootfs import make_busybox_rootfs_tar
 
 pytestmark = pytest.mark.integration
-
-
-def _overlay_ok() -> bool:
-    return os.geteuid() == 0 and "overlay" in open("/proc/filesystems").read()
-
-
-@pytest.fixture(params=["native", "overlay"])
-def svc(request, tmp_path):
-    if request.param == "overlay" and not _overlay_ok():
-        pytest.skip("overlay needs root and overlayfs")
-    s = ImageService(str(tmp_path / "root"), request.param)
-    try:
-        yield s
-    finally:
-        s.close()
-        shutil.rmtree(tmp_path / "root", ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def rootfs_tar(tmp_path_factory):
-    return make_busybox_rootfs_tar(str(tmp_path_factory.mktemp("rootfs") / "busybox.tar"))
 
 
 def _import(svc, path, name="busybox:latest"):

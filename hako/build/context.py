@@ -1,8 +1,9 @@
 """Build contexts: tar intake (plain, gzip, bzip2, xz), remote URLs and git, .dockerignore.
 
-A context is extracted into a private temporary directory, entry by entry, refusing names
-that climb out of it and writes through symlinks that lead out of it; device nodes are
-skipped and ownership is not applied (COPY sets its own). Then ``.dockerignore`` is applied
+A context is extracted into a private temporary directory by the one extractor
+(``hako.support.untar``: names and links confined to it, nothing written through a
+symlink); device nodes and FIFOs are skipped and every entry is owned by root (COPY sets
+its own ownership). Then ``.dockerignore`` is applied
 (the Dockerfile and .dockerignore themselves are always kept, as the docker CLI does).
 Paths that ADD/COPY name are resolved inside the context, symlinks included, with
 Docker's ``Forbidden path outside the build context`` error.
@@ -25,7 +26,7 @@ from typing import BinaryIO
 from hako.build import cache
 from hako.opts.dockerignore import Matcher, read_patterns
 from hako.errors import InvalidArgument, NotFound
-from hako.support import tarsafe
+from hako.support import tarsafe, untar
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 
@@ -132,28 +133,12 @@ class BuildContext:
 
 
 # -- intake --------------------------------------------------------------------------------
-def _safe_filter(dest: str):
-    def check(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
-        name = tarsafe.clean_name(member.name)
-        if not name or member.isdev() or member.isfifo():
-            return None
-        parent = os.path.realpath(os.path.join(dest, os.path.dirname(name)))
-        if parent != dest and not parent.startswith(dest + "/"):
-            raise ForbiddenPath(f"invalid tar entry {member.name!r}: path escapes the build context")
-        target = os.path.join(parent, os.path.basename(name))
-        if os.path.islink(target) or (os.path.lexists(target) and not os.path.isdir(target)):
-            os.unlink(target)
-        linkname = member.linkname
-        if member.islnk():
-            linkname = tarsafe.clean_name(member.linkname)
-        return member.replace(name=name, linkname=linkname, uid=0, gid=0, uname="", gname="",
-                              deep=False)
-
-    return check
+CONTEXT_LIMITS = untar.Limits(max_entries=1_000_000)
 
 
-def extract_tar(fileobj: BinaryIO, dest: str) -> dict[str, str]:
-    """Extract a (possibly gzip/bzip2/xz compressed) tar into ``dest`` safely.
+def extract_tar(fileobj: BinaryIO, dest: str, limits: untar.Limits | None = None) -> dict[str, str]:
+    """Extract a (possibly gzip/bzip2/xz compressed) context tar into ``dest`` with the one
+    extractor: entries owned by root, device nodes and FIFOs skipped.
 
     Returns:
         The tarsum v1 of each extracted entry by clean name (the first of duplicates), as
@@ -162,37 +147,28 @@ def extract_tar(fileobj: BinaryIO, dest: str) -> dict[str, str]:
     Raises:
         InvalidArgument: not a tar, or an entry escaping ``dest``.
     """
-    dest = os.path.realpath(dest)
-    sums: dict[str, str] = {}
-    try:
-        with tarfile.open(fileobj=fileobj, mode="r|*") as tf:
-            check = _safe_filter(dest)
-            for member in tf:
-                safe = check(member, dest)
-                if safe is None:
-                    continue
-                tf.extract(safe, dest, set_attrs=not safe.issym(), numeric_owner=True,
-                           filter="fully_trusted")
-                sums.setdefault(safe.name.rstrip("/"), _entry_sum(member, os.path.join(dest, safe.name)))
-    except tarfile.TarError as exc:
-        raise InvalidArgument(f"failed to read the build context: {exc}") from exc
-    return sums
+    hashers: dict[str, object] = {}
+
+    def on_entry(member: tarfile.TarInfo):
+        h = _entry_hasher(member)
+        hashers.setdefault(tarsafe.clean_name(member.name), h)
+        return h.update
+
+    opts = untar.Options(owner=(0, 0), specials=untar.SKIP, on_entry=on_entry,
+                         limits=limits or CONTEXT_LIMITS)
+    untar.extract(fileobj, dest, opts)
+    return {name: h.hexdigest() for name, h in hashers.items()}  # type: ignore[attr-defined]
 
 
-def _entry_sum(member: tarfile.TarInfo, path: str) -> str:
-    """tarsum v1 of one entry: its header as sent (user and group names left out), then
-    the content (read back from the extracted file)."""
+def _entry_hasher(member: tarfile.TarInfo):
+    """tarsum v1 of one entry: its header as sent (user and group names left out); the
+    extractor feeds it the content as it writes it."""
     flag = "0" if member.type == tarfile.AREGTYPE else member.type.decode()
     xattrs = {k[len("SCHILY.xattr."):]: v for k, v in member.pax_headers.items()
               if k.startswith("SCHILY.xattr.")}
     name = member.name + "/" if member.isdir() else member.name  # Python's tarfile strips it
-    h = cache.tarsum_header(name, member.mode, member.uid, member.gid, member.size, flag,
-                            member.linkname, "", "", member.devmajor, member.devminor, xattrs)
-    if member.isfile() and member.size:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+    return cache.tarsum_header(name, member.mode, member.uid, member.gid, member.size, flag,
+                               member.linkname, "", "", member.devmajor, member.devminor, xattrs)
 
 
 def apply_dockerignore(root: str, keep: tuple[str, ...] = ()) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hako.errors import InvalidArgument
-from hako.support import tarsafe
+from hako.support import tarsafe, untar
 
 
 @contextlib.contextmanager
@@ -178,26 +178,12 @@ def write_file(dst: str, data: bytes, mode: int, owner: tuple[int, int] | None,
         os.utime(dst, (mtime, mtime))
 
 
-def extract_archive(archive: str, dest: str, owner: tuple[int, int] | None) -> None:
-    """ADD's auto-extraction of a local tar into host directory ``dest`` (ownership kept
-    from the archive unless ``--chown``)."""
-    import tarfile
-
-    dest = os.path.realpath(dest)
-    with tarfile.open(archive, "r:*") as tf:
-        for member in tf:
-            name = tarsafe.clean_name(member.name)
-            if not name or member.isdev() or member.isfifo():
-                continue
-            parent = os.path.realpath(os.path.join(dest, os.path.dirname(name)))
-            if parent != dest and not parent.startswith(dest + "/"):
-                raise tarsafe.breakout(member.name)
-            target = os.path.join(parent, os.path.basename(name))
-            if os.path.lexists(target) and not (member.isdir() and os.path.isdir(target)):
-                shutil.rmtree(target) if os.path.isdir(target) and not os.path.islink(target) else os.unlink(target)
-            linkname = tarsafe.clean_name(member.linkname) if member.islnk() else member.linkname
-            changes = {"name": name, "linkname": linkname, "uname": "", "gname": ""}
-            if owner is not None:
-                changes.update(uid=owner[0], gid=owner[1])
-            tf.extract(member.replace(**changes, deep=False), dest, numeric_owner=True,
-                       filter="fully_trusted")
+def extract_archive(archive: str, root: str, dest: str, owner: tuple[int, int] | None) -> None:
+    """ADD's auto-extraction of a local tar into ``dest`` (a host directory inside the
+    container root ``root``) with the one extractor: ownership kept from the archive unless
+    ``--chown``, device nodes and FIFOs skipped, absolute symlinks meaning ``root``."""
+    subdir = os.path.relpath(dest, root)
+    opts = untar.Options(owner=owner if owner is not None else "keep", specials=untar.SKIP,
+                         subdir="" if subdir == "." else subdir)
+    with open(archive, "rb") as f:
+        untar.extract(f, root, opts)

@@ -247,7 +247,7 @@ def _write(root: str, sources: _Sources, dest: str, chown: str, chmod: int | Non
     for name, real in zip(sources.names, sources.paths):
         if real in sources.archives:
             target = host if as_dir else fsops.make_dirs(root, dest_clean, owner)
-            fsops.extract_archive(real, target, owner)
+            fsops.extract_archive(real, root, target, owner)
             continue
         if os.path.isdir(real):
             target = host if as_dir else fsops.make_dirs(root, dest_clean, owner)

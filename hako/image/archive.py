@@ -9,7 +9,8 @@ Save writes Docker 20.10's docker-archive format::
 
 Load reads that format, Docker 25+'s (OCI layout plus manifest.json) and plain OCI layouts
 (index.json → [index →] manifest → config and layers, gzip/zstd layers allowed). The
-archive is extracted into ``<root>/tmp`` with the same path confinement as layers.
+archive is extracted into ``<root>/tmp`` by the one extractor (``hako.support.untar``),
+and every file of it is opened by descriptor inside that directory.
 
 Layer 4. May import: errors, support, oci, store.
 """
@@ -29,7 +30,9 @@ from hako.errors import ImageNotFound, InvalidArgument
 from hako.image.streaming import threaded_stream
 from hako.oci import imageconfig, manifest as oci_manifest, mediatypes as mt, reference
 from hako.oci.digest import Digest
-from hako.support import ids, tarsafe
+from hako.support import fsroot, ids, tarsafe, untar
+
+LOAD_LIMITS = untar.Limits(max_entries=1_000_000)
 
 
 # -- save ------------------------------------------------------------------------------------
@@ -163,37 +166,29 @@ class _Entry:
 
 
 def _extract(fileobj: BinaryIO, dest: str) -> None:
+    untar.extract(fileobj, dest, untar.Options(owner=None, specials=untar.REFUSE,
+                                               limits=LOAD_LIMITS))
+
+
+def _open(dest: str, rel: str) -> BinaryIO:
+    """Open a file of the extracted archive, resolved inside it by descriptors."""
     try:
-        with tarfile.open(fileobj=tarsafe.decompressed(fileobj), mode="r|") as tf:  # type: ignore[call-overload]
-            for m in tf:
-                rel = tarsafe.clean_name(m.name)
-                if not rel:
-                    continue
-                path = tarsafe.resolve(dest, rel, m.name)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                if m.isdir():
-                    os.makedirs(path, exist_ok=True)
-                elif m.isreg():
-                    with open(path, "wb") as out:
-                        shutil.copyfileobj(tf.extractfile(m), out, 1 << 20)  # type: ignore[arg-type]
-                elif m.issym():
-                    tarsafe.check_symlink_target(m.name, m.linkname)
-                    os.symlink(m.linkname, path)
-                elif m.islnk():
-                    shutil.copyfile(tarsafe.resolve(dest, tarsafe.clean_name(m.linkname), m.name), path)
-    except tarfile.TarError as exc:
-        raise InvalidArgument(f"invalid archive: {exc}") from exc
+        fd = fsroot.open_in_root(dest, tarsafe.clean_name(rel))
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, InvalidArgument):
+        raise InvalidArgument(f"invalid archive: {rel} is missing") from None
+    return os.fdopen(fd, "rb")
 
 
-def _path(dest: str, rel: str) -> str:
-    path = tarsafe.resolve(dest, tarsafe.clean_name(rel), rel, follow_final=True)
-    if not os.path.isfile(path):
-        raise InvalidArgument(f"invalid archive: {rel} is missing")
-    return path
+def _exists(dest: str, rel: str) -> bool:
+    try:
+        _open(dest, rel).close()
+        return True
+    except InvalidArgument:
+        return False
 
 
 def _read(dest: str, rel: str) -> bytes:
-    with open(_path(dest, rel), "rb") as f:
+    with _open(dest, rel) as f:
         return f.read()
 
 
@@ -248,7 +243,7 @@ def _pick_platform(dest: str, index: oci_manifest.Index) -> oci_manifest.Manifes
     best = [d for d in candidates if (d.platform or {}).get("architecture") == arch
             and (d.platform or {}).get("os", "linux") == "linux"]
     for desc in best + candidates:
-        if os.path.isfile(os.path.join(dest, _blob(desc.digest))):
+        if _exists(dest, _blob(desc.digest)):
             doc = oci_manifest.parse(_read(dest, _blob(desc.digest)), desc.media_type)
             if isinstance(doc, oci_manifest.Manifest):
                 return doc
@@ -266,7 +261,7 @@ def _load_entry(svc, dest: str, entry: _Entry) -> tuple[str, list[tuple[str, str
     parent = None
     for i, (layer_path, diff_id) in enumerate(zip(entry.layers, diffs)):
         if not svc.unpacker.have_layers(diffs[: i + 1]):
-            with open(_path(dest, layer_path), "rb") as f:
+            with _open(dest, layer_path) as f:
                 res = svc.unpacker.unpack(parent, f)
             if res.diff_id != diff_id:
                 raise InvalidArgument(
@@ -287,9 +282,9 @@ def load(svc, fileobj: BinaryIO, quiet: bool = False) -> list[str]:
     dest = tempfile.mkdtemp(prefix="load-", dir=tmp_root)
     try:
         _extract(fileobj, dest)
-        if os.path.isfile(os.path.join(dest, "manifest.json")):
+        if _exists(dest, "manifest.json"):
             entries = _docker_entries(dest)
-        elif os.path.isfile(os.path.join(dest, "index.json")):
+        elif _exists(dest, "index.json"):
             entries = _oci_entries(dest)
         else:
             raise InvalidArgument("invalid archive: neither manifest.json nor index.json found")

@@ -23,6 +23,8 @@ from hako.errors import InvalidArgument
 _MAX_LINKS = 255
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
 
 
 def breakout(entry: str, why: str = "path escapes the root") -> InvalidArgument:
@@ -48,14 +50,14 @@ def clean_name(name: str) -> str:
 
 
 def check_symlink_target(name: str, linkname: str) -> None:
-    """Docker's rule: a relative symlink target must not climb above the root.
+    """Docker's rule: the link's directory joined with its target (a leading ``/`` joined
+    like any other, as Go's filepath.Join does) must not climb above the root.
 
     Raises:
-        InvalidArgument: the target escapes (absolute targets are fine: they mean the root).
+        InvalidArgument: the target escapes.
     """
-    if linkname.startswith("/"):
-        return
-    target = posixpath.normpath(posixpath.join(posixpath.dirname(clean_name(name)), linkname))
+    base = posixpath.dirname(clean_name(name))
+    target = posixpath.normpath(posixpath.join(base, linkname.lstrip("/")) or ".")
     if target == ".." or target.startswith("../"):
         raise breakout(name, f"symlink target {linkname!r} escapes the root")
 
@@ -134,20 +136,28 @@ class _Prefixed(io.RawIOBase):
 
 
 def decompressed(fileobj: BinaryIO) -> BinaryIO:
-    """Wrap a possibly gzip- or zstd-compressed stream so reads return the plain tar.
+    """Wrap a possibly gzip-, bzip2-, xz- or zstd-compressed stream so reads return the plain tar.
 
     Raises:
         Unsupported: zstd content without the optional ``zstandard`` package.
     """
     head = b""
-    while len(head) < 4:
-        chunk = fileobj.read(4 - len(head))
+    while len(head) < 6:
+        chunk = fileobj.read(6 - len(head))
         if not chunk:
             break
         head += chunk
     stream: BinaryIO = io.BufferedReader(_Prefixed(head, fileobj), 1 << 16)
     if head.startswith(GZIP_MAGIC):
         return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    if head.startswith(BZIP2_MAGIC):
+        import bz2
+
+        return bz2.BZ2File(stream, "rb")  # type: ignore[return-value]
+    if head.startswith(XZ_MAGIC):
+        import lzma
+
+        return lzma.LZMAFile(stream, "rb")  # type: ignore[return-value]
     if head.startswith(ZSTD_MAGIC):
         try:
             import zstandard  # optional dependency

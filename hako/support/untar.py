@@ -60,7 +60,9 @@ CREATE, SKIP, REFUSE = "create", "skip", "refuse"
 
 @dataclass
 class Limits:
-    """Caps on one extraction (None: no cap)."""
+    """Caps on one extraction. ``max_entries`` None: no cap; ``max_bytes`` None: the space
+    free on the destination's filesystem when the extraction starts (a declared size that
+    cannot fit is refused before a byte of it is written: sparse-file bombs)."""
 
     max_entries: int | None = None
     max_bytes: int | None = None
@@ -157,6 +159,10 @@ class _Extractor:
         self.root = Root(dest)
         self.opts = opts
         self.result = Result()
+        self.max_bytes = opts.limits.max_bytes
+        if self.max_bytes is None:
+            vfs = os.statvfs(dest)
+            self.max_bytes = vfs.f_bavail * vfs.f_frsize
         self.is_root = os.geteuid() == 0
         self.written: set[tuple[int, int]] = set()  # (dev, ino) of what this extraction made
         self.dir_times: list[tuple[str, int]] = []
@@ -200,9 +206,9 @@ class _Extractor:
         if self.opts.whiteouts is not None and base.startswith(WHITEOUT_PREFIX):
             self._whiteout(m.name, parent_rel, base)
             return
-        if m.isreg() and lim.max_bytes is not None and res.size + m.size > lim.max_bytes:
-            raise InvalidArgument(
-                f"invalid tar entry {m.name!r}: archive content exceeds {lim.max_bytes} bytes")
+        if m.isreg() and res.size + m.size > self.max_bytes:
+            raise InvalidArgument(f"invalid tar entry {m.name!r}: {m.size} bytes do not fit in "
+                                  f"the {self.max_bytes - res.size} bytes left for this archive")
         if (m.ischr() or m.isblk() or m.isfifo()) and not self._special_allowed(m):
             return
         hook = self.opts.on_entry(m) if self.opts.on_entry else None
@@ -210,9 +216,7 @@ class _Extractor:
         existing = Root.lstat_at(pfd, base)
         if existing is not None and not (m.isdir() and stat.S_ISDIR(existing.st_mode)):
             Root.remove_at(pfd, base)
-            if stat.S_ISDIR(existing.st_mode) or stat.S_ISLNK(existing.st_mode):
-                self._drop_cache()  # a cached descendant may have gone
-                pfd = self._parent(parent_rel, m.name)
+            existing = None
         if m.isreg():
             self._file(tf, m, pfd, base, hook)
         elif m.isdir():

@@ -72,20 +72,19 @@ def _init_path(svc: Any) -> str:
     raise InvalidArgument("--init requested but no init binary (tini-static) is installed")
 
 
-def make_workdir(rootfs: str, cwd: str) -> str:
+def make_workdir(rootfs: str, cwd: str) -> None:
     """Create the container's working directory inside ``rootfs`` (as Docker does at start).
 
     Symlinks on the way are resolved inside the rootfs, so ``WORKDIR /x`` with an image's
     ``/x -> /host/dir`` creates ``<rootfs>/host/dir``, never a host directory.
 
-    Returns:
-        The host path of the directory.
+    The directory is made through descriptors (``hako.support.fsroot``); the runtime
+    resolves the working directory inside the container again when it starts.
     """
-    from hako.runtime.rootfs import secure_join
+    from hako.support.fsroot import Root
 
-    path = secure_join(rootfs, cwd)
-    os.makedirs(path, exist_ok=True)
-    return path
+    with Root(rootfs) as root:
+        os.close(root.make(cwd.lstrip("/"), "dir"))
 
 
 def spec_options(svc: Any, c: Container, rootfs: str) -> Any:

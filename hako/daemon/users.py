@@ -24,12 +24,12 @@ def _read(rootfs: str, name: str) -> list[list[str]]:
     """Entries of the rootfs's /etc/<name>, resolved inside the rootfs (an image's
     ``/etc/passwd -> /host/file`` symlink must not read the host's file); only a regular
     file is read (a FIFO there would block the daemon)."""
-    from hako.runtime.rootfs import secure_join
+    from hako.errors import InvalidArgument
+    from hako.support.fsroot import open_in_root
 
     try:
-        path = secure_join(rootfs, "/etc/" + name)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        fd = open_in_root(rootfs, "etc/" + name, os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, InvalidArgument):
         return []
     with os.fdopen(fd, "r", errors="replace") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):

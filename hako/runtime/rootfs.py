@@ -5,8 +5,8 @@ Layer: runtime (3). May import: errors, linux.
 
 Every function here runs in the container's init, inside its new mount namespace, and
 mutates only that namespace. Destinations are resolved inside the rootfs with symlinks
-evaluated relative to it (``secure_join``), so a hostile image cannot redirect a mount
-onto the host.
+evaluated relative to it, through file descriptors (``hako.support.fsroot``), so a hostile
+image cannot redirect a mount onto the host, not even by racing a symlink swap.
 """
 
 from __future__ import annotations
@@ -19,39 +19,6 @@ from hako.linux import mount as mnt
 from hako.linux import syscalls
 
 _ST_TO_MS = ((2, mnt.MS_NOSUID), (4, mnt.MS_NODEV), (8, mnt.MS_NOEXEC))
-
-
-def secure_join(root: str, unsafe: str) -> str:
-    """Join ``unsafe`` under ``root``, evaluating symlinks as if ``root`` were "/".
-
-    Returns:
-        A host path that is inside ``root``.
-    Raises:
-        OSError: ELOOP after too many symlinks.
-    """
-    parts = [p for p in unsafe.split("/") if p]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root + "/" + "/".join(resolved + [part])
-        if os.path.islink(candidate):
-            links += 1
-            if links > 255:
-                raise OSError(errno.ELOOP, f"too many symlinks resolving {unsafe}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p] + parts
-            continue
-        resolved.append(part)
-    return root + ("/" + "/".join(resolved) if resolved else "")
 
 
 def set_propagation(name: str) -> None:
@@ -72,18 +39,14 @@ def bind_rootfs(rootfs: str) -> None:
     syscalls.mount(None, rootfs, None, mnt.MS_PRIVATE)
 
 
-def _make_target(target: str, source_is_dir: bool) -> None:
-    if source_is_dir:
-        os.makedirs(target, exist_ok=True)
-        return
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    if not os.path.exists(target):
-        with open(target, "a"):
-            pass
-
-
 def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
     """Perform one spec mount under ``rootfs``.
+
+    The destination is resolved and made inside the rootfs through descriptors
+    (``hako.support.fsroot``) and mounted on through ``/proc/self/fd/N``, so swapping a
+    path component for a symlink between the check and the mount (runc CVE-2021-30465)
+    cannot redirect the mount. Each later step (bind remount, propagation) resolves the
+    destination again, so it acts on the new mount, never on what lies under it.
 
     Args:
         rootfs: absolute host path of the rootfs.
@@ -94,24 +57,54 @@ def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
         OSError: the mount failed (the message names it).
         InvalidArgument: relative destination.
     """
+    from hako.support.fsroot import Root, proc_path
+
     dest = entry.get("destination", "")
     if not dest.startswith("/"):
         raise InvalidArgument(f"mount destination {dest!r} not absolute")
     options = tuple(entry.get("options") or ())
     m = mnt.Mount(entry.get("type") or "", entry.get("source") or "", dest, options)
-    target = secure_join(rootfs, dest)
-    if m.is_bind():
-        source = m.source if m.source.startswith("/") else os.path.join(bundle, m.source)
-        if not os.path.exists(source):
-            raise OSError(errno.ENOENT, f"bind mount source {source} does not exist")
-        _make_target(target, os.path.isdir(source))
-        mnt.Mount("bind", source, target, options).mount()
-        return
-    _make_target(target, True)
-    if m.type == "cgroup":
-        mount_cgroup_v1(target, options, cgroupns)
-        return
-    mnt.Mount(m.type, m.source, target, options).mount()
+    opts = mnt.parse_options(options)
+    with Root(rootfs) as root:
+        if m.is_bind():
+            source = m.source if m.source.startswith("/") else os.path.join(bundle, m.source)
+            if not os.path.exists(source):
+                raise OSError(errno.ENOENT, f"bind mount source {source} does not exist")
+            fd = root.make(dest, "dir" if os.path.isdir(source) else "file")
+            try:
+                syscalls.mount(source, proc_path(fd), None, mnt.MS_BIND | (opts.flags & mnt.MS_REC))
+            finally:
+                os.close(fd)
+            extra = opts.flags & ~(mnt.MS_BIND | mnt.MS_REC | mnt.MS_REMOUNT)
+            if extra:
+                _on_mount(root, dest, lambda p: syscalls.mount(
+                    None, p, None, mnt.MS_BIND | mnt.MS_REMOUNT | extra))
+        else:
+            fd = root.make(dest, "dir")
+            try:
+                if m.type == "cgroup":
+                    syscalls.mount("tmpfs", proc_path(fd), "tmpfs",
+                                   opts.flags & ~mnt.MS_RDONLY, "mode=755")
+                else:
+                    syscalls.mount(m.source, proc_path(fd), m.type, opts.flags, opts.data or None)
+            finally:
+                os.close(fd)
+            if m.type == "cgroup":
+                _on_mount(root, dest, lambda p: fill_cgroup_tmpfs(p, options, cgroupns))
+                return
+        for prop in opts.propagation:
+            _on_mount(root, dest, lambda p: syscalls.mount(None, p, None, prop))
+
+
+def _on_mount(root, dest: str, fn) -> None:
+    """Call ``fn`` with a ``/proc/self/fd`` path of what ``dest`` is now (the top mount)."""
+    from hako.support.fsroot import proc_path
+
+    fd = root.lookup(dest.lstrip("/"))
+    try:
+        fn(proc_path(fd))
+    finally:
+        os.close(fd)
 
 
 def _cgroup_hierarchies() -> list:
@@ -131,14 +124,14 @@ def _own_cgroups() -> dict[str, str]:
     return out
 
 
-def mount_cgroup_v1(target: str, options: tuple[str, ...], cgroupns: bool) -> None:
-    """Mount a tmpfs on ``target`` with one mount per host cgroup hierarchy under it.
+def fill_cgroup_tmpfs(target: str, options: tuple[str, ...], cgroupns: bool) -> None:
+    """Fill the fresh tmpfs at ``target`` with one mount per host cgroup hierarchy.
 
     With a cgroup namespace each hierarchy is mounted fresh (the kernel roots it at the
     container's cgroup); without one, the container's own cgroup dir is bind-mounted.
+    Everything made here is inside the tmpfs the runtime has just mounted.
     """
     opts = mnt.parse_options(options)
-    syscalls.mount("tmpfs", target, "tmpfs", opts.flags & ~mnt.MS_RDONLY, "mode=755")
     own = _own_cgroups()
     for h in _cgroup_hierarchies():
         name = os.path.basename(h.mountpoint)

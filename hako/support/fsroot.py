@@ -72,6 +72,16 @@ class Root:
         return self._walk(components(rel), False, 0, entry if entry is not None else rel,
                           follow_final=follow, want_dir=False)
 
+    def make(self, rel: str, kind: str = "dir", entry: str | None = None) -> int:
+        """An ``O_PATH`` descriptor of ``rel``, made if missing: every missing directory on
+        the way is created (0755), and a missing final component as ``kind`` ("dir", or
+        "file": an empty 0755 file, as runc makes bind-mount targets). A final symlink is
+        followed inside the root; what it names is made if missing."""
+        if kind not in ("dir", "file"):
+            raise ValueError(kind)
+        return self._walk(components(rel), True, 0o755, entry if entry is not None else rel,
+                          follow_final=True, want_dir=kind == "dir", final_kind=kind)
+
     def parent(self, rel: str, create: bool = False, entry: str | None = None) -> tuple[int, str]:
         """``(directory descriptor, final name)`` for acting on ``rel`` with ``*at`` calls.
 
@@ -85,7 +95,7 @@ class Root:
         return fd, parts[-1]
 
     def _walk(self, parts: list[str], create: bool, mode: int, entry: str,
-              follow_final: bool, want_dir: bool) -> int:
+              follow_final: bool, want_dir: bool, final_kind: str = "dir") -> int:
         stack = [os.dup(self.fd)]
         pending = list(parts)
         links = 0
@@ -103,7 +113,12 @@ class Root:
                     if not create:
                         raise
                     try:
-                        os.mkdir(part, mode, dir_fd=stack[-1])
+                        if last and final_kind == "file":
+                            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                             | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+                                             dir_fd=stack[-1]))
+                        else:
+                            os.mkdir(part, mode, dir_fd=stack[-1])
                     except FileExistsError:
                         pass
                     fd = os.open(part, _NOFOLLOW, dir_fd=stack[-1])
@@ -164,6 +179,12 @@ class Root:
             if exc.errno != errno.EBADF:
                 raise
             os.chmod(f"/proc/self/fd/{fd}", mode)
+
+
+def proc_path(fd: int) -> str:
+    """The ``/proc/self/fd`` name of a descriptor: mount(2) and chmod(2) given it act on
+    the very inode the descriptor holds, whatever happened to the path since."""
+    return f"/proc/self/fd/{fd}"
 
 
 def open_in_root(root: str, rel: str, flags: int = os.O_RDONLY) -> int:

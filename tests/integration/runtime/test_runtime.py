@@ -196,3 +196,29 @@ def test_terminal_via_console_socket(rt):
     lines = data.decode().split()
     assert lines[0].startswith("/dev/pts/"), data
     assert lines[1:] == ["30", "100", "ok"], data
+
+
+@pytest.mark.parametrize("kind", ["tmpfs", "bind"])
+def test_mount_destination_symlinks_stay_inside_the_rootfs(rt, tmp_path, kind):
+    """An image's absolute symlink on a mount destination's path is resolved inside the
+    rootfs: nothing is created or mounted on the host path it names."""
+    host = tmp_path / "host-victim"
+    host.mkdir()
+    os.symlink(str(host), os.path.join(rt.rootfs, "evil"))
+    os.symlink("../../" * 8 + str(host).lstrip("/"), os.path.join(rt.rootfs, "evil2"))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "marker").write_text("bound\n")
+    mounts = [{"destination": "/evil/made/deeper", "type": "tmpfs", "source": "tmpfs",
+               "options": ["nosuid"]} if kind == "tmpfs" else
+              {"destination": "/evil/made/deeper", "type": "bind", "source": str(src),
+               "options": ["rbind", "ro"]},
+              {"destination": "/evil2/made2", "type": "tmpfs", "source": "tmpfs", "options": []}]
+    rt.spec["mounts"] = list(rt.spec["mounts"]) + mounts
+    inside = str(host) + "/made/deeper"
+    out = rt.run("sh", "-c", f"grep -c ' {inside} ' /proc/self/mountinfo; "
+                             f"grep -c ' {host}/made2 ' /proc/self/mountinfo; "
+                             f"touch {inside}/w 2>/dev/null && echo rw || echo ro")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1", "rw" if kind == "tmpfs" else "ro"]
+    assert os.listdir(host) == []

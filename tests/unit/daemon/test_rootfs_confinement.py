@@ -58,14 +58,13 @@ def test_passwd_fifo_does_not_block(tmp_path):
 
 def test_workdir_through_symlink_stays_in_rootfs(hostile):
     rootfs, host = hostile
-    path = bundle.make_workdir(str(rootfs), "/w/sub")
+    bundle.make_workdir(str(rootfs), "/w/sub")
     assert not (host / "sub").exists()
-    assert path == str(rootfs) + str(host) + "/sub"
-    assert os.path.isdir(path)
+    assert os.path.isdir(str(rootfs) + str(host) + "/sub")
 
 
 def test_workdir_with_dotdot_stays_in_rootfs(hostile, tmp_path):
     rootfs, _ = hostile
-    path = bundle.make_workdir(str(rootfs), "/up/../../escaped")
+    bundle.make_workdir(str(rootfs), "/up/../../escaped")
     assert not (tmp_path / "escaped").exists()
-    assert path == str(rootfs) + "/escaped"
+    assert os.path.isdir(str(rootfs) + "/escaped")

@@ -10,7 +10,6 @@ from hako.errors import Conflict, InvalidArgument, Unsupported
 from hako.linux import mount as mnt
 from hako.linux import mountinfo
 from hako.runtime import cli, container, namespaces, validate
-from hako.runtime.rootfs import secure_join
 from hako.runtime.user import ExecError, look_path
 
 
@@ -37,16 +36,6 @@ def test_mountinfo_parse_line_with_optional_fields_and_escapes():
     assert info.mountpoint == "/mnt 2"
     assert info.optional == ("master:1", "shared:2")
     assert (info.fstype, info.source, info.super_options) == ("ext3", "/dev/root", "rw,errors=x")
-
-
-def test_secure_join_keeps_symlinks_inside(tmp_path):
-    root = str(tmp_path)
-    os.makedirs(root + "/real")
-    os.symlink("/real", root + "/abs")
-    os.symlink("../../../../etc", root + "/escape")
-    assert secure_join(root, "/abs/x") == root + "/real/x"
-    assert secure_join(root, "/escape/passwd") == root + "/etc/passwd"
-    assert secure_join(root, "/../../x") == root + "/x"
 
 
 def test_look_path(tmp_path):

@@ -46,11 +46,11 @@ GROUPS: dict[str, dict[str, str]] = {
         "load": "load", "import": "import", "pull": "pull", "prune": "image prune",
         "bootstrap": "image bootstrap", "build": "build",
     },
-    "system": {"info": "info", "events": "events"},
+    "system": {"info": "info", "events": "events", "check": "system check"},
 }
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
-           "image bootstrap": "image:bootstrap"}
+           "image bootstrap": "image:bootstrap", "system check": "system:check"}
 
 
 class Context:

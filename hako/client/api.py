@@ -291,7 +291,7 @@ class Exec:
 
 
 class System:
-    """/info, /version, /events."""
+    """/info, /version, /events, /system/check."""
 
     def __init__(self, api: APIClient) -> None:
         self.api = api
@@ -301,6 +301,10 @@ class System:
 
     def version(self) -> dict:
         return self.api.get_json("/version")
+
+    def check(self) -> list[str]:
+        """hako's store consistency check (``GET /system/check``, not in Docker's API)."""
+        return list(self.api.get_json("/system/check").get("Problems") or [])
 
     def events(self, since=None, until=None, filters=None) -> Response:
         return self.api.request("GET", "/events",

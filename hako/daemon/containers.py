@@ -447,9 +447,11 @@ class ContainerService:
             await self._stop(c, 0, "SIGKILL")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+        # the record goes first: a daemon killed after it restarts with an orphan rootfs,
+        # which restore() sweeps, never with a record whose rootfs is gone
+        await loop.run_in_executor(None, self.store.delete, c)
         await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
         await loop.run_in_executor(None, shutil.rmtree, self.bundle(c), True)
-        await loop.run_in_executor(None, self.store.delete, c)
 
     # -- pause / rename / misc -------------------------------------------------------------
     async def pause(self, ref: str) -> None:

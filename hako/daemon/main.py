@@ -84,10 +84,11 @@ def build_services(config: Any) -> Services:
 
 def build_router() -> Any:
     from hako.daemon.api.router import Router
-    from hako.daemon.api.routes import containers, exec as exec_routes, system
+    from hako.daemon.api.routes import check, containers, exec as exec_routes, system
 
     router = Router()
     system.register(router)
+    check.register(router)
     containers.register(router)
     exec_routes.register(router)
     try:

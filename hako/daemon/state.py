@@ -171,6 +171,9 @@ class ContainerStore:
         import logging
 
         for entry in sorted(os.listdir(self.root)):
+            if entry.startswith(".removed-"):
+                shutil.rmtree(os.path.join(self.root, entry), ignore_errors=True)
+                continue
             path = os.path.join(self.root, entry, "config.v2.json")
             if not os.path.exists(path) and os.path.isdir(os.path.join(self.root, entry)):
                 logging.getLogger("hako.state").info("removing half-created container %s", entry)
@@ -224,7 +227,14 @@ class ContainerStore:
             self._by_id.pop(c.id, None)
             if self._names.get(c.name) == c.id:
                 self._names.pop(c.name, None)
-        shutil.rmtree(c.root, ignore_errors=True)
+        # one rename makes the record vanish whole; the files go after (a crash between
+        # leaves a ``.removed-`` directory that load_all sweeps)
+        trash = os.path.join(os.path.dirname(c.root), f".removed-{os.path.basename(c.root)}")
+        try:
+            os.rename(c.root, trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
 
     def all(self) -> list[Container]:
         with self._lock:

@@ -235,6 +235,23 @@ class LocalContentStore:
                 continue
         return out
 
+    def remove_incomplete_ingests(self) -> list[str]:
+        """Remove ingest directories a crash left without their ``ref`` file, or with a
+        partly written one (killed between making the directory and naming it); returns
+        their names."""
+        base = os.path.join(self.root, "ingest")
+        removed = []
+        for name in sorted(os.listdir(base)):
+            try:
+                with open(os.path.join(base, name, "ref")) as f:
+                    ref = f.read()
+            except OSError:
+                ref = None
+            if ref is None or self._ingest_dir(ref) != os.path.join(base, name):
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+                removed.append(name)
+        return removed
+
     # Manager
     def info(self, digest: Digest) -> Info:
         try:

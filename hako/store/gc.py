@@ -83,6 +83,7 @@ def collect(content, meta, snapshotter, sweep_ingests: bool = True) -> Report:
         for st in content.ingests():
             content.abort(st.ref)
             report.ingests.append(st.ref)
+        report.ingests.extend(content.remove_incomplete_ingests())
     for diff_id in meta.layer_ids():
         layer = meta.get_layer(diff_id)
         if layer is not None and layer.blob not in blobs:

@@ -143,6 +143,20 @@ def info(ctx: Any, argv: list[str]) -> int:
     return 0
 
 
+def check(ctx: Any, argv: list[str]) -> int:
+    """hako system check: the daemon's store consistency check (a hako extension)."""
+    p = Parser("system check", "")
+    p.parse(argv, ctx.stderr)
+    found = ctx.api.system.check()
+    for line in found:
+        ctx.stdout.write(line + "\n")
+    if found:
+        ctx.stderr.write(f"{len(found)} problem(s) found\n")
+        return 1
+    ctx.stdout.write("no problems found\n")
+    return 0
+
+
 def format_event(ev: dict[str, Any]) -> str:
     """One event as docker prints it: time, type, action, id, (attributes)."""
     nano = ev.get("timeNano") or int(ev.get("time", 0)) * 1_000_000_000

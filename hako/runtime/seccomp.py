@@ -30,10 +30,12 @@ Filters (the runtime side):
 from __future__ import annotations
 
 import os
-import platform
-from typing import Any, Iterable
 
 from hako.errors import Internal, InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ms on every runtime command; annotations only
+    from typing import Any, Iterable
 
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "i386": "386",
             "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64",
@@ -50,7 +52,7 @@ _NATIVE = {"x86": "SCMP_ARCH_X86", "amd64": "SCMP_ARCH_X86_64", "arm": "SCMP_ARC
 
 def host_arch() -> str:
     """The host architecture in Go's spelling ("amd64", "arm64"), as profiles use it."""
-    machine = platform.machine()
+    machine = os.uname().machine
     return _GO_ARCH.get(machine, machine)
 
 

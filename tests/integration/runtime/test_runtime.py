@@ -234,9 +234,8 @@ def test_unloadable_seccomp_fails_create(rt):
     assert "SCMP_ACT_BOGUS" in out.stderr or "action" in out.stderr.lower(), out.stderr
 
 
+@pytest.mark.parametrize("rt", ["hako"], indirect=True)  # the cache is hako-runtime's
 def test_seccomp_filter_is_compiled_once(rt):
-    if rt.name != "hako":
-        pytest.skip("the compiled-filter cache is hako-runtime's")
     rt.spec["linux"]["seccomp"] = _default_seccomp(rt)
     assert rt.run("true").returncode == 0
     cache = os.path.join(rt.root, "@seccomp")

@@ -208,7 +208,7 @@ def _host_config(opts: argparse.Namespace, binds: list[str], mount_list: list[di
         "IpcMode": opts.ipc or "", "Links": opts.link or None,
         "OomScoreAdj": opts.oom_score_adj or 0, "PidMode": opts.pid or "",
         "Privileged": opts.privileged, "PublishAllPorts": opts.publish_all,
-        "ReadonlyRootfs": opts.read_only, "SecurityOpt": opts.security_opt or None,
+        "ReadonlyRootfs": opts.read_only, "SecurityOpt": security_opts(opts.security_opt) or None,
         "UTSMode": opts.uts or "", "UsernsMode": opts.userns or "",
         "ShmSize": opts.shm_size or 0,
         "CpuShares": opts.cpu_shares or 0, "Memory": opts.memory or 0,
@@ -229,6 +229,62 @@ def _host_config(opts: argparse.Namespace, binds: list[str], mount_list: list[di
     if opts.runtime:
         host["Runtime"] = opts.runtime
     return host
+
+
+def security_opts(values: list[str] | None) -> list[str]:
+    """--security-opt values as the docker CLI sends them: ``seccomp=FILE`` becomes
+    ``seccomp=<the file's JSON, compacted>`` (read here, client-side);
+    ``seccomp=unconfined`` and ``seccomp=builtin`` stay names.
+
+    Raises:
+        InvalidArgument: docker's texts for a malformed option or an unreadable profile.
+    """
+    out = []
+    for opt in values or []:
+        key, sep, value = opt.partition("=")
+        if not sep and key != "no-new-privileges":
+            key, sep, value = opt.partition(":")
+        if (not sep or not value) and key != "no-new-privileges":
+            raise InvalidArgument(f"Invalid --security-opt: {opt!r}".replace("'", '"'))
+        if key == "seccomp" and value not in ("unconfined", "builtin"):
+            try:
+                with open(value, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                raise InvalidArgument(f"opening seccomp profile ({value}) failed: "
+                                      f"open {value}: {exc.strerror.lower()}") from None
+            try:
+                compact = _compact_json(data.decode("utf-8"))
+            except ValueError as exc:
+                raise InvalidArgument(f"compacting json for seccomp profile ({value}) "
+                                      f"failed: {exc}") from None
+            opt = "seccomp=" + compact
+        out.append(opt)
+    return out
+
+
+def _compact_json(text: str) -> str:
+    """Go's json.Compact: the same document without insignificant whitespace (keys, order
+    and number spellings kept). Raises ValueError when it is not JSON."""
+    import json
+
+    json.loads(text)
+    out, in_string, escaped = [], False, False
+    for ch in text:
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch not in " \t\r\n":
+            out.append(ch)
+    return "".join(out)
 
 
 def _device(spec: str) -> dict[str, str]:

@@ -116,9 +116,9 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
     tmpfs = dict(hc.get("Tmpfs") or {})
     rlimits = [(u.get("Name") or "", int(u.get("Soft") or 0), int(u.get("Hard") or 0))
                for u in hc.get("Ulimits") or []]  # Go zero values for missing fields
-    security = hc.get("SecurityOpt") or []
-    no_new_privs = any(s.split("=", 1)[0].split(":", 1)[0] == "no-new-privileges"
-                       and not s.endswith(("=false", ":false")) for s in security)
+    from hako.daemon import security
+
+    no_new_privs = security.parse(hc.get("SecurityOpt")).no_new_privileges
     return SpecOptions(
         rootfs=rootfs, args=(c.path, *c.args), env=tuple(env), cwd=cwd, uid=user.uid, gid=user.gid,
         additional_gids=tuple(user.additional_gids), terminal=bool(conf.get("Tty")),
@@ -136,6 +136,7 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
         netns_path=None, extra_mounts=tuple(etc_mounts), tmpfs=tmpfs, sysctls=dict(hc.get("Sysctls") or {}),
         init_path=_init_path(svc) if hc.get("Init") else None,
         shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
+        seccomp_profile=security.seccomp_profile(hc),
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from hako.daemon import create as createpolicy
 from hako.daemon import restart as restartpolicy
+from hako.daemon import security
 from hako.daemon import wiretypes
 from hako.daemon.config import DaemonConfig
 from hako.daemon.state import Container, ContainerStore, Status, now_rfc3339, validate_name
@@ -114,6 +115,7 @@ class ContainerService:
         wiretypes.check_create_body(body)
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
         warnings = createpolicy.validate_host_config(host_config)
+        security.check(host_config)
         # docker-py sends ``runtime=`` as a top-level Runtime; Docker ignores it but its
         # default runtime is runc, so honouring it gives what such clients expect.
         runtime = host_config.get("Runtime") or body.get("Runtime") or self.config.default_runtime

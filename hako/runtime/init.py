@@ -42,7 +42,7 @@ class InitContext:
         self.ns_fds = ns_fds or {}
         self.fifo_fd, self.console, self.log = fifo_fd, console, log
         self.executable = ""
-        self.seccomp_lib = None
+        self.seccomp = None  # seccomp.prepare_load() of the compiled filter, made by the parent
 
 
 class StepError(Exception):
@@ -219,11 +219,14 @@ def apply_capabilities(ctx: InitContext) -> None:
 
 
 def load_seccomp(ctx: InitContext) -> None:
-    profile = (ctx.spec.get("linux") or {}).get("seccomp")
-    if profile:
-        import sys
+    """Install the filter the parent compiled; a spec with linux.seccomp never runs without."""
+    if (ctx.spec.get("linux") or {}).get("seccomp") is None:
+        return
+    if ctx.seccomp is None:
+        raise StepError("load_seccomp: the spec has linux.seccomp but no filter was compiled")
+    import sys
 
-        sys.modules["hako.runtime.seccomp"].load_filter(profile)
+    sys.modules["hako.runtime.seccomp"].load_bpf(ctx.seccomp)
 
 
 def load_seccomp_privileged(ctx: InitContext) -> None:
@@ -273,10 +276,6 @@ def preload(ctx: InitContext) -> None:
     from hako.runtime import devices, namespaces, rootfs, user  # noqa: F401
 
     syscalls._lib()
-    if (ctx.spec.get("linux") or {}).get("seccomp"):
-        from hako.runtime import seccomp
-
-        ctx.seccomp_lib = seccomp._libseccomp()  # dlopen now: the path vanishes at pivot
     if ctx.process.get("capabilities") is not None:
         try:
             from hako.runtime import capabilities  # noqa: F401

@@ -88,6 +88,24 @@ def _spawn(ctx, child_main: Callable) -> int:
     return pid
 
 
+def prepare_seccomp(ctx, spec: dict, process: dict, root: str) -> None:
+    """Compile the container's filter for the child, or take it from the cache
+    ``<root>/@seccomp/`` (a name no container id can have).
+
+    Raises:
+        InvalidArgument, Internal: the profile cannot be compiled (the container never
+        runs without the filter its spec asks for).
+    """
+    profile = (spec.get("linux") or {}).get("seccomp")
+    if profile is None:
+        return
+    from hako.runtime import seccomp
+
+    caps = (process.get("capabilities") or {}).get("bounding") or []
+    prog = seccomp.cached_bpf(profile, caps, os.path.join(root, "@seccomp"))
+    ctx.seccomp = seccomp.prepare_load(prog)
+
+
 def _handshake(ctx, pid: int, mgr, resources: dict | None) -> None:
     """Apply the cgroup, send GO, wait for READY. Raises RuntimeFailed with the child's text."""
     from hako.runtime import sync
@@ -146,6 +164,7 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         ctx = InitContext(spec, spec["process"], None, rootfs, bundle, ns, log=log,
                           fifo_fd=os.open(c.fifo_path, os.O_PATH | os.O_CLOEXEC),
                           no_pivot=opts.no_pivot)
+        prepare_seccomp(ctx, spec, spec["process"], opts.root)
         if opts.console_socket:
             ctx.console = connect_console(opts.console_socket)
         mgr = cgroup_manager(c.cgroups_path, c.id, log)
@@ -339,6 +358,12 @@ def exec_process(opts: ExecOptions, log: Callable[[str], None]) -> int:
     process = build_exec_process(c, opts)
     ns_fds = _open_ns_fds(c)
     ctx = InitContext(c.config, process, None, ns_fds=ns_fds, log=log)
+    try:
+        prepare_seccomp(ctx, c.config, process, opts.root)
+    except BaseException:
+        for fd in ns_fds.values():
+            os.close(fd)
+        raise
     if opts.console_socket:
         ctx.console = connect_console(opts.console_socket)
     if "pid" in ns_fds:

@@ -1,6 +1,6 @@
 """Docker container options → OCI runtime config.json, by composing small operations.
 
-Layer: runtime (3). May import: errors, runtime.capabilities.
+Layer: runtime (3). May import: errors, runtime.capabilities, runtime.seccomp.
 
 ``build_spec(opts)`` is ``default_spec(rootfs)`` followed by ``with_*`` functions, each of which
 changes one aspect of the spec dict in place (like containerd's SpecOpts). The defaults are
@@ -118,7 +118,9 @@ class SpecOptions:
     uts_host: bool = False
     cgroupns_private: bool = False
     join_namespaces: Mapping[str, str] = field(default_factory=dict)
-    seccomp_profile: Mapping[str, Any] | None = None
+    # "default": hako's default policy for the container's capabilities; a dict: a profile
+    # in Docker's format (or OCI form), filtered for them; None: unconfined
+    seccomp_profile: Mapping[str, Any] | str | None = None
     masked_paths: tuple[str, ...] | None = None  # None → Docker's defaults
     readonly_paths: tuple[str, ...] | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
@@ -468,11 +470,28 @@ _SAFE_SYSCTLS = {"kernel.domainname", "kernel.hostname"}
 
 
 def with_seccomp(spec: Spec, opts: SpecOptions) -> None:
-    """linux.seccomp from the given profile; privileged containers are unconfined."""
-    if opts.seccomp_profile is not None and not opts.privileged:
-        spec["linux"]["seccomp"] = copy.deepcopy(dict(opts.seccomp_profile))
+    """linux.seccomp for the container's bounding set (after ``with_capabilities``), like
+    moby's WithSeccomp: privileged containers and ``None`` are unconfined; ``"default"`` is
+    hako's policy; a dict is a Docker-format profile filtered as Docker does (one with
+    neither a default action nor syscalls means unconfined).
+
+    Raises:
+        InvalidArgument: the profile is invalid (Docker's texts).
+    """
+    spec["linux"].pop("seccomp", None)
+    if opts.seccomp_profile is None or opts.privileged:
+        return
+    from hako.runtime import seccomp
+
+    bounding = spec["process"].get("capabilities", {}).get("bounding") or []
+    if opts.seccomp_profile == "default":
+        profile = seccomp.default_profile(bounding)
+    elif isinstance(opts.seccomp_profile, Mapping):
+        profile = seccomp.docker_profile(copy.deepcopy(dict(opts.seccomp_profile)), bounding)
     else:
-        spec["linux"].pop("seccomp", None)
+        raise InvalidArgument(f"unknown seccomp profile {opts.seccomp_profile!r}")
+    if profile is not None:
+        spec["linux"]["seccomp"] = profile
 
 
 def with_cgroups_path(spec: Spec, opts: SpecOptions) -> None:

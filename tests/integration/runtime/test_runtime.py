@@ -222,3 +222,54 @@ def test_mount_destination_symlinks_stay_inside_the_rootfs(rt, tmp_path, kind):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1", "rw" if kind == "tmpfs" else "ro"]
     assert os.listdir(host) == []
+
+
+def _default_seccomp(rt):
+    from hako.runtime import seccomp
+
+    return seccomp.default_profile(rt.spec["process"]["capabilities"]["bounding"])
+
+
+@pytest.mark.parametrize("nnp", [False, True])
+def test_seccomp_filter_applies_to_init_and_exec(rt, nnp):
+    rt.spec["linux"]["seccomp"] = _default_seccomp(rt)
+    rt.spec["process"]["noNewPrivileges"] = nnp
+    out = rt.run("sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; "
+                 "unshare -U true && echo unshared || echo refused")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["NoNewPrivs:", "1" if nnp else "0", "Seccomp:", "2",
+                                  "refused"], out.stdout
+    cid = rt.create_started("sleep", "100")
+    out = rt.cmd("exec", cid, "sh", "-c", "grep '^Seccomp:' /proc/self/status")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Seccomp:", "2"]
+
+
+def test_custom_seccomp_errno(rt):
+    rt.spec["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+    rt.spec["root"]["readonly"] = False
+    out = rt.run("sh", "-c", "mkdir /tmp/x || echo refused")
+    assert out.stdout.strip() == "refused" and "Permission denied" in out.stderr
+
+
+def test_unloadable_seccomp_fails_create(rt):
+    rt.spec["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_BOGUS"}
+    out = rt.run("true")
+    assert out.returncode != 0 and out.stdout == ""
+    assert "SCMP_ACT_BOGUS" in out.stderr or "action" in out.stderr.lower(), out.stderr
+
+
+@pytest.mark.parametrize("rt", ["hako"], indirect=True)  # the cache is hako-runtime's
+def test_seccomp_filter_is_compiled_once(rt):
+    rt.spec["linux"]["seccomp"] = _default_seccomp(rt)
+    assert rt.run("true").returncode == 0
+    cache = os.path.join(rt.root, "@seccomp")
+    blobs = os.listdir(cache)
+    assert len(blobs) == 1 and blobs[0].endswith(".bpf")
+    assert oct(os.stat(cache).st_mode & 0o777) == "0o700"
+    before = os.stat(os.path.join(cache, blobs[0])).st_mtime_ns
+    assert rt.run("true").returncode == 0
+    assert os.listdir(cache) == blobs
+    assert os.stat(os.path.join(cache, blobs[0])).st_mtime_ns == before
+    assert "@seccomp" not in rt.cmd("list").stdout

@@ -169,6 +169,30 @@ def test_with_seccomp_and_privileged_unconfined():
     profile = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}
     assert _apply(sg.with_seccomp, seccomp_profile=profile)["linux"]["seccomp"] == profile
     assert "seccomp" not in _apply(sg.with_seccomp, seccomp_profile=profile, privileged=True)["linux"]
+    assert "seccomp" not in _apply(sg.with_seccomp, seccomp_profile=None)["linux"]
+    assert "seccomp" not in _apply(sg.with_seccomp, seccomp_profile={})["linux"]  # Docker: unconfined
+
+
+def test_with_seccomp_default_follows_the_bounding_set():
+    spec = sg.build_spec(_opts(seccomp_profile="default"))
+    names = {n for rule in spec["linux"]["seccomp"]["syscalls"] for n in rule["names"]}
+    assert "chroot" in names and "mount" not in names
+    spec = sg.build_spec(_opts(seccomp_profile="default", cap_add=("SYS_ADMIN",)))
+    names = {n for rule in spec["linux"]["seccomp"]["syscalls"] for n in rule["names"]}
+    assert "mount" in names
+    spec = sg.build_spec(_opts(seccomp_profile="default", cap_drop=("SYS_CHROOT",)))
+    names = {n for rule in spec["linux"]["seccomp"]["syscalls"] for n in rule["names"]}
+    assert "chroot" not in names
+    assert "seccomp" not in sg.build_spec(_opts(seccomp_profile="default", privileged=True))["linux"]
+
+
+def test_with_seccomp_docker_profile_conditions_use_the_caps():
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]}
+    spec = sg.build_spec(_opts(seccomp_profile=profile))
+    assert spec["linux"]["seccomp"]["syscalls"] == [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+    spec = sg.build_spec(_opts(seccomp_profile=profile, cap_add=("SYS_ADMIN",)))
+    assert spec["linux"]["seccomp"]["syscalls"] == []
 
 
 def test_build_spec_whole():

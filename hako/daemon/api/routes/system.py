@@ -9,6 +9,7 @@ import platform
 from hako import __version__
 from hako.daemon.api.router import JSONResponse, Request, Router, StreamResponse, TextResponse
 from hako.daemon.api.server import API_VERSION, MIN_API_VERSION
+from hako.daemon import security
 from hako.daemon.state import Status
 
 PING_HEADERS = [("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache"),
@@ -92,7 +93,7 @@ async def info(req: Request) -> JSONResponse:
             "NodeAddr": "", "ControlAvailable": False, "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
         "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
-        "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": ["name=cgroupns"],
+        "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": security.info_options(),
         "Warnings": None,
     })
 

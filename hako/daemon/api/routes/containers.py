@@ -142,7 +142,7 @@ async def unpause(req: Request) -> EmptyResponse:
 
 
 async def rename(req: Request) -> EmptyResponse:
-    req.services.containers.rename(req.params["id"], req.query.get("name", ""))
+    await req.services.containers.rename(req.params["id"], req.query.get("name", ""))
     return EmptyResponse(204)
 
 

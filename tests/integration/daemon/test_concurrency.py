@@ -250,17 +250,17 @@ def test_concurrent_builds(daemon):
     def one(i: int) -> None:
         try:
             results[i] = d.api("POST", "/build", raw=_context(i),
-                               query={"t": f"stress-build-{i}:latest", "nocache": "1"}, timeout=300)
+                               query={"t": f"stress-build-{i}:latest", "nocache": "1"}, timeout=180)
         except Exception as exc:  # noqa: BLE001 - recorded as the build's failure
             results[i] = (-1, repr(exc))
 
     threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 180
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), f"builds still running after 300s\n{d.read_log()[-3000:]}"
+    assert not any(t.is_alive() for t in threads), f"builds still running after 180s\n{d.read_log()[-3000:]}"
     for i in range(n):
         status, body = results[i]
         text = body.decode(errors="replace") if isinstance(body, bytes) else json.dumps(body)

@@ -170,9 +170,10 @@ class ExecService:
 
     async def wait_exit(self, inst: ExecInstance, timeout: float = 10.0) -> None:
         """After the output stream closed, wait for the exit status to be recorded."""
+        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + timeout
         while inst.running and time.monotonic() < deadline:
-            self._refresh(inst)
+            await loop.run_in_executor(None, self._refresh, inst)  # reads the exit record
             if inst.running:
                 await asyncio.sleep(0.01)
 

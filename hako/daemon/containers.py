@@ -359,10 +359,14 @@ class ContainerService:
         """
         sig = parse_signal(signal)  # Docker checks the signal before the container
         c, lock = await self._locked(ref)
+        waiter = None
         try:
             if c.state.status == Status.RESTARTING and not c.state.pid:
-                raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is restarting, "
-                               "wait until the container is running")
+                # between two runs: as moby, whose kill finds no task and the container
+                # ends up stopped, the pending policy restart is dropped
+                await self._cancel_restart(c)
+                self._emit(c, "kill", signal=str(sig))
+                return
             if not c.state.running or not c.state.pid or c.id in self._removing:
                 raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
             self._manual_stop.add(c.id)

@@ -3,8 +3,10 @@
 ``create`` makes an ordinary container from the step's config (its snapshot is what the
 builder commits), ``start_and_wait`` attaches to its output before starting it and feeds
 every chunk to the build stream, then waits for the exit; ``remove`` deletes it. The
-builder runs in a worker thread; the container service lives on the event loop, so the
-async calls are handed to the loop and awaited from the thread.
+builder runs in a thread of the build pool (``hako.daemon.pools``, never the loop's default
+executor, whose threads the container service needs while the builder waits); the container
+service lives on the event loop, so the async calls are handed to the loop and awaited from
+the thread.
 """
 
 from __future__ import annotations

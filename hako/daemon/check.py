@@ -22,8 +22,8 @@ def problems(containers: Any, images: Any) -> list[str]:
     records = containers.list()
     out = check.problems(images, [c.id for c in records])
     for c in records:
-        if c.state.status == Status.REMOVING:
-            continue
+        if c.state.status in (Status.REMOVING, Status.DEAD):
+            continue  # a removal that failed or was cut short (moby's "dead"): rm finishes it
         try:
             images.sn.stat(key_for(c.id))
         except NotFound:

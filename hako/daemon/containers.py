@@ -8,7 +8,12 @@ Lifecycle (one ``Container`` record each, see ``state.py``)::
     exit    → the shim's pidfd becomes readable: read exit.json, unmount, wake waiters,
               auto-remove                                    (status exited)
 
-The service is driven from the asyncio loop; blocking steps run in the default executor.
+The service is driven from the asyncio loop; blocking steps (bundle and rootfs work, record
+writes with their fsync) run in the default executor. Each container has a lifecycle lock
+(``Container.op_lock``, an asyncio.Lock): start, the stop/kill signalling, pause, unpause,
+rename, the removal's checks and teardown, exec preparation and the exit handler take it, so
+they see and leave a consistent state (``state.TRANSITIONS``); no one holds it while waiting
+for a container to exit. Conflicting requests get Docker's 409 texts, no-ops its 304.
 A shim outlives the daemon: ``restore()`` re-adopts running containers after a restart.
 """
 
@@ -28,7 +33,7 @@ from hako.daemon import security
 from hako.daemon import wiretypes
 from hako.daemon.config import DaemonConfig
 from hako.daemon.state import Container, ContainerStore, Status, now_rfc3339, validate_name
-from hako.errors import Conflict, InvalidArgument, NotModified
+from hako.errors import Conflict, ContainerNotFound, InvalidArgument, NotModified
 from hako.support import ids
 
 log = logging.getLogger("hako.containers")
@@ -74,6 +79,7 @@ class ContainerService:
         self._restarts: dict[str, tuple[asyncio.Task, float]] = {}  # pending restart, delay
         self._exit_tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
         self._removing: set[str] = set()  # removals under way (a second one is a Conflict)
+        self._dying: set[str] = set()  # SIGKILL sent, exit not yet processed: no pause
 
     # -- helpers ---------------------------------------------------------------------------
     def get(self, ref: str) -> Container:
@@ -159,31 +165,68 @@ class ContainerService:
         self._emit(c, "create")
         return cid, warnings
 
+    # -- locking and records ---------------------------------------------------------------
+    async def _locked(self, ref: str) -> tuple[Container, Any]:
+        """Find ``ref`` and take its lifecycle lock (the caller releases it).
+
+        Raises:
+            ContainerNotFound: unknown, or removed while we waited for the lock.
+        """
+        c = self.get(ref)
+        await c.op_lock.acquire()
+        if c.removed:
+            c.op_lock.release()
+            raise ContainerNotFound(f"No such container: {ref}")
+        return c, c.op_lock
+
+    async def _save(self, c: Container) -> None:
+        """Write the record off the loop (temp file, fsync, rename in an executor thread)."""
+        doc, seq = self.store.snapshot(c)
+        await asyncio.get_running_loop().run_in_executor(None, self.store.write, c, doc, seq)
+
     # -- start -----------------------------------------------------------------------------
     async def start(self, ref: str, by_policy: bool = False) -> None:
         """Start a created or exited container (``by_policy``: a restarting one).
 
         Raises:
-            NotModified: already running. Conflict: paused. RuntimeFailed: the runtime refused.
+            NotModified: already running. Conflict: paused, or being removed.
+            RuntimeFailed: the runtime refused.
         """
+        c, lock = await self._locked(ref)
+        try:
+            failure = await self._start_locked(c, by_policy)
+        finally:
+            lock.release()
+        if failure is not None:
+            if c.host_config.get("AutoRemove") and c.id not in self._removing:
+                try:
+                    await self.remove(c.id, force=True)
+                except Exception as exc:  # noqa: BLE001 - auto-remove is best effort
+                    log.warning("auto-remove of %s failed: %s", c.id[:12], exc)
+            raise failure
+
+    async def _start_locked(self, c: Container, by_policy: bool) -> Exception | None:
+        """The start itself, under the container's lock. Returns the error to raise after
+        the lock is released (a failed start), None when the container runs."""
         from hako.daemon import bundle
 
-        c = self.get(ref)
+        if by_policy and c.state.status != Status.RESTARTING:
+            return None  # stopped, killed or removed while the restart was pending
         if c.state.status == Status.PAUSED:
             raise Conflict("cannot start a paused container, try unpause instead")
-        if c.state.running and not (by_policy and c.state.status == Status.RESTARTING):
+        if c.state.running and not by_policy:
             raise NotModified("container already started")
+        if c.state.status in (Status.REMOVING, Status.DEAD) or c.id in self._removing:
+            raise Conflict("container is marked for removal and cannot be started")
         if not by_policy:
             self._manual_stop.discard(c.id)
-        if c.state.status == Status.REMOVING or c.id in self._removing:
-            raise Conflict(f"container is marked for removal and cannot be started")
         loop = asyncio.get_running_loop()
         self._loop = loop
         try:
             handle = await loop.run_in_executor(None, bundle.start_shim, self, c)
         except Exception as exc:
             await self._start_failed(c, exc)
-            raise _start_error(exc) from exc
+            return _start_error(exc)
         self._shims[c.id] = handle
         for attach in self._pending_attach.pop(c.id, []):
             await attach.connect(handle)
@@ -191,28 +234,32 @@ class ContainerService:
             await loop.run_in_executor(None, handle.start)
         except Exception as exc:
             self._shims.pop(c.id, None)
+            await loop.run_in_executor(None, bundle.stop_stale_shim, self, c)
             await self._start_failed(c, exc)
-            raise _start_error(exc) from exc
+            return _start_error(exc)
         c.transition(Status.RUNNING)
+        self._dying.discard(c.id)
         c.state.pid = handle.pid
         c.state.shim_pid = handle.shim_pid
         c.state.started_at = now_rfc3339()
         c.state.exit_code = 0
         c.state.error = ""
         c.state.oom_killed = False
-        self.store.save(c)
+        await self._save(c)
         self._watch(c, handle)
         self._emit(c, "start")
+        return None
 
     async def _start_failed(self, c: Container, exc: Exception) -> None:
-        """Record a failed start like Docker: exit code and error; wake attaches; auto-remove."""
+        """Record a failed start like Docker: exit code and error; wake attaches and waiters
+        (the caller holds the lock; auto-remove happens after it is released)."""
         from hako.daemon import bundle
 
         c.state.exit_code = getattr(exc, "exit_code", 128)
         c.state.error = str(exc)
         if c.state.status == Status.RESTARTING:
             c.transition(Status.EXITED)
-        self.store.save(c)
+        await self._save(c)
         await asyncio.get_running_loop().run_in_executor(None, bundle.unmount_rootfs, self, c)
         for attach in self._pending_attach.pop(c.id, []):
             if not attach.done.done():
@@ -220,8 +267,6 @@ class ContainerService:
         for fut in self._exit_waiters.pop(c.id, []):
             if not fut.done():
                 fut.set_result(c.state.exit_code)
-        if c.host_config.get("AutoRemove"):
-            await self.remove(c.id, force=True)
 
     def _watch(self, c: Container, handle: Any) -> None:
         loop = self._loop or asyncio.get_event_loop()
@@ -241,27 +286,32 @@ class ContainerService:
 
         loop = asyncio.get_running_loop()
         status = await loop.run_in_executor(None, _wait_exit_status, handle)
-        c.state.exit_code = int(status.get("exit_code", 255))
-        c.state.oom_killed = bool(status.get("oom_killed", False))
-        c.state.finished_at = status.get("exited_at") or now_rfc3339()
-        c.state.pid = 0
-        c.state.shim_pid = 0
-        restart = restartpolicy.should_restart(c.host_config.get("RestartPolicy"), c.state.exit_code,
-                                               c.id in self._manual_stop, c.restart_count)
-        if c.state.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
-            c.transition(Status.RESTARTING if restart else Status.EXITED)
-        self._shims.pop(c.id, None)
-        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
-        self.store.save(c)
-        if c.state.oom_killed:
-            self._emit(c, "oom")
-        self._emit(c, "die", exitCode=str(c.state.exit_code))
-        for fut in self._exit_waiters.pop(c.id, []):
-            if not fut.done():
-                fut.set_result(c.state.exit_code)
-        if restart:
-            self._schedule_restart(c)
-        elif c.host_config.get("AutoRemove"):
+        async with c.op_lock:
+            if self._shims.get(c.id) is not handle:
+                return  # not the run this watcher was for (already handled)
+            c.state.exit_code = int(status.get("exit_code", 255))
+            c.state.oom_killed = bool(status.get("oom_killed", False))
+            c.state.finished_at = status.get("exited_at") or now_rfc3339()
+            c.state.pid = 0
+            c.state.shim_pid = 0
+            restart = restartpolicy.should_restart(
+                c.host_config.get("RestartPolicy"), c.state.exit_code,
+                c.id in self._manual_stop or c.id in self._removing, c.restart_count)
+            if c.state.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
+                c.transition(Status.RESTARTING if restart else Status.EXITED)
+            self._shims.pop(c.id, None)
+            self._dying.discard(c.id)
+            await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            await self._save(c)
+            if c.state.oom_killed:
+                self._emit(c, "oom")
+            self._emit(c, "die", exitCode=str(c.state.exit_code))
+            for fut in self._exit_waiters.pop(c.id, []):
+                if not fut.done():
+                    fut.set_result(c.state.exit_code)
+            if restart:
+                self._schedule_restart(c)
+        if not restart and c.host_config.get("AutoRemove") and c.id not in self._removing:
             try:
                 await self.remove(c.id, force=True, volumes=True)
             except Exception as exc:  # noqa: BLE001 - auto-remove is best effort
@@ -289,8 +339,9 @@ class ContainerService:
 
         self._restarts[c.id] = (asyncio.get_running_loop().create_task(later()), delay)
 
-    def _cancel_restart(self, c: Container) -> bool:
-        """Drop a pending policy restart; True when the container was RESTARTING."""
+    async def _cancel_restart(self, c: Container) -> bool:
+        """Drop a pending policy restart (lock held); True when the container was RESTARTING
+        between two runs (it is EXITED now)."""
         self._manual_stop.add(c.id)
         task, _ = self._restarts.pop(c.id, (None, 0.0))
         if task is not None:
@@ -298,7 +349,7 @@ class ContainerService:
         if c.state.status != Status.RESTARTING or c.state.pid:
             return False
         c.transition(Status.EXITED)
-        self.store.save(c)
+        await self._save(c)
         return True
 
     # -- stop / kill -----------------------------------------------------------------------
@@ -309,22 +360,48 @@ class ContainerService:
             Conflict: the container is not running.
         """
         sig = parse_signal(signal)  # Docker checks the signal before the container
-        c = self.get(ref)
-        if not c.state.running or not c.state.pid:
-            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
-        self._manual_stop.add(c.id)
-        waiter = self._exit_future(c) if sig == signals.SIGKILL else None
-        self._signal(c, sig)
-        if sig == signals.SIGKILL and c.state.status == Status.PAUSED:
-            await self.unpause(c.id)
-        self._emit(c, "kill", signal=str(sig))
+        c, lock = await self._locked(ref)
+        waiter = None
+        try:
+            if c.state.status == Status.RESTARTING and not c.state.pid:
+                # between two runs: as moby, whose kill finds no task and the container
+                # ends up stopped, the pending policy restart is dropped
+                await self._cancel_restart(c)
+                self._emit(c, "kill", signal=str(sig))
+                return
+            if not c.state.running or not c.state.pid or c.id in self._removing:
+                raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+            self._manual_stop.add(c.id)
+            waiter = self._exit_future(c) if sig == signals.SIGKILL else None
+            await self._kill_locked(c, sig)
+            self._emit(c, "kill", signal=str(sig))
+        finally:
+            lock.release()
         if waiter is not None:  # Docker's Kill: SIGKILL, then wait until it is not running
             try:
                 await asyncio.wait_for(waiter, 10)
             except asyncio.TimeoutError:
                 log.warning("container %s did not exit 10s after SIGKILL", c.id[:12])
 
+    async def _kill_locked(self, c: Container, sig: int, stop_signal: bool = False) -> None:
+        """Signal the init (lock held). Like moby's killWithSignal, a paused container is
+        resumed after a SIGKILL or its stop signal, so that the signal is delivered (a frozen
+        task does not die); a failed resume is only a warning."""
+        self._signal(c, sig)
+        if sig == signals.SIGKILL:
+            self._dying.add(c.id)  # no pause may freeze it before its exit is processed
+        if c.state.status == Status.PAUSED and (sig == signals.SIGKILL or stop_signal):
+            try:
+                await self._runtime(c, "resume")
+            except Exception as exc:  # noqa: BLE001 - as moby: warn, the exit will follow
+                log.warning("cannot unpause container %s: %s", c.id[:12], exc)
+            else:
+                c.transition(Status.RUNNING)
+                self._emit(c, "unpause")
+
     def _signal(self, c: Container, sig: int) -> None:
+        if not c.state.pid:
+            return
         try:
             os.kill(c.state.pid, sig)
         except ProcessLookupError:
@@ -337,31 +414,36 @@ class ContainerService:
             NotModified: the container is not running.
         """
         c = self.get(ref)
-        if not c.state.running:
-            raise NotModified("container already stopped")
-        await self._stop(c, timeout, signal)
+        await self._stop(c, timeout, signal, ref=ref)
         self._emit(c, "stop")
 
-    async def _stop(self, c: Container, timeout: int | None, signal: str | None = None) -> None:
-        if self._cancel_restart(c) or not c.state.running:
-            return
-        sig = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
-        if timeout is None:
-            timeout = c.config.get("StopTimeout")
-            timeout = 10 if timeout is None else int(timeout)
-        waiter = self._exit_future(c)
-        if c.state.status == Status.PAUSED:
-            await self.unpause(c.id)
-        self._signal(c, sig)
-        if timeout < 0:
-            await waiter
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-            return
-        except asyncio.TimeoutError:
-            pass
-        self._signal(c, signals.SIGKILL)
+    async def _stop(self, c: Container, timeout: int | None, signal: str | None = None,
+                    ref: str | None = None) -> None:
+        """Signal, wait, SIGKILL, wait. With ``ref`` (the API's stop) a container that is
+        not running is NotModified; the lock is never held while waiting for the exit."""
+        async with c.op_lock:
+            if c.removed:
+                raise ContainerNotFound(f"No such container: {ref or c.id}")
+            if ref is not None and not c.state.running:
+                raise NotModified("container already stopped")
+            if await self._cancel_restart(c) or not c.state.running:
+                return
+            sig = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
+            if timeout is None:
+                timeout = c.config.get("StopTimeout")
+                timeout = 10 if timeout is None else int(timeout)
+            waiter = self._exit_future(c)
+            pid = c.state.pid
+            await self._kill_locked(c, sig, stop_signal=True)
+        if timeout >= 0:
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), timeout)
+                return
+            except asyncio.TimeoutError:
+                pass
+            async with c.op_lock:
+                if c.state.running and c.state.pid == pid:
+                    await self._kill_locked(c, signals.SIGKILL)
         await waiter
 
     def _exit_future(self, c: Container) -> asyncio.Future:
@@ -370,6 +452,8 @@ class ContainerService:
         return fut
 
     async def restart(self, ref: str, timeout: int | None = None) -> None:
+        """Stop (when running) then start, like moby's containerRestart: each half takes
+        the lock on its own, so a concurrent start makes this one NotModified."""
         c = self.get(ref)
         if c.state.running:
             await self._stop(c, timeout)
@@ -413,25 +497,26 @@ class ContainerService:
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """Remove a container (and its rootfs); force kills a running one first.
 
+        Like moby's ContainerRm: the removal is marked in progress under the lock (a second
+        rm is a Conflict, a start is refused), a running container is killed and its exit
+        awaited without the lock, then the container moves to ``removing`` and is torn down.
+
         Raises:
-            Conflict: running or paused without force.
+            Conflict: running, paused or restarting without force; removal already under way.
         """
-        c = self.get(ref)
-        if c.state.status == Status.REMOVING or c.id in self._removing:
-            raise Conflict(f"removal of container {c.id[:12]} is already in progress")
-        if c.state.status == Status.PAUSED and not force:
-            raise Conflict(
-                f"You cannot remove a paused container {c.id}. Unpause and then stop the container "
-                "before attempting removal or force remove")
-        if c.state.status == Status.RESTARTING and not force:
-            raise Conflict(
-                f"You cannot remove a restarting container {c.id}. Stop the container before "
-                "attempting removal or force remove")
-        if c.state.running and not force:
-            raise Conflict(
-                f"You cannot remove a running container {c.id}. Stop the container before attempting "
-                "removal or force remove")
-        self._removing.add(c.id)
+        c, lock = await self._locked(ref)
+        try:
+            if c.state.status == Status.REMOVING or c.id in self._removing:
+                raise Conflict(f"removal of container {ref} is already in progress")
+            if c.state.running and not force:
+                state = c.state.status.value
+                procedure = "Stop the container before attempting removal or force remove"
+                if state == "paused":
+                    procedure = "Unpause and then " + procedure[0].lower() + procedure[1:]
+                raise Conflict(f"You cannot remove a {state} container {c.id}. {procedure}")
+            self._removing.add(c.id)
+        finally:
+            lock.release()
         try:
             await self._remove(c)
         finally:
@@ -448,33 +533,85 @@ class ContainerService:
         if c.state.running:
             await self._stop(c, 0, "SIGKILL")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
-        # the record goes first: a daemon killed after it restarts with an orphan rootfs,
-        # which restore() sweeps, never with a record whose rootfs is gone
-        await loop.run_in_executor(None, self.store.delete, c)
-        await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
-        await loop.run_in_executor(None, shutil.rmtree, self.bundle(c), True)
+        async with c.op_lock:
+            if c.state.running:  # cannot happen: starts are refused while _removing
+                raise Conflict(f"container {c.id} is running again: removal abandoned")
+            c.transition(Status.REMOVING)
+            await self._save(c)
+            try:
+                await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+                await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
+                await loop.run_in_executor(None, shutil.rmtree, self.bundle(c), True)
+            except BaseException as exc:
+                c.transition(Status.DEAD)  # as moby: a failed removal leaves it dead
+                c.state.error = str(exc)
+                await self._save(c)
+                raise
+            await loop.run_in_executor(None, self.store.delete, c)
+            self._shims.pop(c.id, None)
+            self._manual_stop.discard(c.id)
 
     # -- pause / rename / misc -------------------------------------------------------------
     async def pause(self, ref: str) -> None:
-        c = self.get(ref)
-        if not c.state.running:
-            raise Conflict(f"Container {c.id} is not running")
-        if c.state.status == Status.PAUSED:
-            raise Conflict(f"Container {c.id} is already paused")
-        await self._runtime(c, "pause")
-        c.transition(Status.PAUSED)
-        self.store.save(c)
-        self._emit(c, "pause")
+        """Freeze the container's processes.
+
+        Raises:
+            Conflict: not running, restarting, already paused (Docker's texts).
+        """
+        c, lock = await self._locked(ref)
+        try:
+            if c.state.status == Status.RESTARTING:
+                raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
+            if not c.state.running or c.id in self._dying or c.id in self._removing:
+                raise Conflict(f"Container {c.id} is not running")
+            if c.state.status == Status.PAUSED:
+                raise Conflict(f"Container {c.id} is already paused")
+            await self._runtime_or_not_running(c, "pause")
+            c.transition(Status.PAUSED)
+            await self._save(c)
+            self._emit(c, "pause")
+        finally:
+            lock.release()
 
     async def unpause(self, ref: str) -> None:
-        c = self.get(ref)
-        if c.state.status != Status.PAUSED:
-            raise Conflict(f"Container {c.id} is not paused")
-        await self._runtime(c, "resume")
-        c.transition(Status.RUNNING)
-        self.store.save(c)
-        self._emit(c, "unpause")
+        """Thaw a paused container.
+
+        Raises:
+            Conflict: the container is not paused.
+        """
+        c, lock = await self._locked(ref)
+        try:
+            if c.state.status != Status.PAUSED:
+                raise Conflict(f"Container {c.id} is not paused")
+            await self._runtime_or_not_running(c, "resume")
+            c.transition(Status.RUNNING)
+            await self._save(c)
+            self._emit(c, "unpause")
+        finally:
+            lock.release()
+
+    async def _runtime_or_not_running(self, c: Container, op: str) -> None:
+        """Run ``runtime op``; when it fails because the container's init is gone (its exit
+        is about to be processed), answer Docker's 409 instead of the runtime's error."""
+        try:
+            await self._runtime(c, op)
+        except Exception:
+            loop = asyncio.get_running_loop()
+            if not await loop.run_in_executor(None, self.init_alive, c):
+                raise Conflict(f"Container {c.id} is not running") from None
+            raise
+
+    def init_alive(self, c: Container) -> bool:
+        """Whether the container's init process still lives (not exited, not a zombie)."""
+        from hako.daemon import bundle
+
+        if not c.state.pid or bundle.read_exit_status(self, c) is not None:
+            return False
+        try:
+            with open(f"/proc/{c.state.pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
 
     async def _runtime(self, c: Container, *args: str) -> str:
         from hako.errors import RuntimeFailed
@@ -488,24 +625,27 @@ class ContainerService:
             raise RuntimeFailed(err.decode(errors="replace").strip() or f"runtime {args[0]} failed")
         return out.decode(errors="replace")
 
-    def rename(self, ref: str, new_name: str) -> None:
+    async def rename(self, ref: str, new_name: str) -> None:
         """Rename a container.
 
         Raises:
             InvalidArgument: empty or invalid name. AlreadyExists: the name is taken.
         """
-        c = self.get(ref)
-        if not new_name:
-            raise InvalidArgument("Neither old nor new names may be empty")
-        new_name = validate_name(new_name)
-        if new_name == c.name:
-            raise InvalidArgument(f"Renaming a container with the same name as its current name")
-        self.store.reserve_name(new_name, c.id)
-        old = c.name
-        c.name = new_name
-        self.store.save(c)
-        self.store.release_name(old)
-        self._emit(c, "rename", oldName="/" + old)
+        c, lock = await self._locked(ref)
+        try:
+            if not new_name:
+                raise InvalidArgument("Neither old nor new names may be empty")
+            new_name = validate_name(new_name)
+            if new_name == c.name:
+                raise InvalidArgument(f"Renaming a container with the same name as its current name")
+            self.store.reserve_name(new_name, c.id)
+            old = c.name
+            c.name = new_name
+            await self._save(c)
+            self.store.release_name(old)
+            self._emit(c, "rename", oldName="/" + old)
+        finally:
+            lock.release()
 
     def top(self, ref: str, ps_args: str = "") -> dict[str, Any]:
         """Processes of a running container, as ``ps`` on the host shows them.
@@ -558,9 +698,12 @@ class ContainerService:
         from hako.daemon import bundle
 
         self._loop = loop = asyncio.get_running_loop()
-        loaded = self.store.load_all()
+        loaded = await loop.run_in_executor(None, self.store.load_all)
         await loop.run_in_executor(None, self._sweep_orphan_rootfs, {c.id for c in loaded})
         for c in loaded:
+            if c.state.status == Status.REMOVING:  # the daemon died during a removal
+                c.transition(Status.DEAD)
+                await self._save(c)
             if not c.state.running:
                 await loop.run_in_executor(None, bundle.stop_stale_shim, self, c)
                 continue
@@ -584,7 +727,7 @@ class ContainerService:
                 c.host_config.get("RestartPolicy"), c.state.exit_code, False, c.restart_count)
             c.transition(Status.RESTARTING if restart else Status.EXITED)
             await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
-            self.store.save(c)
+            await self._save(c)
             if restart:
                 self._schedule_restart(c)
         for c in loaded:

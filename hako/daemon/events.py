@@ -1,9 +1,15 @@
-"""Event bus: container (and later image, network, volume) events, fed to GET /events."""
+"""Event bus: container (and later image, network, volume) events, fed to GET /events.
+
+``publish`` may be called from any thread (create and the builder's steps run in executor
+threads): the history is guarded by a lock and each subscriber's queue is only ever touched
+on its own event loop, through ``call_soon_threadsafe`` when the publisher is elsewhere.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import deque
 from typing import Any, AsyncIterator
@@ -14,17 +20,35 @@ class EventBus:
 
     def __init__(self) -> None:
         self._history: deque[dict[str, Any]] = deque(maxlen=1000)
-        self._subscribers: set[asyncio.Queue] = set()
+        self._subscribers: dict[asyncio.Queue, asyncio.AbstractEventLoop] = {}
+        self._lock = threading.Lock()
 
     def publish(self, kind: str, action: str, actor_id: str, attributes: dict[str, str]) -> None:
-        ns = time.time_ns()
-        event = {"Type": kind, "Action": action, "Actor": {"ID": actor_id, "Attributes": attributes},
-                 "scope": "local", "time": ns // 1_000_000_000, "timeNano": ns}
-        if kind == "container":
-            event.update({"status": action, "id": actor_id, "from": attributes.get("image", "")})
-        self._history.append(event)
-        for q in list(self._subscribers):
-            q.put_nowait(event)
+        """Record an event and hand it to every subscriber (thread-safe)."""
+        with self._lock:  # time and append together: the history stays in time order
+            ns = time.time_ns()
+            event = {"Type": kind, "Action": action, "Actor": {"ID": actor_id, "Attributes": attributes},
+                     "scope": "local", "time": ns // 1_000_000_000, "timeNano": ns}
+            if kind == "container":
+                event.update({"status": action, "id": actor_id, "from": attributes.get("image", "")})
+            self._history.append(event)
+            subscribers = list(self._subscribers.items())
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for q, loop in subscribers:
+            if loop is current:
+                q.put_nowait(event)
+            else:
+                try:
+                    loop.call_soon_threadsafe(q.put_nowait, event)
+                except RuntimeError:  # that loop is closed: its subscriber is gone
+                    pass
+
+    def history(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._history)
 
     def container(self, c: Any, action: str, **attrs: Any) -> None:
         attributes = dict(c.config.get("Labels") or {})
@@ -36,13 +60,14 @@ class EventBus:
                      until: str | None) -> AsyncIterator[bytes]:
         """JSON lines of past events (since) and live ones, until ``until`` or disconnect."""
         q: asyncio.Queue = asyncio.Queue()
-        self._subscribers.add(q)
+        with self._lock:
+            self._subscribers[q] = asyncio.get_running_loop()
         try:
             yield b""
             start = float(since) if since else None
             end = float(until) if until else None
             if start is not None:
-                for ev in list(self._history):
+                for ev in self.history():
                     if ev["timeNano"] / 1e9 >= start and (end is None or ev["timeNano"] / 1e9 <= end):
                         if _match(ev, filters):
                             yield json.dumps(ev).encode() + b"\n"
@@ -55,7 +80,8 @@ class EventBus:
                 if _match(ev, filters):
                     yield json.dumps(ev).encode() + b"\n"
         finally:
-            self._subscribers.discard(q)
+            with self._lock:
+                self._subscribers.pop(q, None)
 
 
 def _match(ev: dict[str, Any], filters: dict[str, list[str]]) -> bool:

@@ -44,10 +44,7 @@ class ExecService:
             Conflict: the container is not running or is paused. InvalidArgument: no Cmd.
         """
         c = self.containers.get(ref)
-        if c.state.status == Status.PAUSED:
-            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
-        if not c.state.running:
-            raise Conflict(f"Container {c.id} is not running")
+        _check_running(c)
         body = _canonical_keys(body)
         cmd = body.get("Cmd") or []
         if isinstance(cmd, str):
@@ -127,16 +124,32 @@ class ExecService:
         if inst.started:
             raise Conflict(f"Error: Exec command {eid} has already run")
         c = inst.container
-        shim = self.containers.shim(c)
-        if shim is None or not c.state.running:
-            raise Conflict(f"Container {c.id} is not running")
-        inst.started = True
-        loop = asyncio.get_running_loop()
-        proc = await loop.run_in_executor(None, self.process_spec, inst)
-        use_tty = bool(inst.config.get("Tty"))  # the start body's Tty only picks the framing
-        inst.handle = await loop.run_in_executor(
-            None, shim.exec, inst.id, proc, use_tty, bool(inst.config.get("AttachStdin")) and not detach)
+        async with c.op_lock:  # no start, stop or rm halfway through: the bundle is stable
+            if c.removed:
+                raise NotFound(f"No such container: {c.id}")
+            _check_running(c)
+            shim = self.containers.shim(c)
+            if shim is None:
+                raise Conflict(f"Container {c.id} is not running")
+            inst.started = True
+            loop = asyncio.get_running_loop()
+            use_tty = bool(inst.config.get("Tty"))  # the start body's Tty only picks the framing
+            try:
+                proc = await loop.run_in_executor(None, self.process_spec, inst)
+                inst.handle = await loop.run_in_executor(
+                    None, shim.exec, inst.id, proc, use_tty,
+                    bool(inst.config.get("AttachStdin")) and not detach)
+            except Exception:
+                await self._not_running_or_raise(c)
+                raise
         return inst
+
+    async def _not_running_or_raise(self, c: Container) -> None:
+        """After a failed exec step: Docker's 409 when the container's init is gone (it
+        exited and the exit is being processed), else the caller re-raises the error."""
+        alive = await asyncio.get_running_loop().run_in_executor(None, self.containers.init_alive, c)
+        if not alive or not c.state.running:
+            raise Conflict(f"Container {c.id} is not running") from None
 
     async def run(self, inst: ExecInstance) -> None:
         """Start the prepared exec process and record it as running.
@@ -150,15 +163,17 @@ class ExecService:
             await loop.run_in_executor(None, inst.handle.start)
         except Exception:
             inst.running, inst.exit_code = False, 126
+            await self._not_running_or_raise(inst.container)
             raise
         inst.running = True
         inst.pid = getattr(inst.handle, "pid", 0) or 0
 
     async def wait_exit(self, inst: ExecInstance, timeout: float = 10.0) -> None:
         """After the output stream closed, wait for the exit status to be recorded."""
+        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + timeout
         while inst.running and time.monotonic() < deadline:
-            self._refresh(inst)
+            await loop.run_in_executor(None, self._refresh, inst)  # reads the exit record
             if inst.running:
                 await asyncio.sleep(0.01)
 
@@ -181,6 +196,20 @@ class ExecService:
             "ContainerID": inst.container.id, "DetachKeys": body.get("DetachKeys") or "",
             "Pid": inst.pid,
         }
+
+
+def _check_running(c: Container) -> None:
+    """Docker's checks before an exec (getActiveContainer).
+
+    Raises:
+        Conflict: not running, paused or restarting.
+    """
+    if not c.state.running or c.state.status == Status.REMOVING:
+        raise Conflict(f"Container {c.id} is not running")
+    if c.state.status == Status.PAUSED:
+        raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+    if c.state.status == Status.RESTARTING:
+        raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
 
 
 _EXEC_KEYS = ("User", "Privileged", "Tty", "ConsoleSize", "AttachStdin", "AttachStderr",

@@ -123,7 +123,10 @@ async def serve(config: Any) -> None:
 
     from hako.daemon.config import tls_context
 
+    from hako.daemon import pools
+
     ssl_context = tls_context(config)  # bad TLS material fails before anything is touched
+    pools.install_blocking_executor(asyncio.get_running_loop())
     services = build_services(config)
     await services.containers.restore()
     server = ApiServer(build_router(), services)

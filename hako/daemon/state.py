@@ -12,6 +12,7 @@ consistent set of containers (``ContainerStore.load_all``).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 import shutil
@@ -45,16 +46,32 @@ class Status(str, enum.Enum):
     DEAD = "dead"
 
 
-# allowed transitions: from → set of to
-_TRANSITIONS: dict[Status, set[Status]] = {
-    Status.CREATED: {Status.RUNNING, Status.EXITED, Status.REMOVING, Status.DEAD},
-    Status.RUNNING: {Status.PAUSED, Status.EXITED, Status.RESTARTING, Status.DEAD},
-    Status.PAUSED: {Status.RUNNING, Status.EXITED, Status.DEAD},
-    Status.RESTARTING: {Status.RUNNING, Status.EXITED, Status.DEAD},
-    Status.EXITED: {Status.RUNNING, Status.RESTARTING, Status.REMOVING, Status.DEAD},
-    Status.REMOVING: {Status.DEAD, Status.EXITED, Status.CREATED},
-    Status.DEAD: {Status.REMOVING},
+# Allowed transitions: from → set of to. Who makes each move (ContainerService):
+#   created/exited → running        start (exited → running also for a policy restart)
+#   running → paused → running        pause / unpause
+#   running/paused → exited           the shim reported the exit
+#   running/paused → restarting       the exit, when the restart policy asks for a restart
+#   restarting → running / exited     the policy's start / stop, kill or rm -f meanwhile
+#   exited → restarting               restore: died while the daemon was away, policy applies
+#   created/exited/dead → removing    rm (a running container is killed and exits first)
+#   removing → dead                   the removal failed (or the daemon died during it)
+#   removing → created/exited         never taken today; kept for a removal given up early
+#   dead → removing                   rm of a dead container
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.CREATED: frozenset({Status.RUNNING, Status.EXITED, Status.REMOVING, Status.DEAD}),
+    Status.RUNNING: frozenset({Status.PAUSED, Status.EXITED, Status.RESTARTING, Status.DEAD}),
+    Status.PAUSED: frozenset({Status.RUNNING, Status.EXITED, Status.RESTARTING, Status.DEAD}),
+    Status.RESTARTING: frozenset({Status.RUNNING, Status.EXITED, Status.DEAD}),
+    Status.EXITED: frozenset({Status.RUNNING, Status.RESTARTING, Status.REMOVING, Status.DEAD}),
+    Status.REMOVING: frozenset({Status.DEAD, Status.EXITED, Status.CREATED}),
+    Status.DEAD: frozenset({Status.REMOVING}),
 }
+_TRANSITIONS = TRANSITIONS
+
+
+def can_transition(frm: Status, to: Status) -> bool:
+    """Whether the state machine allows ``frm`` → ``to`` (staying put is always allowed)."""
+    return frm == to or to in TRANSITIONS[frm]
 
 
 @dataclass
@@ -91,7 +108,14 @@ class Container:
     state: State = field(default_factory=State)
     restart_count: int = 0
     networking: dict[str, Any] = field(default_factory=dict)
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    # Serialises lifecycle operations (start, stop, kill, pause, rm, exec, exit handling) on
+    # the event loop; never held across a wait for the container's exit.
+    op_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+    removed: bool = field(default=False, repr=False, compare=False)  # record deleted
+    # record writes: the newest snapshot wins, whatever order executor threads run in
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _save_seq: int = field(default=0, repr=False, compare=False)
+    _written_seq: int = field(default=0, repr=False, compare=False)
 
     @property
     def log_path(self) -> str:
@@ -108,7 +132,7 @@ class Container:
         """
         if to == self.state.status:
             return
-        if to not in _TRANSITIONS[self.state.status]:
+        if to not in TRANSITIONS[self.state.status]:
             raise Conflict(f"cannot transition container {self.id[:12]} from {self.state.status.value} to {to.value}")
         self.state.status = to
 
@@ -219,22 +243,40 @@ class ContainerStore:
             self._by_id[c.id] = c
         self.save(c)
 
+    def snapshot(self, c: Container) -> tuple[dict[str, Any], int]:
+        """The record as it is now, numbered; pass both to :meth:`write` (in any thread)."""
+        with self._lock:
+            c._save_seq += 1
+            return c.to_doc(), c._save_seq
+
+    def write(self, c: Container, doc: dict[str, Any], seq: int) -> None:
+        """Write a snapshot of ``c`` (blocking: temp file, fsync, rename). A snapshot older
+        than one already written, or of a deleted container, is dropped."""
+        with c._write_lock:
+            if c.removed or seq <= c._written_seq:
+                return
+            atomicfile.write_json(os.path.join(c.root, "config.v2.json"), doc, SCHEMA_VERSION)
+            c._written_seq = seq
+
     def save(self, c: Container) -> None:
-        atomicfile.write_json(os.path.join(c.root, "config.v2.json"), c.to_doc(), SCHEMA_VERSION)
+        """Write the record now (blocking; the event loop uses snapshot + write in a thread)."""
+        self.write(c, *self.snapshot(c))
 
     def delete(self, c: Container) -> None:
         with self._lock:
             self._by_id.pop(c.id, None)
             if self._names.get(c.name) == c.id:
                 self._names.pop(c.name, None)
-        # one rename makes the record vanish whole; the files go after (a crash between
-        # leaves a ``.removed-`` directory that load_all sweeps)
-        trash = os.path.join(os.path.dirname(c.root), f".removed-{os.path.basename(c.root)}")
-        try:
-            os.rename(c.root, trash)
-        except FileNotFoundError:
-            return
-        shutil.rmtree(trash, ignore_errors=True)
+        with c._write_lock:
+            c.removed = True
+            # one rename makes the record vanish whole; the files go after (a crash
+            # between leaves a ``.removed-`` directory that load_all sweeps)
+            trash = os.path.join(os.path.dirname(c.root), f".removed-{os.path.basename(c.root)}")
+            try:
+                os.rename(c.root, trash)
+            except FileNotFoundError:
+                return
+            shutil.rmtree(trash, ignore_errors=True)
 
     def all(self) -> list[Container]:
         with self._lock:
@@ -251,8 +293,10 @@ class ContainerStore:
             if ref in self._by_id:
                 return self._by_id[ref]
             name = ref.lstrip("/")
-            if name in self._names:
-                return self._by_id[self._names[name]]
+            # a name is reserved before its container is added (create in progress)
+            named = self._by_id.get(self._names.get(name, ""))
+            if named is not None:
+                return named
             cid = ids.match_prefix(ref, list(self._by_id))
             if cid:
                 return self._by_id[cid]

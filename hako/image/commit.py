@@ -154,14 +154,15 @@ def commit_snapshot(svc, key: str, *, parent: str | None, config: dict, history:
     with tempfile.TemporaryFile(dir=tmpdir) as staged:
         write_snapshot_layer(svc, key, staged, epoch)
         staged.seek(0)
-        with svc.lock:
+        with svc.unpacker.pinned():  # the image lock is taken only for the chain commit
             unpacked = svc.unpacker.unpack(parent_chain, staged)
-    doc = build_config(
-        svc, parent=parent_id or None, config=config, history=history,
-        new_diff_ids=[unpacked.diff_id], empty_layer=False, container_config=container_config,
-        container_id=container_id, author=author, comment=comment, epoch=epoch,
-    )
-    image_id, _ = svc.add_image(imageconfig.serialize(doc), parent=parent_id)
+            doc = build_config(
+                svc, parent=parent_id or None, config=config, history=history,
+                new_diff_ids=[unpacked.diff_id], empty_layer=False,
+                container_config=container_config, container_id=container_id, author=author,
+                comment=comment, epoch=epoch,
+            )
+            image_id, _ = svc.add_image(imageconfig.serialize(doc), parent=parent_id)
     return svc._image(image_id)
 
 

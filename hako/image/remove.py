@@ -147,8 +147,8 @@ class Remover:
             used_diffs.update(str(d) for d in ids_)
             used_chains.update(str(c) for c in imageconfig.chain_ids(ids_))
         for diff_id, chain in reversed(list(zip(diff_ids, imageconfig.chain_ids(diff_ids)))):
-            if str(chain) in used_chains:
-                break
+            if str(chain) in used_chains or self.svc.unpacker.is_pinned(chain):
+                break  # lower layers are this one's parents: in use as well
             try:
                 self.svc.sn.remove(str(chain))
                 self.records.append({"Deleted": str(chain)})

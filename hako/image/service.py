@@ -60,6 +60,9 @@ def make_snapshotter(root: str, kind: str = "auto"):
 class ImageService:
     """See the module docstring. All public methods are blocking and thread-safe.
 
+    ``lock`` guards metadata decisions (tag, add, remove, prune, garbage collection, chain
+    commits); it is never held across a whole load, import, commit or layer extraction.
+
     Construction recovers from a crash: interrupted extractions, ingests, orphaned blobs and
     snapshots are swept (``recover=False`` skips that).
     """
@@ -72,8 +75,8 @@ class ImageService:
         self.content = LocalContentStore(os.path.join(root, "content"))
         self.meta = MetadataStore(os.path.join(root, "image", "metadata.db"))
         self.sn = make_snapshotter(root, snapshotter) if isinstance(snapshotter, str) else snapshotter
-        self.unpacker = Unpacker(self.content, self.meta, self.sn)
         self.lock = threading.RLock()
+        self.unpacker = Unpacker(self.content, self.meta, self.sn, self.lock)
         if recover:
             self.collect_garbage()
 
@@ -277,17 +280,18 @@ class ImageService:
         ref = reference.parse(repo_tag).with_default_tag() if repo_tag else None
         os_name, arch, variant = _platform(platform)
         cfg = apply_changes(imageconfig.default_container_config(), changes or [])
-        unpacked = self.unpacker.unpack(None, fileobj)
-        created = imageconfig.now_rfc3339()
-        msg = message or f"Imported from {source}"
-        doc = imageconfig.new_config(
-            architecture=arch, os_name=os_name, variant=variant, config=cfg,
-            diff_ids_=[unpacked.diff_id], created=created, comment=msg,
-            history=[{"created": created, "comment": msg}],
-        )
-        doc["container_config"] = imageconfig.default_container_config()
-        doc = {k: doc[k] for k in sorted(doc)}
-        image_id, _ = self.add_image(imageconfig.serialize(doc), (str(ref),) if ref else ())
+        with self.unpacker.pinned():  # the layer stays until the image references it
+            unpacked = self.unpacker.unpack(None, fileobj)
+            created = imageconfig.now_rfc3339()
+            msg = message or f"Imported from {source}"
+            doc = imageconfig.new_config(
+                architecture=arch, os_name=os_name, variant=variant, config=cfg,
+                diff_ids_=[unpacked.diff_id], created=created, comment=msg,
+                history=[{"created": created, "comment": msg}],
+            )
+            doc["container_config"] = imageconfig.default_container_config()
+            doc = {k: doc[k] for k in sorted(doc)}
+            image_id, _ = self.add_image(imageconfig.serialize(doc), (str(ref),) if ref else ())
         return self._image(image_id)
 
     def remove(self, ref_or_id: str, force: bool = False, noprune: bool = False,
@@ -376,10 +380,15 @@ class ImageService:
         return save(self, refs)
 
     def load(self, fileobj: BinaryIO, quiet: bool = False) -> list[str]:
-        """``docker load`` of a docker-archive or OCI-layout tar. Returns message lines."""
+        """``docker load`` of a docker-archive or OCI-layout tar. Returns message lines.
+
+        Not under the image lock: extraction and layer unpacks run concurrently with other
+        image work; the unpacker takes the lock only to commit each chain snapshot, and pins
+        the chains until the images are recorded (``Unpacker.pinned``).
+        """
         from hako.image.archive import load
 
-        with self.lock:
+        with self.unpacker.pinned():
             return load(self, fileobj, quiet)
 
     # -- container root filesystems --------------------------------------------------------

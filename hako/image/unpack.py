@@ -12,9 +12,13 @@ Layer 4. May import: errors, support, oci, store.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hako.errors import AlreadyExists, NotFound
 from hako.oci import mediatypes as mt
@@ -58,10 +62,49 @@ def apply_target(mounts: list[Mount]) -> tuple[str, str, list[str]]:
 
 
 class Unpacker:
-    def __init__(self, content: LocalContentStore, meta: MetadataStore, snapshotter) -> None:
+    """Applies layer tars into committed snapshots.
+
+    Concurrency: the layer itself is extracted without any lock (into a snapshot of its own
+    key); only the check-and-commit of the chain snapshot runs under ``lock`` (the image
+    service's lock). Inside ``pinned()``, every chain an unpack uses or makes stays pinned
+    until the block ends (after the caller recorded its image): ``rmi``/``prune`` leave
+    pinned chains alone (``is_pinned``), so a concurrent removal cannot delete a layer an
+    image that is being loaded, imported or committed is about to reference.
+    """
+
+    def __init__(self, content: LocalContentStore, meta: MetadataStore, snapshotter,
+                 lock: Any = None) -> None:
         self.content = content
         self.meta = meta
         self.sn = snapshotter
+        self.lock = lock if lock is not None else threading.RLock()
+        self._pins: Counter[str] = Counter()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Pin the chains this thread's unpacks use until the block ends."""
+        outer = getattr(self._local, "pins", None)
+        mine: list[str] = []
+        self._local.pins = mine
+        try:
+            yield
+        finally:
+            self._local.pins = outer
+            with self.lock:
+                self._pins.subtract(mine)
+                self._pins += Counter()  # drop zero counts
+
+    def _pin(self, chain: Digest | str | None) -> None:
+        """Pin ``chain`` for the current ``pinned()`` block (lock held)."""
+        pins = getattr(self._local, "pins", None)
+        if chain and pins is not None:
+            pins.append(str(chain))
+            self._pins[str(chain)] += 1
+
+    def is_pinned(self, chain: Digest | str) -> bool:
+        with self.lock:
+            return self._pins[str(chain)] > 0
 
     def has_chain(self, chain: Digest) -> bool:
         try:
@@ -71,14 +114,18 @@ class Unpacker:
             return False
 
     def have_layers(self, diff_ids: list[Digest]) -> bool:
-        """True when every layer's snapshot and blob are already present."""
-        for diff_id, chain in zip(diff_ids, chain_ids(diff_ids)):
-            rec = self.meta.get_layer(str(diff_id))
-            if rec is None or not self.has_chain(chain):
-                return False
-            if not self.content.exists(Digest.parse(rec.blob)):
-                return False
-        return True
+        """True when every layer's snapshot and blob are already present (then pinned)."""
+        with self.lock:
+            chains = chain_ids(diff_ids)
+            for diff_id, chain in zip(diff_ids, chains):
+                rec = self.meta.get_layer(str(diff_id))
+                if rec is None or not self.has_chain(chain):
+                    return False
+                if not self.content.exists(Digest.parse(rec.blob)):
+                    return False
+            if chains:
+                self._pin(chains[-1])
+            return True
 
     def unpack(self, parent: Digest | None, stream: BinaryIO) -> Unpacked:
         """Unpack one layer on top of the snapshot ``parent`` (a chain id, None for base).
@@ -90,17 +137,21 @@ class Unpacker:
         key = f"extract-{token}"
         writer = self.content.writer(f"layer-{token}")
         try:
-            mounts = self.sn.prepare(key, str(parent) if parent else "")
+            with self.lock:
+                mounts = self.sn.prepare(key, str(parent) if parent else "")
+                self._pin(parent)
             try:
                 root, whiteouts, lowers = apply_target(mounts)
                 diff_id, size = apply_layer(
                     root, _Tee(tarsafe.decompressed(stream), writer), whiteouts, lowers
                 )
                 chain = diff_id if parent is None else chain_ids([parent, diff_id])[1]
-                if self.has_chain(chain):
-                    self.sn.remove(key)
-                else:
-                    self.sn.commit(str(chain), key)
+                with self.lock:  # another unpack of the same layer may have won the race
+                    if self.has_chain(chain):
+                        self.sn.remove(key)
+                    else:
+                        self.sn.commit(str(chain), key)
+                    self._pin(chain)
             except BaseException:
                 _quiet_remove(self.sn, key)
                 raise

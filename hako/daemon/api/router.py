@@ -185,8 +185,12 @@ class Request:
     async def body_file(self):
         """The whole body spooled into a temporary file, positioned at the start."""
         f = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+        loop = asyncio.get_running_loop()
         async for chunk in self.stream():
-            f.write(chunk)
+            if f._rolled or f.tell() + len(chunk) > 8 * 1024 * 1024:  # on disk: off the loop
+                await loop.run_in_executor(None, f.write, chunk)
+            else:
+                f.write(chunk)
         f.seek(0)
         return f
 

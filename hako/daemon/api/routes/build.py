@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from hako.daemon import pools
 from hako.daemon.api.router import Request, Router, StreamResponse
 from hako.errors import InvalidArgument
 
@@ -83,9 +84,10 @@ async def build(req: Request) -> StreamResponse:
         loop.call_soon_threadsafe(queue.put_nowait, msg)
 
     runner = ContainerRunner(req.services.containers, loop)
+    pool = pools.build_executor()  # never the default pool: see hako.daemon.pools
     body = await req.body_file()
     try:
-        builder = await req.run(_prepare, req, body, opts, runner, emit)
+        builder = await loop.run_in_executor(pool, _prepare, req, body, opts, runner, emit)
     finally:
         body.close()
 
@@ -96,7 +98,7 @@ async def build(req: Request) -> StreamResponse:
             builder.context.close()
             emit(None)
 
-    task = loop.run_in_executor(None, work)
+    task = loop.run_in_executor(pool, work)
 
     async def chunks() -> AsyncIterator[bytes]:
         while True:

@@ -12,7 +12,7 @@ from hako.daemon.api.router import (
     EmptyResponse, HijackResponse, JSONResponse, Request, Router, StreamResponse)
 from hako.daemon.attach import AttachSession, log_frames, parse_detach_keys
 from hako.daemon.state import Status
-from hako.errors import Conflict, InvalidArgument
+from hako.errors import Conflict, InvalidArgument, NotFound
 
 RAW = "application/vnd.docker.raw-stream"
 MUX = "application/vnd.docker.multiplexed-stream"
@@ -142,7 +142,7 @@ async def unpause(req: Request) -> EmptyResponse:
 
 
 async def rename(req: Request) -> EmptyResponse:
-    req.services.containers.rename(req.params["id"], req.query.get("name", ""))
+    await req.services.containers.rename(req.params["id"], req.query.get("name", ""))
     return EmptyResponse(204)
 
 
@@ -301,8 +301,11 @@ async def prune(req: Request) -> JSONResponse:
     for c in list(svc.list()):
         if not resources.is_prunable(c) or not listing.labels_match(c, labels):
             continue
-        size = (_sizes(req, c) or (0, 0))[0]
-        await svc.remove(c.id)
+        size = (await req.run(_sizes, req, c) or (0, 0))[0]
+        try:
+            await svc.remove(c.id)
+        except (Conflict, NotFound):  # started or removed meanwhile: not pruned, as Docker
+            continue
         deleted.append(c.id)
         reclaimed += size
     return JSONResponse({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})

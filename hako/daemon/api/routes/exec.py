@@ -70,4 +70,4 @@ async def resize(req: Request) -> EmptyResponse:
 
 
 async def inspect(req: Request) -> JSONResponse:
-    return JSONResponse(req.services.execs.inspect(req.params["id"]))
+    return JSONResponse(await req.run(req.services.execs.inspect, req.params["id"]))  # reads exit.json

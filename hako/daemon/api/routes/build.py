@@ -29,7 +29,11 @@ def build_options(req: Request) -> Any:
         InvalidArgument: malformed JSON parameters or tags.
     """
     from hako.build.builder import BuildOptions
+    from hako.build.context import check_remote_url
     from hako.oci import reference
+
+    if req.query.get("remote"):
+        check_remote_url(req.query["remote"])  # before the body is read or anything fetched
 
     tags = [t for t in req.query_all("t") if t]
     for tag in tags:

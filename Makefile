@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml | system-packages
 	@touch $@
 
 lint: install
-	$(VENV)/bin/lint-imports --config .importlinter 2>&1 | grep -v DeprecationWarning
+	@set -o pipefail; $(VENV)/bin/lint-imports --config .importlinter 2>&1 | { grep -v DeprecationWarning || true; }
 
 unit: install
 	$(PY) -m pytest -q tests/unit

@@ -9,8 +9,9 @@ PY="${PY:-$REPO/.venv/bin/python}"
 VERSION=7.0.0
 CACHE="$REPO/.cache"
 SUITE="$CACHE/docker-$VERSION"
-FILES=(api_container_test.py api_exec_test.py api_image_test.py models_containers_test.py
-       models_images_test.py api_client_test.py errors_test.py regression_test.py api_build_test.py)
+# No list of files: the whole of tests/integration runs, so a file cannot be skipped by
+# leaving it out. What is left out or expected to fail is in tests/compat/expectations.py,
+# test by test or file by file, each with its reason.
 
 if [ ! -f "$SUITE/tests/integration/base.py" ]; then
   mkdir -p "$CACHE"
@@ -28,7 +29,7 @@ done
 has_target=0
 for a in "$@"; do case "$a" in -*) ;; *) has_target=1 ;; esac; done
 if [ "$has_target" = 0 ]; then
-  for f in "${FILES[@]}"; do args+=("tests/integration/$f"); done
+  args+=("tests/integration")
 fi
 
 cd "$SUITE"

@@ -21,7 +21,7 @@ import stat
 import subprocess
 import tarfile
 import tempfile
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hako.build import cache
 from hako.opts.dockerignore import Matcher, read_patterns
@@ -217,12 +217,30 @@ def is_git_url(url: str) -> bool:
     return url.startswith(("http://", "https://")) and base.endswith(".git")
 
 
+def check_remote_url(url: str) -> None:
+    """Refuse a ``remote`` that is neither http(s) nor a git URL, before anything is fetched.
+
+    Docker's remotecontext.Detect accepts exactly urlutil.IsGitURL (``git://``, ``git@``,
+    ``github.com/``, http(s) ending in ``.git``) and urlutil.IsURL (``http://``, ``https://``).
+
+    Raises:
+        InvalidArgument: naming the scheme (``file``, ``ftp``, ...) or the bare path.
+    """
+    if is_git_url(url) or url.startswith(("http://", "https://")):
+        return
+    scheme, sep, _ = url.partition("://")
+    what = f"scheme {scheme!r}" if sep and scheme else "a bare path or unknown form"
+    raise InvalidArgument(f"remote context {what} is not supported (only http://, https:// and git "
+                          f"URLs are): remoteURL ({url}) could not be recognized as URL")
+
+
 def from_remote(url: str, dockerfile: str = "", tmp_root: str | None = None) -> BuildContext:
     """A context from ``remote``: a git repository, a tarball URL, or a Dockerfile URL.
 
     Raises:
-        InvalidArgument: download or clone failure.
+        InvalidArgument: not an http(s)/git URL; download or clone failure.
     """
+    check_remote_url(url)
     root = tempfile.mkdtemp(prefix="build-ctx-", dir=tmp_root)
     try:
         if is_git_url(url):
@@ -246,7 +264,9 @@ def _git_clone(url: str, root: str) -> None:
     if ref:
         cmd += ["--branch", ref]
     try:
-        subprocess.run(cmd + ["--", repo, checkout], check=True, capture_output=True, timeout=300)
+        # submodules and redirects may only use the schemes a remote may name
+        env = dict(os.environ, GIT_ALLOW_PROTOCOL="http:https:git:ssh", GIT_TERMINAL_PROMPT="0")
+        subprocess.run(cmd + ["--", repo, checkout], check=True, capture_output=True, timeout=300, env=env)
     except (OSError, subprocess.SubprocessError) as exc:
         err = getattr(exc, "stderr", b"") or b""
         raise InvalidArgument(f"error fetching: {err.decode(errors='replace').strip() or exc}") from exc
@@ -264,7 +284,7 @@ def _download_context(url: str, root: str, dockerfile: str) -> None:
 
     with tempfile.TemporaryFile() as tmp:
         try:
-            with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - user's URL, like Docker
+            with _http_opener().open(url, timeout=60) as resp:  # noqa: S310 - http(s) only, checked
                 shutil.copyfileobj(resp, tmp, 1 << 20)
         except OSError as exc:
             raise InvalidArgument(f"unable to prepare context: unable to download remote context {url}: {exc}") from exc
@@ -276,6 +296,24 @@ def _download_context(url: str, root: str, dockerfile: str) -> None:
             return
         with open(os.path.join(root, dockerfile), "wb") as f:
             shutil.copyfileobj(tmp, f)
+
+
+def _http_opener() -> Any:
+    """urllib with http(s) only: no file:// or ftp:// handler, and no redirect to them."""
+    import urllib.request
+
+    class _Redirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+            if not newurl.lower().startswith(("http://", "https://")):
+                raise InvalidArgument(f"remote context redirected to a scheme that is not supported: {newurl}")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(),
+                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                    urllib.request.HTTPErrorProcessor(), _Redirect()):
+        opener.add_handler(handler)
+    return opener
 
 
 def _looks_like_tar(head: bytes) -> bool:

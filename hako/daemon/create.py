@@ -162,8 +162,8 @@ def default_host_config(hc: dict[str, Any] | None) -> dict[str, Any]:
     out.setdefault("Init", None)
     if not out.get("IpcMode"):
         out["IpcMode"] = "private"
-    if not out.get("CgroupnsMode"):
-        out["CgroupnsMode"] = "private"
+    if not out.get("CgroupnsMode"):  # the truth: hako never makes a cgroup namespace yet
+        out["CgroupnsMode"] = "host"
     return out
 
 

@@ -32,12 +32,16 @@ class CreateOptions:
 
 
 def cgroup_manager(cgroups_path: str, container_id: str, log: Callable[[str], None]):
-    """The CgroupManager for a container, or None when the cgroups package is missing."""
+    """The CgroupManager for a container (never None: a container runs in its cgroup or not
+    at all, so a missing cgroups package is an error, not a reason to skip limits).
+
+    Raises:
+        RuntimeFailed: the cgroups package cannot be imported.
+    """
     try:
         from hako.runtime.cgroups.detect import new_manager
-    except ImportError:
-        log("hako.runtime.cgroups.detect missing: cgroups skipped")
-        return None
+    except ImportError as exc:
+        raise RuntimeFailed(f"cgroups unavailable ({exc}): refusing to run without them") from exc
     return new_manager(cgroups_path or "/" + container_id, container_id)
 
 

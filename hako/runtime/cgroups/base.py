@@ -118,6 +118,18 @@ def blkio_weight_to_io_weight(weight: int) -> int:
 # ---------------------------------------------------------------- file helpers
 
 
+def refuse_unimplemented(resources: dict[str, Any]) -> None:
+    """Fail on ``linux.resources`` sections no driver writes, instead of ignoring them.
+
+    Raises:
+        CgroupError: hugepage or rdma limits were asked for.
+    """
+    asked = [k for k in ("hugepageLimits", "rdma") if (resources or {}).get(k)]
+    if asked:
+        raise CgroupError(f"linux.resources.{', '.join(asked)} not supported by hako-runtime's "
+                          "cgroup drivers: refusing to run without them")
+
+
 def write_value(directory: str, name: str, value: Any) -> None:
     """Write ``value`` to the control file ``directory/name`` (no create, one write).
 

@@ -25,6 +25,31 @@ from hako.runtime.cgroups.v1_controllers import CONTROLLERS
 _IGNORED_HIERARCHIES = {"unified"}
 
 
+def requested_subsystems(res: dict[str, Any]) -> list[str]:
+    """The v1 subsystems a ``linux.resources`` dict needs: a hierarchy that is absent is
+    only acceptable when nothing was asked of it. ``devices`` is needed whenever the spec
+    carries device rules (always, from Docker's defaults): without it a container could open
+    any device node it can create, so its absence is fatal, as in runc."""
+    mem, cpu, bio = res.get("memory") or {}, res.get("cpu") or {}, res.get("blockIO") or {}
+    net = res.get("network") or {}
+    wanted = {
+        "memory": bool(mem.get("limit") or mem.get("reservation") or mem.get("swap")
+                       or mem.get("kernel") or mem.get("kernelTCP") or mem.get("disableOOMKiller")
+                       or mem.get("swappiness") is not None),
+        "cpu": any(cpu.get(k) for k in ("shares", "quota", "period", "realtimePeriod",
+                                        "realtimeRuntime")) or cpu.get("idle") is not None,
+        "cpuset": bool(cpu.get("cpus") or cpu.get("mems")),
+        "pids": bool((res.get("pids") or {}).get("limit")),
+        "blkio": any(bio.get(k) for k in ("weight", "leafWeight", "weightDevice",
+                                          "throttleReadBpsDevice", "throttleWriteBpsDevice",
+                                          "throttleReadIOPSDevice", "throttleWriteIOPSDevice")),
+        "devices": bool(res.get("devices")),
+        "net_cls": bool(net.get("classID")),
+        "net_prio": bool(net.get("priorities")),
+    }
+    return [name for name, asked in wanted.items() if asked]
+
+
 def discover_hierarchies(root: str) -> dict[str, str]:
     """Map each v1 subsystem name to its hierarchy root directory.
 
@@ -108,13 +133,17 @@ class CgroupV1Manager:
             InvalidArgument: the kernel rejected a value.
             CgroupError: a control file could not be written.
         """
+        base.refuse_unimplemented(resources)
+        missing = [name for name in requested_subsystems(resources or {}) if self.dir_for(name) is None]
+        if missing:  # never run without a limit that was asked for
+            raise base.CgroupError(
+                f"cgroup v1 subsystem(s) {', '.join(missing)} not mounted under {self._root}: "
+                "cannot apply the requested resource limits")
         self.create()
         for controller in CONTROLLERS:
             directory = self.dir_for(controller.name)
             if directory is not None:
                 controller.set(directory, resources or {}, self.warnings)
-        if (resources or {}).get("memory", {}).get("swap") and self.dir_for("memory") is None:
-            self.warnings.append(base.SWAP_WARNING)
 
     def freeze(self, timeout: float = base.DEFAULT_TIMEOUT) -> None:
         """Write FROZEN and wait until freezer.state reads FROZEN.

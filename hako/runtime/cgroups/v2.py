@@ -92,6 +92,7 @@ class CgroupV2Manager:
             CgroupError: a control file could not be written.
         """
         res = resources or {}
+        base.refuse_unimplemented(res)
         self.create()
         self._set_cpu(res.get("cpu") or {})
         self._set_memory(res.get("memory") or {})

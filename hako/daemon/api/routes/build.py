@@ -30,7 +30,14 @@ def build_options(req: Request) -> Any:
         InvalidArgument: malformed JSON parameters or tags.
     """
     from hako.build.builder import BuildOptions
+    from hako.build.context import check_remote_url
     from hako.oci import reference
+
+    from hako.daemon import fields
+
+    if req.query.get("remote"):
+        check_remote_url(req.query["remote"])  # before the body is read or anything fetched
+    fields.check_build_query({k: req.query_all(k)[-1] for k in fields.BUILD_QUERY if req.query_all(k)})
 
     tags = [t for t in req.query_all("t") if t]
     for tag in tags:

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from hako.daemon import listing, resources
+from hako.daemon import fields, listing, resources, wiretypes
 from hako.daemon.api import wire
 from hako.daemon.api.router import (
     EmptyResponse, HijackResponse, JSONResponse, Request, Router, StreamResponse)
@@ -46,6 +46,8 @@ async def create(req: Request) -> JSONResponse:
     body = await req.json(default=None)
     if not isinstance(body, dict):
         raise InvalidArgument("Config cannot be empty in order to create a container")
+    wiretypes.check_create_body(body)
+    fields.check_create(body)  # fail closed: nothing accepted and then ignored
     svc = req.services.containers
     cid, warnings = await req.run(svc.create, req.query.get("name") or None, body)
     return JSONResponse({"Id": cid, "Warnings": warnings}, status=201)
@@ -266,8 +268,11 @@ async def export(req: Request) -> StreamResponse:
 
 async def update(req: Request) -> JSONResponse:
     body = await req.json(default={}) or {}
+    if not isinstance(body, dict):
+        raise InvalidArgument("invalid JSON: the body must be an update config object")
     svc = req.services.containers
     c = svc.get(req.params["id"])
+    fields.check_update(body)
     warnings = await req.run(resources.update, svc, c, body)
     return JSONResponse({"Warnings": warnings or None})
 

@@ -56,7 +56,56 @@ def _cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
+def _backing_fs(path: str) -> str:
+    """The filesystem type under ``path`` (mountinfo's longest matching mount point), in
+    Docker's words (ext4 → extfs)."""
+    real, best, fstype = os.path.realpath(path), "", "unknown"
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                point = left.split()[4]
+                if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                    best, fstype = point, right.split()[0]
+    except OSError:
+        pass
+    return {"ext2": "extfs", "ext3": "extfs", "ext4": "extfs"}.get(fstype, fstype)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def cgroup_features(root: str = "/sys/fs/cgroup") -> dict[str, bool]:
+    """What the host's cgroups can limit, probed from the control files (as Docker's sysinfo)."""
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        ctl = set(_read(os.path.join(root, "cgroup.controllers")).split())
+        return {"MemoryLimit": "memory" in ctl, "SwapLimit": "memory" in ctl,
+                "CpuCfsPeriod": "cpu" in ctl, "CpuCfsQuota": "cpu" in ctl, "CPUShares": "cpu" in ctl,
+                "CPUSet": "cpuset" in ctl, "PidsLimit": "pids" in ctl}
+    has = lambda sub, name: os.path.exists(os.path.join(root, sub, name))  # noqa: E731
+    return {"MemoryLimit": has("memory", "memory.limit_in_bytes"),
+            "SwapLimit": has("memory", "memory.memsw.limit_in_bytes"),
+            "CpuCfsPeriod": has("cpu", "cpu.cfs_period_us"), "CpuCfsQuota": has("cpu", "cpu.cfs_quota_us"),
+            "CPUShares": has("cpu", "cpu.shares"), "CPUSet": has("cpuset", "cpuset.cpus"),
+            "PidsLimit": has("pids", "pids.max")}
+
+
+def _init_binary(cfg) -> str:
+    from hako.daemon.bundle import _INIT_CANDIDATES
+
+    if cfg.init_path:
+        return cfg.init_path
+    return next((p for p in _INIT_CANDIDATES if os.path.exists(p)), "")
+
+
 async def info(req: Request) -> JSONResponse:
+    """What is true of this daemon and host: nothing here is a fixed claim (SecurityOptions
+    are the seccomp code's)."""
     svc = req.services.containers
     cfg = svc.config
     cs = svc.list()
@@ -66,21 +115,27 @@ async def info(req: Request) -> JSONResponse:
     except Exception:  # noqa: BLE001 - info must answer even if the store is unhappy
         n_images = 0
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    images = req.services.images
+    bus = getattr(req.services, "events", None)
     return JSONResponse({
         "ID": cfg.data_root, "Containers": len(cs),
         "ContainersRunning": count(Status.RUNNING, Status.RESTARTING),
         "ContainersPaused": count(Status.PAUSED),
         "ContainersStopped": count(Status.EXITED, Status.CREATED, Status.DEAD),
-        "Images": n_images, "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]],
-        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
-                    "Authorization": None, "Log": ["json-file"]},
-        "MemoryLimit": True, "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
-        "KernelMemory": False, "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True,
-        "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
-        "BridgeNfIp6tables": True, "Debug": cfg.debug, "NFd": len(os.listdir("/proc/self/fd")),
-        "OomKillDisable": True, "NGoroutines": len(asyncio.all_tasks()),
+        "Images": n_images, "Driver": images.driver_name,
+        "DriverStatus": [["Backing Filesystem", _backing_fs(cfg.data_root)]],
+        # no volume or network drivers exist yet; "null" is the none/loopback-only netns
+        "Plugins": {"Volume": [], "Network": ["null"], "Authorization": None, "Log": ["json-file"]},
+        **cgroup_features(), "KernelMemory": False, "KernelMemoryTCP": False,
+        "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
+        "BridgeNfIptables": _read("/proc/sys/net/bridge/bridge-nf-call-iptables") == "1",
+        "BridgeNfIp6tables": _read("/proc/sys/net/bridge/bridge-nf-call-ip6tables") == "1",
+        "Debug": cfg.debug, "NFd": len(os.listdir("/proc/self/fd")),
+        "OomKillDisable": False,  # refused at create (hako/daemon/fields.py)
+        "NGoroutines": len(asyncio.all_tasks()),
         "SystemTime": _now(), "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
-        "CgroupVersion": _cgroup_version(), "NEventsListener": 0, "KernelVersion": _kernel(),
+        "CgroupVersion": _cgroup_version(),
+        "NEventsListener": len(getattr(bus, "_subscribers", ()) or ()), "KernelVersion": _kernel(),
         "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/", "RegistryConfig": {
             "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
@@ -91,7 +146,8 @@ async def info(req: Request) -> JSONResponse:
         "Runtimes": {n: {"path": cfg.runtime_path(n)} for n in cfg.runtime_names()},
         "DefaultRuntime": cfg.default_runtime, "Swarm": {"LocalNodeState": "inactive", "NodeID": "",
             "NodeAddr": "", "ControlAvailable": False, "Error": "", "RemoteManagers": None},
-        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
+        # shims outlive the daemon and are re-adopted at start (ContainerService.restore)
+        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": _init_binary(cfg),
         "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": security.info_options(),
         "Warnings": None,
@@ -126,5 +182,43 @@ async def events(req: Request) -> StreamResponse:
     return StreamResponse(bus.stream(req.query_filters(), req.query.get("since"), req.query.get("until")))
 
 
+def disk_usage_report(images, containers) -> dict:
+    """Docker's ``/system/df``, measured: every layer once (``LayersSize``), each image with
+    the containers using it and the size it shares with other images, each container's
+    writable layer. No volumes exist; the legacy builder's cache is made of images (counted
+    there), so ``BuildCache`` is empty as in Docker without BuildKit."""
+    from hako.daemon.api import wire
+    from hako.daemon.api.routes.images import summary_json
+
+    imgs = images.list(True, None)
+    sizes: dict[str, int] = {}
+    users: dict[str, int] = {}
+    for img in imgs:
+        for d in img.layers:
+            if d not in sizes:
+                layer = images.meta.get_layer(d)
+                sizes[d] = layer.size if layer is not None else 0
+            users[d] = users.get(d, 0) + 1
+    cs = list(containers.list())
+    per_image: dict[str, int] = {}
+    for c in cs:
+        per_image[c.image] = per_image.get(c.image, 0) + 1
+    out_images = []
+    for img in imgs:
+        item = summary_json(img)
+        item["Containers"] = per_image.get(img.id, 0)
+        item["SharedSize"] = sum(sizes[d] for d in set(img.layers) if users[d] > 1)
+        out_images.append(item)
+    out_containers = []
+    for c in cs:
+        try:
+            rw = images.rootfs_size(c.id)
+        except Exception:  # noqa: BLE001 - a container being removed has no snapshot
+            rw = (0, 0)
+        out_containers.append(wire.list_json(c, rw))
+    return {"LayersSize": sum(sizes.values()), "Images": out_images, "Containers": out_containers,
+            "Volumes": [], "BuildCache": []}
+
+
 async def disk_usage(req: Request) -> JSONResponse:
-    return JSONResponse({"LayersSize": 0, "Images": [], "Containers": [], "Volumes": [], "BuildCache": []})
+    return JSONResponse(await req.run(disk_usage_report, req.services.images, req.services.containers))

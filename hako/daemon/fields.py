@@ -1,0 +1,261 @@
+"""THE table of Engine API request fields: each one is honoured, or refused with a 400 naming it.
+
+Fail closed: a field the API accepts but hako does not implement is never stored and
+silently ignored. Every field of the v1.41 ``ContainerConfig``, ``HostConfig`` (with
+``Resources``), ``NetworkingConfig``, ``ContainerUpdateRequest`` and the ``POST /build``
+query is listed here (a test checks the table against the spec). A field is either
+``HONOURED`` or a ``Refuse`` rule: its zero value (``null``, ``""``, ``0``, ``false``,
+``[]``, ``{}``; the docker CLI and docker-py send many) and the values listed in ``ok`` are
+accepted, anything else is ``InvalidArgument`` (HTTP 400)::
+
+    HostConfig.PortBindings is not supported yet (published ports: hako has no networking yet)
+
+Networking, as it is today: every container gets its own network namespace holding only
+``lo``. That is what ``none`` means, and also what ``default`` and ``bridge`` give until
+networking lands (no external connectivity, no published ports, no links); ``host``,
+``container:<id>`` and named networks are refused.
+
+Unknown fields (not in the API) are ignored, as Go's JSON decoder does.
+
+Layer: daemon (6). May import: errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from hako.errors import InvalidArgument
+
+HONOURED = "honoured"
+
+_NO_NET = "hako has no networking yet"
+_NO_VOL = "hako has no volumes or bind mounts yet"
+_NO_NS = "only private namespaces are implemented"
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Refuse non-zero values except those in ``ok`` (or accepted by ``accept``)."""
+
+    feature: str
+    ok: tuple[Any, ...] = ()
+    accept: Callable[[Any], bool] | None = None
+    null_only: bool = False  # [] is meaningful (MaskedPaths [] unmasks everything)
+
+    def allows(self, value: Any) -> bool:
+        if self.null_only:
+            return value is None
+        if is_zero(value) or value in self.ok:
+            return True
+        return bool(self.accept and self.accept(value))
+
+
+def is_zero(value: Any) -> bool:
+    """Go's zero values as JSON shows them."""
+    return value is None or value is False or value == 0 or value == "" or value == [] or value == {}
+
+
+def _healthcheck_disabled_or_empty(value: Any) -> bool:
+    # ``--no-healthcheck`` sends Test ["NONE"]: honoured, since no check ever runs
+    if not isinstance(value, dict):
+        return False
+    test = value.get("Test")
+    return (test == ["NONE"] or is_zero(test)) and all(
+        is_zero(v) for k, v in value.items() if k != "Test")
+
+
+# ContainerConfig (the create body's top level)
+CONFIG: dict[str, Any] = {
+    "Hostname": HONOURED, "Domainname": HONOURED, "User": HONOURED, "AttachStdin": HONOURED,
+    "AttachStdout": HONOURED, "AttachStderr": HONOURED, "Tty": HONOURED, "OpenStdin": HONOURED,
+    "StdinOnce": HONOURED, "Env": HONOURED, "Cmd": HONOURED, "Image": HONOURED,
+    "WorkingDir": HONOURED, "Entrypoint": HONOURED, "Labels": HONOURED, "StopSignal": HONOURED,
+    "StopTimeout": HONOURED, "OnBuild": HONOURED, "Shell": HONOURED,
+    # metadata in Docker too: without published ports or links it changes nothing at run time
+    "ExposedPorts": HONOURED,
+    "ArgsEscaped": HONOURED,  # Windows only; Docker ignores it on Linux
+    "NetworkDisabled": HONOURED,  # the container has no external network either way
+    "Healthcheck": Refuse("health checks are never run by hako yet",
+                          accept=_healthcheck_disabled_or_empty),
+    "Volumes": Refuse(f"anonymous volumes: {_NO_VOL}"),
+    "MacAddress": Refuse(f"MAC addresses: {_NO_NET}"),
+}
+
+# HostConfig; the embedded Resources are added below
+HOST_CONFIG: dict[str, Any] = {
+    "Binds": Refuse(f"bind mounts: {_NO_VOL}"),
+    "ContainerIDFile": HONOURED,  # written by the client
+    "LogConfig": HONOURED,  # Type json-file or none (checked in create.py); Config below
+    "NetworkMode": Refuse(f"network modes other than default, bridge and none: {_NO_NET}",
+                          ok=("default", "bridge", "none")),
+    "PortBindings": Refuse(f"published ports: {_NO_NET}"),
+    "RestartPolicy": HONOURED, "AutoRemove": HONOURED,
+    "VolumeDriver": Refuse(f"volume drivers: {_NO_VOL}"),
+    "VolumesFrom": Refuse(f"volumes from other containers: {_NO_VOL}"),
+    "Mounts": Refuse(f"mounts: {_NO_VOL}"),
+    "CapAdd": HONOURED, "CapDrop": HONOURED,
+    # the cgroup namespace is the host's (Docker's v1 default); "private" is not implemented
+    "CgroupnsMode": Refuse("a private cgroup namespace (only \"host\" is implemented)", ok=("host",)),
+    "Dns": Refuse("custom DNS servers: resolv.conf is the host's"),
+    "DnsOptions": Refuse("custom DNS options: resolv.conf is the host's"),
+    "DnsSearch": Refuse("custom DNS search domains: resolv.conf is the host's"),
+    "ExtraHosts": HONOURED, "GroupAdd": HONOURED,
+    "IpcMode": Refuse(f"IPC modes other than private and shareable: {_NO_NS}",
+                      ok=("private", "shareable")),
+    "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
+    "Links": Refuse(f"links: {_NO_NET}"),
+    "OomScoreAdj": HONOURED,
+    "PidMode": Refuse(f"PID modes host and container: {_NO_NS}"),
+    "Privileged": HONOURED,
+    "PublishAllPorts": Refuse(f"publishing ports: {_NO_NET}"),
+    "ReadonlyRootfs": HONOURED, "SecurityOpt": HONOURED,
+    "StorageOpt": Refuse("storage options (size): the overlay snapshotter has no quotas"),
+    "Tmpfs": HONOURED,
+    "UTSMode": Refuse(f"UTS mode host: {_NO_NS}"),
+    # no user-namespace remapping exists, so "host" is what every container gets
+    "UsernsMode": Refuse("user namespace modes other than host (no remapping)", ok=("host",)),
+    "ShmSize": HONOURED, "Sysctls": HONOURED, "Runtime": HONOURED,
+    "ConsoleSize": HONOURED,  # the pty is sized by the client's resize, as Docker 20.10
+    "Isolation": Refuse("isolation other than default (Linux has only that)", ok=("default",)),
+    "MaskedPaths": Refuse("custom masked paths (security-opt systempaths)", null_only=True),
+    "ReadonlyPaths": Refuse("custom read-only paths (security-opt systempaths)", null_only=True),
+}
+
+RESOURCES: dict[str, Any] = {
+    "CpuShares": HONOURED, "Memory": HONOURED, "CgroupParent": HONOURED,
+    "BlkioWeight": Refuse("block I/O weight"),
+    "BlkioWeightDevice": Refuse("per-device block I/O weight"),
+    "BlkioDeviceReadBps": Refuse("block I/O throttling"),
+    "BlkioDeviceWriteBps": Refuse("block I/O throttling"),
+    "BlkioDeviceReadIOps": Refuse("block I/O throttling"),
+    "BlkioDeviceWriteIOps": Refuse("block I/O throttling"),
+    "CpuPeriod": HONOURED, "CpuQuota": HONOURED,
+    "CpuRealtimePeriod": Refuse("CPU realtime scheduling"),
+    "CpuRealtimeRuntime": Refuse("CPU realtime scheduling"),
+    "CpusetCpus": HONOURED, "CpusetMems": HONOURED,
+    "Devices": Refuse("adding host devices"),
+    "DeviceCgroupRules": Refuse("device cgroup rules"),
+    "DeviceRequests": Refuse("device requests (GPUs)"),
+    "KernelMemory": Refuse("kernel memory limits"),
+    "KernelMemoryTCP": Refuse("kernel TCP memory limits"),
+    "MemoryReservation": HONOURED, "MemorySwap": HONOURED,
+    "MemorySwappiness": Refuse("memory swappiness", ok=(-1,)),
+    "NanoCpus": HONOURED,
+    "OomKillDisable": Refuse("disabling the OOM killer"),
+    "Init": HONOURED, "PidsLimit": HONOURED, "Ulimits": HONOURED,
+    "CpuCount": Refuse("CPU count (Windows only)"),
+    "CpuPercent": Refuse("CPU percent (Windows only)"),
+    "IOMaximumIOps": Refuse("maximum IOps (Windows only)"),
+    "IOMaximumBandwidth": Refuse("maximum bandwidth (Windows only)"),
+}
+HOST_CONFIG.update(RESOURCES)
+
+# POST /containers/{id}/update: Resources + RestartPolicy; honoured = applied to the record
+# and, when running, to the cgroup (daemon/resources.py)
+UPDATE_HONOURED = {"CpuShares", "Memory", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
+                   "MemoryReservation", "MemorySwap", "NanoCpus", "PidsLimit", "RestartPolicy"}
+_UPDATE_FEATURE = "changing it on an existing container"
+
+# POST /build query parameters
+BUILD_QUERY: dict[str, Any] = {
+    "dockerfile": HONOURED, "t": HONOURED, "extrahosts": HONOURED, "remote": HONOURED,
+    "q": HONOURED, "nocache": HONOURED, "cachefrom": HONOURED, "rm": HONOURED,
+    "forcerm": HONOURED, "buildargs": HONOURED, "labels": HONOURED, "target": HONOURED,
+    "platform": HONOURED,
+    "networkmode": Refuse(f"build network modes other than default, bridge and none: {_NO_NET}",
+                          ok=("default", "bridge", "none")),
+    "pull": Refuse("pulling base images: hako has no registry client yet"),
+    "memory": Refuse("resource limits on build steps"),
+    "memswap": Refuse("resource limits on build steps"),
+    "cpushares": Refuse("resource limits on build steps"),
+    "cpusetcpus": Refuse("resource limits on build steps"),
+    "cpuperiod": Refuse("resource limits on build steps"),
+    "cpuquota": Refuse("resource limits on build steps"),
+    "shmsize": Refuse("shm size of build steps"),
+    "squash": Refuse("squash (experimental in Docker)"),
+    "outputs": Refuse("outputs (BuildKit only)"),
+    "isolation": Refuse("isolation other than default", ok=("default",)),
+}
+
+_STRING_PARAMS = {"networkmode", "cpusetcpus", "outputs", "isolation"}  # "0" is a value there
+
+# Endpoint settings a default/bridge/none endpoint may carry (all zero): anything else asks
+# for an address, alias, link or driver option hako cannot give.
+_ENDPOINT_MODES = {"default", "bridge", "none"}
+
+
+def _refuse(where: str, rule: Refuse) -> InvalidArgument:
+    return InvalidArgument(f"{where} is not supported yet ({rule.feature})")
+
+
+def _check_table(obj: dict[str, Any], table: dict[str, Any], prefix: str) -> None:
+    for key, rule in table.items():
+        if isinstance(rule, Refuse) and key in obj and not rule.allows(obj[key]):
+            raise _refuse(f"{prefix}{key}", rule)
+
+
+def _check_log_config(hc: dict[str, Any]) -> None:
+    config = (hc.get("LogConfig") or {}).get("Config")
+    if not is_zero(config):
+        opts = ", ".join(sorted(config)) if isinstance(config, dict) else str(config)
+        raise InvalidArgument(f"HostConfig.LogConfig.Config is not supported yet (log options "
+                              f"{opts}: the json-file log is never rotated)")
+
+
+def _check_networking(body: dict[str, Any]) -> None:
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if not isinstance(endpoints, dict):
+        return  # the type check (wiretypes) owns malformed values
+    for name, settings in endpoints.items():
+        if name not in _ENDPOINT_MODES:
+            raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name} is not supported yet "
+                                  f"(named networks: {_NO_NET})")
+        for key, value in (settings or {}).items():
+            if not is_zero(value):
+                raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.{key} is not "
+                                      f"supported yet ({_NO_NET})")
+
+
+def check_create(body: dict[str, Any]) -> None:
+    """Refuse every create-body field hako would otherwise ignore.
+
+    Raises:
+        InvalidArgument: ``<Section>.<Field> is not supported yet (<feature>)``.
+    """
+    _check_table(body, CONFIG, "")
+    hc = body.get("HostConfig") or {}
+    if isinstance(hc, dict):
+        _check_table(hc, HOST_CONFIG, "HostConfig.")
+        _check_log_config(hc)
+    _check_networking(body)
+
+
+def check_update(body: dict[str, Any]) -> None:
+    """Refuse update fields that would be stored but never applied.
+
+    Raises:
+        InvalidArgument: naming the field.
+    """
+    for key, value in body.items():
+        if key in RESOURCES and key not in UPDATE_HONOURED and not is_zero(value):
+            rule = RESOURCES[key]
+            feature = rule.feature if isinstance(rule, Refuse) else _UPDATE_FEATURE
+            raise InvalidArgument(f"{key} is not supported yet by update ({feature})")
+
+
+def check_build_query(query: dict[str, str]) -> None:
+    """Refuse ``POST /build`` parameters the builder would ignore. Query values are
+    strings: "0", "false" and "" are their zero values.
+
+    Raises:
+        InvalidArgument: naming the parameter.
+    """
+    for key, rule in BUILD_QUERY.items():
+        value = query.get(key)
+        if not isinstance(rule, Refuse) or value is None:
+            continue
+        zeros = ("",) if key in _STRING_PARAMS else ("", "0", "false", "no", "off", "null", "{}", "[]")
+        if value.strip().lower() in zeros or rule.allows(value):
+            continue
+        raise InvalidArgument(f"{key}={value} is not supported yet ({rule.feature})")

@@ -158,5 +158,6 @@ def info_options() -> list[str]:
     out = []
     if seccomp_supported():
         out.append("name=seccomp,profile=builtin")
-    out.append("name=cgroupns")
+    # no "name=cgroupns": moby lists it when containers get a private cgroup namespace by
+    # default, and hako gives them the host's (HostConfig.CgroupnsMode "private" is refused)
     return out

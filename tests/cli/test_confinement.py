@@ -183,7 +183,7 @@ def test_filter_that_cannot_be_loaded_never_runs(hakod):
 
 def test_info_lists_seccomp(hakod, docker_cli):
     res = docker(hakod, docker_cli, "info", "--format", "{{json .SecurityOptions}}", check=True)
-    assert json.loads(out(res)) == ["name=seccomp,profile=builtin", "name=cgroupns"]
+    assert json.loads(out(res)) == ["name=seccomp,profile=builtin"]
 
 
 def test_dockerpy_security_opt(hakod):

@@ -51,6 +51,14 @@ class Runner(Protocol):
     def remove(self, container_id: str) -> None: ...
 
 
+class BuildCancelled(EngineError):
+    """The client went away: Docker cancels the build (``context canceled``), killing and
+    removing a running step's container."""
+
+    def __init__(self) -> None:
+        super().__init__("context canceled")
+
+
 class BuildStepError(EngineError):
     """A step failed; ``code`` is the RUN exit status when there is one."""
 
@@ -103,9 +111,10 @@ class Builder:
     """One build. ``run()`` returns the final image id or raises."""
 
     def __init__(self, images: Any, runner: Runner, context: BuildContext, options: BuildOptions,
-                 emit: Emit) -> None:
+                 emit: Emit, cancelled: Any = None) -> None:
         self.images, self.runner, self.context, self.opts = images, runner, context, options
         self._emit = emit
+        self.cancelled = cancelled  # a threading.Event set when the client goes away
         self.escape = "\\"
         self.args = BuildArgs(options.buildargs)
         self.results: dict[int, str] = {}
@@ -122,7 +131,12 @@ class Builder:
     def aux(self, image_id: str) -> None:
         self._emit({"aux": {"ID": image_id}})
 
+    def check_cancelled(self) -> None:
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise BuildCancelled()
+
     def print_step(self, original: str) -> None:
+        self.check_cancelled()
         self.step += 1
         total = self.plan.total_steps if self.plan else self.step
         self.out(f"Step {self.step}/{total} : {original}\n")
@@ -209,7 +223,8 @@ class Builder:
 
         A removal error is reported in the stream and leaves the rest, as Docker does.
         """
-        if not (self.opts.forcerm or (self.opts.rm and not failed)):
+        gone = self.cancelled is not None and self.cancelled.is_set()
+        if not (self.opts.forcerm or gone or (self.opts.rm and not failed)):
             return
         while self.tmp_containers:
             cid = self.tmp_containers[0]
@@ -323,5 +338,5 @@ def build(builder: Builder) -> str | None:
     return image_id
 
 
-__all__ = ["BuildOptions", "Builder", "BuildStepError", "DockerfileParseError", "Runner", "build",
+__all__ = ["BuildCancelled", "BuildOptions", "Builder", "BuildStepError", "DockerfileParseError", "Runner", "build",
            "set_env"]

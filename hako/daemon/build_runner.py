@@ -12,11 +12,14 @@ the thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import Callable
 from typing import Any
 
 _OUTPUT_GRACE = 10.0
+_CANCEL_POLL = 0.2  # how often a running step looks whether its build's client left
+log = logging.getLogger(__name__)
 
 
 class _OutputSink:
@@ -55,9 +58,11 @@ class _OutputSink:
 class ContainerRunner:
     """``hako.build.builder.Runner`` on top of a ContainerService."""
 
-    def __init__(self, containers: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, containers: Any, loop: asyncio.AbstractEventLoop,
+                 cancelled: Any = None) -> None:
         self.containers = containers
         self.loop = loop
+        self.cancelled = cancelled  # threading.Event: the build's client went away
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
@@ -91,12 +96,25 @@ class ContainerRunner:
                 waiter.cancel()
             raise
         if waiter is not None:
-            await waiter
+            while not waiter.done():
+                await asyncio.wait({waiter}, timeout=_CANCEL_POLL)
+                if self.cancelled is not None and self.cancelled.is_set() and not waiter.done():
+                    await self._kill(container_id)
+                    await waiter
+                    from hako.build.builder import BuildCancelled
+
+                    raise BuildCancelled()
         try:
             await asyncio.wait_for(asyncio.shield(sink.done), _OUTPUT_GRACE)
         except asyncio.TimeoutError:
             pass
         return int(svc.get(container_id).state.exit_code)
+
+    async def _kill(self, container_id: str) -> None:
+        try:
+            await self.containers.kill(container_id, "SIGKILL")
+        except Exception as exc:  # noqa: BLE001 - it may have exited meanwhile
+            log.debug("kill of cancelled build step %s: %s", container_id[:12], exc)
 
     def remove(self, container_id: str) -> None:
         """Remove the container (and its snapshot)."""

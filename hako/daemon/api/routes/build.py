@@ -71,7 +71,7 @@ def _prepare(req: Request, body: Any, opts: Any, runner: Any, emit: Any) -> Any:
     remote = req.query.get("remote", "")
     ctx = ctxmod.from_remote(remote, opts.dockerfile) if remote else ctxmod.from_tar(body, opts.dockerfile)
     try:
-        builder = Builder(req.services.images, runner, ctx, opts, emit)
+        builder = Builder(req.services.images, runner, ctx, opts, emit, req.disconnected)
         builder.prepare()
     except BaseException:
         ctx.close()
@@ -90,7 +90,7 @@ async def build(req: Request) -> StreamResponse:
     def emit(msg: dict[str, Any] | None) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, msg)
 
-    runner = ContainerRunner(req.services.containers, loop)
+    runner = ContainerRunner(req.services.containers, loop, req.disconnected)
     pool = pools.build_executor()  # never the default pool: see hako.daemon.pools
     body = await req.body_file()
     try:

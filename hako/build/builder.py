@@ -333,6 +333,12 @@ def build(builder: Builder) -> str | None:
             detail = {"code": exc.code, "message": str(exc)}
         emit({"errorDetail": detail, "error": str(exc)})
         return None
+    except Exception as exc:  # noqa: BLE001 - a bug must still end the stream with an error
+        import logging
+
+        logging.getLogger(__name__).exception("build failed")
+        emit({"errorDetail": {"message": str(exc)}, "error": str(exc)})
+        return None
     if options.quiet:
         emit({"stream": image_id + "\n"})
     return image_id

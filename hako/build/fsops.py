@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from hako.errors import InvalidArgument
-from hako.support import tarsafe, untar
+from hako.support import fsroot, tarsafe, untar
+from hako.support.fsroot import Root
 
 
 @contextlib.contextmanager
@@ -103,79 +104,144 @@ def parse_chmod(spec: str) -> int | None:
 
 
 def inside(root: str, path: str) -> str:
-    """Host path of container path ``path`` (symlinks resolved within ``root``)."""
+    """Host path of container path ``path`` (symlinks resolved within ``root``). Only a
+    name: every write below resolves it again inside ``root`` through descriptors."""
     return tarsafe.resolve(root, path.lstrip("/"), path, follow_final=True)
 
 
+def _rel(root: str, host: str) -> str:
+    rel = os.path.relpath(host, root)
+    if rel == ".":
+        return ""
+    if rel == ".." or rel.startswith("../"):
+        raise InvalidArgument(f"path {host!r} is outside the root filesystem")
+    return rel
+
+
 def make_dirs(root: str, path: str, owner: tuple[int, int] | None) -> str:
-    """``mkdir -p`` of a container path; new directories 0755 owned by ``owner`` (or root)."""
-    parts = [p for p in path.split("/") if p]
-    current = "/"
-    host = inside(root, "/")
-    for part in parts:
-        current = current.rstrip("/") + "/" + part
-        host = inside(root, current)
-        if not os.path.isdir(host):
-            if os.path.lexists(host):
-                raise InvalidArgument(f"mkdir {current}: not a directory")
-            os.mkdir(host, 0o755)
-            os.chmod(host, 0o755)
-            uid, gid = owner or (0, 0)
-            os.lchown(host, uid, gid)
-    return host
+    """``mkdir -p`` of a container path; new directories 0755 owned by ``owner`` (or root).
 
-
-def _apply(path: str, owner: tuple[int, int] | None, chmod: int | None, is_link: bool) -> None:
+    Returns:
+        The host path of the directory (symlinks resolved inside ``root``).
+    """
     uid, gid = owner or (0, 0)
-    os.lchown(path, uid, gid)
-    if chmod is not None and not is_link:
-        os.chmod(path, chmod)
+    with Root(root) as r:
+        current = ""
+        for part in fsroot.components(path):
+            current = f"{current}/{part}" if current else part
+            try:
+                os.close(r.open_dir(current, entry="/" + current))
+                continue
+            except InvalidArgument:
+                raise InvalidArgument(f"mkdir /{current}: not a directory") from None
+            except FileNotFoundError:
+                pass
+            # made inside the root, following an image's symlink there as Docker's
+            # MkdirAll in scope does; the new directory gets the owner
+            fd = r.make(current, "dir", entry="/" + current)
+            try:
+                os.chown(fsroot.proc_path(fd), uid, gid)
+                os.chmod(fsroot.proc_path(fd), 0o755)
+            finally:
+                os.close(fd)
+    return inside(root, path)
 
 
-def copy_entry(src: str, dst: str, owner: tuple[int, int] | None, chmod: int | None) -> None:
-    """Copy one file, symlink or directory tree to host path ``dst`` (replacing a non-dir)."""
+def _attrs(fd: int, mode: int, owner: tuple[int, int] | None, chmod: int | None) -> None:
+    """Owner first (chown clears set-id bits), then the mode, on a descriptor."""
+    uid, gid = owner or (0, 0)
+    os.fchown(fd, uid, gid)
+    os.fchmod(fd, chmod if chmod is not None else mode)
+
+
+def copy_entry(src: str, root: str, dst: str, owner: tuple[int, int] | None,
+               chmod: int | None) -> None:
+    """Copy one file, symlink or directory tree to ``dst`` (a host path inside the
+    container root ``root``), replacing a non-directory there. Everything is written
+    through descriptors resolved inside ``root``; a symlink the image has where the copy
+    puts a directory is replaced by the directory (as Docker's untar does), never
+    followed out of the root."""
+    with Root(root) as r:
+        _copy(src, r, _rel(root, dst), owner, chmod)
+
+
+def _copy(src: str, r: Root, rel: str, owner: tuple[int, int] | None, chmod: int | None) -> None:
     st = os.lstat(src)
-    if stat.S_ISDIR(st.st_mode):
-        if os.path.lexists(dst) and not os.path.isdir(dst):
-            os.unlink(dst)
-        created = not os.path.isdir(dst)
-        if created:
-            os.mkdir(dst, stat.S_IMODE(st.st_mode))
-        for name in sorted(os.listdir(src)):
-            copy_entry(os.path.join(src, name), os.path.join(dst, name), owner, chmod)
-        if created:
-            os.chmod(dst, stat.S_IMODE(st.st_mode))
-            _apply(dst, owner, chmod, False)
-            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-        return
-    if os.path.isdir(dst) and not os.path.islink(dst):
-        shutil.rmtree(dst)
-    elif os.path.lexists(dst):
-        os.unlink(dst)
+    pfd, name = r.parent(rel, create=True)
+    try:
+        cur = Root.lstat_at(pfd, name)
+        if stat.S_ISDIR(st.st_mode):
+            created = cur is None or not stat.S_ISDIR(cur.st_mode)
+            if created:
+                Root.remove_at(pfd, name)
+                os.mkdir(name, 0o700, dir_fd=pfd)
+        else:
+            Root.remove_at(pfd, name)
+            _copy_leaf(src, st, pfd, name, owner, chmod)
+            return
+    finally:
+        os.close(pfd)
+    for child in sorted(os.listdir(src)):
+        _copy(os.path.join(src, child), r, f"{rel}/{child}", owner, chmod)
+    if created:
+        pfd, name = r.parent(rel)
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=pfd)
+            try:
+                _attrs(fd, stat.S_IMODE(st.st_mode), owner, chmod)
+                os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(fd)
+        finally:
+            os.close(pfd)
+
+
+def _copy_leaf(src: str, st: os.stat_result, pfd: int, name: str,
+               owner: tuple[int, int] | None, chmod: int | None) -> None:
     if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(src), dst)
-        _apply(dst, owner, None, True)
-        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        os.symlink(os.readlink(src), name, dir_fd=pfd)
+        uid, gid = owner or (0, 0)
+        os.chown(name, uid, gid, dir_fd=pfd, follow_symlinks=False)
+        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=pfd, follow_symlinks=False)
         return
     if not stat.S_ISREG(st.st_mode):
         return  # sockets, fifos and devices are not copied
-    shutil.copyfile(src, dst, follow_symlinks=False)
-    os.chmod(dst, stat.S_IMODE(st.st_mode))
-    _apply(dst, owner, chmod, False)
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with open(src, "rb") as f:
+        _write_at(pfd, name, f, stat.S_IMODE(st.st_mode), owner, chmod,
+                  (st.st_atime_ns, st.st_mtime_ns))
 
 
-def write_file(dst: str, data: bytes, mode: int, owner: tuple[int, int] | None,
+def _write_at(pfd: int, name: str, data: Any, mode: int, owner: tuple[int, int] | None,
+              chmod: int | None, times_ns: tuple[int, int] | None) -> None:
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600, dir_fd=pfd)
+    with os.fdopen(fd, "wb") as out:
+        if isinstance(data, bytes):
+            out.write(data)
+        else:
+            shutil.copyfileobj(data, out, 1 << 20)
+        out.flush()
+        _attrs(out.fileno(), mode, owner, chmod)
+        if times_ns is not None:
+            os.utime(out.fileno(), ns=times_ns)
+
+
+def write_file(root: str, dst: str, data: bytes, mode: int, owner: tuple[int, int] | None,
                mtime: float | None = None) -> None:
-    """Create ``dst`` with ``data`` (ADD of a URL, COPY of a heredoc)."""
-    if os.path.lexists(dst) and not os.path.isdir(dst):
-        os.unlink(dst)
-    with open(dst, "wb") as f:
-        f.write(data)
-    os.chmod(dst, mode)
-    _apply(dst, owner, None, False)
-    if mtime is not None:
-        os.utime(dst, (mtime, mtime))
+    """Create ``dst`` (a host path inside ``root``) with ``data`` (ADD of a URL, COPY of a
+    heredoc), replacing a non-directory there, through descriptors."""
+    with Root(root) as r:
+        pfd, name = r.parent(_rel(root, dst), create=True)
+        try:
+            cur = Root.lstat_at(pfd, name)
+            if cur is not None and stat.S_ISDIR(cur.st_mode):
+                raise InvalidArgument(f"cannot overwrite directory {dst!r} with a file")
+            Root.remove_at(pfd, name)
+            ns = None if mtime is None else (int(mtime * 1e9), int(mtime * 1e9))
+            _write_at(pfd, name, data, mode, owner, None, ns)
+        finally:
+            os.close(pfd)
 
 
 def extract_archive(archive: str, root: str, dest: str, owner: tuple[int, int] | None) -> None:

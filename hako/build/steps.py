@@ -252,10 +252,10 @@ def _write(root: str, sources: _Sources, dest: str, chown: str, chmod: int | Non
         if os.path.isdir(real):
             target = host if as_dir else fsops.make_dirs(root, dest_clean, owner)
             for name in sorted(os.listdir(real)):
-                fsops.copy_entry(os.path.join(real, name), os.path.join(target, name), owner, chmod)
+                fsops.copy_entry(os.path.join(real, name), root, os.path.join(target, name), owner, chmod)
             continue
         target = os.path.join(host, name) if as_dir else host
-        fsops.copy_entry(real, target, owner, chmod)
+        fsops.copy_entry(real, root, target, owner, chmod)
     for name, data, mode, mtime in sources.blobs:
         target = os.path.join(host, name) if as_dir else host
-        fsops.write_file(target, data, chmod if chmod is not None else mode, owner, mtime)
+        fsops.write_file(root, target, data, chmod if chmod is not None else mode, owner, mtime)

@@ -23,9 +23,10 @@ the same for all of them:
 - Limits: entry count and total bytes; a declared size over the limit is refused before
   anything is written (tar bombs, huge sparse files).
 
-Errors are InvalidArgument naming the entry. The caller owns the destination: on failure
-it removes it (layers: the active snapshot; load and contexts: a private temporary
-directory, see :func:`extract_new`; ``ADD``: the step's container layer).
+Errors are InvalidArgument naming the entry. Nothing stays half-written, because every
+caller extracts into something it throws away on failure: layers into a fresh active
+snapshot (``image.unpack`` removes it), load and build contexts into a private temporary
+directory, ``ADD`` into the step's container layer (discarded when the step fails).
 
 Layer 1. May import: errors, support.
 """
@@ -137,21 +138,6 @@ def extract(fileobj: BinaryIO, dest: str, opts: Options | None = None,
             raise InvalidArgument("invalid tar archive: unexpected end of data") from exc
         ex.finish()
         return ex.result
-
-
-def extract_new(fileobj: BinaryIO, dest: str, opts: Options | None = None) -> Result:
-    """Extract into a new directory ``dest``: a sibling temporary directory is filled and
-    renamed into place, so ``dest`` exists only complete."""
-    parent = os.path.dirname(os.path.abspath(dest))
-    tmp = os.path.join(parent, f".{os.path.basename(dest)}.partial-{os.urandom(4).hex()}")
-    os.mkdir(tmp, 0o700)
-    try:
-        res = extract(fileobj, tmp, opts)
-        os.rename(tmp, dest)
-        return res
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 class _Extractor:

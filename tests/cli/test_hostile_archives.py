@@ -166,3 +166,25 @@ def test_api_build_context_bomb_is_refused(hakod, victims):
     text = str(body)
     assert status == 400 or "do not fit" in text, text
     assert "do not fit" in text
+
+
+@pytest.mark.parametrize("dockerfile", [
+    # the image's /dest/sub points at the host directory; COPY puts a directory there
+    "FROM busybox\nRUN mkdir -p /dest && ln -s {vdir} /dest/sub\nCOPY tree/ /dest/\n",
+    # the image's /dest/f points at the host file; COPY writes a file of that name
+    "FROM busybox\nRUN mkdir -p /dest && ln -s {vfile} /dest/f\nCOPY f /dest/f\n",
+    # ... and through a symlinked directory on the destination's path
+    "FROM busybox\nRUN ln -s {vdir} /d\nCOPY f /d/keep\nADD f /d/new\n",
+])
+def test_copy_never_follows_image_symlinks_out_of_the_root(hakod, docker_cli, victims, dockerfile):
+    before = victims.snapshot()
+    text = dockerfile.format(vdir=victims.dir, vfile=victims.file).encode()
+    ctx = _context({"Dockerfile": text, "f": b"pwned\n", "tree/sub/pwned": b"pwned\n",
+                    "tree/sub/keep": b"pwned\n"})
+    tag = f"hostile-copy-{uuid.uuid4().hex[:8]}:latest"
+    try:
+        res = _build(hakod, docker_cli, ctx, tag)
+        assert victims.snapshot() == before, res.stderr.decode()
+        assert res.returncode == 0, res.stderr.decode()
+    finally:
+        _rmi(hakod, docker_cli, tag)

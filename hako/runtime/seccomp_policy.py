@@ -20,6 +20,10 @@ import hashlib
 import json
 from typing import Any, Iterable, NamedTuple
 
+from hako.linux.syscalls import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
+                                 CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS)
+from hako.runtime.seccomp import _kernel_tuple
+
 EPERM = 1
 ENOSYS = 38
 
@@ -38,13 +42,6 @@ ARCHES: dict[str, tuple[str, ...]] = {
 }
 
 # clone(2) flags that create namespaces: without CAP_SYS_ADMIN none of them may be set.
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
 CLONE_NAMESPACES = (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER
                     | CLONE_NEWPID | CLONE_NEWNET)
 
@@ -239,14 +236,6 @@ GROUPS: tuple[Group, ...] = (
     Group("bpf without CAP_SYS_ADMIN", "bpf", cap="CAP_BPF"),
     Group("perf without CAP_SYS_ADMIN", "perf_event_open", cap="CAP_PERFMON"),
 )
-
-
-def _kernel_tuple(release: str) -> tuple[int, int]:
-    parts = release.split(".")
-    try:
-        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
-    except (IndexError, ValueError):
-        return (0, 0)
 
 
 def _holds(g: Group, caps: frozenset[str], arch: str, kernel: tuple[int, int]) -> bool:

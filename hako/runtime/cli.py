@@ -168,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # never a traceback: one line naming what failed, exit 1
+        what = f" ({exc.filename})" if exc.filename else ""
+        log.error(f"{cmd} failed: {exc.strerror or exc}{what}")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a bug still gets one line and exit 1
+        log.error(f"{cmd} failed: internal error: {exc!r}")
+        return 1
 
 
 # Command handlers: (root, flags, positionals, log) -> exit code.
@@ -293,6 +300,13 @@ def _destroy(c, log: Log, force: bool) -> None:
     if mgr is not None:
         mgr.destroy()
     remove_state(c)
+    if c.config.get("hooks"):
+        from hako.runtime import hooks
+        from hako.runtime.process import stderr_warning
+
+        hooks.run_stage_logged(c.config, "poststop",
+                               hooks.state(c.config, c.id, "stopped", 0, c.bundle),
+                               stderr_warning)
 
 
 def _kill_wait(pid: int, timeout: float = 10.0) -> None:

@@ -7,10 +7,11 @@ Runs in the single-threaded process forked by ``process.py``. ``run_init`` and
 parent as a sync ERROR and the child exits 1 without execve (fail closed). Create::
 
     wait_for_go → enter_namespaces → setup_network → setup_rootfs (propagation, bind,
-    mounts, devices) → pivot_root → setup_console → set_hostname → apply_sysctls →
+    mounts, devices) → hooks (HOOKS/RESUME with the parent, createContainer) → pivot_root → setup_console → set_hostname → apply_sysctls →
     readonly_paths → masked_paths → create_cwd → readonly_root → set_oom_score → apply_rlimits →
     set_no_new_privs → enter_cwd → [load_seccomp without NNP] → switch_user →
-    apply_capabilities → resolve_executable → [load_seccomp with NNP] → READY → wait_exec_fifo → execve
+    apply_capabilities → resolve_executable → [load_seccomp with NNP] → READY → wait_exec_fifo →
+    [startContainer hooks] → execve
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class InitContext:
         self.fifo_fd, self.console, self.log = fifo_fd, console, log
         self.executable = ""
         self.seccomp = None  # seccomp.prepare_load() of the compiled filter, made by the parent
+        self.hook_state = None  # the state document of hooks, sent by the parent
 
 
 class StepError(Exception):
@@ -276,6 +278,12 @@ def preload(ctx: InitContext) -> None:
     from hako.runtime import devices, namespaces, rootfs, user  # noqa: F401
 
     syscalls._lib()
+    if ctx.spec.get("hooks"):  # startContainer runs after pivot_root: nothing loads then
+        import json  # noqa: F401
+        import select  # noqa: F401
+        import time  # noqa: F401
+
+        from hako.runtime import hooks  # noqa: F401
     if ctx.process.get("capabilities") is not None:
         try:
             from hako.runtime import capabilities  # noqa: F401
@@ -291,7 +299,7 @@ def run_init(ctx: InitContext) -> None:
     preload(ctx)
     steps = [("wait_for_go", wait_for_go), ("enter_namespaces", enter_namespaces),
              ("setup_network", setup_network), ("setup_rootfs", setup_rootfs),
-             ("pivot_root", pivot_root), ("setup_console", setup_console),
+             ("hooks", create_hooks), ("pivot_root", pivot_root), ("setup_console", setup_console),
              ("set_hostname", set_hostname), ("apply_sysctls", apply_sysctls),
              ("readonly_paths", readonly_paths), ("masked_paths", masked_paths),
              ("create_cwd", create_cwd), ("readonly_root", readonly_root)] + _process_steps()
@@ -302,7 +310,40 @@ def run_init(ctx: InitContext) -> None:
     os.write(fd, b"0")
     os.close(fd)
     os.close(ctx.fifo_fd)
+    if ctx.hook_state is not None:
+        start_container_hooks(ctx)
     _execve(ctx)
+
+
+def create_hooks(ctx: InitContext) -> None:
+    """Let the parent run prestart and createRuntime, then run createContainer here (in
+    the container's namespaces, before pivot_root). No-op without hooks."""
+    from hako.runtime import hooks
+
+    if not hooks.any_create_hooks(ctx.spec):
+        return
+    sync.send(ctx.sock, sync.HOOKS)
+    ctx.hook_state = sync.expect(ctx.sock, sync.RESUME)["state"]
+    hooks.run_stage(ctx.spec, "createContainer", _state_json(ctx, "creating"))
+
+
+def start_container_hooks(ctx: InitContext) -> None:
+    """startContainer hooks, inside the container just before execve; a failure ends the
+    init (exit 1) without running the process."""
+    from hako.runtime import hooks
+
+    try:
+        hooks.run_stage(ctx.spec, "startContainer", _state_json(ctx, "created"))
+    except Exception as exc:  # noqa: BLE001 - reported, and the process never runs
+        os.write(2, f"hako-runtime: {exc}\n".encode())
+        os._exit(1)
+
+
+def _state_json(ctx: InitContext, status: str) -> bytes:
+    import json
+
+    # the pid as the init sees it (1 in a new pid namespace), as runc's init reports it
+    return json.dumps(dict(ctx.hook_state, status=status, pid=os.getpid())).encode()
 
 
 def _process_steps() -> list:

@@ -110,8 +110,9 @@ def prepare_seccomp(ctx, spec: dict, process: dict, root: str) -> None:
     ctx.seccomp = seccomp.prepare_load(prog)
 
 
-def _handshake(ctx, pid: int, mgr, resources: dict | None) -> None:
-    """Apply the cgroup, send GO, wait for READY. Raises RuntimeFailed with the child's text."""
+def _handshake(ctx, pid: int, mgr, resources: dict | None, c: Container | None = None) -> None:
+    """Apply the cgroup, send GO, run the parent's hooks when the child asks, wait for
+    READY. Raises RuntimeFailed with the child's (or a hook's) text."""
     from hako.runtime import sync
 
     try:
@@ -120,7 +121,23 @@ def _handshake(ctx, pid: int, mgr, resources: dict | None) -> None:
             if resources:
                 mgr.set(resources)
         sync.send(ctx.sock, sync.GO)
-        sync.expect(ctx.sock, sync.READY, READY_TIMEOUT)
+        msg = sync.recv(ctx.sock, READY_TIMEOUT)
+        if msg["type"] == sync.HOOKS and c is not None:
+            from hako.runtime import hooks
+
+            doc = {"ociVersion": c.config.get("ociVersion") or hooks.OCI_VERSION, "id": c.id,
+                   "pid": pid, "bundle": c.bundle}
+            if c.config.get("annotations"):
+                doc["annotations"] = c.config["annotations"]
+            state = hooks.state(c.config, c.id, "creating", pid, c.bundle)
+            for stage in hooks.PARENT_STAGES:
+                hooks.run_stage(c.config, stage, state)
+            sync.send(ctx.sock, sync.RESUME, state=doc)
+            msg = sync.recv(ctx.sock, READY_TIMEOUT)
+        if msg["type"] == sync.ERROR:
+            raise sync.SyncError(str(msg.get("message", "unknown error")))
+        if msg["type"] != sync.READY:
+            raise sync.SyncError(f"expected sync message 'ready', got {msg['type']!r}")
     except (sync.SyncError, TimeoutError, OSError) as exc:
         raise RuntimeFailed(f"unable to start container process: {exc}") from exc
     finally:
@@ -182,7 +199,8 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         c.pid, c.start_time = pid, proc.start_time(pid) or 0
         from hako.runtime.devices import with_default_rules
 
-        _handshake(ctx, pid, mgr, with_default_rules((spec.get("linux") or {}).get("resources")))
+        _handshake(ctx, pid, mgr, with_default_rules((spec.get("linux") or {}).get("resources")),
+                   c)
         os.close(ctx.fifo_fd)
         if ctx.console is not None:
             ctx.console.close()
@@ -209,8 +227,9 @@ def _cleanup_cgroup(mgr, log: Callable[[str], None]) -> None:
         log(f"cgroup cleanup failed: {exc}")
 
 
-def start(c: Container) -> None:
-    """Release a created container's init from exec.fifo.
+def start(c: Container, warn: Callable[[str], None] | None = None) -> None:
+    """Release a created container's init from exec.fifo, then run poststart hooks (their
+    failures go to ``warn``: the spec says the lifecycle goes on).
 
     Raises:
         Conflict: not in the created state.
@@ -231,6 +250,18 @@ def start(c: Container) -> None:
         os.close(fd)
     os.unlink(c.fifo_path)
     c.save()
+    if c.config.get("hooks"):
+        from hako.runtime import hooks
+
+        hooks.run_stage_logged(c.config, "poststart",
+                               hooks.state(c.config, c.id, "running", c.pid, c.bundle),
+                               warn or stderr_warning)
+
+
+def stderr_warning(msg: str) -> None:
+    import sys
+
+    sys.stderr.write(f"hako-runtime: warning: {msg}\n")
 
 
 def _wait_fifo(c: Container, fd: int) -> None:

@@ -6,6 +6,10 @@ The create (or exec) process and the init child it forked talk over an AF_UNIX
 SOCK_SEQPACKET socketpair, one JSON object per packet, ``{"type": ..., ...}``:
 
     parent → child  GO       the cgroup is applied, carry on with the namespaces
+    child  → parent HOOKS    (only when the spec has hooks) mounts are set up, before
+                             pivot_root: run prestart and createRuntime now
+    parent → child  RESUME   {"state": ...}: they succeeded; the state document for the
+                             createContainer and startContainer hooks the child runs
     child  → parent READY    setup done, args[0] resolved; about to block on exec.fifo
     child  → parent ERROR    {"message": ...}: setup failed, the child exits without execve
 
@@ -21,6 +25,8 @@ import json
 import socket
 
 GO = "go"
+HOOKS = "hooks"
+RESUME = "resume"
 READY = "ready"
 ERROR = "error"
 

@@ -99,6 +99,10 @@ def validate_spec(spec: dict, console_socket: str | None) -> dict:
         raise InvalidArgument("cannot use console socket if hako-runtime will not allocate tty")
     for key in linux.get("sysctl") or {}:
         _check_sysctl(key, ns)
+    if spec.get("hooks"):
+        from hako.runtime import hooks
+
+        hooks.validate(spec)
     return ns
 
 

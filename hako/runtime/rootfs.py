@@ -34,9 +34,27 @@ def set_propagation(name: str) -> None:
 
 
 def bind_rootfs(rootfs: str) -> None:
-    """Bind the rootfs onto itself so it is a mount point pivot_root accepts."""
+    """Bind the rootfs onto itself so it is a mount point pivot_root accepts, as runc does:
+    the mount holding it is made private when it is shared (pivot_root refuses a new root
+    whose parent mount is shared), and the bind keeps the propagation ``set_propagation``
+    gave "/" (so ``rootfsPropagation: shared`` reaches the container's mounts)."""
+    parent_mount_private(rootfs)
     syscalls.mount(rootfs, rootfs, None, mnt.MS_BIND | mnt.MS_REC)
-    syscalls.mount(None, rootfs, None, mnt.MS_PRIVATE)
+
+
+def parent_mount_private(path: str) -> None:
+    """Make the mount that holds ``path`` private if it is shared (runc's
+    rootfsParentMountPrivate)."""
+    from hako.linux import mountinfo
+
+    best = None
+    for m in mountinfo.read():
+        mp = m.mountpoint.rstrip("/") or "/"
+        if path == mp or path.startswith(mp.rstrip("/") + "/"):
+            if best is None or len(mp) >= len(best.mountpoint.rstrip("/") or "/"):
+                best = m
+    if best is not None and any(o.startswith("shared:") for o in best.optional):
+        syscalls.mount(None, best.mountpoint, None, mnt.MS_PRIVATE)
 
 
 def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:

@@ -273,3 +273,30 @@ def test_seccomp_filter_is_compiled_once(rt):
     assert os.listdir(cache) == blobs
     assert os.stat(os.path.join(cache, blobs[0])).st_mtime_ns == before
     assert "@seccomp" not in rt.cmd("list").stdout
+
+
+def test_shared_rootfs_propagation_sees_host_mounts(rt, tmp_path):
+    """rootfsPropagation shared and an rshared bind: a mount the host makes under the
+    shared directory after the start appears inside the container."""
+    import subprocess
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(shared)], check=True)
+        (shared / "sub").mkdir()
+        rt.spec["linux"]["rootfsPropagation"] = "shared"
+        rt.spec["mounts"] = list(rt.spec["mounts"]) + [
+            {"destination": "/mnt", "type": "bind", "source": str(shared),
+             "options": ["rbind", "rshared"]}]
+        cid = rt.create_started("sh", "-c", "i=0; while [ $i -lt 600 ]; do "
+                                "grep -q ' /mnt/sub .*hako-prop' /proc/self/mountinfo && "
+                                "{ echo seen > /mnt/result; exit 0; }; i=$((i+1)); sleep 0.05; "
+                                "done; echo missed > /mnt/result")
+        subprocess.run(["mount", "-t", "tmpfs", "hako-prop", str(shared / "sub")], check=True)
+        rt.wait_status(cid, "stopped", timeout=40)
+        subprocess.run(["umount", str(shared / "sub")], check=True)
+        assert (shared / "result").read_text().strip() == "seen"
+    finally:
+        subprocess.run(["umount", "-R", str(shared)], check=False)

@@ -67,6 +67,37 @@ def parse(entries: list[dict]) -> dict[str, Namespace]:
     return out
 
 
+NS_GET_NSTYPE = 0xB703  # ioctl on a namespace fd: its CLONE_NEW* type
+_NAMES = {flag: kind for kind, (flag, _) in KINDS.items()}
+
+
+def check_path(ns: Namespace) -> None:
+    """Require ``ns.path`` to be a namespace of ``ns.kind`` (ioctl NS_GET_NSTYPE).
+
+    Raises:
+        InvalidArgument: missing, not a namespace, or another type, in one line.
+    """
+    import fcntl
+    import os
+
+    try:
+        fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidArgument(f"namespace path {ns.path!r} for {ns.kind}: "
+                              f"{exc.strerror}") from None
+    try:
+        try:
+            kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
+        except OSError:
+            raise InvalidArgument(f"namespace path {ns.path!r} for {ns.kind} is not a "
+                                  "namespace") from None
+    finally:
+        os.close(fd)
+    if kind != ns.flag:
+        raise InvalidArgument(f"namespace path {ns.path!r} is a "
+                              f"{_NAMES.get(kind, hex(kind))} namespace, not {ns.kind}")
+
+
 def enter(ns: Namespace) -> None:
     """Create (unshare) or join (setns) one namespace in the calling process.
 

@@ -89,8 +89,12 @@ def validate_spec(spec: dict, console_socket: str | None) -> dict:
     ns = namespaces.parse(linux.get("namespaces") or [])
     if "mount" not in ns:
         raise Unsupported("hako-runtime needs a mount namespace (linux.namespaces: mount)")
-    if spec.get("hostname") and ("uts" not in ns or ns["uts"].path):
+    if spec.get("hostname") and "uts" not in ns:
         raise InvalidArgument("unable to set hostname without a private UTS namespace")
+    for entry in ns.values():
+        if entry.path:
+            namespaces.check_path(entry)
+    _check_security_labels(spec)
     terminal = bool(process.get("terminal"))
     if terminal and not console_socket:
         raise InvalidArgument(
@@ -104,6 +108,27 @@ def validate_spec(spec: dict, console_socket: str | None) -> dict:
 
         hooks.validate(spec)
     return ns
+
+
+def _check_security_labels(spec: dict) -> None:
+    """AppArmor and SELinux settings the host cannot apply are refused, never skipped
+    (hako-runtime applies neither yet: refused where the host has them too)."""
+    process = spec.get("process") or {}
+    linux = spec.get("linux") or {}
+    profile = process.get("apparmorProfile") or ""
+    if profile and profile != "unconfined":
+        if not os.path.exists("/sys/kernel/security/apparmor"):
+            raise InvalidArgument(f"apparmor profile {profile} specified but AppArmor is not "
+                                  "enabled on the host")
+        raise Unsupported(f"apparmor profile {profile}: hako-runtime cannot apply AppArmor "
+                          "profiles yet")
+    for key, value in (("process.selinuxLabel", process.get("selinuxLabel")),
+                       ("linux.mountLabel", linux.get("mountLabel"))):
+        if value:
+            if not os.path.exists("/sys/fs/selinux/enforce"):
+                raise InvalidArgument(f"{key} {value!r} is specified in config, but selinux "
+                                      "is disabled or not supported")
+            raise Unsupported(f"{key}: hako-runtime cannot apply SELinux labels yet")
 
 
 def _check_sysctl(key: str, ns: dict) -> None:

@@ -251,6 +251,28 @@ def rmdir_with_retry(directory: str, timeout: float) -> None:
     wait_for(attempt, timeout, f"rmdir {directory}")
 
 
+def own_cgroups(proc_file: str = "/proc/self/cgroup") -> dict[str, str]:
+    """This process's cgroup per controller ("memory" → "/a/b"; "" for cgroup v2;
+    ``name=systemd`` as "systemd"), without a trailing "/" (the root is "")."""
+    out: dict[str, str] = {}
+    try:
+        with open(proc_file) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        path = parts[2].rstrip("/")
+        if not parts[1]:
+            out[""] = path
+        for ctl in parts[1].split(","):
+            if ctl:
+                out[ctl.removeprefix("name=")] = path
+    return out
+
+
 def normalize_path(cgroups_path: str) -> str:
     """Make a cgroups path absolute and reject escapes ("..").
 

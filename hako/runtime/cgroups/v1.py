@@ -87,7 +87,13 @@ class CgroupV1Manager:
         self._path = base.normalize_path(path)
         self._root = root
         self._hierarchies = discover_hierarchies(root)
+        # a relative path is placed under the runtime's own cgroup of each hierarchy, as
+        # runc's subsysPath does (GetOwnCgroupPath)
+        self._own = base.own_cgroups() if not path.startswith("/") else {}
         self.warnings: list[str] = []
+
+    def _sub_path(self, subsystem: str) -> str:
+        return self._own.get(subsystem, "") + self._path
 
     @property
     def path(self) -> str:
@@ -96,11 +102,11 @@ class CgroupV1Manager:
     def dir_for(self, subsystem: str) -> str | None:
         """The container's directory in ``subsystem``'s hierarchy, or None if unmounted."""
         hroot = self._hierarchies.get(subsystem)
-        return None if hroot is None else hroot + self._path
+        return None if hroot is None else hroot + self._sub_path(subsystem)
 
     def _dirs(self) -> list[str]:
         """The container's directory in each distinct hierarchy."""
-        return sorted({h + self._path for h in self._hierarchies.values()})
+        return sorted({h + self._sub_path(s) for s, h in self._hierarchies.items()})
 
     # ------------------------------------------------------------- lifecycle
 
@@ -109,7 +115,7 @@ class CgroupV1Manager:
         cpuset = self.dir_for("cpuset")
         for directory in self._dirs():
             if directory == cpuset:
-                _make_cpuset_dirs(self._hierarchies["cpuset"], self._path)
+                _make_cpuset_dirs(self._hierarchies["cpuset"], self._sub_path("cpuset"))
             else:
                 os.makedirs(directory, exist_ok=True)
 

@@ -48,7 +48,9 @@ class CgroupV2Manager:
     def __init__(self, path: str, root: str = "/sys/fs/cgroup") -> None:
         self._path = base.normalize_path(path)
         self._root = root
-        self._dir = root.rstrip("/") + self._path
+        # relative: under the runtime's own cgroup, as runc places it
+        own = base.own_cgroups().get("", "") if not path.startswith("/") else ""
+        self._dir = root.rstrip("/") + own + self._path
         self.warnings: list[str] = []
 
     @property

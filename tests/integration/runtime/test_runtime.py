@@ -300,3 +300,36 @@ def test_shared_rootfs_propagation_sees_host_mounts(rt, tmp_path):
         assert (shared / "result").read_text().strip() == "seen"
     finally:
         subprocess.run(["umount", "-R", str(shared)], check=False)
+
+
+def test_relative_cgroups_path_is_under_the_runtimes_own_cgroup(rt):
+    """A relative cgroupsPath lands under the runtime's own cgroup of each hierarchy (runc's
+    GetOwnCgroupPath), not at the hierarchy's root."""
+    from hako.runtime.cgroups.base import own_cgroups
+
+    name = f"hako-rel-{os.getpid()}-{rt.name}"
+    rt.write_spec(args=["sleep", "100"])
+    import json
+
+    path = os.path.join(rt.bundle, "config.json")
+    with open(path) as f:
+        spec = json.load(f)
+    spec["linux"]["cgroupsPath"] = name
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    cid = rt.new_id()
+    assert rt.cmd("create", "--bundle", rt.bundle, cid).returncode == 0
+    try:
+        pid = rt.state(cid)["pid"]
+        theirs = {}
+        with open(f"/proc/{pid}/cgroup") as f:
+            for line in f.read().splitlines():
+                _, ctls, p = line.split(":", 2)
+                theirs[ctls] = p
+        own = own_cgroups()
+        assert theirs["memory"] == own["memory"] + "/" + name
+        assert theirs["pids"] == own["pids"] + "/" + name
+    finally:
+        rt.cmd("delete", "--force", cid)
+    for ctl in ("memory", "pids"):
+        assert not os.path.exists(f"/sys/fs/cgroup/{ctl}{own[ctl]}/{name}")

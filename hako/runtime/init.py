@@ -267,7 +267,8 @@ def preload(ctx: InitContext) -> None:
     """Import everything the steps need while the host's filesystem is still visible.
 
     After pivot_root (or setns into the container's mount ns) Python can no longer find
-    its modules, so no step may import lazily past this point.
+    its modules, so no step may import lazily past this point; in a user namespace the
+    host's files may not even be readable, so this runs before it is entered.
     """
     import ctypes  # noqa: F401 - preloaded on purpose
     import fcntl  # noqa: F401
@@ -276,6 +277,7 @@ def preload(ctx: InitContext) -> None:
 
     from hako.linux import mount, mountinfo, syscalls  # noqa: F401
     from hako.runtime import devices, namespaces, rootfs, user  # noqa: F401
+    from hako.support import fsroot  # noqa: F401
 
     syscalls._lib()
     if ctx.spec.get("hooks"):  # startContainer runs after pivot_root: nothing loads then

@@ -3,7 +3,9 @@
 Layer: runtime (3). May import: errors, linux.
 
 Ordering: the pid namespace is entered by the *parent* before it forks the init (unshare
-or setns on CLONE_NEWPID only affect children); the cgroup namespace is unshared last,
+or setns on CLONE_NEWPID only affect children); with a user namespace a first child enters
+that, has its id maps written by the parent, then enters the pid namespace and forks the
+init (so the pid namespace, like every other, is owned by the user namespace); the cgroup namespace is unshared last,
 after the parent moved the init into its cgroup, so the container's cgroup is its root;
 the mount namespace is joined last on exec (joining it changes what paths mean).
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from hako.errors import InvalidArgument, Unsupported
+from hako.errors import InvalidArgument
 from hako.linux import syscalls
 
 # OCI type -> (clone flag, /proc/<pid>/ns/<name>)
@@ -28,7 +30,8 @@ KINDS: dict[str, tuple[int, str]] = {
 
 # Order in which the child joins/creates (mount last on join; cgroup last on create).
 CHILD_ORDER = ("ipc", "uts", "network", "mount", "cgroup")
-EXEC_ORDER = ("cgroup", "ipc", "uts", "network", "mount")
+# exec joins the user namespace first: it then holds every capability over the rest
+EXEC_ORDER = ("user", "cgroup", "ipc", "uts", "network", "mount")
 
 
 class Namespace(NamedTuple):
@@ -52,7 +55,6 @@ def parse(entries: list[dict]) -> dict[str, Namespace]:
         kind → Namespace.
     Raises:
         InvalidArgument: unknown or duplicate kind.
-        Unsupported: a user namespace (not implemented yet).
     """
     out: dict[str, Namespace] = {}
     for entry in entries or []:
@@ -61,8 +63,6 @@ def parse(entries: list[dict]) -> dict[str, Namespace]:
             raise InvalidArgument(f"namespace {kind!r} does not exist")
         if kind in out:
             raise InvalidArgument(f"duplicate namespace {kind!r}")
-        if kind == "user":
-            raise Unsupported("user namespaces are not supported by hako-runtime yet")
         out[kind] = Namespace(kind, entry.get("path", "") or "")
     return out
 

@@ -92,6 +92,73 @@ def _spawn(ctx, child_main: Callable) -> int:
     return pid
 
 
+def _spawn_in_userns(ctx, child_main: Callable, ns: dict, spec: dict) -> int:
+    """Two stages, as runc's nsexec: a first child enters the user namespace (a new one
+    gets its uid/gid maps written by us, from outside), becomes root in it, enters the pid
+    namespace and forks the init, reports the init's pid and exits. We are made a child
+    subreaper so the init is reparented to us (``run`` waits for it).
+
+    Returns:
+        The init's pid.
+    Raises:
+        RuntimeFailed: a stage failed (its text), or the maps could not be written.
+    """
+    from hako.linux import syscalls
+    from hako.runtime import sync
+    from hako.runtime.namespaces import enter
+    from hako.runtime.validate import id_map_text
+
+    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    user = ns["user"]
+
+    def stage1(ctx) -> None:
+        from hako.runtime.init import preload
+
+        try:
+            preload(ctx)  # the mapped root may not read the host's Python files
+            enter(user)
+            if not user.path:
+                sync.send(ctx.sock, "userns")
+                sync.expect(ctx.sock, "mapped")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+            if "pid" in ns:
+                enter(ns["pid"])
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, never raised
+            sync.send(ctx.sock, sync.ERROR, message=f"user namespace: {exc}")
+            os._exit(1)
+        init = os.fork()
+        if init == 0:
+            child_main(ctx)
+            os._exit(1)
+        sync.send(ctx.sock, "init", pid=init)
+        os._exit(0)
+
+    first = _spawn(ctx, stage1)
+    try:
+        msg = sync.recv(ctx.sock, READY_TIMEOUT)
+        if msg["type"] == "userns":
+            linux = spec.get("linux") or {}
+            for name, key in (("uid_map", "uidMappings"), ("gid_map", "gidMappings")):
+                with open(f"/proc/{first}/{name}", "wb", buffering=0) as f:
+                    f.write(id_map_text(linux[key]))
+            sync.send(ctx.sock, "mapped")
+            msg = sync.recv(ctx.sock, READY_TIMEOUT)
+        if msg["type"] == sync.ERROR:
+            raise RuntimeFailed(str(msg.get("message")))
+        if msg["type"] != "init":
+            raise RuntimeFailed(f"unexpected sync message {msg['type']!r}")
+        return int(msg["pid"])
+    except (sync.SyncError, TimeoutError, OSError) as exc:
+        _kill_and_reap(first)
+        raise RuntimeFailed(f"unable to start container process: {exc}") from exc
+    finally:
+        try:
+            os.waitpid(first, 0)
+        except ChildProcessError:
+            pass
+
+
 def prepare_seccomp(ctx, spec: dict, process: dict, root: str) -> None:
     """Compile the container's filter for the child, or take it from the cache
     ``<root>/@seccomp/`` (a name no container id can have).
@@ -189,13 +256,16 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         if opts.console_socket:
             ctx.console = connect_console(opts.console_socket)
         mgr = cgroup_manager(c.cgroups_path, c.id, log)
-        if "pid" in ns:
-            from hako.runtime.namespaces import enter
-
-            enter(ns["pid"])
         from hako.runtime.init import run_init
 
-        pid = _spawn(ctx, run_init)
+        if "user" in ns:
+            pid = _spawn_in_userns(ctx, run_init, ns, spec)
+        else:
+            if "pid" in ns:
+                from hako.runtime.namespaces import enter
+
+                enter(ns["pid"])
+            pid = _spawn(ctx, run_init)
         c.pid, c.start_time = pid, proc.start_time(pid) or 0
         from hako.runtime.devices import with_default_rules
 
@@ -368,7 +438,7 @@ def _open_ns_fds(c: Container) -> dict[str, int]:
     fds = {}
     for entry in (c.config.get("linux") or {}).get("namespaces") or []:
         kind = entry.get("type")
-        if kind in KINDS and kind != "user":
+        if kind in KINDS:
             fds[kind] = os.open(f"/proc/{c.pid}/ns/{KINDS[kind][1]}", os.O_RDONLY | os.O_CLOEXEC)
     return fds
 

@@ -94,6 +94,7 @@ def validate_spec(spec: dict, console_socket: str | None) -> dict:
     for entry in ns.values():
         if entry.path:
             namespaces.check_path(entry)
+    _check_id_mappings(linux, ns)
     _check_security_labels(spec)
     terminal = bool(process.get("terminal"))
     if terminal and not console_socket:
@@ -108,6 +109,34 @@ def validate_spec(spec: dict, console_socket: str | None) -> dict:
 
         hooks.validate(spec)
     return ns
+
+
+def _check_id_mappings(linux: dict, ns: dict) -> None:
+    """uid/gid mappings go with a new user namespace, and only with one (runc's rules)."""
+    maps = (linux.get("uidMappings"), linux.get("gidMappings"))
+    user = ns.get("user")
+    if user is None:
+        if any(maps):
+            raise InvalidArgument("user namespaces need to be enabled to use uid/gid mappings")
+        return
+    if user.path:
+        if any(maps):
+            raise InvalidArgument("user namespace path and uid/gid mappings cannot both be set")
+        return
+    if not maps[0]:
+        raise InvalidArgument("user namespaces enabled, but no uid mappings found")
+    if not maps[1]:
+        raise InvalidArgument("user namespaces enabled, but no gid mappings found")
+    for kind, entries in (("uid", maps[0]), ("gid", maps[1])):
+        for m in entries:
+            if not all(isinstance(m.get(k), int) and m.get(k) >= 0
+                       for k in ("containerID", "hostID", "size")) or not m.get("size"):
+                raise InvalidArgument(f"invalid {kind} mapping {m!r}")
+
+
+def id_map_text(entries: list) -> bytes:
+    """The text written to /proc/<pid>/{uid,gid}_map (one write, one line a range)."""
+    return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in entries).encode()
 
 
 def _check_security_labels(spec: dict) -> None:

@@ -67,3 +67,75 @@ def test_apparmor_profile_without_apparmor_is_refused(rt):
     _one_line_failure(out)
     assert "apparmor" in out.stderr.lower()
     assert rt.cmd("state", cid).returncode == 1
+
+
+def _chown_tree(path: str, uid: int, gid: int) -> None:
+    os.lchown(path, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, gid)
+
+
+def _userns_spec(rt, base: int) -> None:
+    _chown_tree(rt.rootfs, base, base)
+    os.chmod(os.path.dirname(rt.bundle), 0o755)  # the mapped root must reach the rootfs
+    rt.spec["linux"]["namespaces"] = list(rt.spec["linux"]["namespaces"]) + [{"type": "user"}]
+    rt.spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": base, "size": 65536}]
+    rt.spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": base, "size": 65536}]
+    # no cgroup filesystem without a cgroup namespace of the user namespace's own
+    rt.spec["mounts"] = [m for m in rt.spec["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+
+
+def test_exec_joins_the_user_namespace(rt):
+    _userns_spec(rt, 300000)
+    cid = rt.create_started("sleep", "100")
+    out = rt.cmd("exec", cid, "sh", "-c", "cat /proc/self/uid_map; id -u; readlink /proc/1/ns/user; "
+                 "readlink /proc/self/ns/user")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert lines[0].split() == ["0", "300000", "65536"]
+    assert lines[1] == "0"
+    assert lines[2] == lines[3]
+
+
+def test_user_namespace_with_mappings(rt):
+    """The container sees its uid map, is root inside, and what it creates on a bind mount
+    belongs to the mapped host ids."""
+    import pathlib
+
+    base = 200000
+    _chown_tree(rt.rootfs, base, base)
+    top = os.path.dirname(rt.bundle)
+    os.chmod(top, 0o755)  # the mapped root must reach the rootfs and the bind source
+    data = pathlib.Path(top) / "data"
+    data.mkdir()
+    os.chown(data, base, base)
+    rt.spec["linux"]["namespaces"] = list(rt.spec["linux"]["namespaces"]) + [{"type": "user"}]
+    rt.spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": base, "size": 65536}]
+    rt.spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": base, "size": 65536}]
+    # no cgroup filesystem without a cgroup namespace of the user namespace's own
+    rt.spec["mounts"] = [m for m in rt.spec["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+    for key in ("bounding", "effective", "permitted"):  # runc spec's set lacks CAP_CHOWN
+        rt.spec["process"]["capabilities"][key] = \
+            list(rt.spec["process"]["capabilities"][key]) + ["CAP_CHOWN"]
+    rt.spec["mounts"].append({"destination": "/data", "type": "bind", "source": str(data),
+                              "options": ["rbind", "rw"]})
+    out = rt.run("sh", "-c", "cat /proc/self/uid_map; id -u; touch /data/made; "
+                             "mkdir /data/dir; chown 1000:1000 /data/dir")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert lines[0].split() == ["0", str(base), "65536"]
+    assert lines[1] == "0"
+    st = os.stat(data / "made")
+    assert (st.st_uid, st.st_gid) == (base, base)
+    st = os.stat(data / "dir")
+    assert (st.st_uid, st.st_gid) == (base + 1000, base + 1000)
+
+
+def test_user_namespace_without_mappings_is_refused(rt):
+    rt.spec["linux"]["namespaces"] = list(rt.spec["linux"]["namespaces"]) + [{"type": "user"}]
+    rt.write_spec(args=["true"])
+    cid = rt.new_id()
+    out = rt.cmd("create", "--bundle", rt.bundle, cid)
+    assert out.returncode == 1
+    assert "uid mappings" in out.stderr or "mapping" in out.stderr, out.stderr

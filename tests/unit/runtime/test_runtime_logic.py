@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from hako.errors import Conflict, InvalidArgument, Unsupported
+from hako.errors import Conflict, InvalidArgument
 from hako.linux import mount as mnt
 from hako.linux import mountinfo
 from hako.runtime import cli, container, namespaces, validate
@@ -115,8 +115,31 @@ def test_namespaces_parse():
     assert ns["network"].path == "/proc/1/ns/net" and not ns["pid"].path
     with pytest.raises(InvalidArgument):
         namespaces.parse([{"type": "pid"}, {"type": "pid"}])
-    with pytest.raises(Unsupported):
-        namespaces.parse([{"type": "user"}])
+    assert namespaces.parse([{"type": "user"}])["user"].kind == "user"
+    with pytest.raises(InvalidArgument):
+        namespaces.parse([{"type": "time"}])
+
+
+@pytest.mark.parametrize("linux,text", [
+    ({"namespaces": [{"type": "mount"}, {"type": "user"}]}, "no uid mappings"),
+    ({"namespaces": [{"type": "mount"}, {"type": "user"}],
+      "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}, "no gid mappings"),
+    ({"namespaces": [{"type": "mount"}],
+      "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}, "need to be enabled"),
+    ({"namespaces": [{"type": "mount"}, {"type": "user"}],
+      "uidMappings": [{"containerID": 0, "hostID": -1, "size": 1}],
+      "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}, "invalid uid mapping"),
+])
+def test_id_mapping_rules(linux, text):
+    spec = {"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}, "linux": linux}
+    with pytest.raises(InvalidArgument, match=text):
+        validate.validate_spec(spec, None)
+
+
+def test_id_map_text():
+    maps = [{"containerID": 0, "hostID": 100000, "size": 65536},
+            {"containerID": 65536, "hostID": 5, "size": 1}]
+    assert validate.id_map_text(maps) == b"0 100000 65536\n65536 5 1\n"
 
 
 def _spec(**linux):

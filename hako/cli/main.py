@@ -46,11 +46,16 @@ GROUPS: dict[str, dict[str, str]] = {
         "load": "load", "import": "import", "pull": "pull", "prune": "image prune",
         "bootstrap": "image bootstrap", "build": "build",
     },
-    "system": {"info": "info", "events": "events", "check": "system check"},
+    "system": {"info": "info", "events": "events", "check": "system check", "df": "system df"},
+    "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls",
+               "inspect": "volume inspect", "rm": "volume rm", "remove": "volume rm",
+               "prune": "volume prune"},
 }
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
-           "image bootstrap": "image:bootstrap", "system check": "system:check"}
+           "image bootstrap": "image:bootstrap", "system check": "system:check",
+           "system df": "system:df",
+           **{f"volume {v}": f"volume:{v}" for v in ("create", "ls", "inspect", "rm", "prune")}}
 
 
 class Context:

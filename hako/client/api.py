@@ -49,6 +49,7 @@ class APIClient:
         self.images = Images(self)
         self.exec = Exec(self)
         self.system = System(self)
+        self.volumes = Volumes(self)
 
     @classmethod
     def from_host(cls, host: str, version: str | None = None) -> "APIClient":
@@ -265,6 +266,30 @@ class Images:
         return self.api.post_json("/images/prune", {"filters": filters or None})
 
 
+class Volumes:
+    """/volumes endpoints."""
+
+    def __init__(self, api: APIClient) -> None:
+        self.api = api
+
+    def list(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.api.get_json("/volumes", {"filters": filters or None})
+
+    def create(self, name: str = "", driver: str = "local", options: dict | None = None,
+               labels: dict | None = None) -> dict:
+        return self.api.post_json("/volumes/create", body={
+            "Name": name, "Driver": driver, "DriverOpts": options or {}, "Labels": labels or {}})
+
+    def inspect(self, name: str) -> dict:
+        return self.api.get_json(f"/volumes/{_cid(name)}")
+
+    def remove(self, name: str, force: bool = False) -> None:
+        self.api.request("DELETE", f"/volumes/{_cid(name)}", {"force": force or None}).read()
+
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.api.post_json("/volumes/prune", {"filters": filters or None})
+
+
 class Exec:
     """/exec endpoints."""
 
@@ -301,6 +326,9 @@ class System:
 
     def version(self) -> dict:
         return self.api.get_json("/version")
+
+    def df(self) -> dict:
+        return self.api.get_json("/system/df")
 
     def check(self) -> list[str]:
         """hako's store consistency check (``GET /system/check``, not in Docker's API)."""

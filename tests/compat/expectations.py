@@ -35,7 +35,6 @@ DESELECTED: dict[str, str] = {
 _LINKS = "networking (later issue): legacy links need container networking"
 _PORTS = "networking (later issue): published ports need the bridge network and port mapping"
 _NETWORKS = "networking (later issue): /networks endpoints and user-defined networks"
-_ARCHIVE = "cp (issue 8, not done yet): the /containers/{id}/archive endpoint is not implemented"
 _PULLS = "pull/registry (later issue): the test pulls an image from Docker Hub"
 
 EXPECTED_FAILURES: dict[str, str] = {
@@ -43,10 +42,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "api_container_test.py::CreateContainerTest::test_create_with_links": _LINKS,
     "api_container_test.py::CreateContainerTest::test_create_with_mac_address":
         "networking (later issue): MacAddress needs the container's eth0 on a network",
-    "api_container_test.py::ArchiveTest::test_get_file_archive_from_container": _ARCHIVE,
-    "api_container_test.py::ArchiveTest::test_get_file_stat_from_container": _ARCHIVE,
-    "api_container_test.py::ArchiveTest::test_copy_file_to_container": _ARCHIVE,
-    "api_container_test.py::ArchiveTest::test_copy_directory_to_container": _ARCHIVE,
     "api_container_test.py::PortTest::test_port": _PORTS,
     "api_container_test.py::LinkTest::test_remove_link": _LINKS,
     "api_image_test.py::ImportImageTest::test_get_load_image": _PULLS,

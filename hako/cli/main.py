@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "rm": "container:rm", "rename": "container:rename", "pause": "container:pause",
     "unpause": "container:unpause", "wait": "container:wait", "top": "container:top",
     "diff": "container:diff", "export": "container:export", "port": "container:port",
-    "ps": "ps:ps", "logs": "logs:logs", "exec": "exec:exec_",
+    "ps": "ps:ps", "logs": "logs:logs", "exec": "exec:exec_", "cp": "cp:cp",
     "inspect": "inspect:inspect",
     "images": "image:images", "rmi": "image:rmi", "tag": "image:tag",
     "history": "image:history", "import": "image:import_", "save": "image:save",
@@ -38,7 +38,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "inspect": "container inspect", **{c: c for c in (
             "run", "create", "start", "attach", "stop", "kill", "restart", "rename",
             "pause", "unpause", "wait", "top", "diff", "export", "port", "logs", "exec",
-            "commit")},
+            "commit", "cp")},
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",

@@ -205,6 +205,28 @@ class Containers:
         return self.api.request("GET", f"/containers/{_cid(ref)}/export",
                                 not_found=errors.ContainerNotFound)
 
+    def stat_path(self, ref: str, path: str) -> dict:
+        """The ``X-Docker-Container-Path-Stat`` of ``path`` (HEAD /containers/{id}/archive)."""
+        import base64
+
+        resp = self.api.request("HEAD", f"/containers/{_cid(ref)}/archive", {"path": path},
+                                not_found=errors.NotFound)
+        resp.read()
+        header = resp.headers.get("x-docker-container-path-stat") or ""
+        return json.loads(base64.b64decode(header)) if header else {}
+
+    def get_archive(self, ref: str, path: str) -> Response:
+        return self.api.request("GET", f"/containers/{_cid(ref)}/archive", {"path": path},
+                                not_found=errors.NotFound)
+
+    def put_archive(self, ref: str, path: str, body: Any, no_overwrite_dir_non_dir: bool = True,
+                    copy_uid_gid: bool = False) -> None:
+        self.api.request("PUT", f"/containers/{_cid(ref)}/archive",
+                         {"path": path, "noOverwriteDirNonDir": no_overwrite_dir_non_dir or None,
+                          "copyUIDGID": copy_uid_gid or None}, body,
+                         headers={"Content-Type": "application/x-tar"},
+                         not_found=errors.NotFound).read()
+
     def logs(self, ref: str, **params: Any) -> Response:
         return self.api.request("GET", f"/containers/{_cid(ref)}/logs", params,
                                 not_found=errors.ContainerNotFound)

@@ -45,3 +45,36 @@ def test_hako_volume_verbs(hakod, docker_cli, vol):
     res = hako(hakod, "volume", "inspect", vol)
     assert res.returncode == 1
     assert res.stderr.decode() == f"Error response from daemon: get {vol}: no such volume\n"
+
+
+def test_hako_cp_both_ways(hakod, tmp_path, vol):
+    import io
+    import os
+    import tarfile
+
+    name = vol + "-c"
+    ok(hakod, "run", "--name", name, "-v", f"{vol}:/data", "busybox", "sh", "-c",
+       "mkdir -p /srv/t/s && echo a > /srv/t/a && echo b > /srv/t/s/b && ln -s a /srv/t/l")
+    ok(hakod, "cp", f"{name}:/srv/t", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "a").read_text() == "a\n"
+    assert (tmp_path / "out" / "s" / "b").read_text() == "b\n"
+    assert os.readlink(tmp_path / "out" / "l") == "a"
+    ok(hakod, "cp", f"{name}:/srv/t/.", str(tmp_path / "out"))  # contents into an existing dir
+    ok(hakod, "cp", f"{name}:/srv/t/a", str(tmp_path / "out" / "renamed"))
+    assert (tmp_path / "out" / "renamed").read_text() == "a\n"
+    ok(hakod, "cp", str(tmp_path / "out"), f"{name}:/data/")
+    ok(hakod, "cp", str(tmp_path / "out" / "a"), f"{name}:/data/file-a")
+    raw = hako(hakod, "cp", f"{name}:/data", "-").stdout
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        names = set(tf.getnames())
+    assert {"data/out/s/b", "data/out/renamed", "data/file-a"} <= names
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("piped")
+        info.size = 2
+        tf.addfile(info, io.BytesIO(b"ok"))
+    ok(hakod, "cp", "-", f"{name}:/data", input=buf.getvalue())
+    res = ok(hakod, "run", "--rm", "-v", f"{vol}:/v", "busybox", "cat", "/v/piped", "/v/file-a")
+    assert res == "oka\n"
+    res = hako(hakod, "cp", f"{name}:/nope", str(tmp_path))
+    assert res.returncode == 1 and b"Could not find the file /nope in container" in res.stderr

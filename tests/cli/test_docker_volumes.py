@@ -297,3 +297,34 @@ def test_volume_survives_daemon_sigkill(fresh_hakod, docker_cli):
     assert out(res) == "still\n"
     docker(d, docker_cli, "rm", "keeper", check=True)
     docker(d, docker_cli, "volume", "rm", "survivor", check=True)
+
+
+def test_commit_diff_export_exclude_volume_contents(hakod, docker_cli, cleanup):
+    """The seed: changes to a data volume are not part of the next commit."""
+    import io
+    import tarfile
+
+    vol, name, host = _name("excl"), _name("excl"), _host_dir(cleanup)
+    cleanup["volumes"].append(vol)
+    cleanup["containers"].append(name)
+    docker(hakod, docker_cli, "run", "--name", name, "-v", f"{vol}:/named", "-v", "/anon",
+           "-v", f"{host}:/bound", "busybox", "sh", "-c",
+           "echo v > /named/in-volume && echo a > /anon/in-anon && echo b > /bound/in-bind && "
+           "echo r > /in-rootfs", check=True)
+    diff = out(docker(hakod, docker_cli, "diff", name, check=True))
+    assert "A /in-rootfs" in diff
+    assert "in-volume" not in diff and "in-anon" not in diff and "in-bind" not in diff
+    exported = docker(hakod, docker_cli, "export", name, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(exported)) as tf:
+        names = tf.getnames()
+    assert "in-rootfs" in names
+    assert not [n for n in names if n.endswith(("in-volume", "in-anon", "in-bind"))]
+    tag = _name("excl-img")
+    docker(hakod, docker_cli, "commit", name, tag, check=True)
+    try:
+        res = docker(hakod, docker_cli, "run", "--rm", tag, "sh", "-c",
+                     "cat /in-rootfs; ls /named /anon /bound 2>/dev/null | grep in- || true",
+                     check=True)
+        assert out(res) == "r\n"
+    finally:
+        docker(hakod, docker_cli, "rmi", "-f", tag)

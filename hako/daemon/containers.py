@@ -162,7 +162,7 @@ class ContainerService:
                           runtime=runtime, mounts=points)
             self.store.add(c)
         except BaseException:
-            self.volumes.release(cid, mountpoints.volume_names(points))
+            self._release_volumes(cid, points, remove_anonymous=True)
             self.store.release_name(name)
             shutil.rmtree(root, ignore_errors=True)
             try:
@@ -558,24 +558,25 @@ class ContainerService:
             await loop.run_in_executor(None, self.store.delete, c)
             self._shims.pop(c.id, None)
             self._manual_stop.discard(c.id)
-        await loop.run_in_executor(None, self._release_volumes, c, volumes)
+        await loop.run_in_executor(None, self._release_volumes, c.id, c.mounts, volumes)
 
-    def _release_volumes(self, c: Container, remove_anonymous: bool) -> None:
-        """Drop the removed container's references; with ``rm -v`` remove its anonymous
-        volumes that no other container uses (moby's removeMountPoints)."""
+    def _release_volumes(self, cid: str, points: list, remove_anonymous: bool) -> None:
+        """Drop a removed container's references; with ``rm -v`` (or a failed create)
+        remove its anonymous volumes that no other container uses (moby's
+        removeMountPoints: named volumes stay)."""
         from hako.volume.service import VolumeInUse, VolumeNotFound
 
-        self.volumes.release(c.id, mountpoints.volume_names(c.mounts))
+        self.volumes.release(cid, mountpoints.volume_names(points))
         if not remove_anonymous:
             return
-        for mp in c.mounts:
+        for mp in points:
             if mp["Type"] == "volume" and not mp.get("Named"):
                 try:
                     self.volumes.remove(mp["Name"])
                 except (VolumeInUse, VolumeNotFound):
                     pass
                 except Exception as exc:  # noqa: BLE001 - the container is gone already
-                    log.warning("removing volume %s of %s: %s", mp["Name"], c.id[:12], exc)
+                    log.warning("removing volume %s of %s: %s", mp["Name"], cid[:12], exc)
 
     # -- pause / rename / misc -------------------------------------------------------------
     async def pause(self, ref: str) -> None:

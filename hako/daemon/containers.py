@@ -160,6 +160,7 @@ class ContainerService:
             c = Container(id=cid, name=name, created=now_rfc3339(), image=image.id, image_ref=image_ref,
                           path=path, args=args, config=conf, host_config=host_config, root=root,
                           runtime=runtime, mounts=points)
+            self._copy_up(c)
             self.store.add(c)
         except BaseException:
             self._release_volumes(cid, points, remove_anonymous=True)
@@ -172,6 +173,14 @@ class ContainerService:
             raise
         self._emit(c, "create")
         return cid, warnings
+
+    def _copy_up(self, c: Container) -> None:
+        """Fill the container's empty volumes from its image, at create as Docker."""
+        from hako.daemon import bundle
+
+        mountpoints.copy_up_at_create(
+            self.volumes, c.id, c.mounts, self.images.rootfs_mounts(c.id),
+            lambda: bundle.mount_rootfs(self, c), lambda: bundle.unmount_rootfs(self, c))
 
     # -- locking and records ---------------------------------------------------------------
     async def _locked(self, ref: str) -> tuple[Container, Any]:

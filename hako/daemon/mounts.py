@@ -11,10 +11,11 @@ the record exists.
 
 A mount point is Docker's inspect ``MountPoint`` (Type, Name, Source, Destination, Driver,
 Mode, RW, Propagation) plus hako's bookkeeping: ``Named`` (``rm -v`` keeps named volumes),
-``CopyData`` (copy the image's content into an empty volume at the first start) and
+``CopyData`` (copy the image's content into an empty volume; done at create) and
 ``Tmpfs`` (size and mode of a ``--mount type=tmpfs``).
 
-At start (``oci_mounts``) each mount point becomes an OCI bind (or tmpfs) mount; the runtime
+At create (``copy_up_at_create``) empty volumes are filled from the image. At start
+(``oci_mounts``) each mount point becomes an OCI bind (or tmpfs) mount; the runtime
 makes and mounts every destination inside the rootfs through descriptors.
 
 Layer: daemon (6).
@@ -309,6 +310,55 @@ def prepare(volumes: VolumeService, cid: str, points: list[dict[str, Any]], root
         elif mp["Type"] == "bind" and mp.get("CreateSource") and not os.path.exists(mp["Source"]):
             os.makedirs(mp["Source"], 0o755, exist_ok=True)
     return changed
+
+
+def layer_dirs(rootfs_mounts: list[Any]) -> list[str] | None:
+    """The directories an overlay (or bind) rootfs is made of, or None when unknown."""
+    dirs: list[str] = []
+    for m in rootfs_mounts:
+        if m.type == "overlay":
+            for opt in m.options:
+                key, _, value = opt.partition("=")
+                if key == "lowerdir":
+                    dirs += value.split(":")
+                elif key == "upperdir":
+                    dirs.append(value)
+        elif m.is_bind():
+            dirs.append(m.source)
+        else:
+            return None
+    return dirs
+
+
+def image_may_have(dirs: list[str] | None, destination: str) -> bool:
+    """Whether any layer has an entry named like the destination's first component (the
+    cheap test that lets a create skip mounting the rootfs when no copy-up can happen)."""
+    if dirs is None:
+        return True
+    first = destination.strip("/").split("/")[0]
+    return any(os.path.lexists(os.path.join(d, first)) for d in dirs)
+
+
+def copy_up_at_create(volumes: VolumeService, cid: str, points: list[dict[str, Any]],
+                      rootfs_mounts: list[Any], mount_rootfs: Any, unmount_rootfs: Any) -> None:
+    """moby's populateVolumes: fill empty volumes from the image at create. The rootfs is
+    mounted only when some layer may hold content at a volume's destination."""
+    pending = [mp for mp in points if mp["Type"] == "volume" and mp.get("CopyData")]
+    if not pending:
+        return
+    dirs = layer_dirs(rootfs_mounts)
+    wanted = [mp for mp in pending if image_may_have(dirs, mp["Destination"])]
+    for mp in pending:
+        mp["CopyData"] = False
+    if not wanted:
+        return
+    rootfs = mount_rootfs()
+    try:
+        for mp in wanted:
+            volumes.mount(mp["Name"], cid)
+            copy_up(rootfs, mp["Destination"], mp["Source"])
+    finally:
+        unmount_rootfs()
 
 
 def release_mounts(volumes: VolumeService, cid: str, points: list[dict[str, Any]]) -> None:

@@ -328,3 +328,23 @@ def test_commit_diff_export_exclude_volume_contents(hakod, docker_cli, cleanup):
         assert out(res) == "r\n"
     finally:
         docker(hakod, docker_cli, "rmi", "-f", tag)
+
+
+def test_copy_up_happens_at_create(hakod, docker_cli, cleanup):
+    """``docker create`` of a data container fills its volume from the image before any
+    start: another container sees the content through --volumes-from, and so does cp."""
+    ctx = _host_dir(cleanup)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write("FROM busybox\nRUN mkdir /dbdata && echo seeded > /dbdata/f\nVOLUME /dbdata\n")
+    tag = _name("created")
+    docker(hakod, docker_cli, "build", "-q", "-t", tag, ctx, check=True)
+    store = _name("dbstore")
+    cleanup["containers"].append(store)
+    try:
+        docker(hakod, docker_cli, "create", "--name", store, tag, "true", check=True)
+        res = docker(hakod, docker_cli, "run", "--rm", "--volumes-from", store, "busybox", "cat",
+                     "/dbdata/f", check=True)
+        assert out(res) == "seeded\n"
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "-v", store)
+        docker(hakod, docker_cli, "rmi", "-f", tag)

@@ -78,3 +78,32 @@ def test_hako_cp_both_ways(hakod, tmp_path, vol):
     assert res == "oka\n"
     res = hako(hakod, "cp", f"{name}:/nope", str(tmp_path))
     assert res.returncode == 1 and b"Could not find the file /nope in container" in res.stderr
+
+
+def test_hako_run_relative_bind_and_mount_volume_options(hakod, tmp_path, vol):
+    import os
+
+    (tmp_path / "rel").mkdir()
+    (tmp_path / "rel" / "f").write_text("rel\n")
+    res = subprocess_in(hakod, tmp_path, "run", "--rm", "-v", "./rel:/r", "busybox", "cat", "/r/f")
+    assert res == "rel\n"
+    ok(hakod, "run", "--rm", "--mount",
+       f"type=volume,src={vol},dst=/d,volume-label=team=x,volume-nocopy", "busybox", "true")
+    import json
+
+    [doc] = json.loads(ok(hakod, "volume", "inspect", vol))
+    assert doc["Labels"] == {"team": "x"}
+    res = hako(hakod, "run", "--rm", "--mount", "type=volume,dst=/d,bogus=1", "busybox", "true")
+    assert res.returncode == 125 and b"unexpected key 'bogus' in 'bogus=1'" in res.stderr
+    assert os.listdir(tmp_path / "rel") == ["f"]
+
+
+def subprocess_in(d, cwd, *args) -> str:
+    import subprocess
+
+    from tests.cli.test_hako_cli import HAKO
+
+    res = subprocess.run([*HAKO, *args], capture_output=True, env=dict(d.env), cwd=cwd,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr.decode()
+    return res.stdout.decode()

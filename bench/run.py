@@ -48,6 +48,13 @@ FIGURES = [
     # targets: cold at most BuildKit's 0.74 s, cached at most half of BuildKit's 0.119 s
     ("build_cold", "build, 6 steps + 1 MB COPY, --no-cache", "s", 1.43, 0.74),
     ("build_cached", "build, same, fully cached", "s", 0.125, 0.06),
+    # issue 8: a named volume costs at most 10 ms per run; copy-up and cp no slower than Docker
+    ("run_rm_plain", "run --rm busybox true (paired)", "s", None, None),
+    ("run_rm_vol", "run --rm -v vol:/data busybox true", "s", None, None),
+    ("vol_overhead", "  named volume overhead per run", "s", None, 0.010),
+    ("copy_up_50mb", "VOLUME copy-up of 50 MB (per run)", "s", None, None),
+    ("cp_in_100mb", "docker cp 100 MB tree into a container", "s", None, None),
+    ("cp_out_100mb", "docker cp 100 MB tree out of it", "s", None, None),
 ]
 
 
@@ -62,7 +69,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="start a private dockerd + containerd when none answers")
     p.add_argument("--no-docker", action="store_true", help="measure hako only")
     p.add_argument("--only", default="", help="comma-separated figure groups: "
-                   "run_rm,create_start,parallel,memory,build")
+                   "run_rm,create_start,parallel,memory,build,volumes")
     p.add_argument("--json", default="", help="also write the results as JSON to this file")
     return p.parse_args(argv)
 
@@ -97,7 +104,7 @@ def cli_env(host: str, config_dir: str) -> dict[str, str]:
 
 def measure(t: Target, args: argparse.Namespace) -> None:
     groups = set(filter(None, args.only.split(","))) or {"run_rm", "create_start", "parallel", "memory",
-                                                          "build"}
+                                                          "build", "volumes"}
     log(f"[{t.name}] idle RSS")
     workload.daemon_rss(t, "daemon_rss")
     if "run_rm" in groups:
@@ -118,6 +125,11 @@ def measure(t: Target, args: argparse.Namespace) -> None:
 
         log(f"[{t.name}] DOCKER_BUILDKIT=0 build, cold and cached x{args.runs}")
         build.build(t, args.runs)
+    if "volumes" in groups:
+        from bench import volumes
+
+        log(f"[{t.name}] volumes: run --rm -v, VOLUME copy-up, cp x{args.runs}")
+        volumes.volumes(t, args.runs)
     wait_quiet(t)
     workload.daemon_rss(t, "daemon_rss_after")
 

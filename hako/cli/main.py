@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "rm": "container:rm", "rename": "container:rename", "pause": "container:pause",
     "unpause": "container:unpause", "wait": "container:wait", "top": "container:top",
     "diff": "container:diff", "export": "container:export", "port": "container:port",
-    "ps": "ps:ps", "logs": "logs:logs", "exec": "exec:exec_",
+    "ps": "ps:ps", "logs": "logs:logs", "exec": "exec:exec_", "cp": "cp:cp",
     "inspect": "inspect:inspect",
     "images": "image:images", "rmi": "image:rmi", "tag": "image:tag",
     "history": "image:history", "import": "image:import_", "save": "image:save",
@@ -38,7 +38,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "inspect": "container inspect", **{c: c for c in (
             "run", "create", "start", "attach", "stop", "kill", "restart", "rename",
             "pause", "unpause", "wait", "top", "diff", "export", "port", "logs", "exec",
-            "commit")},
+            "commit", "cp")},
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
@@ -46,11 +46,16 @@ GROUPS: dict[str, dict[str, str]] = {
         "load": "load", "import": "import", "pull": "pull", "prune": "image prune",
         "bootstrap": "image bootstrap", "build": "build",
     },
-    "system": {"info": "info", "events": "events", "check": "system check"},
+    "system": {"info": "info", "events": "events", "check": "system check", "df": "system df"},
+    "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls",
+               "inspect": "volume inspect", "rm": "volume rm", "remove": "volume rm",
+               "prune": "volume prune"},
 }
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
-           "image bootstrap": "image:bootstrap", "system check": "system:check"}
+           "image bootstrap": "image:bootstrap", "system check": "system:check",
+           "system df": "system:df",
+           **{f"volume {v}": f"volume:{v}" for v in ("create", "ls", "inspect", "rm", "prune")}}
 
 
 class Context:

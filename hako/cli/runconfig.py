@@ -116,6 +116,21 @@ def _mount_wire(m: mounts.MountSpec) -> dict[str, Any]:
     if m.tmpfs_size is not None or m.tmpfs_mode is not None:
         doc["TmpfsOptions"] = {k: v for k, v in (("SizeBytes", m.tmpfs_size),
                                                  ("Mode", m.tmpfs_mode)) if v is not None}
+    x = m.extra
+    if x.get("bind-nonrecursive") in ("1", "true"):
+        doc.setdefault("BindOptions", {})["NonRecursive"] = True
+    vol: dict[str, Any] = {}
+    if x.get("volume-nocopy") in ("1", "true"):
+        vol["NoCopy"] = True
+    if x.get("volume-label"):
+        vol["Labels"] = dict(x["volume-label"])
+    if x.get("volume-driver") or x.get("volume-opt"):
+        vol["DriverConfig"] = {"Name": x.get("volume-driver") or "",
+                               "Options": dict(x.get("volume-opt") or {})}
+    if vol:
+        doc["VolumeOptions"] = vol
+    if x.get("consistency"):
+        doc["Consistency"] = x["consistency"]
     return doc
 
 
@@ -123,7 +138,9 @@ def _storage(opts: argparse.Namespace) -> tuple[list[str], dict[str, dict], list
     binds, volumes = [], {}
     for v in opts.volume:
         if v.source:
-            binds.append(":".join([v.source, v.target] + list(v.options)))
+            # the docker CLI (23+) makes ./relative host paths absolute
+            source = os.path.abspath(v.source) if v.source.startswith(".") else v.source
+            binds.append(":".join([source, v.target] + list(v.options)))
         else:
             volumes[v.target] = {}
     return binds, volumes, [_mount_wire(m) for m in opts.mount]

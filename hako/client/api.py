@@ -49,6 +49,7 @@ class APIClient:
         self.images = Images(self)
         self.exec = Exec(self)
         self.system = System(self)
+        self.volumes = Volumes(self)
 
     @classmethod
     def from_host(cls, host: str, version: str | None = None) -> "APIClient":
@@ -204,6 +205,28 @@ class Containers:
         return self.api.request("GET", f"/containers/{_cid(ref)}/export",
                                 not_found=errors.ContainerNotFound)
 
+    def stat_path(self, ref: str, path: str) -> dict:
+        """The ``X-Docker-Container-Path-Stat`` of ``path`` (HEAD /containers/{id}/archive)."""
+        import base64
+
+        resp = self.api.request("HEAD", f"/containers/{_cid(ref)}/archive", {"path": path},
+                                not_found=errors.NotFound)
+        resp.read()
+        header = resp.headers.get("x-docker-container-path-stat") or ""
+        return json.loads(base64.b64decode(header)) if header else {}
+
+    def get_archive(self, ref: str, path: str) -> Response:
+        return self.api.request("GET", f"/containers/{_cid(ref)}/archive", {"path": path},
+                                not_found=errors.NotFound)
+
+    def put_archive(self, ref: str, path: str, body: Any, no_overwrite_dir_non_dir: bool = True,
+                    copy_uid_gid: bool = False) -> None:
+        self.api.request("PUT", f"/containers/{_cid(ref)}/archive",
+                         {"path": path, "noOverwriteDirNonDir": no_overwrite_dir_non_dir or None,
+                          "copyUIDGID": copy_uid_gid or None}, body,
+                         headers={"Content-Type": "application/x-tar"},
+                         not_found=errors.NotFound).read()
+
     def logs(self, ref: str, **params: Any) -> Response:
         return self.api.request("GET", f"/containers/{_cid(ref)}/logs", params,
                                 not_found=errors.ContainerNotFound)
@@ -265,6 +288,30 @@ class Images:
         return self.api.post_json("/images/prune", {"filters": filters or None})
 
 
+class Volumes:
+    """/volumes endpoints."""
+
+    def __init__(self, api: APIClient) -> None:
+        self.api = api
+
+    def list(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.api.get_json("/volumes", {"filters": filters or None})
+
+    def create(self, name: str = "", driver: str = "local", options: dict | None = None,
+               labels: dict | None = None) -> dict:
+        return self.api.post_json("/volumes/create", body={
+            "Name": name, "Driver": driver, "DriverOpts": options or {}, "Labels": labels or {}})
+
+    def inspect(self, name: str) -> dict:
+        return self.api.get_json(f"/volumes/{_cid(name)}")
+
+    def remove(self, name: str, force: bool = False) -> None:
+        self.api.request("DELETE", f"/volumes/{_cid(name)}", {"force": force or None}).read()
+
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.api.post_json("/volumes/prune", {"filters": filters or None})
+
+
 class Exec:
     """/exec endpoints."""
 
@@ -301,6 +348,9 @@ class System:
 
     def version(self) -> dict:
         return self.api.get_json("/version")
+
+    def df(self) -> dict:
+        return self.api.get_json("/system/df")
 
     def check(self) -> list[str]:
         """hako's store consistency check (``GET /system/check``, not in Docker's API)."""

@@ -52,9 +52,12 @@ def _mounted(path: str) -> bool:
 
 
 def unmount_rootfs(svc: Any, c: Container) -> None:
-    """Unmount <bundle>/rootfs if mounted (lazy detach if busy)."""
+    """Unmount <bundle>/rootfs if mounted (lazy detach if busy), and undo the option mounts
+    of volumes no other running container uses."""
+    from hako.daemon import mounts
     from hako.linux.mount import unmount
 
+    mounts.release_mounts(svc.volumes, c.id, c.mounts)
     target = rootfs_dir(svc, c)
     while _mounted(target):
         try:
@@ -113,6 +116,11 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
         {"destination": "/etc/hosts", "type": "bind", "source": c.file("hosts"),
          "options": ["rbind", "rprivate"]},
     ]
+    from hako.daemon import mounts
+
+    user_mounts = mounts.oci_mounts(c.mounts)
+    taken = {m["destination"] for m in user_mounts}
+    etc_mounts = [m for m in etc_mounts if m["destination"] not in taken] + user_mounts
     tmpfs = dict(hc.get("Tmpfs") or {})
     rlimits = [(u.get("Name") or "", int(u.get("Soft") or 0), int(u.get("Hard") or 0))
                for u in hc.get("Ulimits") or []]  # Go zero values for missing fields
@@ -161,6 +169,9 @@ def start_shim(svc: Any, c: Container) -> Any:
     os.makedirs(bundle, exist_ok=True)
     rootfs = mount_rootfs(svc, c)
     try:
+        from hako.daemon import mounts
+
+        mounts.prepare(svc.volumes, c.id, c.mounts, rootfs)
         spec = build_spec(spec_options(svc, c, rootfs))
         atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
         conf = c.config

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from hako.daemon import create as createpolicy
+from hako.daemon import mounts as mountpoints
 from hako.daemon import restart as restartpolicy
 from hako.daemon import security
 from hako.daemon import wiretypes
@@ -63,10 +64,14 @@ def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int
 class ContainerService:
     """The engine's one entry for containers, shared by every API route."""
 
-    def __init__(self, config: DaemonConfig, images: Any, events: Any = None) -> None:
+    def __init__(self, config: DaemonConfig, images: Any, events: Any = None,
+                 volumes: Any = None) -> None:
+        from hako.volume.service import VolumeService
+
         self.config = config
         self.images = images
         self.events = events
+        self.volumes = volumes or VolumeService(os.path.join(config.data_root, "volumes"))
         self.store = ContainerStore(config.containers_root)
         self.bundles_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.bundles_root, exist_ok=True)
@@ -145,16 +150,20 @@ class ContainerService:
         for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
             conf[key] = bool(conf.get(key))
         path, args = createpolicy.entrypoint_and_args(conf)
+        points = mountpoints.plan(conf, host_config, self.get)
         self.store.reserve_name(name, cid)
         root = self.store.new_dir(cid)
         try:
+            mountpoints.acquire(self.volumes, cid, points)
             self.images.prepare_rootfs(cid, image.id)
             createpolicy.write_etc_files(root, conf["Hostname"], host_config.get("ExtraHosts"))
             c = Container(id=cid, name=name, created=now_rfc3339(), image=image.id, image_ref=image_ref,
                           path=path, args=args, config=conf, host_config=host_config, root=root,
-                          runtime=runtime)
+                          runtime=runtime, mounts=points)
+            self._copy_up(c)
             self.store.add(c)
         except BaseException:
+            self._release_volumes(cid, points, remove_anonymous=True)
             self.store.release_name(name)
             shutil.rmtree(root, ignore_errors=True)
             try:
@@ -164,6 +173,14 @@ class ContainerService:
             raise
         self._emit(c, "create")
         return cid, warnings
+
+    def _copy_up(self, c: Container) -> None:
+        """Fill the container's empty volumes from its image, at create as Docker."""
+        from hako.daemon import bundle
+
+        mountpoints.copy_up_at_create(
+            self.volumes, c.id, c.mounts, self.images.rootfs_mounts(c.id),
+            lambda: bundle.mount_rootfs(self, c), lambda: bundle.unmount_rootfs(self, c))
 
     # -- locking and records ---------------------------------------------------------------
     async def _locked(self, ref: str) -> tuple[Container, Any]:
@@ -518,7 +535,7 @@ class ContainerService:
         finally:
             lock.release()
         try:
-            await self._remove(c)
+            await self._remove(c, volumes)
         finally:
             self._removing.discard(c.id)
         self._emit(c, "destroy")
@@ -526,7 +543,7 @@ class ContainerService:
             if not fut.done():
                 fut.set_result(c.state.exit_code)
 
-    async def _remove(self, c: Container) -> None:
+    async def _remove(self, c: Container, volumes: bool = False) -> None:
         """Kill, unmount and delete ``c``; the blocking steps run in the executor."""
         from hako.daemon import bundle
 
@@ -550,6 +567,25 @@ class ContainerService:
             await loop.run_in_executor(None, self.store.delete, c)
             self._shims.pop(c.id, None)
             self._manual_stop.discard(c.id)
+        await loop.run_in_executor(None, self._release_volumes, c.id, c.mounts, volumes)
+
+    def _release_volumes(self, cid: str, points: list, remove_anonymous: bool) -> None:
+        """Drop a removed container's references; with ``rm -v`` (or a failed create)
+        remove its anonymous volumes that no other container uses (moby's
+        removeMountPoints: named volumes stay)."""
+        from hako.volume.service import VolumeInUse, VolumeNotFound
+
+        self.volumes.release(cid, mountpoints.volume_names(points))
+        if not remove_anonymous:
+            return
+        for mp in points:
+            if mp["Type"] == "volume" and not mp.get("Named"):
+                try:
+                    self.volumes.remove(mp["Name"])
+                except (VolumeInUse, VolumeNotFound):
+                    pass
+                except Exception as exc:  # noqa: BLE001 - the container is gone already
+                    log.warning("removing volume %s of %s: %s", mp["Name"], cid[:12], exc)
 
     # -- pause / rename / misc -------------------------------------------------------------
     async def pause(self, ref: str) -> None:
@@ -699,6 +735,9 @@ class ContainerService:
 
         self._loop = loop = asyncio.get_running_loop()
         loaded = await loop.run_in_executor(None, self.store.load_all)
+        for c in loaded:
+            for name in mountpoints.volume_names(c.mounts):
+                self.volumes.adopt(name, c.id)
         await loop.run_in_executor(None, self._sweep_orphan_rootfs, {c.id for c in loaded})
         for c in loaded:
             if c.state.status == Status.REMOVING:  # the daemon died during a removal
@@ -712,6 +751,8 @@ class ContainerService:
                 try:
                     self._watch(c, handle)
                     self._shims[c.id] = handle
+                    for name in mountpoints.volume_names(c.mounts):
+                        self.volumes.mount(name, c.id)  # option mounts are still up
                     continue
                 except ProcessLookupError:  # the shim ended just now
                     pass

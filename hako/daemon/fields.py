@@ -30,7 +30,6 @@ from hako.errors import InvalidArgument
 HONOURED = "honoured"
 
 _NO_NET = "hako has no networking yet"
-_NO_VOL = "hako has no volumes or bind mounts yet"
 _NO_NS = "only private namespaces are implemented"
 
 
@@ -78,22 +77,21 @@ CONFIG: dict[str, Any] = {
     "NetworkDisabled": HONOURED,  # the container has no external network either way
     "Healthcheck": Refuse("health checks are never run by hako yet",
                           accept=_healthcheck_disabled_or_empty),
-    "Volumes": Refuse(f"anonymous volumes: {_NO_VOL}"),
+    "Volumes": HONOURED,  # anonymous volumes (daemon/mounts.py)
     "MacAddress": Refuse(f"MAC addresses: {_NO_NET}"),
 }
 
 # HostConfig; the embedded Resources are added below
 HOST_CONFIG: dict[str, Any] = {
-    "Binds": Refuse(f"bind mounts: {_NO_VOL}"),
+    "Binds": HONOURED,  # bind mounts and named/anonymous volumes (daemon/mounts.py)
     "ContainerIDFile": HONOURED,  # written by the client
     "LogConfig": HONOURED,  # Type json-file or none (checked in create.py); Config below
     "NetworkMode": Refuse(f"network modes other than default, bridge and none: {_NO_NET}",
                           ok=("default", "bridge", "none")),
     "PortBindings": Refuse(f"published ports: {_NO_NET}"),
     "RestartPolicy": HONOURED, "AutoRemove": HONOURED,
-    "VolumeDriver": Refuse(f"volume drivers: {_NO_VOL}"),
-    "VolumesFrom": Refuse(f"volumes from other containers: {_NO_VOL}"),
-    "Mounts": Refuse(f"mounts: {_NO_VOL}"),
+    "VolumeDriver": HONOURED,  # "local" only; another driver is Docker's plugin-not-found
+    "VolumesFrom": HONOURED, "Mounts": HONOURED,
     "CapAdd": HONOURED, "CapDrop": HONOURED,
     # the cgroup namespace is the host's (Docker's v1 default); "private" is not implemented
     "CgroupnsMode": Refuse("a private cgroup namespace (only \"host\" is implemented)", ok=("host",)),

@@ -66,6 +66,7 @@ class Services:
     containers: Any
     execs: Any
     events: Any
+    volumes: Any = None
 
 
 def build_services(config: Any) -> Services:
@@ -77,9 +78,12 @@ def build_services(config: Any) -> Services:
     os.makedirs(config.data_root, mode=0o710, exist_ok=True)
     os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
     events = EventBus()
+    from hako.volume.service import VolumeService
+
     images = ImageService(config.data_root)
-    containers = ContainerService(config, images, events)
-    return Services(config, images, containers, ExecService(containers), events)
+    volumes = VolumeService(os.path.join(config.data_root, "volumes"))
+    containers = ContainerService(config, images, events, volumes)
+    return Services(config, images, containers, ExecService(containers), events, volumes)
 
 
 def build_router() -> Any:
@@ -91,6 +95,9 @@ def build_router() -> Any:
     check.register(router)
     containers.register(router)
     exec_routes.register(router)
+    from hako.daemon.api.routes import volumes as volume_routes
+
+    volume_routes.register(router)
     try:
         from hako.daemon.api.routes import images
     except ImportError as exc:

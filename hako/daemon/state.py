@@ -108,6 +108,8 @@ class Container:
     state: State = field(default_factory=State)
     restart_count: int = 0
     networking: dict[str, Any] = field(default_factory=dict)
+    # mount points (daemon/mounts.py): Docker's MountPoint fields plus hako's bookkeeping
+    mounts: list[dict[str, Any]] = field(default_factory=list)
     # Serialises lifecycle operations (start, stop, kill, pause, rm, exec, exit handling) on
     # the event loop; never held across a wait for the container's exit.
     op_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
@@ -143,6 +145,7 @@ class Container:
             "image_ref": self.image_ref, "path": self.path, "args": self.args, "config": self.config,
             "host_config": self.host_config, "runtime": self.runtime,
             "restart_count": self.restart_count, "networking": self.networking,
+            "mounts": self.mounts,
             "state": {"status": s.status.value, "pid": s.pid, "exit_code": s.exit_code,
                       "error": s.error, "oom_killed": s.oom_killed, "started_at": s.started_at,
                       "finished_at": s.finished_at, "shim_pid": s.shim_pid},
@@ -161,7 +164,8 @@ class Container:
             image_ref=doc.get("image_ref", doc["image"]), path=doc["path"], args=doc["args"],
             config=doc["config"], host_config=doc["host_config"], root=root,
             runtime=doc.get("runtime", "hako"), state=state,
-            restart_count=doc.get("restart_count", 0), networking=doc.get("networking", {}))
+            restart_count=doc.get("restart_count", 0), networking=doc.get("networking", {}),
+            mounts=doc.get("mounts") or [])
 
 
 def validate_name(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from typing import Any
 
 from hako.errors import InvalidArgument
 
@@ -23,7 +24,7 @@ class MountSpec:
     options: tuple[str, ...] = ()
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def parse_volume(spec: str) -> MountSpec:
@@ -70,11 +71,11 @@ def parse_mount(spec: str) -> MountSpec:
     fields = next(csv.reader([spec])) if spec else []
     kind, source, target, ro, prop = "volume", "", "", False, ""
     size = mode = None
-    extra: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     for item in fields:
         key, sep, val = item.partition("=")
         key = key.strip().lower()
-        if not sep and key not in ("readonly", "ro"):
+        if not sep and key not in ("readonly", "ro", "volume-nocopy", "bind-nonrecursive"):
             raise InvalidArgument(f"invalid field '{item}' must be a key=value pair")
         if key == "type":
             kind = val
@@ -92,8 +93,15 @@ def parse_mount(spec: str) -> MountSpec:
             size = parse_ram_size(val)
         elif key == "tmpfs-mode":
             mode = int(val, 8)
-        else:
+        elif key in ("volume-nocopy", "bind-nonrecursive"):
+            extra[key] = (val or "true").lower()
+        elif key in ("volume-driver", "consistency"):
             extra[key] = val
+        elif key in ("volume-label", "volume-opt"):
+            k, _, v = val.partition("=")
+            extra.setdefault(key, {})[k] = v  # type: ignore[index]
+        else:
+            raise InvalidArgument(f"unexpected key '{key}' in '{item}'")
     if kind not in ("bind", "volume", "tmpfs", "npipe"):
         raise InvalidArgument(f"invalid mount type: {kind}")
     if not target:

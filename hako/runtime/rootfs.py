@@ -90,6 +90,7 @@ def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
                 raise OSError(errno.ENOENT, f"bind mount source {source} does not exist")
             fd = root.make(dest, "dir" if os.path.isdir(source) else "file")
             try:
+                check_proc_mount(rootfs, fd, dest, m)
                 syscalls.mount(source, proc_path(fd), None, mnt.MS_BIND | (opts.flags & mnt.MS_REC))
             finally:
                 os.close(fd)
@@ -100,6 +101,7 @@ def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
         else:
             fd = root.make(dest, "dir")
             try:
+                check_proc_mount(rootfs, fd, dest, m)
                 if m.type == "cgroup":
                     syscalls.mount("tmpfs", proc_path(fd), "tmpfs",
                                    opts.flags & ~mnt.MS_RDONLY, "mode=755")
@@ -112,6 +114,31 @@ def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
                 return
         for prop in opts.propagation:
             _on_mount(root, dest, lambda p: syscalls.mount(None, p, None, prop))
+
+
+_PROC_OK = ("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+            "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+            "/proc/sys/kernel/ns_last_pid")
+
+
+def check_proc_mount(rootfs: str, fd: int, dest: str, m: mnt.Mount) -> None:
+    """runc's checkProcMount: nothing but proc on /proc, nothing inside /proc except the
+    files lxcfs emulates. The destination is judged where it resolved (the descriptor's
+    path), so an image symlink to /proc counts as /proc.
+
+    Raises:
+        InvalidArgument: runc's texts.
+    """
+    real = os.readlink(f"/proc/self/fd/{fd}")
+    base = os.path.realpath(rootfs)
+    rel = "/" + os.path.relpath(real, base) if real.startswith(base) else real
+    if rel == "/proc":
+        if m.type == "proc" or not m.source:
+            return
+        raise InvalidArgument(f"{m.source!r} cannot be mounted because it is not of type proc"
+                              .replace("'", '"'))
+    if rel.startswith("/proc/") and rel not in _PROC_OK:
+        raise InvalidArgument(f'"{dest}" cannot be mounted because it is inside /proc')
 
 
 def _on_mount(root, dest: str, fn) -> None:

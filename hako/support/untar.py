@@ -88,6 +88,8 @@ class Options:
             archive lands in the directory ``ADD`` names, as Docker's UntarWithRoot).
         on_entry: called with each member before it is written; may return a callable fed
             the bytes of a regular file's content (tarsum of build contexts).
+        no_overwrite_dir_non_dir: refuse to replace a directory by a non-directory or the
+            reverse (``docker cp``'s ``noOverwriteDirNonDir``, Docker's texts).
     """
 
     whiteouts: str | None = None
@@ -99,6 +101,7 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     subdir: str = ""
     on_entry: Callable[[tarfile.TarInfo], Callable[[bytes], Any] | None] | None = None
+    no_overwrite_dir_non_dir: bool = False
 
 
 @dataclass
@@ -200,6 +203,13 @@ class _Extractor:
         hook = self.opts.on_entry(m) if self.opts.on_entry else None
         pfd = self._parent(parent_rel, m.name)
         existing = Root.lstat_at(pfd, base)
+        if existing is not None and self.opts.no_overwrite_dir_non_dir:
+            if stat.S_ISDIR(existing.st_mode) and not m.isdir():
+                raise InvalidArgument(f"cannot overwrite directory {'/' + rel!r} with "
+                                      f"non-directory {m.name!r}".replace("'", '"'))
+            if not stat.S_ISDIR(existing.st_mode) and m.isdir():
+                raise InvalidArgument(f"cannot overwrite non-directory {'/' + rel!r} with "
+                                      f"directory {m.name!r}".replace("'", '"'))
         if existing is not None and not (m.isdir() and stat.S_ISDIR(existing.st_mode)):
             Root.remove_at(pfd, base)
             existing = None

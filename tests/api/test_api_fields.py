@@ -19,12 +19,7 @@ SPEC = Path("/work/shared/specs/docker-engine-api-v1.41.yaml")
 # (where, field, a value hako cannot honour)
 REFUSED_CREATE = [
     ("", "Healthcheck", {"Test": ["CMD", "true"], "Interval": 1_000_000_000}),
-    ("", "Volumes", {"/data": {}}),
     ("", "MacAddress", "02:42:ac:11:00:0a"),
-    ("HostConfig", "Binds", ["/tmp:/x"]),
-    ("HostConfig", "Mounts", [{"Type": "bind", "Source": "/tmp", "Target": "/x"}]),
-    ("HostConfig", "VolumesFrom", ["other"]),
-    ("HostConfig", "VolumeDriver", "local"),
     ("HostConfig", "PortBindings", {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}),
     ("HostConfig", "PublishAllPorts", True),
     ("HostConfig", "Links", ["other:alias"]),

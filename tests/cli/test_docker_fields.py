@@ -16,9 +16,6 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize("flags,named", [
     (["-p", "8080:80"], "HostConfig.PortBindings"),
     (["-P", "--expose", "80"], "HostConfig.PublishAllPorts"),
-    (["-v", "/tmp:/x"], "HostConfig.Binds"),
-    (["-v", "/data"], "Volumes"),
-    (["--mount", "type=bind,src=/tmp,dst=/x"], "HostConfig.Mounts"),
     (["--link", "a:b"], "HostConfig.Links"),
     (["--dns", "1.2.3.4"], "HostConfig.Dns"),
     (["--dns-search", "example.com"], "HostConfig.DnsSearch"),

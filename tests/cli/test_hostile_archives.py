@@ -103,8 +103,18 @@ def _entries(data: bytes) -> list:
     return out
 
 
+def _run_cp(hakod, cli, data, tag, tmp):
+    name = tag.replace(":", "-")
+    docker(hakod, cli, "create", "--name", name, "busybox", check=True)
+    try:
+        return docker(hakod, cli, "cp", "-", f"{name}:/tmp", input=data, timeout=120)
+    finally:
+        docker(hakod, cli, "rm", "-f", name)
+
+
 RUNNERS = {"load": _run_load, "load (layer)": _run_load_layer, "import": _run_import,
-           "build context": _run_build_context, "ADD local tar": _run_add_tar}
+           "build context": _run_build_context, "ADD local tar": _run_add_tar,
+           "cp (PUT archive)": _run_cp}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -188,3 +198,28 @@ def test_copy_never_follows_image_symlinks_out_of_the_root(hakod, docker_cli, vi
         assert res.returncode == 0, res.stderr.decode()
     finally:
         _rmi(hakod, docker_cli, tag)
+
+
+@pytest.mark.parametrize("dest", ["/vd", "/vd/", "/vd/keep", "/vf", "/up/vd", "/vdrel/"])
+def test_cp_never_follows_container_symlinks_out_of_the_root(hakod, docker_cli, victims, dest,
+                                                             tmp_path):
+    """The container's own symlinks point at the host's victims (absolute, and relative
+    with more ``..`` than there are levels): docker cp into them writes inside the root."""
+    before = victims.snapshot()
+    name = f"hostile-cp-{uuid.uuid4().hex[:8]}"
+    up = "../" * 24
+    script = (f"ln -s {victims.dir} /vd && ln -s {victims.file} /vf && ln -s / /up && "
+              f"ln -s {up}{victims.dir.lstrip('/')} /vdrel")
+    payload = tmp_path / "keep"
+    payload.write_bytes(b"pwned\n")
+    docker(hakod, docker_cli, "run", "--name", name, "busybox", "sh", "-c", script, check=True)
+    try:
+        docker(hakod, docker_cli, "cp", str(payload), f"{name}:{dest}")
+        status, _ = hakod.api("PUT", f"/containers/{name}/archive", raw=tar_bytes(
+            [entry("keep", data=b"pwned"), entry("pwned", data=b"pwned")]),
+            query={"path": dest})
+        assert victims.snapshot() == before
+        res = docker(hakod, docker_cli, "cp", f"{name}:{dest}", "-")
+        assert b"precious" not in res.stdout and b"keep\n" not in res.stdout
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", name)

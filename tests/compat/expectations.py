@@ -35,10 +35,6 @@ DESELECTED: dict[str, str] = {
 _LINKS = "networking (later issue): legacy links need container networking"
 _PORTS = "networking (later issue): published ports need the bridge network and port mapping"
 _NETWORKS = "networking (later issue): /networks endpoints and user-defined networks"
-_BINDS = "volumes (later issue): bind mounts and Mounts are not applied to containers yet"
-_VOLUMES = "volumes (later issue): named/anonymous volumes and /volumes endpoints"
-_ARCHIVE = ("volumes (later issue): writes to the anonymous volume /vol1 (the archive endpoint, "
-            "docker cp, is not implemented either)")
 _PULLS = "pull/registry (later issue): the test pulls an image from Docker Hub"
 
 EXPECTED_FAILURES: dict[str, str] = {
@@ -46,16 +42,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "api_container_test.py::CreateContainerTest::test_create_with_links": _LINKS,
     "api_container_test.py::CreateContainerTest::test_create_with_mac_address":
         "networking (later issue): MacAddress needs the container's eth0 on a network",
-    "api_container_test.py::VolumeBindTest::test_create_with_binds_ro": _BINDS,
-    "api_container_test.py::VolumeBindTest::test_create_with_binds_rw": _BINDS,
-    "api_container_test.py::VolumeBindTest::test_create_with_binds_rw_rshared": _BINDS,
-    "api_container_test.py::VolumeBindTest::test_create_with_mounts": _BINDS,
-    "api_container_test.py::VolumeBindTest::test_create_with_mounts_ro": _BINDS,
-    "api_container_test.py::VolumeBindTest::test_create_with_volume_mount": _VOLUMES,
-    "api_container_test.py::ArchiveTest::test_get_file_archive_from_container": _ARCHIVE,
-    "api_container_test.py::ArchiveTest::test_get_file_stat_from_container": _ARCHIVE,
-    "api_container_test.py::ArchiveTest::test_copy_file_to_container": _ARCHIVE,
-    "api_container_test.py::ArchiveTest::test_copy_directory_to_container": _ARCHIVE,
     "api_container_test.py::PortTest::test_port": _PORTS,
     "api_container_test.py::LinkTest::test_remove_link": _LINKS,
     "api_image_test.py::ImportImageTest::test_get_load_image": _PULLS,
@@ -63,8 +49,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         "pull/registry (later issue): /distribution asks Docker Hub for the manifest",
     "models_containers_test.py::ContainerCollectionTest::test_run_with_image_that_does_not_exist":
         "pull/registry (later issue): run pulls the missing image and expects the registry's 404",
-    "models_containers_test.py::ContainerCollectionTest::test_run_with_named_volume": _VOLUMES,
-    "models_containers_test.py::ContainerCollectionTest::test_run_with_volume": _BINDS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_network": _NETWORKS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_networking_config": _NETWORKS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_networking_config_with_undeclared_network":
@@ -93,8 +77,6 @@ EXPECTED_FAILURES.update({
     "api_plugin_test.py": "plugins (later issue): /plugins is not implemented (and installs pull from Docker Hub)",
     "api_network_test.py": _NETWORKS,
     "models_networks_test.py": _NETWORKS,
-    "api_volume_test.py": _VOLUMES,
-    "models_volumes_test.py": _VOLUMES,
     "api_healthcheck_test.py": ("healthcheck: health checks are never run by hako yet, so an explicit "
                                 "Healthcheck is refused with 400 (hako/daemon/fields.py)"),
 })
@@ -103,22 +85,11 @@ EXPECTED_FAILURES["store_test.py"] = (
     "credential store helpers (client side, no daemon involved): the tests need "
     "docker-credential-secretservice or docker-credential-pass with a gpg key, not installed")
 
-EXPECTED_PASSES: dict[str, str] = {
-    "api_volume_test.py::TestVolumes::test_create_volume_invalid_driver":
-        "expects any APIError: hakod has no /volumes route, so the 404 satisfies it",
-    "api_volume_test.py::TestVolumes::test_inspect_nonexistent_volume":
-        "expects NotFound: hakod has no /volumes route, so the 404 satisfies it",
-    "api_volume_test.py::TestVolumes::test_remove_nonexistent_volume":
-        "expects NotFound: hakod has no /volumes route, so the 404 satisfies it",
-}
+EXPECTED_PASSES: dict[str, str] = {}
 
 # -- fields hako refuses with 400 instead of storing and ignoring them (hako/daemon/fields.py)
 _REFUSED = "refused with 400 (hako/daemon/fields.py), not implemented: "
 EXPECTED_FAILURES.update({
-    "api_container_test.py::CreateContainerTest::test_create_container_with_volumes_from":
-        _REFUSED + "volumes (later issue): HostConfig.VolumesFrom",
-    "models_containers_test.py::ContainerTest::test_create_with_volume_driver":
-        _REFUSED + "volumes (later issue): HostConfig.VolumeDriver",
     "api_container_test.py::CreateContainerTest::test_create_with_cgroupns":
         _REFUSED + "a private cgroup namespace: HostConfig.CgroupnsMode private",
     "api_container_test.py::CreateContainerTest::test_create_with_device_cgroup_rules":

@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+from hako.daemon import mounts
 from hako.daemon.state import Container, Status, ZERO_TIME
 from hako.support.units import human_duration
 
@@ -92,7 +93,7 @@ def inspect_json(c: Container, graph_data: dict[str, str] | None = None,
         "ExecIDs": None,
         "HostConfig": c.host_config,
         "GraphDriver": {"Name": "overlay2", "Data": graph_data or {}},
-        "Mounts": [],
+        "Mounts": mounts.inspect_json(c.mounts),
         "Config": c.config,
         "NetworkSettings": _network_settings(c),
     }
@@ -117,7 +118,7 @@ def list_json(c: Container, sizes: tuple[int, int] | None = None) -> dict[str, A
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": dict(c.networking.get("Networks") or {})},
-        "Mounts": [],
+        "Mounts": mounts.inspect_json(c.mounts),
     }
     if sizes is not None:
         out["SizeRw"], out["SizeRootFs"] = sizes

@@ -116,3 +116,12 @@ def test_resources():
     with pytest.raises(InvalidArgument, match="soft limit must be less"):
         resources.parse_ulimit("nofile=20:10")
     assert resources.parse_cpuset("0-2,4") == [0, 1, 2, 4]
+
+
+def test_parse_mount_volume_keys_and_unknown_key():
+    m = mounts.parse_mount("type=volume,src=v,dst=/d,volume-nocopy,volume-label=a=b,"
+                           "volume-driver=local,volume-opt=type=tmpfs")
+    assert m.extra == {"volume-nocopy": "true", "volume-label": {"a": "b"},
+                       "volume-driver": "local", "volume-opt": {"type": "tmpfs"}}
+    with pytest.raises(InvalidArgument, match="unexpected key 'bogus' in 'bogus=1'"):
+        mounts.parse_mount("type=volume,dst=/d,bogus=1")

@@ -40,6 +40,9 @@ def register(r: Router) -> None:
     r.add("GET", "/containers/{id}/export", export)
     r.add("POST", "/containers/{id}/update", update)
     r.add("GET", "/containers/{id}/stats", stats)
+    r.add("GET", "/containers/{id}/archive", get_archive)
+    r.add("HEAD", "/containers/{id}/archive", head_archive)
+    r.add("PUT", "/containers/{id}/archive", put_archive)
 
 
 async def create(req: Request) -> JSONResponse:
@@ -314,3 +317,42 @@ async def prune(req: Request) -> JSONResponse:
         deleted.append(c.id)
         reclaimed += size
     return JSONResponse({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+
+
+_STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+
+def _archive_path(req: Request) -> str:
+    path = req.query.get("path", "")
+    if not path:
+        raise InvalidArgument("path is required")  # moby: "Path cannot be empty"
+    return path
+
+
+async def head_archive(req: Request) -> EmptyResponse:
+    from hako.daemon import archive
+
+    c = req.services.containers.get(req.params["id"])
+    doc = await archive.stat_path(req.services.containers, c, _archive_path(req))
+    return EmptyResponse(200, headers=[(_STAT_HEADER, archive.stat_header(doc)),
+                                       ("Content-Type", "application/json")])
+
+
+async def get_archive(req: Request) -> StreamResponse:
+    from hako.daemon import archive
+
+    if req.method == "HEAD":
+        return await head_archive(req)  # type: ignore[return-value]
+    c = req.services.containers.get(req.params["id"])
+    doc, chunks = await archive.get_path(req.services.containers, c, _archive_path(req))
+    return StreamResponse(chunks, content_type="application/x-tar",
+                          headers=[(_STAT_HEADER, archive.stat_header(doc))])
+
+
+async def put_archive(req: Request) -> EmptyResponse:
+    from hako.daemon import archive
+
+    c = req.services.containers.get(req.params["id"])
+    await archive.put_path(req.services.containers, c, _archive_path(req), req.stream(),
+                           req.query_bool("noOverwriteDirNonDir"), req.query_bool("copyUIDGID"))
+    return EmptyResponse(200)

@@ -125,7 +125,7 @@ async def info(req: Request) -> JSONResponse:
         "Images": n_images, "Driver": images.driver_name,
         "DriverStatus": [["Backing Filesystem", _backing_fs(cfg.data_root)]],
         # no volume or network drivers exist yet; "null" is the none/loopback-only netns
-        "Plugins": {"Volume": [], "Network": ["null"], "Authorization": None, "Log": ["json-file"]},
+        "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None, "Log": ["json-file"]},
         **cgroup_features(), "KernelMemory": False, "KernelMemoryTCP": False,
         "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
         "BridgeNfIptables": _read("/proc/sys/net/bridge/bridge-nf-call-iptables") == "1",
@@ -182,11 +182,12 @@ async def events(req: Request) -> StreamResponse:
     return StreamResponse(bus.stream(req.query_filters(), req.query.get("since"), req.query.get("until")))
 
 
-def disk_usage_report(images, containers) -> dict:
+def disk_usage_report(images, containers, volumes=None) -> dict:
     """Docker's ``/system/df``, measured: every layer once (``LayersSize``), each image with
     the containers using it and the size it shares with other images, each container's
-    writable layer. No volumes exist; the legacy builder's cache is made of images (counted
-    there), so ``BuildCache`` is empty as in Docker without BuildKit."""
+    writable layer, each volume with its measured size and the number of containers that
+    refer to it; the legacy builder's cache is made of images (counted there), so
+    ``BuildCache`` is empty as in Docker without BuildKit."""
     from hako.daemon.api import wire
     from hako.daemon.api.routes.images import summary_json
 
@@ -216,9 +217,17 @@ def disk_usage_report(images, containers) -> dict:
         except Exception:  # noqa: BLE001 - a container being removed has no snapshot
             rw = (0, 0)
         out_containers.append(wire.list_json(c, rw))
+    out_volumes = []
+    if volumes is not None:
+        from hako.daemon.api.routes.volumes import volume_json
+
+        for vol in volumes.list():
+            usage = {"Size": volumes.size(vol.name), "RefCount": len(volumes.users(vol.name))}
+            out_volumes.append(volume_json(vol, usage))
     return {"LayersSize": sum(sizes.values()), "Images": out_images, "Containers": out_containers,
-            "Volumes": [], "BuildCache": []}
+            "Volumes": out_volumes, "BuildCache": []}
 
 
 async def disk_usage(req: Request) -> JSONResponse:
-    return JSONResponse(await req.run(disk_usage_report, req.services.images, req.services.containers))
+    return JSONResponse(await req.run(disk_usage_report, req.services.images,
+                                      req.services.containers, req.services.volumes))

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "history": "image:history", "import": "image:import_", "save": "image:save",
     "load": "image:load", "pull": "image:pull",
     "commit": "commit:commit", "build": "build:build",
+    "registry": "registry:registry",
     "info": "system:info", "version": "system:version", "events": "system:events",
 }
 GROUPS: dict[str, dict[str, str]] = {

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from hako.errors import (AlreadyExists, EngineError, InvalidArgument, NotFound, Unauthorized,
+from hako.errors import (AlreadyExists, EngineError, Internal, InvalidArgument, NotFound, Unauthorized,
                          Unavailable, Unsupported)
 from hako.image.progress import Emit, Progress, Throttle
 from hako.oci import imageconfig, manifest as oci_manifest, mediatypes as mt
@@ -50,8 +50,9 @@ class Resolved:
     diff_ids: list[Digest]
 
 
-def _pull_denied(ref: Reference) -> Unauthorized:
-    return Unauthorized(
+def _pull_denied(ref: Reference) -> NotFound:
+    # dockerd answers a denied pull as "not found" (404): the CLI then does not prompt
+    return NotFound(
         f"pull access denied for {ref.familiar_name}, repository does not exist or may require "
         "'docker login': denied: requested access to the resource is denied")
 
@@ -85,8 +86,9 @@ def _resolve_on(client: RegistryClient, host: str, ref: Reference, platform: str
     except NotFound as exc:
         raise NotFound(f"manifest for {ref.familiar()} not found: {exc}") from exc
     except Unauthorized as exc:
-        if "no basic auth" in str(exc):
-            raise
+        if "no basic auth" in str(exc):  # dockerd: a plain (500) error, no login prompt
+            raise Internal(f'Head "{client.base}/v2/{ref.path}/manifests/{target}": '
+                           "no basic auth credentials") from exc
         raise _pull_denied(ref) from exc
     top = digest
     doc = _parse(data, media_type)

@@ -462,9 +462,8 @@ class RegistryClient:
     def _error(self, status: int, body: bytes, what: str, push: bool = False) -> EngineError:
         err = protocol.parse_errors(status, body)
         if status == 401:
-            if push:
-                return Unauthorized("unauthorized: authentication required")
-            return Unauthorized(f"{err.code.lower()}: {err.message}")
+            message = err.message if body else "authentication required"
+            return Unauthorized(f"unauthorized: {message}")
         if status == 404 and err.code in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"):
             return NotFound(f"{err.code.lower().replace('_', ' ')}: {err.message}")
         return err.as_kind()

@@ -36,6 +36,7 @@ ROUTES = [
     ("upload", re.compile(rf"^/v2/{_NAME}/blobs/uploads/(?P<uuid>[0-9a-f-]+)$")),
     ("blob", re.compile(rf"^/v2/{_NAME}/blobs/(?P<digest>[^/]+)$")),
     ("search", re.compile(r"^/v1/search$")),
+    ("token", re.compile(r"^/token$")),
 ]
 MANIFEST_TYPES = mt.MANIFESTS | mt.INDEXES
 MAX_MANIFEST = 4 << 20
@@ -92,6 +93,8 @@ class Handler(BaseHTTPRequestHandler):
             raise RegistryError("UNSUPPORTED", "registry is in read-only mode")
         auth = getattr(self.server, "auth", None)
         if auth is None:
+            return
+        if kind == "token":
             return
         actions: tuple[str, ...] = ()
         if kind in ("catalog",):
@@ -204,6 +207,12 @@ class Handler(BaseHTTPRequestHandler):
         results = [{"name": r, "description": "", "star_count": 0, "is_official": False,
                     "is_automated": False} for r in found]
         self._json(200, {"num_results": len(results), "query": term, "results": results})
+
+    def token_get(self) -> None:
+        auth = getattr(self.server, "auth", None)
+        if auth is None or not hasattr(auth, "issue"):
+            raise RegistryError("UNSUPPORTED", "this registry issues no tokens")
+        self._json(200, auth.issue(self.headers, parse_qs(urlsplit(self.path).query)))
 
     # -- blobs -------------------------------------------------------------------------------
     def blob_head(self, name: str, digest: str) -> None:

@@ -43,7 +43,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     s.add_argument("--root", required=True, help="storage directory")
     s.add_argument("--htpasswd", default="", help="htpasswd file (bcrypt): basic auth")
     s.add_argument("--token-realm", default="",
-                   help="bearer token mode: the token endpoint's URL (served here at /token)")
+                   help="bearer token mode: the token endpoint's URL; 'self' for this "
+                        "server's own /token")
     s.add_argument("--service", default="hako-registry", help="bearer token service name")
     s.add_argument("--anonymous-pull", action="store_true",
                    help="token mode: anonymous tokens may pull")
@@ -55,12 +56,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def build_server(ns: argparse.Namespace) -> RegistryServer:
-    auth = None
+    server = RegistryServer(_split_addr(ns.addr), Storage(ns.root), None, ns.read_only)
     if ns.htpasswd or ns.token_realm:
         from hako.registry.server.auth import make_auth
 
-        auth = make_auth(ns.htpasswd, ns.token_realm, ns.service, ns.anonymous_pull)
-    server = RegistryServer(_split_addr(ns.addr), Storage(ns.root), auth, ns.read_only)
+        realm = ns.token_realm
+        if realm == "self":  # this server's own /token endpoint
+            host, port = server.server_address[:2]
+            scheme = "https" if ns.tls_cert else "http"
+            realm = f"{scheme}://{host}:{port}/token"
+        server.auth = make_auth(ns.htpasswd, realm, ns.service, ns.anonymous_pull)
     if ns.tls_cert:
         import ssl
 

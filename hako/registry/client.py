@@ -359,8 +359,9 @@ class RegistryClient:
             InvalidArgument: the content does not match the descriptor (size exceeded).
             Unavailable: the connection kept failing.
         """
-        failures = 0
+        failures = attempts = 0
         while True:
+            attempts += 1
             offset = writer.offset
             if desc.size >= 0 and offset >= desc.size:
                 if offset > desc.size:
@@ -378,7 +379,7 @@ class RegistryClient:
                              f"of {desc.size} bytes")
             except (_Short, Unavailable, OSError, http.client.HTTPException) as exc:
                 failures = failures + 1 if writer.offset == offset else 1
-                if failures >= RETRIES:
+                if failures >= RETRIES or attempts >= 4 * RETRIES:
                     raise Unavailable(f"error pulling blob {desc.digest}: {exc}") from exc
                 log.info("blob %s: %s; retrying from %d", desc.digest, exc, writer.offset)
                 self._sleep(0.2 * failures)

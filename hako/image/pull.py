@@ -66,25 +66,54 @@ def resolve(svc: Any, ref: Reference, credentials: Credentials | None = None,
         Unauthorized: pull access denied. Unavailable: no endpoint answered.
         Unsupported/InvalidArgument: unknown media types, no platform match, bad content.
     """
-    last: EngineError | None = None
+    return _on_endpoints(svc, ref, credentials, transport,
+                         lambda client, host: _resolve_on(client, host, ref, platform))
+
+
+def list_tags(svc: Any, ref: Reference, credentials: Credentials | None = None,
+              transport: Any = None) -> list[str]:
+    """Every tag of the repository (``pull --all-tags``)."""
+    def tags(client: RegistryClient, host: str) -> list[str]:
+        try:
+            found = client.tags(ref.path)
+        except NotFound as exc:
+            raise NotFound(f"repository {ref.familiar_name} not found: {exc}") from exc
+        except Unauthorized as exc:
+            raise _pull_denied(ref) from exc
+        if not found:
+            raise NotFound(f"repository {ref.familiar_name} has no tags")
+        return found
+
+    return _on_endpoints(svc, ref, credentials, transport, tags)
+
+
+def _on_endpoints(svc: Any, ref: Reference, credentials: Credentials | None, transport: Any, fn):
+    """Try ``fn(client, host)`` on each endpoint (mirrors first). When all fail, a definite
+    answer (not found, denied) of a mirror wins over an unreachable registry after it."""
+    errors: list[EngineError] = []
     for ep in svc.registries.endpoints(ref.domain):
         client = RegistryClient(ep.host, insecure=ep.insecure, credentials=credentials,
                                 transport=transport, base_url=ep.base_url)
         try:
-            return _resolve_on(client, ep.host, ref, platform)
+            return fn(client, ep.host)
         except (Unavailable, NotFound, Unauthorized) as exc:
-            last = exc
+            errors.append(exc)
             if not ep.mirror:
-                raise
-    raise last or Unavailable(f"no registry endpoint for {ref.domain}")
+                break
+    definite = [e for e in errors if not isinstance(e, Unavailable)]
+    if definite:
+        raise definite[0]
+    raise errors[-1] if errors else Unavailable(f"no registry endpoint for {ref.domain}")
 
 
 def _resolve_on(client: RegistryClient, host: str, ref: Reference, platform: str) -> Resolved:
     target = str(ref.digest) if ref.digest is not None else (ref.tag or "latest")
     try:
         data, media_type, digest = client.get_manifest(ref.path, target)
-    except NotFound as exc:
-        raise NotFound(f"manifest for {ref.familiar()} not found: {exc}") from exc
+    except NotFound as exc:  # moby's translatePullError wording
+        if str(exc).startswith("name unknown"):
+            raise NotFound(f"repository {ref.familiar_name} not found: {exc}") from exc
+        raise NotFound(f"manifest for {ref.with_default_tag().familiar()} not found: {exc}") from exc
     except Unauthorized as exc:
         if "no basic auth" in str(exc):  # dockerd: a plain (500) error, no login prompt
             raise Internal(f'Head "{client.base}/v2/{ref.path}/manifests/{target}": '

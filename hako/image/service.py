@@ -338,6 +338,12 @@ class ImageService:
 
         return pull.resolve(self, reference.parse(ref_text), credentials, platform)
 
+    def pull_tags(self, ref_text: str, credentials=None) -> list[str]:
+        """Tags of a repository on its registry (``pull --all-tags``)."""
+        from hako.image import pull
+
+        return pull.list_tags(self, reference.parse(ref_text), credentials)
+
     def pull_fetch(self, resolved, emit) -> str:
         """Second half of a pull: download, verify, unpack, record; returns the image id."""
         from hako.image import pull

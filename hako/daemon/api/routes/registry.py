@@ -124,9 +124,35 @@ async def pull_image(req: Request) -> StreamResponse:
     if tag:
         text = f"{name}@{tag}" if ":" in tag else f"{name}:{tag}"
     svc = req.services.images
-    resolved = await req.run(svc.pull_resolve, text, credentials_from(req),
-                             req.query.get("platform", ""))
+    platform = check_platform(req.query.get("platform", ""))
+    creds = credentials_from(req)
+    from hako.oci import reference
+
+    ref = reference.parse(text)
+    if not ref.tag and ref.digest is None:  # no tag at all: every tag (pull --all-tags)
+        tags = await req.run(svc.pull_tags, text, creds)
+
+        def pull_all(emit) -> None:
+            for t in tags:
+                svc.pull_fetch(svc.pull_resolve(f"{text}:{t}", creds, platform), emit)
+
+        return _stream(pull_all)
+    resolved = await req.run(svc.pull_resolve, text, creds, platform)
     return _stream(lambda emit: svc.pull_fetch(resolved, emit))
+
+
+_OSES = {"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "illumos",
+         "aix", "android", "dragonfly", "ios", "js", "plan9", "wasip1"}
+
+
+def check_platform(text: str) -> str:
+    """containerd's platforms.Parse errors for a bad ``platform`` value."""
+    if not text:
+        return ""
+    os_name = text.split("/")[0].lower()
+    if os_name not in _OSES:
+        raise InvalidArgument(f'"{text}": unknown operating system or architecture: invalid argument')
+    return text
 
 
 async def push_image(req: Request) -> StreamResponse:

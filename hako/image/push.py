@@ -3,7 +3,7 @@
 For every layer the blob to send is, in order of preference: a compressed blob pulled from
 the same registry (a ``HEAD`` shows it is there: "Layer already exists", or a cross-repo mount:
 "Mounted from <repo>"), any compressed blob kept for the layer (pulled elsewhere, or made by
-an earlier push), else a deterministic gzip of the layer tar (mtime 0, no name, level 6)
+an earlier push), else a deterministic gzip of the layer tar (``support.pgzip``: parallel, mtime 0, level 1)
 made now and kept for the next push. A pulled image whose stored manifest still names exactly
 those blobs is pushed with its original manifest bytes, so its digest stays the same.
 Layers go ``max_concurrent_uploads`` at a time.
@@ -14,7 +14,6 @@ Layer 4. May import: errors, support, oci, store, registry.client, image.
 from __future__ import annotations
 
 import concurrent.futures
-import gzip
 import json
 import os
 from dataclasses import dataclass
@@ -28,11 +27,15 @@ from hako.oci.digest import Digest
 from hako.oci.reference import Reference
 from hako.registry.client import Credentials, RegistryClient
 from hako.store.metadata import DistributionRecord
+from hako.support import pgzip
 
 _TO_DOCKER = {mt.OCI_LAYER_GZIP: mt.DOCKER_LAYER_GZIP, mt.OCI_LAYER: mt.DOCKER_LAYER,
               mt.DOCKER_LAYER_GZIP: mt.DOCKER_LAYER_GZIP, mt.DOCKER_LAYER: mt.DOCKER_LAYER,
               mt.OCI_LAYER_NONDIST_GZIP: mt.DOCKER_LAYER_FOREIGN,
               mt.DOCKER_LAYER_FOREIGN: mt.DOCKER_LAYER_FOREIGN}
+
+
+GZIP_LEVEL = 1  # fast; the output is deterministic (hako.support.pgzip)
 
 
 @dataclass
@@ -180,10 +183,8 @@ def _local_blob(svc: Any, diff_id: Digest, records: list, lease: Any) -> Descrip
         return Descriptor(layer.media_type, blob, svc.content.info(blob).size)
     ref = f"compress-{diff_id}-{os.getpid()}-{id(lease)}"
     with svc.content.writer(ref) as writer, svc.content.open(blob) as src:
-        gz = gzip.GzipFile(filename="", mode="wb", fileobj=writer, mtime=0, compresslevel=6)
-        while chunk := src.read(1 << 20):
-            gz.write(chunk)
-        gz.close()
+        for piece in pgzip.compress(src, GZIP_LEVEL):
+            writer.write(piece)
         size = writer.offset
         digest = writer.commit()
     lease.add(digest)

@@ -235,14 +235,8 @@ class Handler(BaseHTTPRequestHandler):
                 start, end, status = span[0], span[1], 206
                 headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
             self._send(status, headers, length=end - start + 1)
-            f.seek(start)
-            left = end - start + 1
-            while left > 0:
-                data = f.read(min(left, CHUNK))
-                if not data:
-                    break
-                self.wfile.write(data)
-                left -= len(data)
+            self.wfile.flush()
+            self.connection.sendfile(f, start, end - start + 1)
 
     def blob_delete(self, name: str, digest: str) -> None:
         self.storage.unlink_blob(name, parse_digest(digest))

@@ -5,7 +5,8 @@ loads images; prepares container root filesystems on top of image layers.
 
 On-disk layout (under the data root)::
 
-    content/          LocalContentStore: configs, layer tars (uncompressed, by diff id)
+    content/          LocalContentStore: configs, manifests, layer tars (uncompressed, by
+                      diff id) and compressed layer blobs (pulled, or gzipped for a push)
     image/metadata.db MetadataStore: images, names, layers (schema-versioned sqlite)
     snapshots/<n>/    snapshotter directories; snapshots.db its bookkeeping
 

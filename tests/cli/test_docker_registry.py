@@ -63,6 +63,11 @@ def test_push_pull_by_tag_and_digest_run(hakod, other_hakod, docker_cli, registr
     assert f"{name} {digest}" in listing
     up = out(docker(d2, docker_cli, "pull", f"{name}@{digest}", check=True))
     assert "Image is up to date" in up
+    # a pulled image pushed to another repository: its blobs are mounted, not re-sent, and
+    # its original manifest keeps the digest
+    docker(d2, docker_cli, "tag", f"{name}@{digest}", f"{name}-copy:v2", check=True)
+    pushed = out(docker(d2, docker_cli, "push", f"{name}-copy:v2", check=True))
+    assert "Mounted from" in pushed and f"v2: digest: {digest}" in pushed
 
 
 def test_pull_errors(hakod, docker_cli, registry):

@@ -79,3 +79,24 @@ def test_pull_errors(hakod, docker_cli, registry):
     res = docker(hakod, docker_cli, "push", f"{registry.host}/not/local:tag")
     assert res.returncode == 1
     assert "An image does not exist locally with the tag" in res.stderr.decode()
+
+
+def test_search_and_info(hakod, fresh_hakod, docker_cli):
+    reg = HakoRegistry().start()
+    try:
+        name = f"{reg.host}/findme/tool-{uuid.uuid4().hex[:6]}"
+        docker(hakod, docker_cli, "tag", "busybox", name, check=True)
+        try:
+            docker(hakod, docker_cli, "push", name, check=True)
+        finally:
+            docker(hakod, docker_cli, "rmi", name)
+        found = out(docker(hakod, docker_cli, "search", f"{reg.host}/findme", check=True))
+        assert found.splitlines()[0].split()[:2] == ["NAME", "DESCRIPTION"]
+        assert name.split("/", 1)[1] in found
+        assert out(docker(hakod, docker_cli, "search", f"{reg.host}/absent", check=True)).count("\n") == 1
+        d = fresh_hakod(extra_args=("--registry-mirror", f"http://{reg.host}",
+                                    "--insecure-registry", "10.9.0.0/16")).start()
+        info = out(docker(d, docker_cli, "info", check=True))
+        assert f"http://{reg.host}/" in info and "10.9.0.0/16" in info
+    finally:
+        reg.cleanup()

@@ -50,6 +50,7 @@ class Fake:
         self.fault = fault
         self.manifest, self.config, self.layer = make_image(os.urandom(300_000))
         self.layer_gets = 0
+        self.stalled, self.release = threading.Event(), threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,7 @@ class Fake:
         self.thread.start()
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -108,6 +110,13 @@ class Fake:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         h.end_headers()
         if h.command == "HEAD":
+            return
+        if self.fault == "stall":  # half the layer, then hold the connection open
+            h.wfile.write(part[: len(part) // 2])
+            h.wfile.flush()
+            self.stalled.set()
+            self.release.wait(60)
+            h.close_connection = True
             return
         cut = self.fault == "truncated" or (self.fault == "drop-once" and self.layer_gets == 1)
         if cut:
@@ -193,3 +202,24 @@ def test_invalid_reference(hakod, ref, tag):
 def test_unreachable_registry(hakod):
     status, message = pull(hakod, "127.0.0.1:1/nothing/here")
     assert status == 503 and "connection refused" in message
+
+
+@pytest.mark.parametrize("fake", ["stall"], indirect=True)
+def test_daemon_killed_mid_pull_restarts_clean(fresh_hakod, fake):
+    d = fresh_hakod().start()
+    before = blobs(d)
+    def pull_until_killed() -> None:
+        try:
+            pull(d, f"{fake.host}/fake/img")
+        except OSError:  # the daemon is killed under it
+            pass
+
+    puller = threading.Thread(target=pull_until_killed, daemon=True)
+    puller.start()
+    assert fake.stalled.wait(60), "the pull never reached the layer"
+    assert ingests(d)  # the partial download is an ingest, not a blob
+    d.kill9()
+    d.start()
+    status, report = d.api("GET", "/system/check")
+    assert status == 200 and report["Problems"] == [], report
+    assert ingests(d) == [] and blobs(d) == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -211,7 +212,7 @@ def test_daemon_killed_mid_pull_restarts_clean(fresh_hakod, fake):
     def pull_until_killed() -> None:
         try:
             pull(d, f"{fake.host}/fake/img")
-        except OSError:  # the daemon is killed under it
+        except (OSError, http.client.HTTPException):  # the daemon is killed under it
             pass
 
     puller = threading.Thread(target=pull_until_killed, daemon=True)

@@ -52,7 +52,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     s.add_argument("--tls-cert", default="")
     s.add_argument("--tls-key", default="")
     s.add_argument("--log-level", default="info")
+    g = sub.add_parser("gc", help="remove blobs no manifest references (registry stopped or read-only)")
+    g.add_argument("--root", required=True)
+    g.add_argument("--delete-untagged", action="store_true")
+    g.add_argument("--dry-run", action="store_true")
     return p.parse_args(argv)
+
+
+def run_gc(ns: argparse.Namespace) -> int:
+    from hako.registry.server.gc import collect
+
+    report = collect(Storage(ns.root), ns.delete_untagged, ns.dry_run)
+    verb = "would remove" if ns.dry_run else "removed"
+    for m in report.manifests:
+        print(f"{verb} manifest {m}")
+    for b in report.blobs:
+        print(f"{verb} blob {b}")
+    print(f"{len(report.blobs)} blobs, {len(report.manifests)} manifests {verb}")
+    return 0
 
 
 def build_server(ns: argparse.Namespace) -> RegistryServer:
@@ -77,6 +94,8 @@ def build_server(ns: argparse.Namespace) -> RegistryServer:
 
 def main(argv: list[str] | None = None) -> int:
     ns = parse_args(sys.argv[1:] if argv is None else argv)
+    if ns.command == "gc":
+        return run_gc(ns)
     logging.basicConfig(level=getattr(logging, ns.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = build_server(ns)

@@ -177,3 +177,27 @@ def test_cross_repository_mount(reg):
     assert req(reg, "HEAD", f"/v2/dst/repo/blobs/{d}")[0] == 200
     status, _, _ = req(reg, "POST", f"/v2/dst2/repo/blobs/uploads/?mount={d}&from=nothere/repo")
     assert status == 202  # not mountable: an upload session instead
+
+
+def test_gc_removes_only_unreferenced(tmp_path):
+    import subprocess
+    import sys
+
+    r = HakoRegistry()
+    try:
+        r.start()
+        kept = push_image(r, "gc/app", "v1", b"kept layer")
+        old = push_image(r, "gc/app", "v1", b"replaced layer")  # v1 moves: `kept` is untagged
+        orphan = upload(r, "gc/app", b"never referenced")
+        r.stop()
+        res = subprocess.run([sys.executable, "-m", "hako.registry.server.main", "gc", "--root",
+                              r.storage, "--delete-untagged"], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        assert orphan in res.stdout and digest(b"kept layer") in res.stdout
+        assert digest(b"replaced layer") not in res.stdout and f"gc/app@{digest(kept)}" in res.stdout
+        r.start()
+        assert req(r, "HEAD", f"/v2/gc/app/blobs/{orphan}")[0] == 404
+        assert req(r, "GET", "/v2/gc/app/manifests/v1")[2] == old
+        assert req(r, "GET", f"/v2/gc/app/manifests/{digest(kept)}")[0] == 404
+    finally:
+        r.cleanup()

@@ -8,7 +8,8 @@ does before its progress stream starts):
    or ``platform``), checks every media type, and fetches and verifies the config.
 2. ``fetch(svc, resolved, emit)`` downloads the missing layers (``max_concurrent_downloads``
    at once) into the content store as pulled (ingest → digest and size verified → rename,
-   under a lease), unpacks them bottom first through the one extractor (``Unpacker``),
+   under a lease), unpacks them bottom first through the one extractor (``Unpacker``; the
+   first missing layer while it downloads, its snapshot committed only after the blob verified),
    checks each diff id against the config, and records the image with its names, manifest
    and the blobs' source repository (so a push re-uses them byte for byte).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import queue
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -274,13 +276,20 @@ def _download_and_unpack(svc: Any, r: Resolved, todo: list[Descriptor], base: in
     cancel = threading.Event()
     workers = max(1, svc.registries.max_concurrent_downloads)
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="hako-pull") as pool:
-        futures = [pool.submit(_download, svc, r, d, lease, emit, cancel) for d in todo]
+        # the first missing layer is extracted while it downloads (its snapshot is committed
+        # only after the blob verified); the others download to the content store meanwhile
+        streamed = _Pipe() if not svc.content.exists(todo[0].digest) else None
+        futures = [pool.submit(_download, svc, r, d, lease, emit, cancel,
+                               streamed if i == 0 else None) for i, d in enumerate(todo)]
         if len(todo) > workers:
             for desc in todo[workers:]:
                 emit(Progress("Waiting", desc.digest.short))
         try:
             parent = chains[base - 1] if base else None
             for i, (desc, fut) in enumerate(zip(todo, futures)):
+                if i == 0 and streamed is not None:
+                    parent = _unpack_streamed(svc, r, desc, base, parent, fut, streamed, emit)
+                    continue
                 fut.result()
                 parent = _unpack_one(svc, r, desc, base + i, parent, emit)
         except BaseException:
@@ -290,8 +299,74 @@ def _download_and_unpack(svc: Any, r: Resolved, todo: list[Descriptor], base: in
             raise
 
 
+class PullCancelled(Internal):
+    """Another layer of the pull failed (never retried by the client)."""
+
+
+class _Pipe:
+    """Bytes from the downloading thread to the extracting one (bounded), ended by ``close``."""
+
+    def __init__(self) -> None:
+        self.q: queue.Queue = queue.Queue(maxsize=32)
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+
+    def put(self, data: bytes) -> None:
+        self.q.put(bytes(data))
+
+    def close(self) -> None:
+        self.q.put(None)
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (at most one queued chunk's worth), b"" at the end."""
+        while not self._buf and not self._eof:
+            item = self.q.get()
+            if item is None:
+                self._eof = True
+            else:
+                self._buf, self._pos = item, 0
+        if not self._buf:
+            return b""
+        end = len(self._buf) if n is None or n < 0 else min(len(self._buf), self._pos + n)
+        out = self._buf[self._pos:end]
+        self._pos = end
+        if self._pos >= len(self._buf):
+            self._buf = b""
+        return out
+
+    def drain(self) -> None:
+        while not self._eof:
+            if self.q.get() is None:
+                self._eof = True
+        self._buf = b""
+
+
+class _TeeWriter:
+    def __init__(self, writer: Any, pipe: _Pipe) -> None:
+        self._writer, self._pipe = writer, pipe
+
+    @property
+    def offset(self) -> int:
+        return self._writer.offset
+
+    def write(self, data: bytes) -> int:
+        n = self._writer.write(data)
+        self._pipe.put(data)
+        return n
+
+
 def _download(svc: Any, r: Resolved, desc: Descriptor, lease: Any, emit: Emit,
-              cancel: threading.Event) -> None:
+              cancel: threading.Event, pipe: _Pipe | None = None) -> None:
+    try:
+        _download_to(svc, r, desc, lease, emit, cancel, pipe)
+    finally:
+        if pipe is not None:
+            pipe.close()
+
+
+def _download_to(svc: Any, r: Resolved, desc: Descriptor, lease: Any, emit: Emit,
+                 cancel: threading.Event, pipe: _Pipe | None) -> None:
     lease.add(desc.digest)
     layer_id = desc.digest.short
     if svc.content.exists(desc.digest):
@@ -309,10 +384,11 @@ def _download(svc: Any, r: Resolved, desc: Descriptor, lease: Any, emit: Emit,
 
             def on_bytes(n: int) -> None:
                 if cancel.is_set():
-                    raise Unavailable("pull cancelled")
+                    raise PullCancelled("pull cancelled")
                 progress(n)
 
-            r.client.fetch_blob(r.ref.path, desc, writer, on_bytes)
+            sink = writer if pipe is None else _TeeWriter(writer, pipe)
+            r.client.fetch_blob(r.ref.path, desc, sink, on_bytes)
             emit(Progress("Verifying Checksum", layer_id))
             try:
                 writer.commit(desc.digest, desc.size)
@@ -342,6 +418,33 @@ def _unpack_one(svc: Any, r: Resolved, desc: Descriptor, index: int, parent: Dig
     progress = Throttle(emit, "Extracting", layer_id, desc.size)
     with svc.content.open(desc.digest) as f:
         unpacked = svc.unpacker.unpack(parent, _Counting(f, progress), blob=desc)
+    if unpacked.diff_id != r.diff_ids[index]:
+        _discard_chain(svc, unpacked.chain_id)
+        raise InvalidArgument(
+            f"layer {desc.digest} does not match the image config: diff id {unpacked.diff_id}, "
+            f"expected {r.diff_ids[index]}")
+    emit(Progress("Pull complete", layer_id))
+    return unpacked.chain_id
+
+
+def _unpack_streamed(svc: Any, r: Resolved, desc: Descriptor, index: int, parent: Digest | None,
+                     fut: concurrent.futures.Future, pipe: _Pipe, emit: Emit) -> Digest:
+    """Extract a layer from the bytes its download passes on; the snapshot is committed only
+    once the download verified the blob (else the extraction is thrown away)."""
+    layer_id = desc.digest.short
+
+    def downloaded() -> None:
+        pipe.drain()  # the tar may end before the gzip stream does
+        fut.result()
+
+    try:
+        unpacked = svc.unpacker.unpack(parent, pipe, blob=desc, verify=downloaded)
+    except BaseException as exc:
+        pipe.drain()
+        failure = fut.exception()
+        if failure is not None and failure is not exc:
+            raise failure from exc  # a bad blob explains a bad tar: report the blob
+        raise
     if unpacked.diff_id != r.diff_ids[index]:
         _discard_chain(svc, unpacked.chain_id)
         raise InvalidArgument(

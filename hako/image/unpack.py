@@ -137,13 +137,16 @@ class Unpacker:
                 self._pin(chains[-1])
             return True
 
-    def unpack(self, parent: Digest | None, stream: BinaryIO, blob: Any = None) -> Unpacked:
+    def unpack(self, parent: Digest | None, stream: BinaryIO, blob: Any = None,
+               verify: Any = None) -> Unpacked:
         """Unpack one layer on top of the snapshot ``parent`` (a chain id, None for base).
 
         Args:
             blob: the descriptor of a compressed blob already committed to content that
                 ``stream`` reads (a pulled layer): it becomes the layer's stored blob, and no
                 uncompressed copy is kept.
+            verify: called after the layer is extracted and before its snapshot is committed
+                (a streamed pull checks the blob's digest there); raising discards the layer.
 
         Raises:
             InvalidArgument: the layer tar is unsafe or malformed.
@@ -160,6 +163,8 @@ class Unpacker:
                 diff_id, size = apply_layer(
                     root, _Tee(tarsafe.decompressed(stream), writer), whiteouts, lowers
                 )
+                if verify is not None:
+                    verify()
                 chain = diff_id if parent is None else chain_ids([parent, diff_id])[1]
                 with self.lock:  # another unpack of the same layer may have won the race
                     if self.has_chain(chain):

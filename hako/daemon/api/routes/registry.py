@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from hako.daemon.api.router import JSONResponse, Request, Router, StreamResponse
-from hako.errors import EngineError, InvalidArgument, Unauthorized
+from hako.errors import InvalidArgument, Unauthorized
 
 
 def register(router: Router) -> None:
@@ -86,8 +86,6 @@ def _stream(work) -> StreamResponse:
 # -- credentials --------------------------------------------------------------------------------
 def credentials_from(req: Request):
     """``X-Registry-Auth`` (base64url JSON AuthConfig) → Credentials or None."""
-    from hako.registry.client import Credentials
-
     raw = req.headers.get("x-registry-auth", "").strip()
     if not raw:
         return None
@@ -215,16 +213,11 @@ def _filter_search(results: list[dict[str, Any]], filters: dict[str, list[str]])
 async def distribution_inspect(req: Request) -> JSONResponse:
     svc = req.services.images
     resolved = await req.run(svc.pull_resolve, req.params["name"], credentials_from(req), "")
-    import json as _json
-
-    top = resolved.digest
-    doc = _json.loads(resolved.manifest_bytes)
+    config = json.loads(resolved.config_bytes)
     return JSONResponse({
-        "Descriptor": {"mediaType": doc.get("mediaType", ""), "digest": str(top),
+        "Descriptor": {"mediaType": resolved.manifest.media_type, "digest": str(resolved.digest),
                        "size": len(resolved.manifest_bytes)},
-        "Platforms": [{"architecture": _json.loads(resolved.config_bytes).get("architecture", ""),
-                       "os": _json.loads(resolved.config_bytes).get("os", "linux")}],
+        "Platforms": [{"architecture": config.get("architecture", ""),
+                       "os": config.get("os", "linux")}],
     })
 
-
-_ = EngineError

@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "history": "image:history", "import": "image:import_", "save": "image:save",
     "load": "image:load", "pull": "image:pull",
     "commit": "commit:commit", "build": "build:build",
+    "registry": "registry:registry", "push": "registry_cmds:push",
+    "login": "registry_cmds:login", "logout": "registry_cmds:logout",
+    "search": "registry_cmds:search",
     "info": "system:info", "version": "system:version", "events": "system:events",
 }
 GROUPS: dict[str, dict[str, str]] = {
@@ -43,7 +46,8 @@ GROUPS: dict[str, dict[str, str]] = {
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
         "inspect": "image inspect", "history": "history", "tag": "tag", "save": "save",
-        "load": "load", "import": "import", "pull": "pull", "prune": "image prune",
+        "load": "load", "import": "import", "pull": "pull", "push": "push",
+        "prune": "image prune",
         "bootstrap": "image bootstrap", "build": "build",
     },
     "system": {"info": "info", "events": "events", "check": "system check", "df": "system df"},

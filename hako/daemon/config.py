@@ -34,6 +34,18 @@ class DaemonConfig:
     tls_cacert: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+
+    def registry_options(self):
+        """The image layer's registry settings (validated)."""
+        from hako.image.registries import RegistryOptions
+
+        return RegistryOptions(tuple(m.rstrip("/") for m in self.registry_mirrors),
+                               tuple(self.insecure_registries), int(self.max_concurrent_downloads),
+                               int(self.max_concurrent_uploads))
 
     @property
     def containers_root(self) -> str:
@@ -117,6 +129,10 @@ _FILE_KEYS = {
     "tlscacert": "tls_cacert",
     "tlscert": "tls_cert",
     "tlskey": "tls_key",
+    "insecure-registries": "insecure_registries",
+    "registry-mirrors": "registry_mirrors",
+    "max-concurrent-downloads": "max_concurrent_downloads",
+    "max-concurrent-uploads": "max_concurrent_uploads",
 }
 
 
@@ -151,6 +167,7 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
                 value = {n: (v.get("path", n) if isinstance(v, dict) else str(v)) for n, v in value.items()}
             values[_FILE_KEYS[key]] = value
     values.update(flags)
-    if "hosts" in values:
-        values["hosts"] = tuple(values["hosts"])  # type: ignore[arg-type]
+    for key in ("hosts", "insecure_registries", "registry_mirrors"):
+        if key in values:
+            values[key] = tuple(values[key])  # type: ignore[arg-type]
     return DaemonConfig(**values)  # type: ignore[arg-type]

@@ -163,7 +163,7 @@ BUILD_QUERY: dict[str, Any] = {
     "platform": HONOURED,
     "networkmode": Refuse(f"build network modes other than default, bridge and none: {_NO_NET}",
                           ok=("default", "bridge", "none")),
-    "pull": Refuse("pulling base images: hako has no registry client yet"),
+    "pull": Refuse("pulling base images during a build (the builder does not pull yet; pull them first)"),
     "memory": Refuse("resource limits on build steps"),
     "memswap": Refuse("resource limits on build steps"),
     "cpushares": Refuse("resource limits on build steps"),

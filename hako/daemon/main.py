@@ -46,6 +46,11 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--tlscacert", dest="tls_cacert")
     p.add_argument("--tlscert", dest="tls_cert")
     p.add_argument("--tlskey", dest="tls_key")
+    p.add_argument("--insecure-registry", dest="insecure_registries", action="append",
+                   metavar="HOST|CIDR")
+    p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL")
+    p.add_argument("--max-concurrent-downloads", dest="max_concurrent_downloads", type=int)
+    p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int)
     ns = p.parse_args(argv)
     flags = {k: v for k, v in vars(ns).items() if v is not None and k != "config_file"}
     if "runtimes" in flags:
@@ -80,7 +85,7 @@ def build_services(config: Any) -> Services:
     events = EventBus()
     from hako.volume.service import VolumeService
 
-    images = ImageService(config.data_root)
+    images = ImageService(config.data_root, registries=config.registry_options())
     volumes = VolumeService(os.path.join(config.data_root, "volumes"))
     containers = ContainerService(config, images, events, volumes)
     return Services(config, images, containers, ExecService(containers), events, volumes)
@@ -104,7 +109,9 @@ def build_router() -> Any:
         log.warning("image routes unavailable: %s", exc)
     else:
         images.register(router)
-    from hako.daemon.api.routes import build as build_routes
+    from hako.daemon.api.routes import build as build_routes, registry as registry_routes
+
+    registry_routes.register(router)
 
     build_routes.register(router)
     return router

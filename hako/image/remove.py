@@ -125,12 +125,12 @@ class Remover:
             self._untag(n)
         self.meta.delete_image(image_id)
         self.records.append({"Deleted": image_id})
-        self._release_layers(image_id)
+        self._release_layers(image_id, rec.manifest if rec is not None else "")
         if prune and rec is not None and rec.parent:
             if self.meta.get_image(rec.parent) is not None:
                 self._delete(rec.parent, False, True, True)
 
-    def _release_layers(self, image_id: str) -> None:
+    def _release_layers(self, image_id: str, manifest: str = "") -> None:
         digest = Digest.parse(image_id)
         try:
             raw = imageconfig.parse_config(self.svc.content.read_bytes(digest))
@@ -159,14 +159,23 @@ class Remover:
             if str(diff_id) not in used_diffs:
                 layer = self.meta.get_layer(str(diff_id))
                 self.meta.remove_layer(str(diff_id))
+                blobs = [d.digest for d in self.meta.distribution_of(str(diff_id))]
                 if layer is not None:
                     self.reclaimed += layer.size
-                    try:
-                        self.svc.content.delete(Digest.parse(layer.blob))
-                    except NotFound:
-                        pass
+                    blobs.append(layer.blob)
+                for blob in dict.fromkeys(blobs):
+                    self._delete_blob(blob)
+                    self.meta.remove_distribution(blob)
+        self._delete_blob(image_id)
+        if manifest:
+            self._delete_blob(manifest)
+
+    def _delete_blob(self, digest: str) -> None:
+        """Delete a blob unless a pull or push holds a lease on it."""
+        if self.svc.leases.held(digest):
+            return
         try:
-            self.svc.content.delete(digest)
+            self.svc.content.delete(Digest.parse(digest))
         except NotFound:
             pass
 

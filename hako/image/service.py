@@ -5,7 +5,8 @@ loads images; prepares container root filesystems on top of image layers.
 
 On-disk layout (under the data root)::
 
-    content/          LocalContentStore: configs, layer tars (uncompressed, by diff id)
+    content/          LocalContentStore: configs, manifests, layer tars (uncompressed, by
+                      diff id) and compressed layer blobs (pulled, or gzipped for a push)
     image/metadata.db MetadataStore: images, names, layers (schema-versioned sqlite)
     snapshots/<n>/    snapshotter directories; snapshots.db its bookkeeping
 
@@ -24,7 +25,9 @@ from hako.image import model
 from hako.image.model import Image
 from hako.oci import imageconfig, reference
 from hako.oci.digest import Digest
+from hako.image.registries import RegistryOptions
 from hako.store.content import LocalContentStore
+from hako.store.leases import LeaseManager
 from hako.store.metadata import MetadataStore
 from hako.store.mount import Mount
 from hako.support import ids
@@ -67,7 +70,8 @@ class ImageService:
     snapshots are swept (``recover=False`` skips that).
     """
 
-    def __init__(self, root: str, snapshotter: Any = "auto", recover: bool = True) -> None:
+    def __init__(self, root: str, snapshotter: Any = "auto", recover: bool = True,
+                 registries: "RegistryOptions | None" = None) -> None:
         from hako.image.unpack import Unpacker
 
         self.root = root
@@ -76,6 +80,8 @@ class ImageService:
         self.meta = MetadataStore(os.path.join(root, "image", "metadata.db"))
         self.sn = make_snapshotter(root, snapshotter) if isinstance(snapshotter, str) else snapshotter
         self.lock = threading.RLock()
+        self.leases = LeaseManager()
+        self.registries = registries or RegistryOptions()
         self.unpacker = Unpacker(self.content, self.meta, self.sn, self.lock)
         if recover:
             self.collect_garbage()
@@ -89,7 +95,8 @@ class ImageService:
         from hako.store import gc
 
         with self.lock:
-            report = gc.collect(self.content, self.meta, self.sn)
+            report = gc.collect(self.content, self.meta, self.sn,
+                                leased=self.leases.snapshot())
         import shutil
 
         shutil.rmtree(os.path.join(self.root, "tmp"), ignore_errors=True)
@@ -320,6 +327,55 @@ class ImageService:
 
         with self.lock:
             return prune(self, dangling_only, filters or {}, containers_using)
+
+    # -- registries --------------------------------------------------------------------------
+    def pull_resolve(self, ref_text: str, credentials=None, platform: str = ""):
+        """First half of a pull: find the image on its registry (errors raise here).
+
+        Raises:
+            InvalidArgument (bad reference), NotFound, Unauthorized, Unavailable, Unsupported.
+        """
+        from hako.image import pull
+
+        return pull.resolve(self, reference.parse(ref_text), credentials, platform)
+
+    def pull_tags(self, ref_text: str, credentials=None) -> list[str]:
+        """Tags of a repository on its registry (``pull --all-tags``)."""
+        from hako.image import pull
+
+        return pull.list_tags(self, reference.parse(ref_text), credentials)
+
+    def pull_fetch(self, resolved, emit) -> str:
+        """Second half of a pull: download, verify, unpack, record; returns the image id."""
+        from hako.image import pull
+
+        return pull.fetch(self, resolved, emit)
+
+    def push_plan(self, name: str, tag: str = ""):
+        """What ``push`` would send. Raises NotFound when no local image has the tag."""
+        from hako.image import push
+
+        return push.plan(self, name, tag)
+
+    def push(self, target, emit, credentials=None) -> None:
+        from hako.image import push
+
+        push.push(self, target, emit, credentials)
+
+    def registry_client(self, server: str, credentials=None):
+        """A client for ``server`` (a host[:port] or URL; docker.io's index names included)."""
+        from urllib.parse import urlsplit
+
+        from hako.registry.client import RegistryClient
+
+        text = server.strip() or "docker.io"
+        host = urlsplit(text).netloc if "://" in text else text.split("/")[0]
+        if host in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+            ep = self.registries.push_endpoint("docker.io")
+        else:
+            ep = self.registries.push_endpoint(host)
+        return RegistryClient(ep.host, insecure=ep.insecure, credentials=credentials,
+                              base_url=ep.base_url)
 
     # -- commit ----------------------------------------------------------------------------
     def commit_snapshot(self, key: str, *, parent: str | None, config: dict, history: dict,

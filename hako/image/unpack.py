@@ -49,6 +49,16 @@ class _Tee:
         return data
 
 
+class _NullWriter:
+    ref = ""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
 def apply_target(mounts: list[Mount]) -> tuple[str, str, list[str]]:
     """Where and how to apply a layer for a snapshot's mounts: (dir, whiteouts, lowerdirs)."""
     m = mounts[0]
@@ -127,15 +137,23 @@ class Unpacker:
                 self._pin(chains[-1])
             return True
 
-    def unpack(self, parent: Digest | None, stream: BinaryIO) -> Unpacked:
+    def unpack(self, parent: Digest | None, stream: BinaryIO, blob: Any = None,
+               verify: Any = None) -> Unpacked:
         """Unpack one layer on top of the snapshot ``parent`` (a chain id, None for base).
+
+        Args:
+            blob: the descriptor of a compressed blob already committed to content that
+                ``stream`` reads (a pulled layer): it becomes the layer's stored blob, and no
+                uncompressed copy is kept.
+            verify: called after the layer is extracted and before its snapshot is committed
+                (a streamed pull checks the blob's digest there); raising discards the layer.
 
         Raises:
             InvalidArgument: the layer tar is unsafe or malformed.
         """
         token = os.urandom(8).hex()
         key = f"extract-{token}"
-        writer = self.content.writer(f"layer-{token}")
+        writer = self.content.writer(f"layer-{token}") if blob is None else _NullWriter()
         try:
             with self.lock:
                 mounts = self.sn.prepare(key, str(parent) if parent else "")
@@ -145,6 +163,8 @@ class Unpacker:
                 diff_id, size = apply_layer(
                     root, _Tee(tarsafe.decompressed(stream), writer), whiteouts, lowers
                 )
+                if verify is not None:
+                    verify()
                 chain = diff_id if parent is None else chain_ids([parent, diff_id])[1]
                 with self.lock:  # another unpack of the same layer may have won the race
                     if self.has_chain(chain):
@@ -155,10 +175,14 @@ class Unpacker:
             except BaseException:
                 _quiet_remove(self.sn, key)
                 raise
-            self._commit_blob(writer, diff_id, size)
+            if blob is None:
+                self._commit_blob(writer, diff_id, size)
+            else:
+                self._record_blob(blob, diff_id, size)
         except BaseException:
             writer.close()
-            self.content.abort(writer.ref)
+            if blob is None:
+                self.content.abort(writer.ref)
             raise
         return Unpacked(diff_id, chain, size)
 
@@ -170,6 +194,11 @@ class Unpacker:
             writer.commit(diff_id)
         if self.meta.get_layer(str(diff_id)) is None:
             self.meta.add_layer(str(diff_id), str(diff_id), mt.DOCKER_LAYER, size)
+
+    def _record_blob(self, blob: Any, diff_id: Digest, size: int) -> None:
+        rec = self.meta.get_layer(str(diff_id))
+        if rec is None or not self.content.exists(Digest.parse(rec.blob)):
+            self.meta.add_layer(str(diff_id), str(blob.digest), blob.media_type, size)
 
     def unpack_chain(self, streams) -> list[Unpacked]:
         """Unpack several layers bottom first; ``streams`` yields one open stream each."""

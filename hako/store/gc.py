@@ -31,8 +31,9 @@ class Report:
     ingests: list[str] = field(default_factory=list)
 
 
-def _mark(content, meta) -> tuple[set[str], set[str]]:
-    blobs: set[str] = set()
+def _mark(content, meta, leased: set[str] = frozenset()) -> tuple[set[str], set[str]]:
+    blobs: set[str] = set(leased)
+    live_diffs: set[str] = set()
     chains: set[str] = set()
     for rec in meta.images():
         blobs.add(rec.id)
@@ -44,18 +45,24 @@ def _mark(content, meta) -> tuple[set[str], set[str]]:
             log.warning("image %s has no config blob", rec.id)
             continue
         diff_ids = imageconfig.diff_ids(raw)
+        live_diffs.update(str(d) for d in diff_ids)
         for d in diff_ids:
             layer = meta.get_layer(str(d))
             if layer is not None:
                 blobs.add(layer.blob)
         chains.update(str(c) for c in imageconfig.chain_ids(diff_ids))
+    for digest, diff_id in meta.distribution_digests():  # compressed blobs of live layers
+        if diff_id in live_diffs:
+            blobs.add(digest)
     return blobs, chains
 
 
-def collect(content, meta, snapshotter, sweep_ingests: bool = True) -> Report:
-    """Sweep everything not reachable from the roots. Returns what was removed."""
+def collect(content, meta, snapshotter, sweep_ingests: bool = True,
+            leased: set[str] = frozenset()) -> Report:
+    """Sweep everything not reachable from the roots (and not ``leased``: blobs a pull is
+    writing). Returns what was removed."""
     report = Report()
-    blobs, chains = _mark(content, meta)
+    blobs, chains = _mark(content, meta, set(leased))
     infos = {i.name: i for i in snapshotter.walk()}
     keep: set[str] = set()
     for name, info in infos.items():
@@ -88,6 +95,9 @@ def collect(content, meta, snapshotter, sweep_ingests: bool = True) -> Report:
         layer = meta.get_layer(diff_id)
         if layer is not None and layer.blob not in blobs:
             meta.remove_layer(diff_id)
+    for digest, _ in meta.distribution_digests():
+        if digest not in blobs:
+            meta.remove_distribution(digest)
     return report
 
 

@@ -13,6 +13,11 @@ Schema (version 1)::
     layers(diff_id TEXT PRIMARY KEY,              -- uncompressed layer digest
            blob TEXT NOT NULL,                    -- content digest of the stored layer tar
            media_type TEXT NOT NULL, size INTEGER NOT NULL)  -- unpacked size
+    -- version 2: compressed blobs of layers, as pulled (digest-verified, with the
+    -- registry and repository they came from) or as compressed here for a push
+    distribution(digest TEXT, diff_id TEXT NOT NULL, media_type TEXT NOT NULL,
+                 size INTEGER NOT NULL, registry TEXT NOT NULL, repository TEXT NOT NULL,
+                 PRIMARY KEY (digest, registry, repository))
 
 Every write is a single sqlite transaction (WAL, synchronous=FULL), so a crash leaves
 either the old or the new state. Migrations are an ordered list of scripts.
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 
 from hako.support.sqlitedb import Database, Transaction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS = [
     """
     CREATE TABLE images (id TEXT PRIMARY KEY, manifest TEXT NOT NULL DEFAULT '',
@@ -38,6 +43,12 @@ _MIGRATIONS = [
     CREATE INDEX names_image ON names(image_id);
     CREATE TABLE layers (diff_id TEXT PRIMARY KEY, blob TEXT NOT NULL,
         media_type TEXT NOT NULL, size INTEGER NOT NULL)
+    """,
+    """
+    CREATE TABLE distribution (digest TEXT NOT NULL, diff_id TEXT NOT NULL,
+        media_type TEXT NOT NULL, size INTEGER NOT NULL, registry TEXT NOT NULL,
+        repository TEXT NOT NULL, PRIMARY KEY (digest, registry, repository));
+    CREATE INDEX distribution_diff ON distribution(diff_id)
     """,
 ]
 
@@ -57,6 +68,16 @@ class LayerRecord:
     blob: str
     media_type: str
     size: int
+
+
+@dataclass(frozen=True)
+class DistributionRecord:
+    digest: str
+    diff_id: str
+    media_type: str
+    size: int
+    registry: str  # "" for a blob compressed here
+    repository: str
 
 
 class MetadataStore:
@@ -176,6 +197,29 @@ class MetadataStore:
     def remove_layer(self, diff_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM layers WHERE diff_id=?", (diff_id,))
+
+    # distribution (compressed blobs of layers)
+    def add_distribution(self, rec: "DistributionRecord") -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO distribution (digest, diff_id, media_type, size, registry,"
+                " repository) VALUES (?, ?, ?, ?, ?, ?)",
+                (rec.digest, rec.diff_id, rec.media_type, rec.size, rec.registry, rec.repository),
+            )
+
+    def distribution_of(self, diff_id: str) -> list["DistributionRecord"]:
+        rows = self._query(
+            "SELECT digest, diff_id, media_type, size, registry, repository FROM distribution"
+            " WHERE diff_id=? ORDER BY registry, repository", (diff_id,))
+        return [DistributionRecord(*r) for r in rows]
+
+    def distribution_digests(self) -> list[tuple[str, str]]:
+        """(digest, diff_id) of every distribution record."""
+        return [(r[0], r[1]) for r in self._query("SELECT digest, diff_id FROM distribution")]
+
+    def remove_distribution(self, digest: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM distribution WHERE digest=?", (digest,))
 
     def close(self) -> None:
         with self._lock:

@@ -6,7 +6,10 @@ it launches a private daemon with ``tests/daemon_harness.py`` (never a shared on
 the busybox rootfs under every tag the suite expects locally (``alpine:3.10`` is the suite's
 ``TEST_IMG``; its session fixture only pulls when that image is missing, so having it
 present neutralises the pull), points ``DOCKER_HOST`` at the private socket and removes the
-daemon and everything it made at the end. It applies the deselection list and the strict
+daemon and everything it made at the end. The suite's pulls of Docker Hub images
+(``hello-world``, ``alpine``, ``busybox``) go to a ``hako registry serve`` on loopback that
+the daemon uses as its docker.io mirror (``--registry-mirror``), seeded with those images by
+pushing the local ones (``MIRROR_SEED``); it is stopped by PID at the end. It applies the deselection list and the strict
 expected-failure list of ``expectations.py``.
 
 The suite's own package is also named ``tests``, so our modules are loaded by file path,
@@ -25,6 +28,10 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 LOCAL_TAGS = ("alpine:3.10", "alpine:latest", "busybox:latest", "busybox:buildroot-2014.02")
+# docker.io repository:tag on the mirror ← the local image pushed there
+MIRROR_SEED = (("library/alpine:latest", "alpine:latest"), ("library/alpine:3.10", "alpine:3.10"),
+               ("library/busybox:latest", "busybox:latest"),
+               ("library/hello-world:latest", "busybox:latest"))
 
 _state: dict[str, object] = {}
 _counts: dict[str, dict[str, int]] = {}
@@ -71,15 +78,33 @@ def _import_images(harness, rootfs, d) -> None:
             raise RuntimeError(f"tag {ref} failed: {status} {body}")
 
 
+def _seed_mirror(d, host: str) -> None:
+    """Push the local images to the mirror under their Docker Hub names, then drop the tags."""
+    for target, local in MIRROR_SEED:
+        repo, tag = target.split(":")
+        status, body = d.api("POST", f"/images/{local}/tag", query={"repo": f"{host}/{repo}", "tag": tag})
+        if status not in (200, 201):
+            raise RuntimeError(f"tag {host}/{target} failed: {status} {body}")
+        status, body = d.api("POST", f"/images/{host}/{repo}/push", query={"tag": tag}, timeout=120)
+        if status != 200 or b'"error"' in (body if isinstance(body, bytes) else b""):
+            raise RuntimeError(f"seeding the mirror with {target} failed: {status} {body!r}")
+        d.api("DELETE", f"/images/{host}/{target}")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.geteuid() != 0:
         raise pytest.UsageError("the docker-py suite needs root: hakod runs real containers")
     harness = _load("hako_compat_daemon_harness", REPO / "tests" / "daemon_harness.py")
     rootfs = _load("hako_compat_rootfs", REPO / "tests" / "data" / "rootfs.py")
-    d = harness.new_daemon()
+    registries = _load("hako_compat_registry_harness", REPO / "tests" / "registry_harness.py")
+    mirror = registries.HakoRegistry()
+    _state["mirror"] = mirror
+    mirror.start()
+    d = harness.new_daemon(extra_args=("--registry-mirror", f"http://{mirror.host}"))
     _state["daemon"] = d
     d.start()
     _import_images(harness, rootfs, d)
+    _seed_mirror(d, mirror.host)
     os.environ["DOCKER_HOST"] = d.host
     _state["environ"] = os.environ
     os.environ.setdefault("DOCKER_TEST_API_VERSION", "1.41")
@@ -105,6 +130,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    mirror = _state.pop("mirror", None)
+    if mirror is not None:
+        mirror.cleanup()
     d = _state.pop("daemon", None)
     if d is None:
         return

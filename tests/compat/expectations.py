@@ -1,7 +1,8 @@
 """What the docker-py suite run leaves out, and what it expects to fail, each with its reason.
 
 Keys are ``file.py::Class::test`` inside docker-py's ``tests/integration``.
-``DESELECTED`` tests are not run (they need the internet, a registry or a private address).
+``DESELECTED`` tests are not run (they need the internet or a private address). Pulls of
+Docker Hub images go to a loopback ``hako registry serve`` mirror (``dockerpy_plugin.py``).
 ``EXPECTED_FAILURES`` are strict xfails: only features of later issues (networking, volumes
 and binds, build, pull/push/registry, swarm, plugins) and features hako refuses with a 400
 (``hako/daemon/fields.py``) may be listed; one that starts passing fails the run. A key is a
@@ -13,17 +14,11 @@ Every file of docker-py's ``tests/integration`` runs (scripts/dockerpy.sh names 
 
 from __future__ import annotations
 
-_PULL = "pulls from Docker Hub (internet; registry client is a later issue)"
-
 DESELECTED: dict[str, str] = {
-    "api_image_test.py::PullImageTest::test_pull": _PULL,
-    "api_image_test.py::PullImageTest::test_pull_streaming": _PULL,
-    "api_image_test.py::PullImageTest::test_pull_invalid_platform": _PULL,
     "api_image_test.py::PruneImagesTest::test_prune_images": "image prune is out of scope (issue text: minus prune); also pulls hello-world",
-    "models_images_test.py::ImageCollectionTest::test_pull": _PULL,
-    "models_images_test.py::ImageCollectionTest::test_pull_with_tag": _PULL,
-    "models_images_test.py::ImageCollectionTest::test_pull_with_sha": _PULL,
-    "models_images_test.py::ImageCollectionTest::test_pull_multiple": _PULL,
+    "models_images_test.py::ImageCollectionTest::test_pull_with_sha":
+        "pins the digest of Docker Hub's hello-world manifest list (sha256:083de4…): those exact "
+        "bytes cannot be made offline, so the loopback mirror cannot serve them",
     "api_build_test.py::BuildTest::test_build_streaming":
         "ADDs a file from an internet URL (dl.dropboxusercontent.com): no traffic off loopback in tests",
     "api_client_test.py::ConnectionTimeoutTest::test_timeout": "dials the private address 192.168.10.2 (no traffic off loopback in tests)",
@@ -35,7 +30,6 @@ DESELECTED: dict[str, str] = {
 _LINKS = "networking (later issue): legacy links need container networking"
 _PORTS = "networking (later issue): published ports need the bridge network and port mapping"
 _NETWORKS = "networking (later issue): /networks endpoints and user-defined networks"
-_PULLS = "pull/registry (later issue): the test pulls an image from Docker Hub"
 
 EXPECTED_FAILURES: dict[str, str] = {
     "api_build_test.py::BuildTest::test_build_with_network_mode": _NETWORKS,
@@ -44,11 +38,10 @@ EXPECTED_FAILURES: dict[str, str] = {
         "networking (later issue): MacAddress needs the container's eth0 on a network",
     "api_container_test.py::PortTest::test_port": _PORTS,
     "api_container_test.py::LinkTest::test_remove_link": _LINKS,
-    "api_image_test.py::ImportImageTest::test_get_load_image": _PULLS,
-    "api_image_test.py::InspectDistributionTest::test_inspect_distribution":
-        "pull/registry (later issue): /distribution asks Docker Hub for the manifest",
     "models_containers_test.py::ContainerCollectionTest::test_run_with_image_that_does_not_exist":
-        "pull/registry (later issue): run pulls the missing image and expects the registry's 404",
+        "docker-py makes ImageNotFound only of Docker Hub's 'pull access denied ... repository does "
+        "not exist' text; offline, the loopback docker.io mirror answers NAME_UNKNOWN, which dockerd "
+        "(and hako) words 'repository <name> not found' (a plain docker.errors.NotFound)",
     "models_containers_test.py::ContainerCollectionTest::test_run_with_network": _NETWORKS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_networking_config": _NETWORKS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_networking_config_with_undeclared_network":
@@ -58,9 +51,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "models_containers_test.py::ContainerTest::test_ports_target_none": _PORTS,
     "models_containers_test.py::ContainerTest::test_ports_target_tuple": _PORTS,
     "models_containers_test.py::ContainerTest::test_ports_target_list": _PORTS,
-    "models_images_test.py::ImageCollectionTest::test_list": _PULLS,
-    "models_images_test.py::ImageCollectionTest::test_list_with_repository": _PULLS,
-    "models_images_test.py::ImageTest::test_tag_and_remove": _PULLS,
     "regression_test.py::TestRegressions::test_792_explicit_port_protocol": _PORTS,
 }
 

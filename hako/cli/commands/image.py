@@ -223,8 +223,11 @@ def pull(ctx: Any, argv: list[str]) -> int:
     if not t and "@" not in ref and not opts.all_tags:
         t = "latest"
         ctx.out("Using default tag: latest")
-    resp = ctx.api.images.create({"fromImage": repo, "tag": t or None,
-                                  "platform": opts.platform})
+    from hako.cli import credentials
+
+    resp = ctx.api.request("POST", "/images/create", {"fromImage": repo, "tag": t or None,
+                                                      "platform": opts.platform}, b"",
+                           headers=credentials.header(ctx.environ, credentials.registry_of(repo)))
     render_progress(resp.iter_chunks(), ctx.stdout, quiet=opts.quiet)
     ctx.out(f"{repo}:{t}" if t else repo)
     return 0

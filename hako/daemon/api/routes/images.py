@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hako.daemon.api.router import EmptyResponse, JSONResponse, Request, Router, StreamResponse
-from hako.errors import InvalidArgument, Unsupported
+from hako.errors import InvalidArgument
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -139,7 +139,9 @@ async def create_image(req: Request) -> StreamResponse:
     src = req.query.get("fromSrc", "")
     if not src:
         if req.query.get("fromImage"):
-            raise Unsupported("pulling images from a registry is not supported yet")
+            from hako.daemon.api.routes.registry import pull_image
+
+            return await pull_image(req)
         raise InvalidArgument("fromSrc or fromImage is required")
     repo, tag = req.query.get("repo", ""), req.query.get("tag", "")
     repo_tag = repo

@@ -139,7 +139,8 @@ async def info(req: Request) -> JSONResponse:
         "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/", "RegistryConfig": {
             "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
-            "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"] + [r for r in cfg.insecure_registries if "/" in r],
+            "IndexConfigs": {}, "Mirrors": [m.rstrip("/") + "/" for m in cfg.registry_mirrors]},
         "NCPU": os.cpu_count(), "MemTotal": mem, "GenericResources": None,
         "DockerRootDir": cfg.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
         "Name": platform.node(), "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,

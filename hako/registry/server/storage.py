@@ -1,0 +1,218 @@
+"""Registry storage: repositories over one content store, crash-safe.
+
+On-disk layout (under ``root``)::
+
+    content/blobs/sha256/<hex>                        every blob and manifest, verified
+    content/ingest/<sha256(ref)>/                     upload sessions (ref ``upload-<uuid>``)
+    repositories/<name>/_layers/sha256/<hex>          the blob is linked into the repository
+    repositories/<name>/_manifests/revisions/sha256/<hex>   the manifest's media type
+    repositories/<name>/_manifests/tags/<tag>         the digest the tag points at
+
+An upload lives only in its ingest directory until its final PUT: the data is fsynced,
+digest-verified and renamed into ``blobs/`` (``LocalContentStore``), then linked. A crash
+at any point leaves either no visible blob or a complete one. Links and tags are written
+temp → fsync → rename. Layer 4. May import: errors, support, oci, store, registry.protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from typing import BinaryIO, Iterable
+
+from hako.oci.digest import Digest
+from hako.registry.protocol import RegistryError
+from hako.store.content import LocalContentStore, Writer
+from hako.support import atomicfile
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomicfile.write_bytes(path, data)
+
+NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$")
+TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+UUID_RE = re.compile(r"^[0-9a-f-]{36}$")
+
+
+def parse_digest(text: str) -> Digest:
+    try:
+        return Digest.parse(text)
+    except Exception:
+        raise RegistryError("DIGEST_INVALID", "invalid digest", text) from None
+
+
+class Storage:
+    """Repositories, blobs, uploads and manifests (see the module docstring)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.content = LocalContentStore(os.path.join(root, "content"))
+        os.makedirs(os.path.join(root, "repositories"), exist_ok=True)
+
+    def _repo(self, name: str) -> str:
+        if not NAME_RE.match(name) or len(name) > 255:
+            raise RegistryError("NAME_INVALID", detail={"name": name})
+        return os.path.join(self.root, "repositories", name)
+
+    def _link(self, name: str, kind: str, digest: Digest) -> str:
+        return os.path.join(self._repo(name), kind, digest.algorithm, digest.hex)
+
+    # -- blobs -------------------------------------------------------------------------------
+    def blob_size(self, name: str, digest: Digest) -> int:
+        """Size of a blob linked into ``name``.
+
+        Raises:
+            RegistryError: BLOB_UNKNOWN.
+        """
+        linked = os.path.exists(self._link(name, "_layers", digest)) or os.path.exists(
+            self._link(name, "_manifests/revisions", digest))
+        if not linked or not self.content.exists(digest):
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
+        return self.content.info(digest).size
+
+    def open_blob(self, name: str, digest: Digest) -> tuple[BinaryIO, int]:
+        size = self.blob_size(name, digest)
+        return self.content.open(digest), size
+
+    def link_blob(self, name: str, digest: Digest) -> None:
+        write_bytes(self._link(name, "_layers", digest), b"")
+
+    def unlink_blob(self, name: str, digest: Digest) -> None:
+        try:
+            os.unlink(self._link(name, "_layers", digest))
+        except FileNotFoundError:
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)}) from None
+
+    def mount(self, name: str, source: str, digest: Digest) -> bool:
+        """Cross-repository mount: link ``digest`` from ``source`` into ``name`` if there."""
+        try:
+            self.blob_size(source, digest)
+        except RegistryError:
+            return False
+        self.link_blob(name, digest)
+        return True
+
+    # -- uploads -----------------------------------------------------------------------------
+    def start_upload(self, name: str) -> str:
+        self._repo(name)
+        upload_id = str(uuid.uuid4())
+        self.content.writer(self._upload_ref(name, upload_id)).close()
+        return upload_id
+
+    @staticmethod
+    def _upload_ref(name: str, upload_id: str) -> str:
+        return f"upload-{name}-{upload_id}"
+
+    def upload_offset(self, name: str, upload_id: str) -> int:
+        if not UUID_RE.match(upload_id):
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN")
+        try:
+            return self.content.status(self._upload_ref(name, upload_id)).offset
+        except Exception:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id}) from None
+
+    def open_upload(self, name: str, upload_id: str) -> Writer:
+        self.upload_offset(name, upload_id)
+        try:
+            return self.content.writer(self._upload_ref(name, upload_id))
+        except Exception:
+            raise RegistryError("BLOB_UPLOAD_INVALID", "upload in use", {"uuid": upload_id}) from None
+
+    def append(self, writer: Writer, chunks: Iterable[bytes]) -> int:
+        for chunk in chunks:
+            writer.write(chunk)
+        return writer.offset
+
+    def finish_upload(self, name: str, upload_id: str, writer: Writer, digest: Digest) -> None:
+        """Verify and publish the upload as ``digest`` and link it into ``name``.
+
+        Raises:
+            RegistryError: DIGEST_INVALID (the upload is discarded).
+        """
+        try:
+            writer.commit(digest)
+        except Exception:
+            raise RegistryError("DIGEST_INVALID", detail={"digest": str(digest)}) from None
+        self.link_blob(name, digest)
+
+    def cancel_upload(self, name: str, upload_id: str) -> None:
+        self.upload_offset(name, upload_id)
+        self.content.abort(self._upload_ref(name, upload_id))
+
+    # -- manifests ---------------------------------------------------------------------------
+    def put_manifest(self, name: str, data: bytes, media_type: str, tag: str = "") -> Digest:
+        digest = self.content.put_bytes(data)
+        write_bytes(self._link(name, "_manifests/revisions", digest), media_type.encode())
+        if tag:
+            write_bytes(os.path.join(self._repo(name), "_manifests", "tags", tag), str(digest).encode())
+        return digest
+
+    def resolve(self, name: str, reference: str) -> Digest:
+        """Digest of a tag or digest reference in ``name``.
+
+        Raises:
+            RegistryError: NAME_UNKNOWN, MANIFEST_UNKNOWN, TAG_INVALID.
+        """
+        repo = self._repo(name)
+        if not os.path.isdir(repo):
+            raise RegistryError("NAME_UNKNOWN", detail={"name": name})
+        if ":" in reference:
+            digest = parse_digest(reference)
+        else:
+            if not TAG_RE.match(reference):
+                raise RegistryError("TAG_INVALID", "invalid tag", {"tag": reference})
+            try:
+                with open(os.path.join(repo, "_manifests", "tags", reference)) as f:
+                    digest = Digest.parse(f.read().strip())
+            except FileNotFoundError:
+                raise RegistryError("MANIFEST_UNKNOWN", detail={"tag": reference}) from None
+        if not os.path.exists(self._link(name, "_manifests/revisions", digest)):
+            raise RegistryError("MANIFEST_UNKNOWN", detail={"digest": str(digest)})
+        return digest
+
+    def get_manifest(self, name: str, reference: str) -> tuple[bytes, str, Digest]:
+        digest = self.resolve(name, reference)
+        with open(self._link(name, "_manifests/revisions", digest)) as f:
+            media_type = f.read()
+        return self.content.read_bytes(digest), media_type, digest
+
+    def delete_manifest(self, name: str, reference: str) -> None:
+        digest = self.resolve(name, reference)
+        tags_dir = os.path.join(self._repo(name), "_manifests", "tags")
+        if ":" not in reference:
+            os.unlink(os.path.join(tags_dir, reference))
+            return
+        for tag in self.tags(name):
+            try:
+                with open(os.path.join(tags_dir, tag)) as f:
+                    if f.read().strip() == str(digest):
+                        os.unlink(os.path.join(tags_dir, tag))
+            except FileNotFoundError:
+                pass
+        os.unlink(self._link(name, "_manifests/revisions", digest))
+
+    def tags(self, name: str) -> list[str]:
+        repo = self._repo(name)
+        if not os.path.isdir(repo):
+            raise RegistryError("NAME_UNKNOWN", detail={"name": name})
+        try:
+            return sorted(t for t in os.listdir(os.path.join(repo, "_manifests", "tags"))
+                          if TAG_RE.match(t))
+        except FileNotFoundError:
+            return []
+
+    def catalog(self) -> list[str]:
+        """Repositories that hold at least one manifest revision, sorted."""
+        base = os.path.join(self.root, "repositories")
+        out = []
+        for dirpath, dirs, _ in os.walk(base):
+            if "_manifests" in dirs:
+                out.append(os.path.relpath(dirpath, base))
+            dirs[:] = [d for d in dirs if not d.startswith("_")]
+        return sorted(out)
+
+    def remove_repository_files(self, name: str) -> None:
+        shutil.rmtree(self._repo(name), ignore_errors=True)

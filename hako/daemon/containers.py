@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from hako.daemon import create as createpolicy
+from hako.daemon import netsetup
 from hako.daemon import restart as restartpolicy
 from hako.daemon import security
 from hako.daemon import wiretypes
@@ -63,10 +64,12 @@ def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int
 class ContainerService:
     """The engine's one entry for containers, shared by every API route."""
 
-    def __init__(self, config: DaemonConfig, images: Any, events: Any = None) -> None:
+    def __init__(self, config: DaemonConfig, images: Any, events: Any = None,
+                 network: Any = None) -> None:
         self.config = config
         self.images = images
         self.events = events
+        self.network = network  # NetworkService
         self.store = ContainerStore(config.containers_root)
         self.bundles_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.bundles_root, exist_ok=True)
@@ -122,6 +125,7 @@ class ContainerService:
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
         warnings = createpolicy.validate_host_config(host_config)
         security.check(host_config)
+        netsetup.check_create(body, host_config)
         # docker-py sends ``runtime=`` as a top-level Runtime; Docker ignores it but its
         # default runtime is runc, so honouring it gives what such clients expect.
         runtime = host_config.get("Runtime") or body.get("Runtime") or self.config.default_runtime
@@ -145,6 +149,7 @@ class ContainerService:
         for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
             conf[key] = bool(conf.get(key))
         path, args = createpolicy.entrypoint_and_args(conf)
+        netsetup.normalize_links(self, name, host_config)
         self.store.reserve_name(name, cid)
         root = self.store.new_dir(cid)
         try:
@@ -152,7 +157,7 @@ class ContainerService:
             createpolicy.write_etc_files(root, conf["Hostname"], host_config.get("ExtraHosts"))
             c = Container(id=cid, name=name, created=now_rfc3339(), image=image.id, image_ref=image_ref,
                           path=path, args=args, config=conf, host_config=host_config, root=root,
-                          runtime=runtime)
+                          runtime=runtime, networking=netsetup.initial(self.network, host_config))
             self.store.add(c)
         except BaseException:
             self.store.release_name(name)
@@ -223,7 +228,12 @@ class ContainerService:
         loop = asyncio.get_running_loop()
         self._loop = loop
         try:
-            handle = await loop.run_in_executor(None, bundle.start_shim, self, c)
+            netns, net_host = await loop.run_in_executor(None, netsetup.prepare, self, c)
+        except Exception as exc:
+            await self._start_failed(c, exc)
+            return exc
+        try:
+            handle = await loop.run_in_executor(None, bundle.start_shim, self, c, netns, net_host)
         except Exception as exc:
             await self._start_failed(c, exc)
             return _start_error(exc)
@@ -259,8 +269,10 @@ class ContainerService:
         c.state.error = str(exc)
         if c.state.status == Status.RESTARTING:
             c.transition(Status.EXITED)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, netsetup.release, self, c)
         await self._save(c)
-        await asyncio.get_running_loop().run_in_executor(None, bundle.unmount_rootfs, self, c)
+        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
         for attach in self._pending_attach.pop(c.id, []):
             if not attach.done.done():
                 attach.done.set_result(None)
@@ -302,6 +314,8 @@ class ContainerService:
             self._shims.pop(c.id, None)
             self._dying.discard(c.id)
             await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            if not restart:
+                await loop.run_in_executor(None, netsetup.release, self, c)
             await self._save(c)
             if c.state.oom_killed:
                 self._emit(c, "oom")
@@ -526,6 +540,28 @@ class ContainerService:
             if not fut.done():
                 fut.set_result(c.state.exit_code)
 
+    async def remove_link(self, name: str) -> None:
+        """``rm -l /parent/alias``: drop the link from the parent (moby's rmLink).
+
+        Raises:
+            ContainerNotFound: no such link. InvalidArgument: not a link name.
+        """
+        full = "/" + name.lstrip("/")
+        parent_name, _, alias = full[1:].rpartition("/")
+        if not parent_name:
+            raise Conflict("Conflict, cannot remove the default link name of the container")
+        try:
+            parent = self.get(parent_name)
+        except ContainerNotFound:
+            raise ContainerNotFound(f"No such container: {full}") from None
+        links = parent.host_config.get("Links") or []
+        kept = [entry for entry in links if entry.partition(":")[2] != f"/{parent.name}/{alias}"]
+        if len(kept) == len(links):
+            raise ContainerNotFound(f"No such container: {full}")
+        async with parent.op_lock:
+            parent.host_config["Links"] = kept or None
+            await self._save(parent)
+
     async def _remove(self, c: Container) -> None:
         """Kill, unmount and delete ``c``; the blocking steps run in the executor."""
         from hako.daemon import bundle
@@ -540,6 +576,7 @@ class ContainerService:
             await self._save(c)
             try:
                 await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+                await loop.run_in_executor(None, netsetup.release, self, c)
                 await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
                 await loop.run_in_executor(None, shutil.rmtree, self.bundle(c), True)
             except BaseException as exc:
@@ -712,6 +749,7 @@ class ContainerService:
                 try:
                     self._watch(c, handle)
                     self._shims[c.id] = handle
+                    await loop.run_in_executor(None, netsetup.readopt, self, c)
                     continue
                 except ProcessLookupError:  # the shim ended just now
                     pass
@@ -727,9 +765,17 @@ class ContainerService:
                 c.host_config.get("RestartPolicy"), c.state.exit_code, False, c.restart_count)
             c.transition(Status.RESTARTING if restart else Status.EXITED)
             await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            if not restart:
+                await loop.run_in_executor(None, netsetup.release, self, c)
             await self._save(c)
             if restart:
                 self._schedule_restart(c)
+        keep = {c.id for c in loaded if c.state.running or c.state.status == Status.RESTARTING}
+        await loop.run_in_executor(None, self.network.sweep, keep)
+        for c in loaded:
+            if c.id not in keep and c.networking.get("Sandbox"):
+                await loop.run_in_executor(None, netsetup.release, self, c)
+                await self._save(c)
         for c in loaded:
             if c.host_config.get("AutoRemove") and not c.state.running:
                 try:

@@ -10,10 +10,9 @@ accepted, anything else is ``InvalidArgument`` (HTTP 400)::
 
     HostConfig.PortBindings is not supported yet (published ports: hako has no networking yet)
 
-Networking, as it is today: every container gets its own network namespace holding only
-``lo``. That is what ``none`` means, and also what ``default`` and ``bridge`` give until
-networking lands (no external connectivity, no published ports, no links); ``host``,
-``container:<id>`` and named networks are refused.
+Networking: ``default``/``bridge`` (the default bridge), ``none``, ``host`` and
+``container:<id>`` are honoured (``daemon/netsetup.py``), and published ports and legacy
+links; named networks do not exist yet (``network <name> not found``).
 
 Unknown fields (not in the API) are ignored, as Go's JSON decoder does.
 
@@ -79,7 +78,7 @@ CONFIG: dict[str, Any] = {
     "Healthcheck": Refuse("health checks are never run by hako yet",
                           accept=_healthcheck_disabled_or_empty),
     "Volumes": Refuse(f"anonymous volumes: {_NO_VOL}"),
-    "MacAddress": Refuse(f"MAC addresses: {_NO_NET}"),
+    "MacAddress": HONOURED,  # the container's eth0 (bridge mode)
 }
 
 # HostConfig; the embedded Resources are added below
@@ -87,9 +86,9 @@ HOST_CONFIG: dict[str, Any] = {
     "Binds": Refuse(f"bind mounts: {_NO_VOL}"),
     "ContainerIDFile": HONOURED,  # written by the client
     "LogConfig": HONOURED,  # Type json-file or none (checked in create.py); Config below
-    "NetworkMode": Refuse(f"network modes other than default, bridge and none: {_NO_NET}",
-                          ok=("default", "bridge", "none")),
-    "PortBindings": Refuse(f"published ports: {_NO_NET}"),
+    # default/bridge, none, host, container:<id>; others are unknown networks (404, netsetup)
+    "NetworkMode": HONOURED,
+    "PortBindings": HONOURED,  # bridge mode: proxy + DNAT (network/service.py)
     "RestartPolicy": HONOURED, "AutoRemove": HONOURED,
     "VolumeDriver": Refuse(f"volume drivers: {_NO_VOL}"),
     "VolumesFrom": Refuse(f"volumes from other containers: {_NO_VOL}"),
@@ -97,18 +96,16 @@ HOST_CONFIG: dict[str, Any] = {
     "CapAdd": HONOURED, "CapDrop": HONOURED,
     # the cgroup namespace is the host's (Docker's v1 default); "private" is not implemented
     "CgroupnsMode": Refuse("a private cgroup namespace (only \"host\" is implemented)", ok=("host",)),
-    "Dns": Refuse("custom DNS servers: resolv.conf is the host's"),
-    "DnsOptions": Refuse("custom DNS options: resolv.conf is the host's"),
-    "DnsSearch": Refuse("custom DNS search domains: resolv.conf is the host's"),
+    "Dns": HONOURED, "DnsOptions": HONOURED, "DnsSearch": HONOURED,
     "ExtraHosts": HONOURED, "GroupAdd": HONOURED,
     "IpcMode": Refuse(f"IPC modes other than private and shareable: {_NO_NS}",
                       ok=("private", "shareable")),
     "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
-    "Links": Refuse(f"links: {_NO_NET}"),
+    "Links": HONOURED,  # legacy links on the default bridge (netsetup.py)
     "OomScoreAdj": HONOURED,
     "PidMode": Refuse(f"PID modes host and container: {_NO_NS}"),
     "Privileged": HONOURED,
-    "PublishAllPorts": Refuse(f"publishing ports: {_NO_NET}"),
+    "PublishAllPorts": HONOURED,
     "ReadonlyRootfs": HONOURED, "SecurityOpt": HONOURED,
     "StorageOpt": Refuse("storage options (size): the overlay snapshotter has no quotas"),
     "Tmpfs": HONOURED,
@@ -182,7 +179,7 @@ _STRING_PARAMS = {"networkmode", "cpusetcpus", "outputs", "isolation"}  # "0" is
 
 # Endpoint settings a default/bridge/none endpoint may carry (all zero): anything else asks
 # for an address, alias, link or driver option hako cannot give.
-_ENDPOINT_MODES = {"default", "bridge", "none"}
+_ENDPOINT_MODES = {"default", "bridge", "none", "host"}
 
 
 def _refuse(where: str, rule: Refuse) -> InvalidArgument:

@@ -32,8 +32,6 @@ DESELECTED: dict[str, str] = {
         "fails against any daemon (and needs websocket-client); hakod has no /attach/ws yet either",
 }
 
-_LINKS = "networking (later issue): legacy links need container networking"
-_PORTS = "networking (later issue): published ports need the bridge network and port mapping"
 _NETWORKS = "networking (later issue): /networks endpoints and user-defined networks"
 _BINDS = "volumes (later issue): bind mounts and Mounts are not applied to containers yet"
 _VOLUMES = "volumes (later issue): named/anonymous volumes and /volumes endpoints"
@@ -43,9 +41,6 @@ _PULLS = "pull/registry (later issue): the test pulls an image from Docker Hub"
 
 EXPECTED_FAILURES: dict[str, str] = {
     "api_build_test.py::BuildTest::test_build_with_network_mode": _NETWORKS,
-    "api_container_test.py::CreateContainerTest::test_create_with_links": _LINKS,
-    "api_container_test.py::CreateContainerTest::test_create_with_mac_address":
-        "networking (later issue): MacAddress needs the container's eth0 on a network",
     "api_container_test.py::VolumeBindTest::test_create_with_binds_ro": _BINDS,
     "api_container_test.py::VolumeBindTest::test_create_with_binds_rw": _BINDS,
     "api_container_test.py::VolumeBindTest::test_create_with_binds_rw_rshared": _BINDS,
@@ -56,8 +51,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "api_container_test.py::ArchiveTest::test_get_file_stat_from_container": _ARCHIVE,
     "api_container_test.py::ArchiveTest::test_copy_file_to_container": _ARCHIVE,
     "api_container_test.py::ArchiveTest::test_copy_directory_to_container": _ARCHIVE,
-    "api_container_test.py::PortTest::test_port": _PORTS,
-    "api_container_test.py::LinkTest::test_remove_link": _LINKS,
     "api_image_test.py::ImportImageTest::test_get_load_image": _PULLS,
     "api_image_test.py::InspectDistributionTest::test_inspect_distribution":
         "pull/registry (later issue): /distribution asks Docker Hub for the manifest",
@@ -71,13 +64,9 @@ EXPECTED_FAILURES: dict[str, str] = {
         _NETWORKS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_networking_config_only_undeclared_network":
         _NETWORKS,
-    "models_containers_test.py::ContainerTest::test_ports_target_none": _PORTS,
-    "models_containers_test.py::ContainerTest::test_ports_target_tuple": _PORTS,
-    "models_containers_test.py::ContainerTest::test_ports_target_list": _PORTS,
     "models_images_test.py::ImageCollectionTest::test_list": _PULLS,
     "models_images_test.py::ImageCollectionTest::test_list_with_repository": _PULLS,
     "models_images_test.py::ImageTest::test_tag_and_remove": _PULLS,
-    "regression_test.py::TestRegressions::test_792_explicit_port_protocol": _PORTS,
 }
 
 # -- whole files and classes: features hako does not have yet -----------------------------

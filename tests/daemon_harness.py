@@ -66,7 +66,7 @@ class Hakod:
                 "--exec-root", self.exec_root, "--cgroup-parent", self.cgroup_parent,
                 "--default-runtime", self.runtime, "--config-file", os.path.join(self.root, "daemon.json"),
                 "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.gateway + "/24",
-                "--ip-forward=false", *self.extra_args]
+                "--ip-forward=false", "--default-address-pool", "base=10.214.0.0/16,size=24", *self.extra_args]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=REPO)
         log.close()
@@ -136,7 +136,7 @@ class Hakod:
         self.stop()
         _kill_shims(self.exec_root)
         _unmount_under(self.root)
-        remove_network(self.bridge)
+        remove_network(self.bridge, self.data_root)
         _remove_cgroups(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -156,13 +156,21 @@ def free_subnet() -> str:
     raise RuntimeError("no free 10.213.N.0/24 subnet for a test daemon")
 
 
-def remove_network(bridge: str) -> None:
-    """Delete the test daemon's bridge, its veths and its nft table (by name)."""
-    out = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        name = line.split(":")[1].strip().split("@")[0]
-        subprocess.run(["ip", "link", "del", name], capture_output=True)
-    subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+def remove_network(bridge: str, data_root: str = "") -> None:
+    """Delete the test daemon's bridges (its default one and those of the networks it
+    recorded), their veths and its nft table (by name)."""
+    bridges = [bridge]
+    try:
+        with open(os.path.join(data_root, "network", "networks.json")) as f:
+            bridges += [n["Device"] for n in json.load(f).get("networks", {}).values()]
+    except (OSError, ValueError, KeyError):
+        pass
+    for br in bridges:
+        out = subprocess.run(["ip", "-o", "link", "show", "master", br], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", br], capture_output=True)
     subprocess.run(["nft", "delete", "table", "ip", "hako_" + bridge], capture_output=True)
 
 

@@ -47,10 +47,14 @@ GROUPS: dict[str, dict[str, str]] = {
         "bootstrap": "image bootstrap", "build": "build",
     },
     "system": {"info": "info", "events": "events", "check": "system check"},
+    "network": {v: "network " + v for v in ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")}
+    | {"list": "network ls", "remove": "network rm"},
 }
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
-           "image bootstrap": "image:bootstrap", "system check": "system:check"}
+           "image bootstrap": "image:bootstrap", "system check": "system:check",
+           **{f"network {v}": f"network:{v}" for v in ("create", "ls", "inspect", "rm", "prune", "connect",
+                                                       "disconnect")}}
 
 
 class Context:
@@ -159,7 +163,7 @@ def _resolve(args: list[str]) -> tuple[str, str, list[str]]:
 def _usage() -> str:
     names = "  ".join(sorted(COMMANDS))
     return (f"Usage:  {PROG} [OPTIONS] COMMAND\n\nA docker-compatible container engine client\n"
-            f"\nCommands:\n  {names}\n\nManagement Commands:\n  container  image  system")
+            f"\nCommands:\n  {names}\n\nManagement Commands:\n  container  image  network  system")
 
 
 def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:

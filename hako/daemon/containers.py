@@ -98,6 +98,26 @@ class ContainerService:
     def running_image_users(self, image_id: str) -> list[str]:
         return [c.id for c in self.store.all() if c.image == image_id and c.state.running]
 
+    def dns_lookup(self, cid: str, name: str) -> list[str]:
+        """The embedded DNS server's question (called from the proxy's thread)."""
+        return netsetup.lookup(self, cid, name)
+
+    async def network_connect(self, ref: str, network: str, config: dict[str, Any]) -> None:
+        c, lock = await self._locked(ref)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, netsetup.connect, self, c, network, config)
+            await self._save(c)
+        finally:
+            lock.release()
+
+    async def network_disconnect(self, ref: str, network: str) -> None:
+        c, lock = await self._locked(ref)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, netsetup.disconnect, self, c, network)
+            await self._save(c)
+        finally:
+            lock.release()
+
     def bundle(self, c: Container) -> str:
         return os.path.join(self.bundles_root, c.id)
 
@@ -157,7 +177,9 @@ class ContainerService:
             createpolicy.write_etc_files(root, conf["Hostname"], host_config.get("ExtraHosts"))
             c = Container(id=cid, name=name, created=now_rfc3339(), image=image.id, image_ref=image_ref,
                           path=path, args=args, config=conf, host_config=host_config, root=root,
-                          runtime=runtime, networking=netsetup.initial(self.network, host_config))
+                          runtime=runtime, networking=netsetup.initial(
+                              self.network, host_config,
+                              (body.get("NetworkingConfig") or {}).get("EndpointsConfig")))
             self.store.add(c)
         except BaseException:
             self.store.release_name(name)

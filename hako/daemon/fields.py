@@ -177,9 +177,6 @@ BUILD_QUERY: dict[str, Any] = {
 
 _STRING_PARAMS = {"networkmode", "cpusetcpus", "outputs", "isolation"}  # "0" is a value there
 
-# Endpoint settings a default/bridge/none endpoint may carry (all zero): anything else asks
-# for an address, alias, link or driver option hako cannot give.
-_ENDPOINT_MODES = {"default", "bridge", "none", "host"}
 
 
 def _refuse(where: str, rule: Refuse) -> InvalidArgument:
@@ -200,18 +197,25 @@ def _check_log_config(hc: dict[str, Any]) -> None:
                               f"{opts}: the json-file log is never rotated)")
 
 
+_ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "NetworkID", "EndpointID", "Gateway", "IPAddress",
+                      "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen"}
+
+
 def _check_networking(body: dict[str, Any]) -> None:
     endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
     if not isinstance(endpoints, dict):
         return  # the type check (wiretypes) owns malformed values
     for name, settings in endpoints.items():
-        if name not in _ENDPOINT_MODES:
-            raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name} is not supported yet "
-                                  f"(named networks: {_NO_NET})")
         for key, value in (settings or {}).items():
-            if not is_zero(value):
+            if key == "IPAMConfig" and isinstance(value, dict):
+                extra = {k: v for k, v in value.items() if k != "IPv4Address" and not is_zero(v)}
+                if extra:
+                    raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.IPAMConfig."
+                                          f"{sorted(extra)[0]} is not supported yet (IPv6 and link-local "
+                                          f"addresses)")
+            elif key not in _ENDPOINT_HONOURED and not is_zero(value):
                 raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.{key} is not "
-                                      f"supported yet ({_NO_NET})")
+                                      f"supported yet (endpoint {key} on a network)")
 
 
 def check_create(body: dict[str, Any]) -> None:

@@ -119,6 +119,9 @@ def build_router() -> Any:
     check.register(router)
     containers.register(router)
     exec_routes.register(router)
+    from hako.daemon.api.routes import networks as network_routes
+
+    network_routes.register(router)
     try:
         from hako.daemon.api.routes import images
     except ImportError as exc:
@@ -191,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     level = "debug" if config.debug else config.log_level
     logging.basicConfig(level=getattr(logging, level.upper().replace("FATAL", "CRITICAL"), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    import pyroute2.config.log  # noqa: F401 - it resets its logger's level when imported
+
     logging.getLogger("pyroute2").setLevel(logging.WARNING)  # one line per netlink message
     try:
         if config.pidfile:

@@ -134,9 +134,12 @@ def _links(svc: Any, c: Container) -> list[tuple[linkmod.Link, Container]]:
     return found
 
 
-def _endpoint_settings(network_id: str = "", ep: Endpoint | None = None) -> dict[str, Any]:
+def _endpoint_settings(network_id: str = "", ep: Endpoint | None = None,
+                       keep: dict[str, Any] | None = None) -> dict[str, Any]:
+    keep = keep or {}
     return {
-        "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": network_id,
+        "IPAMConfig": keep.get("IPAMConfig"), "Links": keep.get("Links"), "Aliases": keep.get("Aliases"),
+        "NetworkID": network_id,
         "EndpointID": ep.endpoint_id if ep else "", "Gateway": ep.gateway if ep else "",
         "IPAddress": ep.ip if ep else "", "IPPrefixLen": ep.prefixlen if ep else 0,
         "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
@@ -144,15 +147,47 @@ def _endpoint_settings(network_id: str = "", ep: Endpoint | None = None) -> dict
     }
 
 
-def initial(net: Any, hc: dict[str, Any]) -> dict[str, Any]:
-    """``c.networking`` of a created container (no sandbox yet). An unknown network is
-    accepted here and refused at start, as moby does."""
+def initial(net: Any, hc: dict[str, Any], endpoints: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``c.networking`` of a created container (no sandbox yet), with the endpoint settings
+    of ``NetworkingConfig`` (aliases, requested address). An unknown network is accepted
+    here and refused at start, as moby does.
+
+    Raises:
+        InvalidArgument: settings for more than one network (moby's text).
+    """
     mode = mode_of(hc)
+    endpoints = {("bridge" if k == "default" else k): v for k, v in (endpoints or {}).items()}
+    if len(endpoints) > 1:
+        raise InvalidArgument("Container cannot be connected to network endpoints: " + ", ".join(endpoints))
     if mode.startswith("container:"):
         return {"Networks": {}}
+    keep = endpoints.get(mode) or next(iter(endpoints.values()), None) or {}
     if mode not in _BUILTIN:
-        return {"Networks": {mode: _endpoint_settings()}}
-    return {"Networks": {mode: _endpoint_settings(net.network_id(mode))}}
+        found = net.store.find(mode)
+        keep = dict(keep)
+        if found is not None:
+            mode = found["Name"]
+        return {"Networks": {mode: _endpoint_settings(found["Id"] if found else "", None, keep)}}
+    return {"Networks": {mode: _endpoint_settings(net.network_id(mode), None, keep)}}
+
+
+def _network_record(net: Any, name: str) -> dict[str, Any] | None:
+    """None for the default bridge; a user network's record.
+
+    Raises:
+        NotFound: ``network <name> not found``.
+    """
+    return None if name == "bridge" else net.store.get(name)
+
+
+def _resolv_for(c: Container, embedded: bool) -> str:
+    hc = c.host_config
+    host = _host_file("resolv.conf")
+    if embedded and not hc.get("Dns"):
+        # moby's embedded resolver: 127.0.0.11, host's search, ndots:0
+        return hostsfiles.resolv_conf(host, ["127.0.0.11"], hc.get("DnsSearch"),
+                                      (hc.get("DnsOptions") or []) or ["ndots:0"])
+    return hostsfiles.resolv_conf(host, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"))
 
 
 def _host_file(name: str) -> str:
@@ -163,7 +198,8 @@ def _host_file(name: str) -> str:
         return ""
 
 
-def write_etc_files(c: Container, ep: Endpoint | None, links: list[tuple[str, str]] = ()) -> None:
+def write_etc_files(c: Container, ep: Endpoint | None, links: list[tuple[str, str]] = (),
+                    embedded_dns: bool = False) -> None:
     """hostname, hosts and resolv.conf of a container with its own network stack."""
     conf, hc = c.config, c.host_config
     hostname = conf.get("Hostname") or c.id[:12]
@@ -171,8 +207,7 @@ def write_etc_files(c: Container, ep: Endpoint | None, links: list[tuple[str, st
     extra = hostsfiles.extra_hosts(hc.get("ExtraHosts")) + list(links)
     write_bytes(c.file("hosts"), hostsfiles.hosts_file(
         hostname, conf.get("Domainname") or "", ep.ip if ep else "", extra).encode())
-    write_bytes(c.file("resolv.conf"), hostsfiles.resolv_conf(
-        _host_file("resolv.conf"), hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions")).encode())
+    write_bytes(c.file("resolv.conf"), _resolv_for(c, embedded_dns).encode())
 
 
 def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
@@ -186,8 +221,10 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
     """
     net = svc.network
     mode = mode_of(c.host_config)
+    record = None
     if not mode.startswith("container:") and mode not in _BUILTIN:
-        raise NotFound(f"network {mode} not found")
+        record = net.store.get(mode)
+        mode = record["Name"]
     if mode == "host":
         write_bytes(c.file("hostname"), (socket.gethostname() + "\n").encode())
         hosts = _host_file("hosts") + "".join(
@@ -203,27 +240,111 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
         return _join_container(svc, c, mode[len("container:"):])
     sandbox = c.networking.get("Sandbox")
     ports = c.networking.get("Ports") or {}
+    wanted = c.networking.get("Networks") or {}
+    extra_docs = dict(c.networking.get("Extra") or {})
     if sandbox and net.alive(c.id):  # kept across a restart-policy restart, ports too
         ep = Endpoint.from_doc(sandbox)
     else:
         linked = _links(svc, c) if mode == "bridge" else []
-        ep = net.attach(c.id, mode, c.config.get("MacAddress") or "")
+        requested = ((wanted.get(mode) or {}).get("IPAMConfig") or {}).get("IPv4Address") or ""
+        ep = net.attach(c.id, mode if mode in _BUILTIN else "user", c.config.get("MacAddress") or "",
+                        network=record, ip=requested)
+        extra: dict[str, Endpoint] = {}
         try:
-            ports = _publish(svc, c, ep) if mode == "bridge" else {}
+            for name, st in wanted.items():  # networks connected while the container was stopped
+                if name != mode:
+                    ip = ((st.get("IPAMConfig") or {}).get("IPv4Address")) or ""
+                    extra[name] = net.join(c.id, _network_record(net, name), f"eth{len(extra) + 1}", ip)
+            ports = _publish(svc, c, ep) if ep.ip else {}
             records = [(linkmod.hosts_names(link.alias, child.config.get("Hostname") or "", child.name),
                         link.child_ip) for link, child in linked]
-            write_etc_files(c, ep if ep.ip else None, records)
+            embedded = record is not None or any(n != "bridge" for n in extra)
+            write_etc_files(c, ep if ep.ip else None, records, embedded)
             net.set_links(c.id, [(ep.ip, link.child_ip, proto, port)
                                  for link, _ in linked for port, proto in link.ports])
+            if embedded:
+                net.start_dns(c.id, svc.dns_lookup)
         except BaseException:
-            net.detach(c.id, ep)
+            net.stop_dns(c.id)
+            net.detach(c.id, ep, list(extra.values()))
             raise
+        extra_docs = {k: v.to_doc() for k, v in extra.items()}
         c.networking["LinkEnv"] = [e for link, _ in linked for e in linkmod.env(link)]
-    settings = _endpoint_settings(net.network_id(mode), ep if ep.ip else None)
-    c.networking = {"Networks": {mode: settings}, "Sandbox": ep.to_doc(), "Ports": ports,
+    settings = {mode: _settings_for(net, c, mode, ep if ep.ip else None, wanted.get(mode))}
+    for name, doc in extra_docs.items():
+        settings[name] = _settings_for(net, c, name, Endpoint.from_doc(doc), wanted.get(name))
+    c.networking = {"Networks": settings, "Sandbox": ep.to_doc(), "Ports": ports, "Extra": extra_docs,
                     "SandboxID": c.networking.get("SandboxID") or secrets.token_hex(32),
                     "LinkEnv": c.networking.get("LinkEnv") or []}
     return ep.sandbox_key, False
+
+
+def _settings_for(net: Any, c: Container, name: str, ep: Endpoint | None,
+                  keep: dict[str, Any] | None) -> dict[str, Any]:
+    """Endpoint settings; on a user network the short id joins the aliases, as moby's."""
+    keep = dict(keep or {})
+    if name not in _BUILTIN and ep is not None:
+        aliases = list(keep.get("Aliases") or [])
+        if c.id[:12] not in aliases:
+            aliases.append(c.id[:12])
+        keep["Aliases"] = aliases
+    return _endpoint_settings(net.network_id(name), ep, keep)
+
+
+def connect(svc: Any, c: Container, name: str, config: dict[str, Any]) -> None:
+    """``network connect``: record the endpoint; a running container gets it now.
+
+    Raises:
+        PermissionDenied: already connected, or a host/none/container: network stack.
+    """
+    from hako.errors import PermissionDenied
+
+    net = svc.network
+    record = _network_record(net, name)
+    name = record["Name"] if record else "bridge"
+    mode = mode_of(c.host_config)
+    if mode == "host" or mode == "none" or mode.startswith("container:"):
+        raise PermissionDenied("container cannot be disconnected from host network or connected to host network"
+                               if mode == "host" else
+                               "container sharing network namespace with another container or host cannot be "
+                               "connected to any other network" if mode.startswith("container:") else
+                               "container cannot be connected to multiple networks with one of the networks "
+                               "in private (none) mode")
+    networks = c.networking.setdefault("Networks", {})
+    if name in networks:
+        raise PermissionDenied(f"endpoint with name {c.name} already exists in network {name}")
+    keep = {"Aliases": config.get("Aliases") or None, "IPAMConfig": config.get("IPAMConfig") or None}
+    if c.networking.get("Sandbox") and c.state.running:
+        extra = c.networking.setdefault("Extra", {})
+        ip = (keep["IPAMConfig"] or {}).get("IPv4Address") or ""
+        ep = net.join(c.id, record, f"eth{len(extra) + 1}", ip)
+        extra[name] = ep.to_doc()
+        networks[name] = _settings_for(net, c, name, ep, keep)
+    else:
+        networks[name] = _endpoint_settings(net.network_id(name), None, keep)
+
+
+def disconnect(svc: Any, c: Container, name: str) -> None:
+    """``network disconnect``.
+
+    Raises:
+        PermissionDenied: not connected (moby's text).
+    """
+    from hako.errors import PermissionDenied
+
+    record = _network_record(svc.network, name)
+    name = record["Name"] if record else "bridge"
+    networks = c.networking.get("Networks") or {}
+    if name not in networks:
+        raise PermissionDenied(f"container {c.id} is not connected to network {name}")
+    extra = c.networking.get("Extra") or {}
+    if name in extra:
+        svc.network.leave(Endpoint.from_doc(extra.pop(name)))
+    elif c.networking.get("Sandbox") and networks[name].get("EndpointID"):
+        sandbox = Endpoint.from_doc(c.networking["Sandbox"])
+        svc.network.leave(sandbox)
+        c.networking["Sandbox"] = Endpoint(sandbox_key=sandbox.sandbox_key).to_doc()
+    del networks[name]
 
 
 def _publish(svc: Any, c: Container, ep: Endpoint) -> dict[str, Any]:
@@ -242,6 +363,11 @@ def readopt(svc: Any, c: Container) -> None:
     if not sandbox or svc.network.published(c.id):
         return
     ep = Endpoint.from_doc(sandbox)
+    if any(n not in _BUILTIN for n in c.networking.get("Networks") or {}):
+        try:
+            svc.network.start_dns(c.id, svc.dns_lookup)
+        except Exception as exc:  # noqa: BLE001 - names stop resolving, the rest works
+            log.warning("restarting the DNS server of %s: %s", c.id[:12], exc)
     try:
         svc.network.set_links(c.id, [(ep.ip, link.child_ip, proto, port)
                                      for link, _ in _links(svc, c) for port, proto in link.ports])
@@ -273,13 +399,18 @@ def release(svc: Any, c: Container) -> None:
     """Tear the sandbox down and clear the operational data (Docker's releaseNetwork)."""
     sandbox = c.networking.get("Sandbox")
     if sandbox:
+        extra = [Endpoint.from_doc(d) for d in (c.networking.get("Extra") or {}).values()]
         try:
-            svc.network.detach(c.id, Endpoint.from_doc(sandbox))
+            svc.network.stop_dns(c.id)
+            svc.network.detach(c.id, Endpoint.from_doc(sandbox), extra)
         except Exception as exc:  # noqa: BLE001 - a sandbox that is half gone
             log.warning("tearing down the network of %s: %s", c.id[:12], exc)
     networks = c.networking.get("Networks") or {}
     for name, settings in networks.items():
-        networks[name] = _endpoint_settings(settings.get("NetworkID", ""))
+        keep = dict(settings)
+        if name not in _BUILTIN and keep.get("Aliases"):
+            keep["Aliases"] = [a for a in keep["Aliases"] if a != c.id[:12]] or None
+        networks[name] = _endpoint_settings(settings.get("NetworkID", ""), None, keep)
     c.networking = {"Networks": networks}
 
 
@@ -317,4 +448,22 @@ def list_ports(c: Container) -> list[dict[str, Any]]:
             out.append({"PrivatePort": port, "Type": proto})
         for b in items or []:
             out.append({"IP": b["HostIp"], "PrivatePort": port, "PublicPort": int(b["HostPort"]), "Type": proto})
+    return out
+
+
+def lookup(svc: Any, cid: str, name: str) -> list[str]:
+    """Addresses for ``name`` as the embedded DNS of container ``cid`` sees it: container
+    names, aliases and short ids on the user-defined networks it shares with them."""
+    try:
+        me = svc.get(cid)
+    except NotFound:
+        return []
+    mine = {n for n, st in (me.networking.get("Networks") or {}).items()
+            if n not in _BUILTIN and st.get("EndpointID")}
+    out = []
+    for other in svc.list():
+        for n, st in (other.networking.get("Networks") or {}).items():
+            if n in mine and st.get("IPAddress") and (
+                    name == other.name.lower() or name in [a.lower() for a in st.get("Aliases") or []]):
+                out.append(st["IPAddress"])
     return out

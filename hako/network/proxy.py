@@ -76,6 +76,10 @@ class UserlandProxy:
                 self._loop = loop
             return self._loop
 
+    def run(self, coro: Any) -> Any:
+        """Run ``coro`` on the proxy's loop (from any other thread); its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop()).result(10)
+
     def add(self, fwd: Forward) -> None:
         """Start forwarding ``fwd`` (its socket already bound)."""
         if not self.forward:

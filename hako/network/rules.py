@@ -24,13 +24,23 @@ def table_name(bridge: str) -> str:
 
 
 def build(bridge: str, subnet: str, icc: bool, allowed: list[tuple[str, str, str, int]] = (),
-          ports: list[tuple[str, int, str, str, int]] = ()) -> str:
+          ports: list[tuple[str, int, str, str, int]] = (),
+          user: list[tuple[str, str, bool]] = ()) -> str:
+    """``user``: the user-defined networks (bridge, subnet, internal)."""
     br = f'"{bridge}"'
-    lines = [
-        "chain postrouting {", "type nat hook postrouting priority srcnat; policy accept;",
-        f"ip saddr {subnet} oifname != {br} masquerade", "}",
-        "chain forward {", "type filter hook forward priority filter; policy accept;",
-    ]
+    lines = ["chain postrouting {", "type nat hook postrouting priority srcnat; policy accept;",
+             f"ip saddr {subnet} oifname != {br} masquerade"]
+    lines += [f'ip saddr {sub} oifname != "{dev}" masquerade' for dev, sub, internal in user if not internal]
+    lines += ["}", "chain forward {", "type filter hook forward priority filter; policy accept;"]
+    devices = [bridge] + [dev for dev, _, _ in user]
+    for dev, _, internal in user:  # internal networks reach nothing but themselves
+        if internal:
+            lines += [f'iifname "{dev}" oifname != "{dev}" drop', f'oifname "{dev}" iifname != "{dev}" drop']
+    for a in devices:  # networks are isolated from each other
+        for b in devices:
+            if a != b:
+                lines.append(f'iifname "{a}" oifname "{b}" drop')
+    lines += [f'iifname "{dev}" oifname != "{dev}" accept' for dev, _, internal in user if not internal]
     if not icc:
         for src, dst, proto, port in allowed:
             lines.append(f"iifname {br} oifname {br} ip saddr {src} ip daddr {dst} {proto} dport {port} accept")

@@ -40,6 +40,7 @@ from hako.network import portmap, rules
 from hako.network.proxy import Forward, UserlandProxy, bind
 from hako.network.config import NetworkConfig
 from hako.network.ipam import Ipam
+from hako.network.networks import NetworkStore
 from hako.support import atomicfile
 
 log = logging.getLogger("hako.network")
@@ -58,6 +59,8 @@ class Endpoint:
     mac: str = ""
     veth: str = ""
     endpoint_id: str = ""
+    pool: str = BRIDGE_POOL  # the IPAM pool: "bridge" or a user network's id
+    ifname: str = "eth0"
 
     def to_doc(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -83,39 +86,25 @@ class NetworkService:
         self.subnet = ""
         self.gateway = ""
         self.mtu = config.mtu or 1500
-        self._ids = self._load_ids()
+        self.store = NetworkStore(config.root)
         self._fw_lock = threading.Lock()
         self._ports: dict[str, list[tuple[str, int, str, str, int]]] = {}
         self._forwards: dict[str, list[Forward]] = {}
         self._links: dict[str, list[tuple[str, str, str, int]]] = {}
+        self._dns: dict[str, Any] = {}
         self.proxy = UserlandProxy(forward=config.userland_proxy)
         self.allocator = portmap.PortAllocator()
 
     # -- networks -------------------------------------------------------------------------
-    def _load_ids(self) -> dict[str, str]:
-        path = os.path.join(self.config.root, "networks.json")
-        try:
-            ids = atomicfile.read_json(path).get("ids", {})
-        except (OSError, ValueError):
-            ids = {}
-        changed = False
-        for name in ("bridge", "host", "none"):
-            if name not in ids:
-                ids[name] = secrets.token_hex(32)
-                changed = True
-        if changed:
-            atomicfile.write_json(path, {"ids": ids})
-        return ids
-
     def network_id(self, name: str) -> str:
         """The id of a built-in network (``bridge``, ``host``, ``none``).
 
         Raises:
             NotFound: ``network <name> not found``.
         """
-        if name not in self._ids:
-            raise NotFound(f"network {name} not found")
-        return self._ids[name]
+        if name in self.store.ids:
+            return self.store.ids[name]
+        return self.store.get(name)["Id"]
 
     # -- the default bridge ----------------------------------------------------------------
     def setup(self) -> None:
@@ -158,6 +147,8 @@ class NetworkService:
                 raise InvalidArgument(f"fixed-cidr {cfg.fixed_cidr} is not within the bridge's subnet {iface.network}")
             ip_range = str(fixed)
         self.ipam.set_pool(BRIDGE_POOL, self.subnet, self.gateway, ip_range)
+        for rec in list(self.store.networks.values()):
+            self._make_bridge(rec)
         if cfg.ip_forward:
             with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
                 f.write("1")
@@ -184,7 +175,9 @@ class NetworkService:
         with self._fw_lock:
             ports = [p for items in self._ports.values() for p in items]
             allowed = [a for items in self._links.values() for a in items]
-            body = rules.build(self.config.bridge_device, self.subnet, self.config.icc, allowed, ports)
+            user = [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], bool(n.get("Internal")))
+                    for n in self.store.networks.values()]
+            body = rules.build(self.config.bridge_device, self.subnet, self.config.icc, allowed, ports, user)
             firewall.replace_table("ip", rules.table_name(self.config.bridge_device), body)
 
     def shutdown(self, running: bool) -> None:
@@ -196,8 +189,10 @@ class NetworkService:
     def sandbox_path(self, cid: str) -> str:
         return os.path.join(self.config.netns_dir, cid[:12])
 
-    def attach(self, cid: str, mode: str, mac: str = "") -> Endpoint:
-        """Make the sandbox of container ``cid``: ``mode`` is ``bridge`` or ``none``.
+    def attach(self, cid: str, mode: str, mac: str = "", network: dict[str, Any] | None = None,
+               ip: str = "") -> Endpoint:
+        """Make the sandbox of container ``cid``: ``mode`` is ``bridge`` or ``none``, or the
+        user network record ``network`` (its first endpoint, ``eth0``; ``ip`` requested).
 
         Raises:
             Unavailable: no free address. NetlinkError: the kernel refused (nothing is
@@ -214,20 +209,104 @@ class NetworkService:
                 netlink.remove_netns(path)
                 raise
             return Endpoint(sandbox_key=path)
-        ip = self.ipam.allocate(BRIDGE_POOL, cid)
+        try:
+            return self.join(cid, network, "eth0", ip, mac, default_route=True)
+        except BaseException:
+            netlink.remove_netns(path)
+            raise
+
+    def join(self, cid: str, network: dict[str, Any] | None, ifname: str, ip: str = "", mac: str = "",
+             default_route: bool = False) -> Endpoint:
+        """Put an interface of the sandbox on the default bridge (``network`` None) or on a
+        user network; nothing is left behind when it fails.
+
+        Raises:
+            Conflict: the requested address is taken. Unavailable: the pool is full.
+        """
+        path = self.sandbox_path(cid)
+        if network is None:
+            if ip:
+                raise InvalidArgument("user specified IP address is supported on user defined networks only")
+            pool, device, subnet, gateway = BRIDGE_POOL, self.config.bridge_device, self.subnet, self.gateway
+        else:
+            cfg = network["IPAM"]["Config"][0]
+            pool, device, subnet, gateway = network["Id"], network["Device"], cfg["Subnet"], cfg["Gateway"]
+        ip = self.ipam.allocate(pool, cid, ip)
         veth = "veth" + secrets.token_hex(4)[:7]
         mac = mac or mac_for(ip)
-        prefix = ipaddress.ip_network(self.subnet).prefixlen
+        prefix = ipaddress.ip_network(subnet).prefixlen
         try:
-            netlink.veth_create(veth, "eth0", path, self.config.bridge_device, self.mtu, mac)
-            netlink.configure_inside(path, "eth0", f"{ip}/{prefix}", self.gateway)
+            netlink.veth_create(veth, ifname, path, device, self.mtu, mac)
+            internal = bool(network and network.get("Internal"))
+            netlink.configure_inside(path, ifname, f"{ip}/{prefix}",
+                                     gateway if default_route and not internal else "")
         except BaseException:
             netlink.link_delete(veth)
-            netlink.remove_netns(path)
-            self.ipam.release(BRIDGE_POOL, ip)
+            self.ipam.release(pool, ip)
             raise
-        return Endpoint(sandbox_key=path, ip=ip, prefixlen=prefix, gateway=self.gateway, mac=mac,
-                        veth=veth, endpoint_id=secrets.token_hex(32))
+        return Endpoint(sandbox_key=path, ip=ip, prefixlen=prefix, gateway="" if network and network.get("Internal") else gateway,
+                        mac=mac, veth=veth, endpoint_id=secrets.token_hex(32), pool=pool, ifname=ifname)
+
+    def leave(self, ep: Endpoint) -> None:
+        """Remove one interface of a sandbox and release its address."""
+        if ep.veth:
+            netlink.link_delete(ep.veth)
+        if ep.ip:
+            self.ipam.release(ep.pool, ep.ip)
+
+    # -- user-defined networks ---------------------------------------------------------------
+    def create_network(self, name: str, driver: str = "bridge", ipam: dict[str, Any] | None = None,
+                       internal: bool = False, labels: dict[str, str] | None = None,
+                       options: dict[str, str] | None = None, check_duplicate: bool = True,
+                       attachable: bool = False, enable_ipv6: bool = False, ingress: bool = False) -> dict[str, Any]:
+        """Create a bridge network: record, address pool, bridge ``br-<id12>``.
+
+        Raises:
+            Conflict, PermissionDenied, NotFound, InvalidArgument: Docker's answers.
+        """
+        from hako.network import networks
+
+        with self.store.lock:
+            networks.check_create(self.store, name, driver, check_duplicate, enable_ipv6, ingress)
+            ipam = ipam or {}
+            if (ipam.get("Driver") or "default") != "default":
+                raise NotFound(f"plugin \"{ipam['Driver']}\" not found")
+            used = [self.subnet] + [n["IPAM"]["Config"][0]["Subnet"] for n in self.store.networks.values()]
+            configs = ipam.get("Config") or []
+            if not any(c.get("Subnet") for c in configs):
+                used += netlink.ipv4_networks()
+            cfg = networks.ipam_config(configs, used, self.config.pools)
+            nid = secrets.token_hex(32)
+            rec = {"Name": name, "Id": nid, "Created": _now(), "Scope": "local", "Driver": "bridge",
+                   "EnableIPv6": False, "Internal": bool(internal), "Attachable": bool(attachable),
+                   "Ingress": False, "Labels": dict(labels or {}), "Options": dict(options or {}),
+                   "IPAM": {"Driver": "default", "Options": ipam.get("Options"), "Config": [cfg]},
+                   "Device": "br-" + nid[:12]}
+            self._make_bridge(rec)
+            self.store.networks[nid] = rec
+            self.store.save()
+        self.rebuild_firewall()
+        return rec
+
+    def _make_bridge(self, rec: dict[str, Any]) -> None:
+        cfg = rec["IPAM"]["Config"][0]
+        device = rec["Device"]
+        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
+        if netlink.link_index(device) is None:
+            netlink.bridge_create(device, self.config.mtu)
+        if f"{cfg['Gateway']}/{prefix}" not in netlink.link_addrs(device):
+            netlink.addr_add(device, f"{cfg['Gateway']}/{prefix}")
+        netlink.link_up(device)
+        self.ipam.set_pool(rec["Id"], cfg["Subnet"], cfg["Gateway"], cfg.get("IPRange", ""))
+
+    def remove_network(self, rec: dict[str, Any]) -> None:
+        """Delete a user network (the caller checked it has no endpoints)."""
+        with self.store.lock:
+            netlink.link_delete(rec["Device"])
+            self.ipam.drop_pool(rec["Id"])
+            self.store.networks.pop(rec["Id"], None)
+            self.store.save()
+        self.rebuild_firewall()
 
     # -- published ports -------------------------------------------------------------------
     def publish(self, cid: str, ep: Endpoint, bindings: dict[str, list[dict[str, str]]],
@@ -290,17 +369,39 @@ class NetworkService:
         if not self.config.icc:
             self.rebuild_firewall()
 
+    # -- embedded DNS -------------------------------------------------------------------------
+    def start_dns(self, cid: str, lookup: Any) -> None:
+        """Serve 127.0.0.11:53 in the sandbox of ``cid`` (user-defined networks)."""
+        from hako.network import dns
+
+        if cid in self._dns:
+            return
+        sock = dns.bind_in(self.sandbox_path(cid))
+        try:
+            with open("/etc/resolv.conf") as f:
+                upstreams = dns.host_upstreams(f.read())
+        except OSError:
+            upstreams = []
+        self._dns[cid] = self.proxy.run(dns.serve(sock, cid, lookup, upstreams))
+
+    def stop_dns(self, cid: str) -> None:
+        transport = self._dns.pop(cid, None)
+        if transport is not None:
+            async def close() -> None:
+                transport.close()
+
+            self.proxy.run(close())
+
     def published(self, cid: str) -> bool:
         return cid in self._forwards or cid in self._links
 
-    def detach(self, cid: str, ep: Endpoint | None) -> None:
-        """Tear the sandbox down (idempotent): veth, netns, address, published ports."""
+    def detach(self, cid: str, ep: Endpoint | None, extra: list[Endpoint] = ()) -> None:
+        """Tear the sandbox down (idempotent): veths, netns, addresses, published ports."""
         self.unpublish(cid)
-        if ep is not None and ep.veth:
-            netlink.link_delete(ep.veth)
+        for one in [ep, *extra]:
+            if one is not None:
+                self.leave(one)
         netlink.remove_netns(self.sandbox_path(cid))
-        if ep is not None and ep.ip:
-            self.ipam.release(BRIDGE_POOL, ep.ip)
 
     def sweep(self, keep: set[str]) -> None:
         """Remove sandboxes and addresses of containers not in ``keep`` (ids)."""
@@ -313,3 +414,10 @@ class NetworkService:
 
     def alive(self, cid: str) -> bool:
         return netlink.is_netns(self.sandbox_path(cid))
+
+
+def _now() -> str:
+    import time
+
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"

@@ -59,6 +59,9 @@ def run_rm(t: Target, n: int) -> None:
     """``docker run --rm busybox true``, median of n."""
     docker(t, "run", "--rm", t.image, "true")  # warm-up (page cache, lazy imports)
     t.results["run_rm"] = median_of(n, lambda: docker(t, "run", "--rm", t.image, "true"))
+    docker(t, "run", "--rm", "--network", "none", t.image, "true")
+    t.results["run_rm_none"] = median_of(n, lambda: docker(t, "run", "--rm", "--network", "none", t.image, "true"))
+    t.results["net_cost"] = t.results["run_rm"] - t.results["run_rm_none"]
 
 
 def create_start(t: Target, n: int) -> None:

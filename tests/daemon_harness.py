@@ -36,7 +36,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class Hakod:
     """A running private daemon. ``api()`` is a tiny raw client for fixtures."""
 
-    def __init__(self, root: str, runtime: str = "hako", extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: str, runtime: str = "hako", extra_args: tuple[str, ...] = (),
+                 netns: str = "") -> None:
         self.root = root
         self.data_root = os.path.join(root, "data")
         self.exec_root = os.path.join(root, "exec")
@@ -47,6 +48,7 @@ class Hakod:
         self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(root, "hakod.log")
+        self.netns = netns  # a network namespace file to run the daemon in (a second "host")
         self.bridge = "hkt" + os.urandom(3).hex()
         self.subnet = free_subnet()
         self.gateway = self.subnet.rsplit(".", 1)[0] + ".1"
@@ -62,7 +64,8 @@ class Hakod:
         return env
 
     def start(self, timeout: float = 20.0) -> "Hakod":
-        args = [sys.executable, "-m", "hako.daemon.main", "-H", self.host, "--data-root", self.data_root,
+        prefix = ["nsenter", f"--net={self.netns}"] if self.netns else []
+        args = [*prefix, sys.executable, "-m", "hako.daemon.main", "-H", self.host, "--data-root", self.data_root,
                 "--exec-root", self.exec_root, "--cgroup-parent", self.cgroup_parent,
                 "--default-runtime", self.runtime, "--config-file", os.path.join(self.root, "daemon.json"),
                 "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.gateway + "/24",
@@ -222,9 +225,9 @@ def _remove_cgroups(parent: str) -> None:
                     time.sleep(0.02)
 
 
-def new_daemon(runtime: str = "hako", extra_args: tuple[str, ...] = ()) -> Hakod:
+def new_daemon(runtime: str = "hako", extra_args: tuple[str, ...] = (), netns: str = "") -> Hakod:
     root = tempfile.mkdtemp(prefix="hako-test-", dir="/tmp")
-    return Hakod(root, runtime, extra_args)
+    return Hakod(root, runtime, extra_args, netns)
 
 
 def import_busybox(d: Hakod, repo: str = "busybox", tag: str = "latest") -> str:

@@ -245,6 +245,7 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
     if sandbox and net.alive(c.id):  # kept across a restart-policy restart, ports too
         ep = Endpoint.from_doc(sandbox)
     else:
+        _check_builtin_endpoint(wanted.get(mode) if mode in _BUILTIN else None)
         linked = _links(svc, c) if mode == "bridge" else []
         requested = ((wanted.get(mode) or {}).get("IPAMConfig") or {}).get("IPv4Address") or ""
         ep = net.attach(c.id, mode if mode in _BUILTIN else "user", c.config.get("MacAddress") or "",
@@ -277,6 +278,16 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
                     "SandboxID": c.networking.get("SandboxID") or secrets.token_hex(32),
                     "LinkEnv": c.networking.get("LinkEnv") or []}
     return ep.sandbox_key, False
+
+
+def _check_builtin_endpoint(settings: dict[str, Any] | None) -> None:
+    """moby's refusals for the default networks (ErrUnsupportedNetworkAndIP/Alias)."""
+    if not settings:
+        return
+    if ((settings.get("IPAMConfig") or {}).get("IPv4Address")):
+        raise InvalidArgument("user specified IP address is supported on user defined networks only")
+    if settings.get("Aliases"):
+        raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
 
 
 def _settings_for(net: Any, c: Container, name: str, ep: Endpoint | None,
@@ -314,6 +325,8 @@ def connect(svc: Any, c: Container, name: str, config: dict[str, Any]) -> None:
     if name in networks:
         raise PermissionDenied(f"endpoint with name {c.name} already exists in network {name}")
     keep = {"Aliases": config.get("Aliases") or None, "IPAMConfig": config.get("IPAMConfig") or None}
+    if record is None:
+        _check_builtin_endpoint(keep)
     if c.networking.get("Sandbox") and c.state.running:
         extra = c.networking.setdefault("Extra", {})
         ip = (keep["IPAMConfig"] or {}).get("IPv4Address") or ""

@@ -101,14 +101,30 @@ def test_create_refuses_log_options(hakod, host_config, message):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("networking,named", [
-    ({"EndpointsConfig": {"mynet": {}}}, "NetworkingConfig.EndpointsConfig.mynet"),
-    ({"EndpointsConfig": {"bridge": {"Aliases": ["a"]}}}, "NetworkingConfig.EndpointsConfig.bridge.Aliases"),
-    ({"EndpointsConfig": {"bridge": {"IPAMConfig": {"IPv4Address": "172.17.0.9"}}}},
-     "NetworkingConfig.EndpointsConfig.bridge.IPAMConfig"),
+    ({"EndpointsConfig": {"mynet": {"DriverOpts": {"k": "v"}}}}, "NetworkingConfig.EndpointsConfig.mynet.DriverOpts"),
+    ({"EndpointsConfig": {"mynet": {"IPAMConfig": {"IPv6Address": "fd00::9"}}}},
+     "NetworkingConfig.EndpointsConfig.mynet.IPAMConfig.IPv6Address"),
 ])
 def test_create_refuses_networking_config(hakod, networking, named):
     status, body = _create(hakod, networking=networking)
     assert status == 400 and body["message"].startswith(f"{named} is not supported yet"), body
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("networking,message", [
+    ({"EndpointsConfig": {"bridge": {"Aliases": ["a"]}}},
+     "network-scoped alias is supported only for containers in user defined networks"),
+    ({"EndpointsConfig": {"bridge": {"IPAMConfig": {"IPv4Address": "172.17.0.9"}}}},
+     "user specified IP address is supported on user defined networks only"),
+])
+def test_default_bridge_refuses_aliases_and_addresses_at_start(hakod, networking, message):
+    status, body = _create(hakod, networking=networking)
+    assert status == 201, body
+    try:
+        status, reply = hakod.api("POST", f"/containers/{body['Id']}/start")
+        assert status == 400 and reply["message"] == message, reply
+    finally:
+        hakod.api("DELETE", f"/containers/{body['Id']}", query={"force": "1"})
 
 
 # What the docker CLI and docker-py send when no flag is given, and the values that match

@@ -792,7 +792,8 @@ class ContainerService:
             await self._save(c)
             if restart:
                 self._schedule_restart(c)
-        keep = {c.id for c in loaded if c.state.running or c.state.status == Status.RESTARTING}
+        keep = {c.id: netsetup.endpoints(c) for c in loaded
+                if c.state.running or c.state.status == Status.RESTARTING}
         await loop.run_in_executor(None, self.network.sweep, keep)
         for c in loaded:
             if c.id not in keep and c.networking.get("Sandbox"):

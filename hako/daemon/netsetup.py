@@ -480,3 +480,9 @@ def lookup(svc: Any, cid: str, name: str) -> list[str]:
                     name == other.name.lower() or name in [a.lower() for a in st.get("Aliases") or []]):
                 out.append(st["IPAddress"])
     return out
+
+
+def endpoints(c: Container) -> list[Endpoint]:
+    """The endpoints a container's record holds (its sandbox's interfaces)."""
+    docs = [c.networking.get("Sandbox")] + list((c.networking.get("Extra") or {}).values())
+    return [Endpoint.from_doc(d) for d in docs if d]

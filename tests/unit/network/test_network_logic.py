@@ -136,3 +136,13 @@ def test_link_parse_and_hosts_names():
     assert parse("/redis") == ("redis", "redis")
     assert hosts_names("db", "abc123", "redis") == "db abc123 redis"
     assert hosts_names("redis", "abc123", "redis") == "redis abc123"
+
+
+def test_ipam_reconcile_makes_allocations_exactly_the_claims(tmp_path):
+    ipam = Ipam(str(tmp_path))
+    ipam.set_pool("p", "10.9.0.0/24", "10.9.0.1")
+    for i in range(3):
+        ipam.allocate("p", f"c{i}")
+    # a daemon restart: only c1 runs, and c9's address was lost with an unsynced write
+    Ipam(str(tmp_path)).reconcile([("p", "10.9.0.3", "c1"), ("p", "10.9.0.7", "c9"), ("gone", "1.2.3.4", "x")])
+    assert Ipam(str(tmp_path)).allocated("p") == {"10.9.0.3": "c1", "10.9.0.7": "c9"}

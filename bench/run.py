@@ -37,6 +37,9 @@ MIB = 1024 * 1024
 # figure key → (label, unit, the Docker 20.10 figure, target for hakod)
 FIGURES = [
     ("run_rm", "docker run --rm busybox true", "s", 0.47, 0.235),
+    ("run_rm_none", "docker run --rm --network none busybox true", "s", 0.39, None),
+    # what the default bridge adds to a start (sandbox, veth, address, etc files, teardown)
+    ("net_cost", "networking cost (run --rm minus --network none)", "s", 0.08, 0.030),
     ("create", "docker create busybox true", "s", None, None),
     ("start", "docker start (created, runs true)", "s", None, None),
     ("parallel", "20 x run --rm at once (wall)", "s", 3.96, 1.98),

@@ -58,7 +58,15 @@ def median_of(n: int, fn: Callable[[], object]) -> float:
 def run_rm(t: Target, n: int) -> None:
     """``docker run --rm busybox true``, median of n."""
     docker(t, "run", "--rm", t.image, "true")  # warm-up (page cache, lazy imports)
-    t.results["run_rm"] = median_of(n, lambda: docker(t, "run", "--rm", t.image, "true"))
+    docker(t, "run", "--rm", "--network", "none", t.image, "true")
+    # interleaved, so that the shared machine's drifting load weighs on both alike
+    bridge, none = [], []
+    for _ in range(n):
+        bridge.append(timed(lambda: docker(t, "run", "--rm", t.image, "true")))
+        none.append(timed(lambda: docker(t, "run", "--rm", "--network", "none", t.image, "true")))
+    t.results["run_rm"] = statistics.median(bridge)
+    t.results["run_rm_none"] = statistics.median(none)
+    t.results["net_cost"] = statistics.median(b - o for b, o in zip(bridge, none))
 
 
 def create_start(t: Target, n: int) -> None:

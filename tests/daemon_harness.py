@@ -1,6 +1,8 @@
 """Start and stop a private hakod for tests: its own data root, exec root, socket and cgroup
-parent, all under one temporary directory; teardown removes every container, mount, cgroup
-and process it made, even when the test failed."""
+parent, all under one temporary directory, and its own bridge (``hkt<6 hex>``) on its own
+subnet (a free /24 of 10.213.0.0/16), with ``--ip-forward=false`` so the host's forwarding
+setting is never changed; teardown removes every container, mount, netns, veth, bridge,
+nft table, cgroup and process it made, even when the test failed."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class Hakod:
     """A running private daemon. ``api()`` is a tiny raw client for fixtures."""
 
-    def __init__(self, root: str, runtime: str = "hako", extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: str, runtime: str = "hako", extra_args: tuple[str, ...] = (),
+                 netns: str = "") -> None:
         self.root = root
         self.data_root = os.path.join(root, "data")
         self.exec_root = os.path.join(root, "exec")
@@ -45,6 +48,10 @@ class Hakod:
         self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(root, "hakod.log")
+        self.netns = netns  # a network namespace file to run the daemon in (a second "host")
+        self.bridge = "hkt" + os.urandom(3).hex()
+        self.subnet = free_subnet()
+        self.gateway = self.subnet.rsplit(".", 1)[0] + ".1"
 
     @property
     def env(self) -> dict[str, str]:
@@ -57,10 +64,12 @@ class Hakod:
         return env
 
     def start(self, timeout: float = 20.0) -> "Hakod":
-        args = [sys.executable, "-m", "hako.daemon.main", "-H", self.host, "--data-root", self.data_root,
+        prefix = ["nsenter", f"--net={self.netns}"] if self.netns else []
+        args = [*prefix, sys.executable, "-m", "hako.daemon.main", "-H", self.host, "--data-root", self.data_root,
                 "--exec-root", self.exec_root, "--cgroup-parent", self.cgroup_parent,
                 "--default-runtime", self.runtime, "--config-file", os.path.join(self.root, "daemon.json"),
-                "--log-level", "debug", *self.extra_args]
+                "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.gateway + "/24",
+                "--ip-forward=false", "--default-address-pool", "base=10.214.0.0/16,size=24", *self.extra_args]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=REPO)
         log.close()
@@ -130,8 +139,42 @@ class Hakod:
         self.stop()
         _kill_shims(self.exec_root)
         _unmount_under(self.root)
+        remove_network(self.bridge, self.data_root)
         _remove_cgroups(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def free_subnet() -> str:
+    """A 10.213.N.0/24 that no route or address of the host overlaps (N random)."""
+    import ipaddress
+    import random
+
+    used = subprocess.run(["ip", "-4", "-o", "route", "show", "table", "all"], capture_output=True,
+                          text=True).stdout + subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True,
+                                                             text=True).stdout
+    for n in random.sample(range(1, 255), 254):
+        net = ipaddress.ip_network(f"10.213.{n}.0/24")
+        if f"10.213.{n}." not in used and "10.213.0.0/16" not in used:
+            return str(net)
+    raise RuntimeError("no free 10.213.N.0/24 subnet for a test daemon")
+
+
+def remove_network(bridge: str, data_root: str = "") -> None:
+    """Delete the test daemon's bridges (its default one and those of the networks it
+    recorded), their veths and its nft table (by name)."""
+    bridges = [bridge]
+    try:
+        with open(os.path.join(data_root, "network", "networks.json")) as f:
+            bridges += [n["Device"] for n in json.load(f).get("networks", {}).values()]
+    except (OSError, ValueError, KeyError):
+        pass
+    for br in bridges:
+        out = subprocess.run(["ip", "-o", "link", "show", "master", br], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", br], capture_output=True)
+    subprocess.run(["nft", "delete", "table", "ip", "hako_" + bridge], capture_output=True)
 
 
 def _kill_shims(exec_root: str) -> None:
@@ -182,9 +225,9 @@ def _remove_cgroups(parent: str) -> None:
                     time.sleep(0.02)
 
 
-def new_daemon(runtime: str = "hako", extra_args: tuple[str, ...] = ()) -> Hakod:
+def new_daemon(runtime: str = "hako", extra_args: tuple[str, ...] = (), netns: str = "") -> Hakod:
     root = tempfile.mkdtemp(prefix="hako-test-", dir="/tmp")
-    return Hakod(root, runtime, extra_args)
+    return Hakod(root, runtime, extra_args, netns)
 
 
 def import_busybox(d: Hakod, repo: str = "busybox", tag: str = "latest") -> str:

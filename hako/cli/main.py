@@ -54,12 +54,16 @@ GROUPS: dict[str, dict[str, str]] = {
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls",
                "inspect": "volume inspect", "rm": "volume rm", "remove": "volume rm",
                "prune": "volume prune"},
+    "network": {v: "network " + v for v in ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")}
+    | {"list": "network ls", "remove": "network rm"},
 }
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
            "image bootstrap": "image:bootstrap", "system check": "system:check",
            "system df": "system:df",
-           **{f"volume {v}": f"volume:{v}" for v in ("create", "ls", "inspect", "rm", "prune")}}
+           **{f"volume {v}": f"volume:{v}" for v in ("create", "ls", "inspect", "rm", "prune")},
+           **{f"network {v}": f"network:{v}" for v in ("create", "ls", "inspect", "rm", "prune", "connect",
+                                                       "disconnect")}}
 
 
 class Context:
@@ -168,7 +172,7 @@ def _resolve(args: list[str]) -> tuple[str, str, list[str]]:
 def _usage() -> str:
     names = "  ".join(sorted(COMMANDS))
     return (f"Usage:  {PROG} [OPTIONS] COMMAND\n\nA docker-compatible container engine client\n"
-            f"\nCommands:\n  {names}\n\nManagement Commands:\n  container  image  system")
+            f"\nCommands:\n  {names}\n\nManagement Commands:\n  container  image  network  system")
 
 
 def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:

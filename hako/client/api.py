@@ -50,6 +50,7 @@ class APIClient:
         self.exec = Exec(self)
         self.system = System(self)
         self.volumes = Volumes(self)
+        self.networks = Networks(self)
 
     @classmethod
     def from_host(cls, host: str, version: str | None = None) -> "APIClient":
@@ -363,3 +364,33 @@ class System:
 
 def iter_body(resp: Response) -> Iterable[bytes]:
     return resp.iter_chunks()
+
+
+class Networks:
+    """/networks endpoints."""
+
+    def __init__(self, api: APIClient) -> None:
+        self.api = api
+
+    def list(self, filters: dict[str, list[str]] | None = None) -> list[dict]:
+        return self.api.get_json("/networks", {"filters": filters or None})
+
+    def inspect(self, ref: str) -> dict:
+        return self.api.get_json(f"/networks/{quote(ref, safe='')}")
+
+    def create(self, body: dict) -> dict:
+        return self.api.post_json("/networks/create", None, body)
+
+    def remove(self, ref: str) -> None:
+        self.api.request("DELETE", f"/networks/{quote(ref, safe='')}").read()
+
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.api.post_json("/networks/prune", {"filters": filters or None})
+
+    def connect(self, ref: str, container: str, config: dict) -> None:
+        self.api.request("POST", f"/networks/{quote(ref, safe='')}/connect",
+                         body={"Container": container, "EndpointConfig": config}).read()
+
+    def disconnect(self, ref: str, container: str, force: bool = False) -> None:
+        self.api.request("POST", f"/networks/{quote(ref, safe='')}/disconnect",
+                         body={"Container": container, "Force": force}).read()

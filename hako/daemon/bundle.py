@@ -90,14 +90,32 @@ def make_workdir(rootfs: str, cwd: str) -> None:
         os.close(root.make(cwd.lstrip("/"), "dir"))
 
 
-def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
+def _with_link_env(env: list[str], linked: list[str]) -> list[str]:
+    """moby's CreateDaemonEnvironment: link variables first, the container's own Env
+    replacing those of the same name or appended."""
+    if not linked:
+        return env
+    out = list(linked)
+    index = {e.partition("=")[0]: i for i, e in enumerate(out)}
+    for e in env:
+        key = e.partition("=")[0]
+        if key in index:
+            out[index[key]] = e
+        else:
+            index[key] = len(out)
+            out.append(e)
+    return out
+
+
+def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = None,
+                 network_host: bool = False) -> Any:
     """Translate the container record into specgen's typed options."""
     from hako.daemon import users
     from hako.runtime.specgen import SpecOptions
 
     conf, hc = c.config, c.host_config
     user = users.resolve(rootfs, conf.get("User") or "", hc.get("GroupAdd") or [])
-    env = list(conf.get("Env") or [])
+    env = _with_link_env(list(conf.get("Env") or []), c.networking.get("LinkEnv") or [])
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     if not any(e.startswith("HOSTNAME=") for e in env):
@@ -141,15 +159,17 @@ def spec_options(svc: Any, c: Container, rootfs: str) -> Any:
         cpuset_cpus=hc.get("CpusetCpus") or "", cpuset_mems=hc.get("CpusetMems") or "",
         pids_limit=hc.get("PidsLimit") if hc.get("PidsLimit") and hc.get("PidsLimit") > 0 else None,
         oom_score_adj=int(hc.get("OomScoreAdj") or 0), cgroups_path=svc.cgroups_path(c),
-        netns_path=None, extra_mounts=tuple(etc_mounts), tmpfs=tmpfs, sysctls=dict(hc.get("Sysctls") or {}),
+        netns_path=netns_path, network_host=network_host, extra_mounts=tuple(etc_mounts), tmpfs=tmpfs, sysctls=dict(hc.get("Sysctls") or {}),
         init_path=_init_path(svc) if hc.get("Init") else None,
         shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
         seccomp_profile=security.seccomp_profile(hc),
     )
 
 
-def start_shim(svc: Any, c: Container) -> Any:
-    """Mount the rootfs, write config.json and spawn the shim (runtime create).
+def start_shim(svc: Any, c: Container, netns_path: str | None = None,
+               network_host: bool = False) -> Any:
+    """Mount the rootfs, write config.json and spawn the shim (runtime create); the
+    container joins the network namespace at ``netns_path`` (or the host's).
 
     Returns:
         The ShimHandle of the created (not yet started) container.
@@ -172,7 +192,7 @@ def start_shim(svc: Any, c: Container) -> Any:
         from hako.daemon import mounts
 
         mounts.prepare(svc.volumes, c.id, c.mounts, rootfs)
-        spec = build_spec(spec_options(svc, c, rootfs))
+        spec = build_spec(spec_options(svc, c, rootfs, netns_path, network_host))
         atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
         conf = c.config
         runtime = shimclient.fast_runtime(svc.config.runtime_path(c.runtime),

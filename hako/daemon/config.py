@@ -27,8 +27,16 @@ class DaemonConfig:
     runtimes: dict[str, str] = field(default_factory=dict)
     cgroup_parent: str = "/hako"
     init_path: str = ""
-    bridge_name: str = ""
-    bridge_cidr: str = ""
+    bridge_name: str = ""  # -b/--bridge: an existing bridge for the default network
+    bridge_cidr: str = ""  # --bip
+    default_bridge_name: str = "hako0"  # --bridge-name (hako): the bridge hakod makes
+    fixed_cidr: str = ""
+    mtu: int = 0
+    ip_forward: bool = True
+    iptables: bool = True
+    icc: bool = True
+    userland_proxy: bool = True
+    default_address_pools: tuple = ()  # ((base, size), ...)
     tls: bool = False
     tls_verify: bool = False
     tls_cacert: str = ""
@@ -50,6 +58,16 @@ class DaemonConfig:
     @property
     def containers_root(self) -> str:
         return os.path.join(self.data_root, "containers")
+
+    def network_config(self):
+        from hako.network.config import NetworkConfig
+
+        return NetworkConfig(
+            root=os.path.join(self.data_root, "network"), netns_dir=os.path.join(self.exec_root, "netns"),
+            bridge=self.bridge_name, bridge_name=self.default_bridge_name, bip=self.bridge_cidr,
+            fixed_cidr=self.fixed_cidr, mtu=int(self.mtu or 0), ip_forward=self.ip_forward,
+            iptables=self.iptables, icc=self.icc, userland_proxy=self.userland_proxy,
+            default_address_pools=tuple(tuple(p) for p in self.default_address_pools))
 
     @property
     def runtime_root(self) -> str:
@@ -124,6 +142,13 @@ _FILE_KEYS = {
     "init-path": "init_path",
     "bridge": "bridge_name",
     "bip": "bridge_cidr",
+    "fixed-cidr": "fixed_cidr",
+    "mtu": "mtu",
+    "ip-forward": "ip_forward",
+    "iptables": "iptables",
+    "icc": "icc",
+    "userland-proxy": "userland_proxy",
+    "default-address-pools": "default_address_pools",
     "tls": "tls",
     "tlsverify": "tls_verify",
     "tlscacert": "tls_cacert",
@@ -165,6 +190,8 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
         for key, value in doc.items():
             if key == "runtimes":
                 value = {n: (v.get("path", n) if isinstance(v, dict) else str(v)) for n, v in value.items()}
+            if key == "default-address-pools":
+                value = tuple((p["base"], int(p["size"])) for p in value)
             values[_FILE_KEYS[key]] = value
     values.update(flags)
     for key in ("hosts", "insecure_registries", "registry_mirrors"):

@@ -29,6 +29,7 @@ from typing import Any
 
 from hako.daemon import create as createpolicy
 from hako.daemon import mounts as mountpoints
+from hako.daemon import netsetup
 from hako.daemon import restart as restartpolicy
 from hako.daemon import security
 from hako.daemon import wiretypes
@@ -65,13 +66,14 @@ class ContainerService:
     """The engine's one entry for containers, shared by every API route."""
 
     def __init__(self, config: DaemonConfig, images: Any, events: Any = None,
-                 volumes: Any = None) -> None:
+                 volumes: Any = None, network: Any = None) -> None:
         from hako.volume.service import VolumeService
 
         self.config = config
         self.images = images
         self.events = events
         self.volumes = volumes or VolumeService(os.path.join(config.data_root, "volumes"))
+        self.network = network  # NetworkService
         self.store = ContainerStore(config.containers_root)
         self.bundles_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.bundles_root, exist_ok=True)
@@ -100,6 +102,26 @@ class ContainerService:
     def running_image_users(self, image_id: str) -> list[str]:
         return [c.id for c in self.store.all() if c.image == image_id and c.state.running]
 
+    def dns_lookup(self, cid: str, name: str) -> list[str]:
+        """The embedded DNS server's question (called from the proxy's thread)."""
+        return netsetup.lookup(self, cid, name)
+
+    async def network_connect(self, ref: str, network: str, config: dict[str, Any]) -> None:
+        c, lock = await self._locked(ref)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, netsetup.connect, self, c, network, config)
+            await self._save(c)
+        finally:
+            lock.release()
+
+    async def network_disconnect(self, ref: str, network: str) -> None:
+        c, lock = await self._locked(ref)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, netsetup.disconnect, self, c, network)
+            await self._save(c)
+        finally:
+            lock.release()
+
     def bundle(self, c: Container) -> str:
         return os.path.join(self.bundles_root, c.id)
 
@@ -127,6 +149,7 @@ class ContainerService:
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
         warnings = createpolicy.validate_host_config(host_config)
         security.check(host_config)
+        netsetup.check_create(body, host_config)
         # docker-py sends ``runtime=`` as a top-level Runtime; Docker ignores it but its
         # default runtime is runc, so honouring it gives what such clients expect.
         runtime = host_config.get("Runtime") or body.get("Runtime") or self.config.default_runtime
@@ -151,6 +174,7 @@ class ContainerService:
             conf[key] = bool(conf.get(key))
         path, args = createpolicy.entrypoint_and_args(conf)
         points = mountpoints.plan(conf, host_config, self.get)
+        netsetup.normalize_links(self, name, host_config)
         self.store.reserve_name(name, cid)
         root = self.store.new_dir(cid)
         try:
@@ -159,7 +183,9 @@ class ContainerService:
             createpolicy.write_etc_files(root, conf["Hostname"], host_config.get("ExtraHosts"))
             c = Container(id=cid, name=name, created=now_rfc3339(), image=image.id, image_ref=image_ref,
                           path=path, args=args, config=conf, host_config=host_config, root=root,
-                          runtime=runtime, mounts=points)
+                          runtime=runtime, mounts=points, networking=netsetup.initial(
+                              self.network, host_config,
+                              (body.get("NetworkingConfig") or {}).get("EndpointsConfig")))
             self._copy_up(c)
             self.store.add(c)
         except BaseException:
@@ -240,7 +266,12 @@ class ContainerService:
         loop = asyncio.get_running_loop()
         self._loop = loop
         try:
-            handle = await loop.run_in_executor(None, bundle.start_shim, self, c)
+            netns, net_host = await loop.run_in_executor(None, netsetup.prepare, self, c)
+        except Exception as exc:
+            await self._start_failed(c, exc)
+            return exc
+        try:
+            handle = await loop.run_in_executor(None, bundle.start_shim, self, c, netns, net_host)
         except Exception as exc:
             await self._start_failed(c, exc)
             return _start_error(exc)
@@ -276,8 +307,10 @@ class ContainerService:
         c.state.error = str(exc)
         if c.state.status == Status.RESTARTING:
             c.transition(Status.EXITED)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, netsetup.release, self, c)
         await self._save(c)
-        await asyncio.get_running_loop().run_in_executor(None, bundle.unmount_rootfs, self, c)
+        await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
         for attach in self._pending_attach.pop(c.id, []):
             if not attach.done.done():
                 attach.done.set_result(None)
@@ -319,6 +352,8 @@ class ContainerService:
             self._shims.pop(c.id, None)
             self._dying.discard(c.id)
             await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            if not restart:
+                await loop.run_in_executor(None, netsetup.release, self, c)
             await self._save(c)
             if c.state.oom_killed:
                 self._emit(c, "oom")
@@ -543,6 +578,28 @@ class ContainerService:
             if not fut.done():
                 fut.set_result(c.state.exit_code)
 
+    async def remove_link(self, name: str) -> None:
+        """``rm -l /parent/alias``: drop the link from the parent (moby's rmLink).
+
+        Raises:
+            ContainerNotFound: no such link. InvalidArgument: not a link name.
+        """
+        full = "/" + name.lstrip("/")
+        parent_name, _, alias = full[1:].rpartition("/")
+        if not parent_name:
+            raise Conflict("Conflict, cannot remove the default link name of the container")
+        try:
+            parent = self.get(parent_name)
+        except ContainerNotFound:
+            raise ContainerNotFound(f"No such container: {full}") from None
+        links = parent.host_config.get("Links") or []
+        kept = [entry for entry in links if entry.partition(":")[2] != f"/{parent.name}/{alias}"]
+        if len(kept) == len(links):
+            raise ContainerNotFound(f"No such container: {full}")
+        async with parent.op_lock:
+            parent.host_config["Links"] = kept or None
+            await self._save(parent)
+
     async def _remove(self, c: Container, volumes: bool = False) -> None:
         """Kill, unmount and delete ``c``; the blocking steps run in the executor."""
         from hako.daemon import bundle
@@ -557,6 +614,7 @@ class ContainerService:
             await self._save(c)
             try:
                 await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+                await loop.run_in_executor(None, netsetup.release, self, c)
                 await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
                 await loop.run_in_executor(None, shutil.rmtree, self.bundle(c), True)
             except BaseException as exc:
@@ -753,6 +811,7 @@ class ContainerService:
                     self._shims[c.id] = handle
                     for name in mountpoints.volume_names(c.mounts):
                         self.volumes.mount(name, c.id)  # option mounts are still up
+                    await loop.run_in_executor(None, netsetup.readopt, self, c)
                     continue
                 except ProcessLookupError:  # the shim ended just now
                     pass
@@ -768,9 +827,18 @@ class ContainerService:
                 c.host_config.get("RestartPolicy"), c.state.exit_code, False, c.restart_count)
             c.transition(Status.RESTARTING if restart else Status.EXITED)
             await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
+            if not restart:
+                await loop.run_in_executor(None, netsetup.release, self, c)
             await self._save(c)
             if restart:
                 self._schedule_restart(c)
+        keep = {c.id: netsetup.endpoints(c) for c in loaded
+                if c.state.running or c.state.status == Status.RESTARTING}
+        await loop.run_in_executor(None, self.network.sweep, keep)
+        for c in loaded:
+            if c.id not in keep and c.networking.get("Sandbox"):
+                await loop.run_in_executor(None, netsetup.release, self, c)
+                await self._save(c)
         for c in loaded:
             if c.host_config.get("AutoRemove") and not c.state.running:
                 try:

@@ -8,12 +8,11 @@ query is listed here (a test checks the table against the spec). A field is eith
 ``[]``, ``{}``; the docker CLI and docker-py send many) and the values listed in ``ok`` are
 accepted, anything else is ``InvalidArgument`` (HTTP 400)::
 
-    HostConfig.PortBindings is not supported yet (published ports: hako has no networking yet)
+    HostConfig.PidMode is not supported yet (PID modes host and container: only private namespaces are implemented)
 
-Networking, as it is today: every container gets its own network namespace holding only
-``lo``. That is what ``none`` means, and also what ``default`` and ``bridge`` give until
-networking lands (no external connectivity, no published ports, no links); ``host``,
-``container:<id>`` and named networks are refused.
+Networking: ``default``/``bridge`` (the default bridge), ``none``, ``host`` and
+``container:<id>`` are honoured (``daemon/netsetup.py``), and published ports and legacy
+links; user-defined networks live in ``hako/network``.
 
 Unknown fields (not in the API) are ignored, as Go's JSON decoder does.
 
@@ -29,7 +28,6 @@ from hako.errors import InvalidArgument
 
 HONOURED = "honoured"
 
-_NO_NET = "hako has no networking yet"
 _NO_NS = "only private namespaces are implemented"
 
 
@@ -78,7 +76,7 @@ CONFIG: dict[str, Any] = {
     "Healthcheck": Refuse("health checks are never run by hako yet",
                           accept=_healthcheck_disabled_or_empty),
     "Volumes": HONOURED,  # anonymous volumes (daemon/mounts.py)
-    "MacAddress": Refuse(f"MAC addresses: {_NO_NET}"),
+    "MacAddress": HONOURED,  # the container's eth0 (bridge mode)
 }
 
 # HostConfig; the embedded Resources are added below
@@ -86,27 +84,25 @@ HOST_CONFIG: dict[str, Any] = {
     "Binds": HONOURED,  # bind mounts and named/anonymous volumes (daemon/mounts.py)
     "ContainerIDFile": HONOURED,  # written by the client
     "LogConfig": HONOURED,  # Type json-file or none (checked in create.py); Config below
-    "NetworkMode": Refuse(f"network modes other than default, bridge and none: {_NO_NET}",
-                          ok=("default", "bridge", "none")),
-    "PortBindings": Refuse(f"published ports: {_NO_NET}"),
+    # default/bridge, none, host, container:<id>; others are unknown networks (404, netsetup)
+    "NetworkMode": HONOURED,
+    "PortBindings": HONOURED,  # bridge mode: proxy + DNAT (network/service.py)
     "RestartPolicy": HONOURED, "AutoRemove": HONOURED,
     "VolumeDriver": HONOURED,  # "local" only; another driver is Docker's plugin-not-found
     "VolumesFrom": HONOURED, "Mounts": HONOURED,
     "CapAdd": HONOURED, "CapDrop": HONOURED,
     # the cgroup namespace is the host's (Docker's v1 default); "private" is not implemented
     "CgroupnsMode": Refuse("a private cgroup namespace (only \"host\" is implemented)", ok=("host",)),
-    "Dns": Refuse("custom DNS servers: resolv.conf is the host's"),
-    "DnsOptions": Refuse("custom DNS options: resolv.conf is the host's"),
-    "DnsSearch": Refuse("custom DNS search domains: resolv.conf is the host's"),
+    "Dns": HONOURED, "DnsOptions": HONOURED, "DnsSearch": HONOURED,
     "ExtraHosts": HONOURED, "GroupAdd": HONOURED,
     "IpcMode": Refuse(f"IPC modes other than private and shareable: {_NO_NS}",
                       ok=("private", "shareable")),
     "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
-    "Links": Refuse(f"links: {_NO_NET}"),
+    "Links": HONOURED,  # legacy links on the default bridge (netsetup.py)
     "OomScoreAdj": HONOURED,
     "PidMode": Refuse(f"PID modes host and container: {_NO_NS}"),
     "Privileged": HONOURED,
-    "PublishAllPorts": Refuse(f"publishing ports: {_NO_NET}"),
+    "PublishAllPorts": HONOURED,
     "ReadonlyRootfs": HONOURED, "SecurityOpt": HONOURED,
     "StorageOpt": Refuse("storage options (size): the overlay snapshotter has no quotas"),
     "Tmpfs": HONOURED,
@@ -161,7 +157,7 @@ BUILD_QUERY: dict[str, Any] = {
     "q": HONOURED, "nocache": HONOURED, "cachefrom": HONOURED, "rm": HONOURED,
     "forcerm": HONOURED, "buildargs": HONOURED, "labels": HONOURED, "target": HONOURED,
     "platform": HONOURED,
-    "networkmode": Refuse(f"build network modes other than default, bridge and none: {_NO_NET}",
+    "networkmode": Refuse("build network modes other than default, bridge and none",
                           ok=("default", "bridge", "none")),
     "pull": Refuse("pulling base images during a build (the builder does not pull yet; pull them first)"),
     "memory": Refuse("resource limits on build steps"),
@@ -178,9 +174,6 @@ BUILD_QUERY: dict[str, Any] = {
 
 _STRING_PARAMS = {"networkmode", "cpusetcpus", "outputs", "isolation"}  # "0" is a value there
 
-# Endpoint settings a default/bridge/none endpoint may carry (all zero): anything else asks
-# for an address, alias, link or driver option hako cannot give.
-_ENDPOINT_MODES = {"default", "bridge", "none"}
 
 
 def _refuse(where: str, rule: Refuse) -> InvalidArgument:
@@ -201,18 +194,25 @@ def _check_log_config(hc: dict[str, Any]) -> None:
                               f"{opts}: the json-file log is never rotated)")
 
 
+_ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "NetworkID", "EndpointID", "Gateway", "IPAddress",
+                      "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen"}
+
+
 def _check_networking(body: dict[str, Any]) -> None:
     endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
     if not isinstance(endpoints, dict):
         return  # the type check (wiretypes) owns malformed values
     for name, settings in endpoints.items():
-        if name not in _ENDPOINT_MODES:
-            raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name} is not supported yet "
-                                  f"(named networks: {_NO_NET})")
         for key, value in (settings or {}).items():
-            if not is_zero(value):
+            if key == "IPAMConfig" and isinstance(value, dict):
+                extra = {k: v for k, v in value.items() if k != "IPv4Address" and not is_zero(v)}
+                if extra:
+                    raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.IPAMConfig."
+                                          f"{sorted(extra)[0]} is not supported yet (IPv6 and link-local "
+                                          f"addresses)")
+            elif key not in _ENDPOINT_HONOURED and not is_zero(value):
                 raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.{key} is not "
-                                      f"supported yet ({_NO_NET})")
+                                      f"supported yet (endpoint {key} on a network)")
 
 
 def check_create(body: dict[str, Any]) -> None:

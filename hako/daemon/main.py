@@ -41,6 +41,15 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--init-path", dest="init_path")
     p.add_argument("-b", "--bridge", dest="bridge_name")
     p.add_argument("--bip", dest="bridge_cidr")
+    p.add_argument("--bridge-name", dest="default_bridge_name",
+                   help="name of the default bridge hakod makes (hako; default hako0)")
+    p.add_argument("--fixed-cidr", dest="fixed_cidr")
+    p.add_argument("--mtu", dest="mtu", type=int)
+    for flag, dest in (("--ip-forward", "ip_forward"), ("--iptables", "iptables"), ("--icc", "icc"),
+                       ("--userland-proxy", "userland_proxy")):
+        p.add_argument(flag, dest=dest, type=_bool, nargs="?", const=True, metavar="BOOL")
+    p.add_argument("--default-address-pool", dest="default_address_pools", action="append",
+                   metavar="base=CIDR,size=N")
     p.add_argument("--tls", dest="tls", action="store_true", default=None)
     p.add_argument("--tlsverify", dest="tls_verify", action="store_true", default=None)
     p.add_argument("--tlscacert", dest="tls_cacert")
@@ -53,6 +62,13 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int)
     ns = p.parse_args(argv)
     flags = {k: v for k, v in vars(ns).items() if v is not None and k != "config_file"}
+    if "default_address_pools" in flags:
+        from hako.network.config import parse_address_pool
+
+        try:
+            flags["default_address_pools"] = tuple(parse_address_pool(v) for v in flags["default_address_pools"])
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
     if "runtimes" in flags:
         table = {}
         for item in flags["runtimes"]:
@@ -64,6 +80,14 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     return flags, ns.config_file
 
 
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "t"):
+        return True
+    if value.lower() in ("0", "false", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
+
+
 @dataclass
 class Services:
     config: Any
@@ -72,6 +96,7 @@ class Services:
     execs: Any
     events: Any
     volumes: Any = None
+    network: Any = None
 
 
 def build_services(config: Any) -> Services:
@@ -83,12 +108,15 @@ def build_services(config: Any) -> Services:
     os.makedirs(config.data_root, mode=0o710, exist_ok=True)
     os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
     events = EventBus()
+    from hako.network.service import NetworkService
     from hako.volume.service import VolumeService
 
     images = ImageService(config.data_root, registries=config.registry_options())
     volumes = VolumeService(os.path.join(config.data_root, "volumes"))
-    containers = ContainerService(config, images, events, volumes)
-    return Services(config, images, containers, ExecService(containers), events, volumes)
+    network = NetworkService(config.network_config())
+    containers = ContainerService(config, images, events, volumes, network)
+    return Services(config, images, containers, ExecService(containers), events,
+                    volumes=volumes, network=network)
 
 
 def build_router() -> Any:
@@ -103,6 +131,9 @@ def build_router() -> Any:
     from hako.daemon.api.routes import volumes as volume_routes
 
     volume_routes.register(router)
+    from hako.daemon.api.routes import networks as network_routes
+
+    network_routes.register(router)
     try:
         from hako.daemon.api.routes import images
     except ImportError as exc:
@@ -142,6 +173,7 @@ async def serve(config: Any) -> None:
     ssl_context = tls_context(config)  # bad TLS material fails before anything is touched
     pools.install_blocking_executor(asyncio.get_running_loop())
     services = build_services(config)
+    await asyncio.get_running_loop().run_in_executor(None, services.network.setup)
     await services.containers.restore()
     server = ApiServer(build_router(), services)
     for host in config.hosts:
@@ -154,6 +186,8 @@ async def serve(config: Any) -> None:
     await stop.wait()
     log.info("hakod shutting down")
     await server.close()
+    running = any(c.state.running for c in services.containers.list())
+    await asyncio.get_running_loop().run_in_executor(None, services.network.shutdown, running)
     for host in config.hosts:
         if host.startswith("unix://"):
             try:
@@ -174,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     level = "debug" if config.debug else config.log_level
     logging.basicConfig(level=getattr(logging, level.upper().replace("FATAL", "CRITICAL"), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    import pyroute2.config.log  # noqa: F401 - it resets its logger's level when imported
+
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # one line per netlink message
     try:
         if config.pidfile:
             _write_pidfile(config.pidfile)

@@ -1,1 +1,4 @@
-"""Container networking (layer 3). May import: errors, support, oci, opts, linux."""
+"""Container networking: IPAM, the default bridge, per-container sandboxes, etc files.
+
+Layer: network (3). May import: errors, support, oci, opts, linux.
+"""

@@ -19,13 +19,6 @@ SPEC = Path("/work/shared/specs/docker-engine-api-v1.41.yaml")
 # (where, field, a value hako cannot honour)
 REFUSED_CREATE = [
     ("", "Healthcheck", {"Test": ["CMD", "true"], "Interval": 1_000_000_000}),
-    ("", "MacAddress", "02:42:ac:11:00:0a"),
-    ("HostConfig", "PortBindings", {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}),
-    ("HostConfig", "PublishAllPorts", True),
-    ("HostConfig", "Links", ["other:alias"]),
-    ("HostConfig", "NetworkMode", "host"),
-    ("HostConfig", "NetworkMode", "container:abc"),
-    ("HostConfig", "NetworkMode", "mynet"),
     ("HostConfig", "PidMode", "host"),
     ("HostConfig", "PidMode", "container:abc"),
     ("HostConfig", "IpcMode", "host"),
@@ -34,9 +27,6 @@ REFUSED_CREATE = [
     ("HostConfig", "UsernsMode", "private"),
     ("HostConfig", "CgroupnsMode", "private"),
     ("HostConfig", "Cgroup", "container:abc"),
-    ("HostConfig", "Dns", ["1.2.3.4"]),
-    ("HostConfig", "DnsOptions", ["ndots:2"]),
-    ("HostConfig", "DnsSearch", ["example.com"]),
     ("HostConfig", "StorageOpt", {"size": "120G"}),
     ("HostConfig", "Isolation", "hyperv"),
     ("HostConfig", "MaskedPaths", []),
@@ -106,14 +96,30 @@ def test_create_refuses_log_options(hakod, host_config, message):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("networking,named", [
-    ({"EndpointsConfig": {"mynet": {}}}, "NetworkingConfig.EndpointsConfig.mynet"),
-    ({"EndpointsConfig": {"bridge": {"Aliases": ["a"]}}}, "NetworkingConfig.EndpointsConfig.bridge.Aliases"),
-    ({"EndpointsConfig": {"bridge": {"IPAMConfig": {"IPv4Address": "172.17.0.9"}}}},
-     "NetworkingConfig.EndpointsConfig.bridge.IPAMConfig"),
+    ({"EndpointsConfig": {"mynet": {"DriverOpts": {"k": "v"}}}}, "NetworkingConfig.EndpointsConfig.mynet.DriverOpts"),
+    ({"EndpointsConfig": {"mynet": {"IPAMConfig": {"IPv6Address": "fd00::9"}}}},
+     "NetworkingConfig.EndpointsConfig.mynet.IPAMConfig.IPv6Address"),
 ])
 def test_create_refuses_networking_config(hakod, networking, named):
     status, body = _create(hakod, networking=networking)
     assert status == 400 and body["message"].startswith(f"{named} is not supported yet"), body
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("networking,message", [
+    ({"EndpointsConfig": {"bridge": {"Aliases": ["a"]}}},
+     "network-scoped alias is supported only for containers in user defined networks"),
+    ({"EndpointsConfig": {"bridge": {"IPAMConfig": {"IPv4Address": "172.17.0.9"}}}},
+     "user specified IP address is supported on user defined networks only"),
+])
+def test_default_bridge_refuses_aliases_and_addresses_at_start(hakod, networking, message):
+    status, body = _create(hakod, networking=networking)
+    assert status == 201, body
+    try:
+        status, reply = hakod.api("POST", f"/containers/{body['Id']}/start")
+        assert status == 400 and reply["message"] == message, reply
+    finally:
+        hakod.api("DELETE", f"/containers/{body['Id']}", query={"force": "1"})
 
 
 # What the docker CLI and docker-py send when no flag is given, and the values that match
@@ -141,7 +147,9 @@ ZERO_HOST_CONFIG = {
 @pytest.mark.integration
 @pytest.mark.parametrize("host_config", [
     ZERO_HOST_CONFIG,
-    {"NetworkMode": "bridge"}, {"NetworkMode": "none"}, {"IpcMode": "shareable"},
+    {"NetworkMode": "bridge"}, {"NetworkMode": "none"}, {"NetworkMode": "host"},
+    {"Dns": ["192.0.2.53"]}, {"DnsSearch": ["example.com"]},
+    {"DnsOptions": ["ndots:2"]}, {"IpcMode": "shareable"},
     {"IpcMode": "private"}, {"UsernsMode": "host"}, {"CgroupnsMode": "host"},
     {"Isolation": "default"}, {"LogConfig": {"Type": "none", "Config": None}},
 ])

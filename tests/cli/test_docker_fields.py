@@ -14,16 +14,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("flags,named", [
-    (["-p", "8080:80"], "HostConfig.PortBindings"),
-    (["-P", "--expose", "80"], "HostConfig.PublishAllPorts"),
-    (["--link", "a:b"], "HostConfig.Links"),
-    (["--dns", "1.2.3.4"], "HostConfig.Dns"),
-    (["--dns-search", "example.com"], "HostConfig.DnsSearch"),
     (["--device", "/dev/null:/dev/x"], "HostConfig.Devices"),
     (["--pid", "host"], "HostConfig.PidMode"),
     (["--ipc", "host"], "HostConfig.IpcMode"),
     (["--uts", "host"], "HostConfig.UTSMode"),
-    (["--network", "host"], "HostConfig.NetworkMode"),
     (["--cgroupns", "private"], "HostConfig.CgroupnsMode"),
     (["--log-opt", "max-size=1m"], "HostConfig.LogConfig.Config"),
     (["--health-cmd", "true"], "Healthcheck"),
@@ -41,7 +35,8 @@ def test_run_refuses_field_naming_it(hakod, docker_cli, flags, named):
 
 @pytest.mark.parametrize("flags", [
     [], ["--network", "none"], ["--network", "bridge"], ["--no-healthcheck"], ["--expose", "80"],
-    ["--userns", "host"], ["--ipc", "shareable"], ["--log-driver", "none"],
+    ["--userns", "host"], ["--ipc", "shareable"], ["--log-driver", "none"], ["--network", "host"],
+    ["--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:2"],
 ])
 def test_plain_runs_still_work(hakod, docker_cli, flags):
     res = docker(hakod, docker_cli, "run", "--rm", *flags, "busybox", "echo", "ran")

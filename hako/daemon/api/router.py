@@ -11,6 +11,8 @@ contain slashes). Routes are tried in registration order within a method.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import asyncio
 import json
 import re
@@ -70,7 +72,8 @@ class Router:
         for route in candidates:
             m = route.regex.match(path)
             if m:
-                return route, {k: v for k, v in m.groupdict().items()}
+                # Go's router matches the decoded path: "test%2001" names the network "test 01"
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}
         return None
 
 

@@ -60,13 +60,15 @@ def state_json(c: Container) -> dict[str, Any]:
 
 
 def _network_settings(c: Container) -> dict[str, Any]:
-    return {
-        "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-        "MacAddress": "", "Networks": dict(c.networking.get("Networks") or {}),
-    }
+    from hako.daemon.netsetup import inspect_settings
+
+    return inspect_settings(c)
+
+
+def _list_ports(c: Container) -> list[dict[str, Any]]:
+    from hako.daemon.netsetup import list_ports
+
+    return list_ports(c)
 
 
 def inspect_json(c: Container, graph_data: dict[str, str] | None = None,
@@ -112,7 +114,7 @@ def list_json(c: Container, sizes: tuple[int, int] | None = None) -> dict[str, A
         "ImageID": c.image,
         "Command": command,
         "Created": int(parse_time(c.created)),
-        "Ports": [],
+        "Ports": _list_ports(c),
         "Labels": c.config.get("Labels") or {},
         "State": c.state.status.value,
         "Status": status_text(c),

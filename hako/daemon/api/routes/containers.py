@@ -29,6 +29,7 @@ def register(r: Router) -> None:
     r.add("POST", "/containers/{id}/restart", restart)
     r.add("POST", "/containers/{id}/wait", wait)
     r.add("DELETE", "/containers/{id}", remove)
+    r.add("DELETE", "/containers/{id:.+}", remove)  # rm -l parent/alias
     r.add("POST", "/containers/{id}/pause", pause)
     r.add("POST", "/containers/{id}/unpause", unpause)
     r.add("POST", "/containers/{id}/rename", rename)
@@ -132,6 +133,9 @@ async def wait(req: Request) -> StreamResponse:
 
 
 async def remove(req: Request) -> EmptyResponse:
+    if req.query_bool("link"):
+        await req.services.containers.remove_link(req.params["id"])
+        return EmptyResponse(204)
     await req.services.containers.remove(req.params["id"], req.query_bool("force"), req.query_bool("v"))
     return EmptyResponse(204)
 

@@ -23,6 +23,14 @@ def register(r: Router) -> None:
     r.add("GET", "/info", info)
     r.add("GET", "/events", events)
     r.add("GET", "/system/df", disk_usage)
+    r.add("POST", "/swarm/leave", swarm_leave)
+
+
+async def swarm_leave(req: Request) -> JSONResponse:
+    """dockerd's answer on a node that is not in a swarm (hako never is)."""
+    from hako.errors import Unavailable
+
+    raise Unavailable("This node is not part of a swarm")
 
 
 async def ping(req: Request) -> TextResponse:

@@ -1,0 +1,184 @@
+"""The userland proxy: published ports reachable on 127.0.0.1 (and any host address).
+
+One asyncio loop in one daemon thread serves every published port (Docker runs one
+docker-proxy process per port). The listening socket is bound by the caller's thread, so a
+port that is already in use fails there with Docker's text, before anything else is done;
+``--userland-proxy=false`` still binds (reserves) the port but forwards nothing, as
+dockerd's dummy proxy.
+
+TCP: each accepted connection is piped both ways to the container's address; a half-close
+is passed on. UDP: one connected socket per client address, replies sent back to it.
+
+Layer: network (3). May import: errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from hako.errors import Internal
+
+log = logging.getLogger("hako.proxy")
+
+
+@dataclass
+class Forward:
+    host_ip: str
+    host_port: int
+    proto: str
+    target_ip: str
+    target_port: int
+    sock: socket.socket
+    server: Any = field(default=None, repr=False)
+
+
+def bind(host_ip: str, host_port: int, proto: str, endpoint: str) -> socket.socket:
+    """Bind the host side of a published port (port 0: the kernel picks one).
+
+    Raises:
+        Internal: Docker's "address already in use" text (a 500, as dockerd's).
+    """
+    kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+    sock = socket.socket(socket.AF_INET, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host_ip or "0.0.0.0", host_port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise Internal(f"driver failed programming external connectivity on endpoint {endpoint}: "
+                       f"Error starting userland proxy: listen {proto}4 {host_ip or '0.0.0.0'}:{host_port}: "
+                       f"bind: {exc.strerror.lower() if exc.strerror else exc}") from None
+    sock.setblocking(False)
+    return sock
+
+
+class UserlandProxy:
+    """Forwards published ports to containers from a loop of its own."""
+
+    def __init__(self, forward: bool = True) -> None:
+        self.forward = forward
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="userland-proxy", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def run(self, coro: Any) -> Any:
+        """Run ``coro`` on the proxy's loop (from any other thread); its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop()).result(10)
+
+    def add(self, fwd: Forward) -> None:
+        """Start forwarding ``fwd`` (its socket already bound)."""
+        if not self.forward:
+            return
+        loop = self._ensure_loop()
+        asyncio.run_coroutine_threadsafe(self._serve(fwd), loop).result(10)
+
+    def remove(self, fwd: Forward) -> None:
+        """Stop forwarding and close the port (idempotent)."""
+        if self._loop is not None and fwd.server is not None:
+            asyncio.run_coroutine_threadsafe(self._close(fwd), self._loop).result(10)
+        try:
+            fwd.sock.close()
+        except OSError:
+            pass
+
+    async def _close(self, fwd: Forward) -> None:
+        server, fwd.server = fwd.server, None
+        if isinstance(server, asyncio.AbstractServer):
+            server.close()
+        elif server is not None:
+            server.close()
+
+    async def _serve(self, fwd: Forward) -> None:
+        loop = asyncio.get_running_loop()
+        if fwd.proto == "udp":
+            fwd.server, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpFront(fwd), sock=fwd.sock)
+            return
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                up_r, up_w = await asyncio.open_connection(fwd.target_ip, fwd.target_port)
+            except OSError:
+                writer.close()
+                return
+            await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+            up_w.close()
+            writer.close()
+
+        fwd.server = await asyncio.start_server(handle, sock=fwd.sock)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until EOF, then pass the half-close on."""
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except Exception:  # noqa: BLE001 - one connection's trouble never stops the proxy
+        writer.close()
+
+
+class _UdpFront(asyncio.DatagramProtocol):
+    def __init__(self, fwd: Forward) -> None:
+        self.fwd = fwd
+        self.transport: asyncio.DatagramTransport | None = None
+        self.backs: dict[Any, asyncio.DatagramTransport] = {}
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        back = self.backs.get(addr)
+        if isinstance(back, list):  # still opening: queue
+            back.append(data)
+            return
+        if back is not None:
+            back.sendto(data)
+            return
+        self.backs[addr] = [data]
+        asyncio.get_running_loop().create_task(self._open_back(addr))
+
+    async def _open_back(self, addr: Any) -> None:
+        front = self
+
+        class Back(asyncio.DatagramProtocol):
+            def datagram_received(self, reply: bytes, _addr: Any) -> None:
+                if front.transport is not None:
+                    front.transport.sendto(reply, addr)
+
+        try:
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                Back, remote_addr=(self.fwd.target_ip, self.fwd.target_port))
+        except OSError:
+            self.backs.pop(addr, None)
+            return
+        queued = self.backs.get(addr) or []
+        self.backs[addr] = transport
+        for data in queued:
+            transport.sendto(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for back in self.backs.values():
+            if not isinstance(back, list):
+                back.close()
+        self.backs.clear()

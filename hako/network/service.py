@@ -1,0 +1,431 @@
+"""NetworkService: the default bridge and each container's network sandbox.
+
+Lifecycle of a sandbox (one per container with its own network stack)::
+
+    attach (before the runtime creates the container)
+        netns file <netns_dir>/<id[:12]> made and pinned by a bind mount;
+        bridge mode: an address from IPAM, a veth pair (host end on the bridge, ``eth0``
+        inside with the address, its MAC 02:42:<ip>), ``lo`` up, default route via the
+        bridge's address; none mode: only ``lo`` up
+    kept while the container runs and across restart-policy restarts
+    detach (exit without restart, removal): host veth deleted, netns unmounted, address
+        released
+    sweep (daemon start): sandboxes and addresses of containers that are not running are
+        removed (a daemon killed with SIGKILL left them)
+
+The default bridge is made (or adopted, with ``-b``) at daemon start with a subnet that
+overlaps no route or address of the host; the packet filter table is rebuilt then.
+
+State on disk: ``<root>/ipam.json`` (ipam.py), ``<root>/networks.json`` (network ids).
+
+Every method is blocking; the daemon calls them from its executor.
+
+Layer: network (3). May import: errors, support, linux.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from hako.errors import InvalidArgument, NotFound
+from hako.linux import firewall, netlink
+from hako.errors import Internal
+from hako.network import portmap, rules
+from hako.network.proxy import Forward, UserlandProxy, bind
+from hako.network.config import NetworkConfig
+from hako.network.ipam import Ipam
+from hako.network.networks import NetworkStore
+from hako.support import atomicfile
+
+log = logging.getLogger("hako.network")
+
+BRIDGE_POOL = "bridge"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a container's sandbox got: the values inspect shows."""
+
+    sandbox_key: str
+    ip: str = ""
+    prefixlen: int = 0
+    gateway: str = ""
+    mac: str = ""
+    veth: str = ""
+    endpoint_id: str = ""
+    pool: str = BRIDGE_POOL  # the IPAM pool: "bridge" or a user network's id
+    ifname: str = "eth0"
+
+    def to_doc(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "Endpoint":
+        return cls(**{k: doc.get(k, getattr(cls, k, "")) for k in cls.__dataclass_fields__})
+
+
+def mac_for(ip: str) -> str:
+    """Docker's MAC for an address: 02:42 then the four bytes of the IPv4 address."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
+
+
+class NetworkService:
+    """The default bridge network and per-container sandboxes."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        self.config = config
+        os.makedirs(config.root, mode=0o700, exist_ok=True)
+        os.makedirs(config.netns_dir, mode=0o700, exist_ok=True)
+        self.ipam = Ipam(config.root)
+        self.subnet = ""
+        self.gateway = ""
+        self.mtu = config.mtu or 1500
+        self.store = NetworkStore(config.root)
+        self._fw_lock = threading.Lock()
+        self._ports: dict[str, list[tuple[str, int, str, str, int]]] = {}
+        self._forwards: dict[str, list[Forward]] = {}
+        self._links: dict[str, list[tuple[str, str, str, int]]] = {}
+        self._dns: dict[str, Any] = {}
+        self.proxy = UserlandProxy(forward=config.userland_proxy)
+        self.allocator = portmap.PortAllocator()
+
+    # -- networks -------------------------------------------------------------------------
+    def network_id(self, name: str) -> str:
+        """The id of a built-in network (``bridge``, ``host``, ``none``).
+
+        Raises:
+            NotFound: ``network <name> not found``.
+        """
+        if name in self.store.ids:
+            return self.store.ids[name]
+        return self.store.get(name)["Id"]
+
+    # -- the default bridge ----------------------------------------------------------------
+    def setup(self) -> None:
+        """Make or adopt the default bridge, choose its subnet, install the filter table.
+
+        Raises:
+            InvalidArgument: a ``-b`` bridge that does not exist, a bad ``--bip`` or
+            ``--fixed-cidr``, or no free subnet in the pools.
+        """
+        cfg = self.config
+        name = cfg.bridge_device
+        exists = netlink.link_index(name) is not None
+        if not exists and cfg.bridge and cfg.bridge != cfg.bridge_name:
+            raise InvalidArgument(f"bridge device with non default name {name} must be created manually")
+        addrs = netlink.link_addrs(name) if exists else []
+        if cfg.bip:
+            try:
+                iface = ipaddress.ip_interface(cfg.bip)
+            except ValueError:
+                raise InvalidArgument(f"invalid --bip {cfg.bip!r}") from None
+            if iface.ip == iface.network.network_address:
+                raise InvalidArgument(f"bip {cfg.bip} is a network address, not a host address")
+        elif addrs:
+            iface = ipaddress.ip_interface(addrs[0])
+        else:
+            iface = self._free_subnet()
+        if not exists:
+            netlink.bridge_create(name, cfg.mtu)
+        if str(iface) not in addrs:
+            netlink.addr_add(name, str(iface))
+        netlink.link_up(name)
+        self.subnet, self.gateway = str(iface.network), str(iface.ip)
+        ip_range = ""
+        if cfg.fixed_cidr:
+            try:
+                fixed = ipaddress.ip_network(cfg.fixed_cidr, strict=False)
+            except ValueError:
+                raise InvalidArgument(f"invalid --fixed-cidr {cfg.fixed_cidr!r}") from None
+            if not fixed.subnet_of(iface.network):
+                raise InvalidArgument(f"fixed-cidr {cfg.fixed_cidr} is not within the bridge's subnet {iface.network}")
+            ip_range = str(fixed)
+        self.ipam.set_pool(BRIDGE_POOL, self.subnet, self.gateway, ip_range)
+        for rec in list(self.store.networks.values()):
+            self._make_bridge(rec)
+        if cfg.ip_forward:
+            with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+                f.write("1")
+        self.rebuild_firewall()
+        log.info("default bridge %s: %s (gateway %s)", name, self.subnet, self.gateway)
+
+    def _free_subnet(self) -> ipaddress.IPv4Interface:
+        used = [ipaddress.ip_network(n, strict=False) for n in netlink.ipv4_networks()]
+        for base, size in self.config.pools:
+            for net in ipaddress.ip_network(base).subnets(new_prefix=size):
+                if not any(net.overlaps(u) for u in used):
+                    return ipaddress.ip_interface(f"{next(net.hosts())}/{net.prefixlen}")
+        raise InvalidArgument("could not find an available, non-overlapping IPv4 address pool "
+                              "among the defaults to assign to the network")
+
+    def rebuild_firewall(self) -> None:
+        """Install the table for the bridge and every published port (or nothing, with
+        ``--iptables=false``)."""
+        if not self.config.iptables or not self.subnet:
+            return
+        if not firewall.available():
+            log.warning("nft is not installed: no masquerading, no published-port DNAT")
+            return
+        with self._fw_lock:
+            ports = [p for items in self._ports.values() for p in items]
+            allowed = [a for items in self._links.values() for a in items]
+            user = [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], bool(n.get("Internal")))
+                    for n in self.store.networks.values()]
+            body = rules.build(self.config.bridge_device, self.subnet, self.config.icc, allowed, ports, user)
+            firewall.replace_table("ip", rules.table_name(self.config.bridge_device), body)
+
+    def shutdown(self, running: bool) -> None:
+        """At daemon exit: remove the filter table unless containers still run."""
+        if not running and self.config.iptables and firewall.available():
+            firewall.delete_table("ip", rules.table_name(self.config.bridge_device))
+
+    # -- sandboxes --------------------------------------------------------------------------
+    def sandbox_path(self, cid: str) -> str:
+        return os.path.join(self.config.netns_dir, cid[:12])
+
+    def attach(self, cid: str, mode: str, mac: str = "", network: dict[str, Any] | None = None,
+               ip: str = "") -> Endpoint:
+        """Make the sandbox of container ``cid``: ``mode`` is ``bridge`` or ``none``, or the
+        user network record ``network`` (its first endpoint, ``eth0``; ``ip`` requested).
+
+        Raises:
+            Unavailable: no free address. NetlinkError: the kernel refused (nothing is
+            left behind).
+        """
+        path = self.sandbox_path(cid)
+        if os.path.exists(path):
+            netlink.remove_netns(path)
+        netlink.create_netns(path)
+        if mode == "none":
+            try:
+                netlink.configure_inside(path, "", "", "")
+            except BaseException:
+                netlink.remove_netns(path)
+                raise
+            return Endpoint(sandbox_key=path)
+        try:
+            return self.join(cid, network, "eth0", ip, mac, default_route=True)
+        except BaseException:
+            netlink.remove_netns(path)
+            raise
+
+    def join(self, cid: str, network: dict[str, Any] | None, ifname: str, ip: str = "", mac: str = "",
+             default_route: bool = False) -> Endpoint:
+        """Put an interface of the sandbox on the default bridge (``network`` None) or on a
+        user network; nothing is left behind when it fails.
+
+        Raises:
+            Conflict: the requested address is taken. Unavailable: the pool is full.
+        """
+        path = self.sandbox_path(cid)
+        if network is None:
+            if ip:
+                raise InvalidArgument("user specified IP address is supported on user defined networks only")
+            pool, device, subnet, gateway = BRIDGE_POOL, self.config.bridge_device, self.subnet, self.gateway
+        else:
+            cfg = network["IPAM"]["Config"][0]
+            pool, device, subnet, gateway = network["Id"], network["Device"], cfg["Subnet"], cfg["Gateway"]
+        ip = self.ipam.allocate(pool, cid, ip)
+        veth = "veth" + secrets.token_hex(4)[:7]
+        mac = mac or mac_for(ip)
+        prefix = ipaddress.ip_network(subnet).prefixlen
+        try:
+            netlink.veth_create(veth, ifname, path, device, self.mtu, mac)
+            internal = bool(network and network.get("Internal"))
+            netlink.configure_inside(path, ifname, f"{ip}/{prefix}",
+                                     gateway if default_route and not internal else "")
+        except BaseException:
+            netlink.link_delete(veth)
+            self.ipam.release(pool, ip)
+            raise
+        return Endpoint(sandbox_key=path, ip=ip, prefixlen=prefix, gateway="" if network and network.get("Internal") else gateway,
+                        mac=mac, veth=veth, endpoint_id=secrets.token_hex(32), pool=pool, ifname=ifname)
+
+    def leave(self, ep: Endpoint) -> None:
+        """Remove one interface of a sandbox and release its address."""
+        if ep.veth:
+            netlink.link_delete(ep.veth)
+        if ep.ip:
+            self.ipam.release(ep.pool, ep.ip)
+
+    # -- user-defined networks ---------------------------------------------------------------
+    def create_network(self, name: str, driver: str = "bridge", ipam: dict[str, Any] | None = None,
+                       internal: bool = False, labels: dict[str, str] | None = None,
+                       options: dict[str, str] | None = None, check_duplicate: bool = True,
+                       attachable: bool = False, enable_ipv6: bool = False, ingress: bool = False) -> dict[str, Any]:
+        """Create a bridge network: record, address pool, bridge ``br-<id12>``.
+
+        Raises:
+            Conflict, PermissionDenied, NotFound, InvalidArgument: Docker's answers.
+        """
+        from hako.network import networks
+
+        with self.store.lock:
+            networks.check_create(self.store, name, driver, check_duplicate, enable_ipv6, ingress)
+            ipam = ipam or {}
+            if (ipam.get("Driver") or "default") != "default":
+                raise NotFound(f"plugin \"{ipam['Driver']}\" not found")
+            used = [self.subnet] + [n["IPAM"]["Config"][0]["Subnet"] for n in self.store.networks.values()]
+            configs = ipam.get("Config") or []
+            if not any(c.get("Subnet") for c in configs):
+                used += netlink.ipv4_networks()
+            cfg = networks.ipam_config(configs, used, self.config.pools)
+            nid = secrets.token_hex(32)
+            rec = {"Name": name, "Id": nid, "Created": _now(), "Scope": "local", "Driver": "bridge",
+                   "EnableIPv6": False, "Internal": bool(internal), "Attachable": bool(attachable),
+                   "Ingress": False, "Labels": dict(labels or {}), "Options": dict(options or {}),
+                   "IPAM": {"Driver": "default", "Options": ipam.get("Options"), "Config": [cfg]},
+                   "Device": "br-" + nid[:12]}
+            self._make_bridge(rec)
+            self.store.networks[nid] = rec
+            self.store.save()
+        self.rebuild_firewall()
+        return rec
+
+    def _make_bridge(self, rec: dict[str, Any]) -> None:
+        cfg = rec["IPAM"]["Config"][0]
+        device = rec["Device"]
+        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
+        if netlink.link_index(device) is None:
+            netlink.bridge_create(device, self.config.mtu)
+        if f"{cfg['Gateway']}/{prefix}" not in netlink.link_addrs(device):
+            netlink.addr_add(device, f"{cfg['Gateway']}/{prefix}")
+        netlink.link_up(device)
+        self.ipam.set_pool(rec["Id"], cfg["Subnet"], cfg["Gateway"], cfg.get("IPRange", ""))
+
+    def remove_network(self, rec: dict[str, Any]) -> None:
+        """Delete a user network (the caller checked it has no endpoints)."""
+        with self.store.lock:
+            netlink.link_delete(rec["Device"])
+            self.ipam.drop_pool(rec["Id"])
+            self.store.networks.pop(rec["Id"], None)
+            self.store.save()
+        self.rebuild_firewall()
+
+    # -- published ports -------------------------------------------------------------------
+    def publish(self, cid: str, ep: Endpoint, bindings: dict[str, list[dict[str, str]]],
+                endpoint_name: str) -> dict[str, list[dict[str, str]]]:
+        """Bind every requested host port, forward it (proxy, DNAT) to the container.
+
+        Returns:
+            The ports as inspect shows them ({"80/tcp": [{"HostIp", "HostPort"}]}).
+
+        Raises:
+            Internal: a host port in use (Docker's texts). InvalidArgument: a bad port.
+            Nothing stays bound when one fails.
+        """
+        made: list[Forward] = []
+        result: dict[str, list[dict[str, str]]] = {}
+        ours = {(f.host_ip, f.host_port, f.proto) for fs in self._forwards.values() for f in fs}
+        try:
+            for key, items in bindings.items():
+                port, proto = portmap.split_key(key)
+                if proto not in ("tcp", "udp"):
+                    raise InvalidArgument(f"publishing {proto} ports is not supported by hako")
+                for b in items:
+                    host_ip = b.get("HostIp") or "0.0.0.0"
+
+                    def try_bind(hp: int, host_ip: str = host_ip, proto: str = proto) -> Any:
+                        if (host_ip, hp, proto) in ours:
+                            raise Internal(f"driver failed programming external connectivity on endpoint "
+                                           f"{endpoint_name}: Bind for {host_ip}:{hp} failed: port is already allocated")
+                        return bind(host_ip, hp, proto, endpoint_name)
+
+                    hp, sock = self.allocator.choose(b.get("HostPort") or "", proto, try_bind)
+                    fwd = Forward(host_ip, hp, proto, ep.ip, port, sock)
+                    made.append(fwd)
+                    ours.add((host_ip, hp, proto))
+                    self.proxy.add(fwd)
+                    result.setdefault(key, []).append({"HostIp": host_ip, "HostPort": str(hp)})
+        except BaseException:
+            for fwd in made:
+                self.proxy.remove(fwd)
+            raise
+        if made:
+            self._forwards[cid] = made
+            self._ports[cid] = [(f.host_ip, f.host_port, f.proto, f.target_ip, f.target_port) for f in made]
+            self.rebuild_firewall()
+        return result
+
+    def unpublish(self, cid: str) -> None:
+        for fwd in self._forwards.pop(cid, []):
+            self.proxy.remove(fwd)
+        links = self._links.pop(cid, None)
+        if self._ports.pop(cid, None) or (links and not self.config.icc):
+            self.rebuild_firewall()
+
+    def set_links(self, cid: str, allowed: list[tuple[str, str, str, int]]) -> None:
+        """The ports container ``cid`` may reach on linked containers under ``--icc=false``:
+        (its ip, child ip, protocol, port)."""
+        if not allowed:
+            return
+        self._links[cid] = allowed
+        if not self.config.icc:
+            self.rebuild_firewall()
+
+    # -- embedded DNS -------------------------------------------------------------------------
+    def start_dns(self, cid: str, lookup: Any) -> None:
+        """Serve 127.0.0.11:53 in the sandbox of ``cid`` (user-defined networks)."""
+        from hako.network import dns
+
+        if cid in self._dns:
+            return
+        sock = dns.bind_in(self.sandbox_path(cid))
+        try:
+            with open("/etc/resolv.conf") as f:
+                upstreams = dns.host_upstreams(f.read())
+        except OSError:
+            upstreams = []
+        self._dns[cid] = self.proxy.run(dns.serve(sock, cid, lookup, upstreams))
+
+    def stop_dns(self, cid: str) -> None:
+        transport = self._dns.pop(cid, None)
+        if transport is not None:
+            async def close() -> None:
+                transport.close()
+
+            self.proxy.run(close())
+
+    def published(self, cid: str) -> bool:
+        return cid in self._forwards or cid in self._links
+
+    def detach(self, cid: str, ep: Endpoint | None, extra: list[Endpoint] = ()) -> None:
+        """Tear the sandbox down (idempotent): published ports, netns, addresses.
+
+        The veth pairs are not deleted one by one (a synchronous veth deletion waits for an
+        RCU grace period, 15-40 ms here): unmounting the namespace of an exited container
+        lets the kernel destroy it, and its veths with it, in the background. An address
+        can be handed out again at once: its MAC is derived from it, so no neighbour entry
+        goes stale.
+        """
+        self.unpublish(cid)
+        netlink.remove_netns(self.sandbox_path(cid))
+        for one in [ep, *extra]:
+            if one is not None and one.ip:
+                self.ipam.release(one.pool, one.ip)
+
+    def sweep(self, keep: dict[str, list[Endpoint]]) -> None:
+        """Remove sandboxes of containers not in ``keep`` (id → its endpoints) and make the
+        address allocations exactly the kept endpoints'."""
+        short = {k[:12] for k in keep}
+        for name in os.listdir(self.config.netns_dir):
+            if name not in short:
+                log.info("removing the stale network sandbox %s", name)
+                netlink.remove_netns(os.path.join(self.config.netns_dir, name))
+        self.ipam.reconcile([(ep.pool, ep.ip, cid) for cid, eps in keep.items() for ep in eps if ep.ip])
+
+    def alive(self, cid: str) -> bool:
+        return netlink.is_netns(self.sandbox_path(cid))
+
+
+def _now() -> str:
+    import time
+
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"

@@ -16,6 +16,14 @@ if str(REPO) not in sys.path:
 from tests.daemon_harness import Hakod, import_busybox, new_daemon  # noqa: E402
 
 
+def pytest_sessionstart(session):
+    """Clear what runs killed before their teardown left (see sweep_stale_roots)."""
+    if os.geteuid() == 0:
+        from tests.daemon_harness import sweep_stale_roots
+
+        sweep_stale_roots()
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="needs root: containers use namespaces, mounts and cgroups")

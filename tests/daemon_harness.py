@@ -50,6 +50,8 @@ class Hakod:
         self.log_path = os.path.join(root, "hakod.log")
         self.netns = netns  # a network namespace file to run the daemon in (a second "host")
         self.bridge = "hkt" + os.urandom(3).hex()
+        with open(os.path.join(root, "bridge"), "w") as f:  # for sweep_stale_roots
+            f.write(self.bridge)
         self.subnet = free_subnet()
         self.gateway = self.subnet.rsplit(".", 1)[0] + ".1"
 
@@ -142,6 +144,46 @@ class Hakod:
         remove_network(self.bridge, self.data_root)
         _remove_cgroups(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _hakod_alive(root: str) -> bool:
+    """Whether a hakod process runs on ``root`` (by its command line)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if "hako.daemon.main" in cmd and root + "/" in cmd:
+            return True
+    return False
+
+
+def sweep_stale_roots(base: str = "/tmp") -> list[str]:
+    """Remove what test daemons of runs that were killed (SIGKILL, OOM, a CI timeout: no
+    teardown ran) left behind: their shims, mounts, bridges, cgroups and directories. A root
+    whose hakod still runs (another run beside this one) is left alone."""
+    import glob
+
+    swept = []
+    for root in sorted(glob.glob(os.path.join(base, "hako-test-*"))):
+        if not os.path.isdir(root) or _hakod_alive(root):
+            continue
+        _kill_shims(os.path.join(root, "exec"))
+        _unmount_under(root)
+        try:
+            bridge = Path(root, "bridge").read_text().strip()
+        except OSError:
+            bridge = ""
+        if bridge:
+            remove_network(bridge, os.path.join(root, "data"))
+        for top in glob.glob(f"/sys/fs/cgroup/*/hako-test-*-{os.path.basename(root)[-6:]}"):
+            _remove_cgroups("/" + os.path.relpath(top, os.path.dirname(top)))
+        shutil.rmtree(root, ignore_errors=True)
+        swept.append(root)
+    return swept
 
 
 def free_subnet() -> str:

@@ -28,7 +28,10 @@ def mounted(images: Any, key: str) -> Iterator[str]:
     """Mount the active snapshot ``key`` on a temporary directory for the block's duration."""
     from hako.store.mount import mount_all, unmount
 
-    target = tempfile.mkdtemp(prefix="build-mnt-")
+    # under the store's tmp/, which the daemon clears (mounts first) when it starts again
+    tmp = os.path.join(images.root, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    target = tempfile.mkdtemp(prefix="build-mnt-", dir=tmp)
     mounts = images.rootfs_mounts(key)
     try:
         mount_all(mounts, target)

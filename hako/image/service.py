@@ -99,7 +99,9 @@ class ImageService:
                                 leased=self.leases.snapshot())
         import shutil
 
-        shutil.rmtree(os.path.join(self.root, "tmp"), ignore_errors=True)
+        tmp = os.path.join(self.root, "tmp")
+        _detach_mounts_under(tmp)  # a build step's mount a killed daemon left: never rmtree
+        shutil.rmtree(tmp, ignore_errors=True)  # through it into a snapshot
         return report
 
     @property
@@ -520,3 +522,18 @@ def graph_driver(svc: ImageService, img: Image) -> dict[str, Any]:
         if len(dirs) > 1:
             data["LowerDir"] = ":".join(reversed(dirs[:-1]))
     return {"Data": data or None, "Name": svc.driver_name}
+
+
+def _detach_mounts_under(path: str) -> None:
+    """Lazily unmount every mount at or below ``path`` (deepest first)."""
+    from hako.linux import mountinfo, syscalls
+
+    real = os.path.realpath(path)
+    points = sorted({m.mountpoint for m in mountinfo.read()
+                     if m.mountpoint == real or m.mountpoint.startswith(real + "/")},
+                    key=len, reverse=True)
+    for point in points:
+        try:
+            syscalls.umount2(point, syscalls.MNT_DETACH)
+        except OSError:
+            pass

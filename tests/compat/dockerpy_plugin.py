@@ -95,6 +95,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if os.geteuid() != 0:
         raise pytest.UsageError("the docker-py suite needs root: hakod runs real containers")
     harness = _load("hako_compat_daemon_harness", REPO / "tests" / "daemon_harness.py")
+    harness.sweep_stale_roots()  # what killed runs left behind
     rootfs = _load("hako_compat_rootfs", REPO / "tests" / "data" / "rootfs.py")
     registries = _load("hako_compat_registry_harness", REPO / "tests" / "registry_harness.py")
     mirror = registries.HakoRegistry()

@@ -69,7 +69,11 @@ def _prepare(req: Request, body: Any, opts: Any, runner: Any, emit: Any) -> Any:
     from hako.build.builder import Builder
 
     remote = req.query.get("remote", "")
-    ctx = ctxmod.from_remote(remote, opts.dockerfile) if remote else ctxmod.from_tar(body, opts.dockerfile)
+    # contexts live in the store's tmp/: a daemon killed mid-build clears them at its next start
+    tmp_root = os.path.join(req.services.images.root, "tmp")
+    os.makedirs(tmp_root, exist_ok=True)
+    ctx = ctxmod.from_remote(remote, opts.dockerfile, tmp_root) if remote \
+        else ctxmod.from_tar(body, opts.dockerfile, tmp_root)
     try:
         builder = Builder(req.services.images, runner, ctx, opts, emit, req.disconnected)
         builder.prepare()

@@ -17,11 +17,10 @@ import glob
 import os
 import posixpath
 import shutil
-import stat
 import subprocess
 import tarfile
 import tempfile
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from hako.build import cache
 from hako.opts.dockerignore import Matcher, read_patterns
@@ -280,62 +279,23 @@ def _git_clone(url: str, root: str) -> None:
 
 
 def _download_context(url: str, root: str, dockerfile: str) -> None:
-    import urllib.request
+    from hako.support import fetch
 
     with tempfile.TemporaryFile() as tmp:
         try:
-            with _http_opener().open(url, timeout=60) as resp:  # noqa: S310 - http(s) only, checked
-                shutil.copyfileobj(resp, tmp, 1 << 20)
+            fetch.download(url, tmp, what="remote context")
         except OSError as exc:
             raise InvalidArgument(f"unable to prepare context: unable to download remote context {url}: {exc}") from exc
         tmp.seek(0)
         head = tmp.read(512)
         tmp.seek(0)
-        if _looks_like_tar(head):
+        if untar.looks_like_tar(head):
             extract_tar(tmp, root)
             return
         with open(os.path.join(root, dockerfile), "wb") as f:
             shutil.copyfileobj(tmp, f)
 
 
-def _http_opener() -> Any:
-    """urllib with http(s) only: no file:// or ftp:// handler, and no redirect to them."""
-    import urllib.request
-
-    class _Redirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
-            if not newurl.lower().startswith(("http://", "https://")):
-                raise InvalidArgument(f"remote context redirected to a scheme that is not supported: {newurl}")
-            return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(),
-                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
-                    urllib.request.HTTPErrorProcessor(), _Redirect()):
-        opener.add_handler(handler)
-    return opener
-
-
-def _looks_like_tar(head: bytes) -> bool:
-    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")):
-        return True
-    return len(head) >= 262 and head[257:262] == b"ustar"
-
-
 def is_archive(path: str) -> bool:
     """Whether a local file is a tar archive ADD would extract (plain/gzip/bzip2/xz)."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return False
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
-        return False
-    if not _looks_like_tar(head):
-        return False
-    try:
-        with tarfile.open(path, "r:*") as tf:
-            tf.next()
-        return True
-    except (tarfile.TarError, OSError, EOFError):
-        return False
+    return untar.is_archive(path)

@@ -48,12 +48,14 @@ def mounted(images: Any, key: str) -> Iterator[str]:
 
 
 def _table(root: str, name: str) -> list[list[str]]:
-    try:
-        path = tarsafe.resolve(root, f"etc/{name}", f"/etc/{name}", follow_final=True)
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
+    try:  # resolved inside the image's root by descriptors; a FIFO there must not block
+        fd = fsroot.open_in_root(root, f"etc/{name}", os.O_RDONLY | os.O_NONBLOCK)
     except (OSError, InvalidArgument):
         return []
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
 
 
 def resolve_owner(root: str, spec: str) -> tuple[int, int] | None:

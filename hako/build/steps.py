@@ -133,14 +133,17 @@ class _Sources:
 def _download(url: str) -> tuple[str, bytes, float | None]:
     import email.utils
     import urllib.parse
-    import urllib.request
 
+    import io
+
+    from hako.support import fetch
+
+    buf = io.BytesIO()
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - the Dockerfile's URL
-            data = resp.read()
-            modified = resp.headers.get("Last-Modified")
+        modified = fetch.download(url, buf, what="ADD").get("Last-Modified")
     except OSError as exc:
         raise InvalidArgument(f"failed to download {url}: {exc}") from exc
+    data = buf.getvalue()
     name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"
     mtime = None
     if modified:

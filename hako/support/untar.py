@@ -110,6 +110,31 @@ class Result:
     entries: int = 0
 
 
+def looks_like_tar(head: bytes) -> bool:
+    """Whether the first 512 bytes of a file are a (possibly compressed) tar's."""
+    if head.startswith((tarsafe.GZIP_MAGIC, tarsafe.BZIP2_MAGIC, tarsafe.XZ_MAGIC)):
+        return True
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def is_archive(path: str) -> bool:
+    """Whether the regular file ``path`` is a tar archive whose first header reads (what
+    ``ADD`` extracts: plain, gzip, bzip2 or xz)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or not looks_like_tar(f.read(512)):
+            return False
+        f.seek(0)
+        try:
+            with tarfile.open(fileobj=tarsafe.decompressed(f), mode="r|") as tf:  # type: ignore[call-overload]
+                return tf.next() is not None
+        except (tarfile.TarError, OSError, EOFError):
+            return False
+
+
 def bad_entry(name: str, why: str) -> InvalidArgument:
     return tarsafe.breakout(name, why)
 

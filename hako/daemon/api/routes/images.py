@@ -163,19 +163,21 @@ async def create_image(req: Request) -> StreamResponse:
 
 def _download(url: str):
     """Fetch a rootfs tarball from an http(s) URL into a temporary file."""
-    import shutil
     import tempfile
-    import urllib.request
 
-    if not url.startswith(("http://", "https://")):
+    from hako.support import fetch
+
+    if "://" not in url:
         url = "http://" + url
     tmp = tempfile.TemporaryFile()
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (user-supplied URL, like Docker)
-            shutil.copyfileobj(resp, tmp, 1 << 20)
+        fetch.download(url, tmp, what="import")
     except OSError as exc:
         tmp.close()
         raise InvalidArgument(f"Get \"{url}\": {exc}") from exc
+    except BaseException:
+        tmp.close()
+        raise
     tmp.seek(0)
     return tmp
 

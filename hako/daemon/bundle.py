@@ -17,6 +17,7 @@ import os
 import shutil
 from typing import Any
 
+from hako.linux import mountinfo
 from hako.daemon.state import Container
 from hako.errors import InvalidArgument
 from hako.support import atomicfile
@@ -35,20 +36,11 @@ def mount_rootfs(svc: Any, c: Container) -> str:
     """Mount the container's snapshot at <bundle>/rootfs (idempotent)."""
     target = rootfs_dir(svc, c)
     os.makedirs(target, exist_ok=True)
-    if _mounted(target):
+    if mountinfo.is_mountpoint(target):
         return target
     for m in svc.images.rootfs_mounts(c.id):
         m.mount(target)
     return target
-
-
-def _mounted(path: str) -> bool:
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo") as f:
-            return any(line.split()[4] == real for line in f)
-    except OSError:
-        return False
 
 
 def unmount_rootfs(svc: Any, c: Container) -> None:
@@ -59,7 +51,7 @@ def unmount_rootfs(svc: Any, c: Container) -> None:
 
     mounts.release_mounts(svc.volumes, c.id, c.mounts)
     target = rootfs_dir(svc, c)
-    while _mounted(target):
+    while mountinfo.is_mountpoint(target):
         try:
             unmount(target)
         except OSError:

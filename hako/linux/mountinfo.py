@@ -67,3 +67,16 @@ def read(pid: int | str = "self") -> list[MountInfo]:
     """Read and parse /proc/<pid>/mountinfo."""
     with open(f"/proc/{pid}/mountinfo") as f:
         return parse(f.read())
+
+
+def is_mountpoint(path: str) -> bool:
+    """Whether something is mounted on ``path`` (symlinks in it resolved); False when
+    mountinfo cannot be read. Raw field scan: called on container start and stop paths."""
+    import os
+
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(_unescape(line.split()[4]) == real for line in f)
+    except OSError:
+        return False

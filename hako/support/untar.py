@@ -124,8 +124,11 @@ def is_archive(path: str) -> bool:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, FIFO or device is not one
+        os.close(fd)
+        return False
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or not looks_like_tar(f.read(512)):
+        if not looks_like_tar(f.read(512)):
             return False
         f.seek(0)
         try:

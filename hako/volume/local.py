@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hako.linux import mountinfo
 from hako.errors import InvalidArgument
 from hako.support import atomicfile
 
@@ -155,7 +156,7 @@ class LocalDriver:
         opts = vol.options or {}
         if not opts.get("type") and not opts.get("o"):
             return
-        if _is_mounted(vol.mountpoint):
+        if mountinfo.is_mountpoint(vol.mountpoint):
             return
         from hako.linux.mount import Mount
 
@@ -177,20 +178,11 @@ class LocalDriver:
     def unmount(self, vol: Volume) -> None:
         from hako.linux.mount import unmount
 
-        while _is_mounted(vol.mountpoint):
+        while mountinfo.is_mountpoint(vol.mountpoint):
             try:
                 unmount(vol.mountpoint)
             except OSError:
                 unmount(vol.mountpoint, 2)  # MNT_DETACH
-
-
-def _is_mounted(path: str) -> bool:
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo") as f:
-            return any(line.split()[4] == real for line in f)
-    except OSError:
-        return False
 
 
 def dir_size(path: str) -> int:

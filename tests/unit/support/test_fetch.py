@@ -20,3 +20,4 @@ def test_other_schemes_are_refused_before_fetching(url):
 @pytest.mark.parametrize("url", ["http://127.0.0.1/x", "HTTPS://127.0.0.1/x"])
 def test_http_schemes_pass_the_check(url):
     fetch.check_scheme(url)
+

@@ -22,7 +22,7 @@ from hako.oci import manifest as oci_manifest, mediatypes as mt
 from hako.oci.digest import Digest
 from hako.errors import EngineError
 from hako.registry.protocol import RegistryError, parse_content_range, parse_range
-from hako.registry.server.storage import Storage, parse_digest
+from hako.registry.server.storage import Storage, parse_digest, referrer_descriptor
 
 log = logging.getLogger("hako.registry")
 
@@ -35,6 +35,7 @@ ROUTES = [
     ("upload_start", re.compile(rf"^/v2/{_NAME}/blobs/uploads/?$")),
     ("upload", re.compile(rf"^/v2/{_NAME}/blobs/uploads/(?P<uuid>[0-9a-f-]+)$")),
     ("blob", re.compile(rf"^/v2/{_NAME}/blobs/(?P<digest>[^/]+)$")),
+    ("referrers", re.compile(rf"^/v2/{_NAME}/referrers/(?P<digest>[^/]+)$")),
     ("search", re.compile(r"^/v1/search$")),
     ("token", re.compile(r"^/token$")),
 ]
@@ -192,8 +193,16 @@ class Handler(BaseHTTPRequestHandler):
                 headers.append(("Link", f'<{path}?n={limit}&last={nxt}>; rel="next"'))
         return items, headers
 
+    def _visible(self, repos: list[str]) -> list[str]:
+        """The repositories the caller may pull, when an ACL says who may."""
+        acl = getattr(getattr(self.server, "auth", None), "acl", None)
+        if acl is None:
+            return repos
+        user = getattr(self, "auth_user", "")
+        return [r for r in repos if acl.permits(user, r, ("pull",))]
+
     def catalog_get(self) -> None:
-        repos, headers = self._page(self.storage.catalog())
+        repos, headers = self._page(self._visible(self.storage.catalog()))
         self._json(200, {"repositories": repos}, headers)
 
     def tags_get(self, name: str) -> None:
@@ -203,7 +212,7 @@ class Handler(BaseHTTPRequestHandler):
     def search_get(self) -> None:
         term = self.query.get("q", "")
         limit = int(self.query.get("n") or 25) if (self.query.get("n") or "25").isdigit() else 25
-        found = [r for r in self.storage.catalog() if term in r][: max(1, min(limit, 100))]
+        found = [r for r in self._visible(self.storage.catalog()) if term in r][: max(1, min(limit, 100))]
         results = [{"name": r, "description": "", "star_count": 0, "is_official": False,
                     "is_automated": False} for r in found]
         self._json(200, {"num_results": len(results), "query": term, "results": results})
@@ -324,7 +333,18 @@ class Handler(BaseHTTPRequestHandler):
         else:
             tag = ref
         d = self.storage.put_manifest(name, data, media_type, tag)
-        self._send(201, [("Location", f"/v2/{name}/manifests/{d}"), ("Docker-Content-Digest", str(d))])
+        headers = [("Location", f"/v2/{name}/manifests/{d}"), ("Docker-Content-Digest", str(d))]
+        subject, _ = referrer_descriptor(data, media_type, d)
+        if subject is not None:  # the registry keeps the referrers index itself (spec v1.1)
+            headers.append(("OCI-Subject", str(subject)))
+        self._send(201, headers)
+
+    def referrers_get(self, name: str, digest: str) -> None:
+        artifact_type = self.query.get("artifactType", "")
+        found = self.storage.referrers(name, parse_digest(digest), artifact_type)
+        headers = [("OCI-Filters-Applied", "artifactType")] if artifact_type else []
+        index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": found}
+        self._send(200, [("Content-Type", mt.OCI_INDEX), *headers], json.dumps(index).encode())
 
     def _check_references(self, name: str, doc: Any) -> None:
         if isinstance(doc, oci_manifest.Index):

@@ -14,6 +14,7 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 
+from hako.errors import EngineError
 from hako.registry.server.app import Handler
 from hako.registry.server.storage import Storage
 
@@ -48,6 +49,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     s.add_argument("--service", default="hako-registry", help="bearer token service name")
     s.add_argument("--anonymous-pull", action="store_true",
                    help="token mode: anonymous tokens may pull")
+    s.add_argument("--acl", default="",
+                   help="per-repository permissions (JSON rules, see registry/server/acl.py)")
     s.add_argument("--read-only", action="store_true")
     s.add_argument("--tls-cert", default="")
     s.add_argument("--tls-key", default="")
@@ -74,7 +77,7 @@ def run_gc(ns: argparse.Namespace) -> int:
 
 def build_server(ns: argparse.Namespace) -> RegistryServer:
     server = RegistryServer(_split_addr(ns.addr), Storage(ns.root), None, ns.read_only)
-    if ns.htpasswd or ns.token_realm:
+    if ns.htpasswd or ns.token_realm or ns.acl:
         from hako.registry.server.auth import make_auth
 
         realm = ns.token_realm
@@ -82,7 +85,7 @@ def build_server(ns: argparse.Namespace) -> RegistryServer:
             host, port = server.server_address[:2]
             scheme = "https" if ns.tls_cert else "http"
             realm = f"{scheme}://{host}:{port}/token"
-        server.auth = make_auth(ns.htpasswd, realm, ns.service, ns.anonymous_pull)
+        server.auth = make_auth(ns.htpasswd, realm, ns.service, ns.anonymous_pull, ns.acl)
     if ns.tls_cert:
         import ssl
 
@@ -98,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_gc(ns)
     logging.basicConfig(level=getattr(logging, ns.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = build_server(ns)
+    try:
+        server = build_server(ns)
+    except (EngineError, OSError) as exc:
+        print(f"hako registry: {exc}", file=sys.stderr)
+        return 1
     host, port = server.server_address[:2]
     logging.getLogger("hako.registry").info("listening on %s:%s, root %s", host, port, ns.root)
     print(f"listening on {host}:{port}", flush=True)

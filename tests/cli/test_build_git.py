@@ -6,77 +6,43 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 
-from tests.registry_harness import free_port
+from tests.git_harness import GitServer, git
 
 pytestmark = pytest.mark.integration
 
 HAKO = [sys.executable, "-m", "hako.cli"]
-GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t", GIT_CONFIG_NOSYSTEM="1")
 
 
-def git(cwd, *args) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          env=GIT_ENV).stdout.decode().strip()
-
-
-def commit(work, label, sub_label=None):
-    (work / "Dockerfile").write_text(f"FROM busybox\nLABEL which={label}\nCOPY f /f\n")
-    (work / "f").write_text(label + "\n")
+def commit(server, label, sub_label=None):
+    files = {"Dockerfile": f"FROM busybox\nLABEL which={label}\nCOPY f /f\n", "f": label + "\n"}
     if sub_label:
-        (work / "sub").mkdir(exist_ok=True)
-        (work / "sub" / "Dockerfile").write_text(f"FROM busybox\nLABEL which={sub_label}\n")
-    git(work, "add", "-A")
-    git(work, "commit", "-qm", label)
-    return git(work, "rev-parse", "HEAD")
+        files["sub/Dockerfile"] = f"FROM busybox\nLABEL which={sub_label}\n"
+    return server.commit(files, label)
 
 
 @pytest.fixture(scope="module")
 def git_server(tmp_path_factory):
-    """A bare repository served by ``git daemon`` on loopback; yields (base URL, commits)."""
-    base = tmp_path_factory.mktemp("git")
-    work = base / "work"
-    work.mkdir()
-    git(work, "init", "-q", "-b", "main")
-    first = commit(work, "first", sub_label="sub")
-    (work / "link").symlink_to("sub")
-    (work / "escape").symlink_to("/etc")
-    git(work, "add", "-A")
-    git(work, "commit", "-qm", "links")
-    git(work, "tag", "v1")
-    commit(work, "second")
-    git(work, "checkout", "-q", "-b", "feature")
-    commit(work, "feature")
-    git(work, "checkout", "-q", "main")
-    served = base / "srv"
-    served.mkdir()
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(served / "repo.git")], check=True)
-    port = free_port()
-    proc = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
-                             f"--port={port}", f"--base-path={served}", str(served)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """A repository served by ``git daemon`` on loopback; yields (URL, commits)."""
+    server = GitServer(tmp_path_factory.mktemp("git"))
+    first = commit(server, "first", sub_label="sub")
+    (server.work / "link").symlink_to("sub")
+    (server.work / "escape").symlink_to("/etc")
+    server.commit({}, "links")
+    git(server.work, "tag", "v1")
+    commit(server, "second")
+    git(server.work, "checkout", "-q", "-b", "feature")
+    commit(server, "feature")
+    git(server.work, "checkout", "-q", "main")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("git daemon did not listen")
-                time.sleep(0.05)
-        yield f"git://127.0.0.1:{port}/repo.git", {"first": first}
+        yield server.start().url, {"first": first}
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
 
 
 def build(hakod, remote, tag):

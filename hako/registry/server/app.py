@@ -37,6 +37,9 @@ ROUTES = [
     ("blob", re.compile(rf"^/v2/{_NAME}/blobs/(?P<digest>[^/]+)$")),
     ("referrers", re.compile(rf"^/v2/{_NAME}/referrers/(?P<digest>[^/]+)$")),
     ("search", re.compile(r"^/v1/search$")),
+    ("autobuild_hook", re.compile(rf"^/autobuild/hooks/{_NAME}$")),
+    ("autobuild_builds", re.compile(r"^/autobuild/builds/?$")),
+    ("autobuild_build", re.compile(r"^/autobuild/builds/(?P<build>[0-9a-f]{32})(?P<log>/log)?$")),
     ("token", re.compile(r"^/token$")),
 ]
 MANIFEST_TYPES = mt.MANIFESTS | mt.INDEXES
@@ -89,16 +92,16 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _dispatch
 
     def _authorize(self, kind: str, name: str) -> None:
-        write = self.command in ("PUT", "POST", "PATCH", "DELETE")
+        write = self.command in ("PUT", "POST", "PATCH", "DELETE") and kind != "autobuild_hook"
         if write and getattr(self.server, "read_only", False):
             raise RegistryError("UNSUPPORTED", "registry is in read-only mode")
         auth = getattr(self.server, "auth", None)
         if auth is None:
             return
-        if kind == "token":
+        if kind in ("token", "autobuild_hook"):  # the hook is guarded by its own secret
             return
         actions: tuple[str, ...] = ()
-        if kind in ("catalog",):
+        if kind in ("catalog", "autobuild_builds", "autobuild_build"):  # filtered by _visible
             scope_type, scope_name, actions = "registry", "catalog", ("*",)
         elif name:
             scope_type, scope_name = "repository", name
@@ -222,6 +225,38 @@ class Handler(BaseHTTPRequestHandler):
         if auth is None or not hasattr(auth, "issue"):
             raise RegistryError("UNSUPPORTED", "this registry issues no tokens")
         self._json(200, auth.issue(self.headers, parse_qs(urlsplit(self.path).query)))
+
+    # -- automated builds (autobuild.py) ---------------------------------------------------
+    def _autobuilder(self):
+        builder = getattr(self.server, "autobuilder", None)
+        if builder is None:
+            raise RegistryError("UNSUPPORTED", "this registry runs no automated builds", status=404)
+        return builder
+
+    def autobuild_hook_post(self, name: str) -> None:
+        self._drain()
+        if not self._autobuilder().trigger(name, self.query.get("secret", "")):
+            raise RegistryError("DENIED", "no automated build for this repository, or a wrong secret",
+                                detail={"name": name})
+        self._json(202, {"repository": name})
+
+    def autobuild_builds_get(self) -> None:
+        from dataclasses import asdict
+
+        visible = set(self._visible(sorted({b.repository for b in self._autobuilder().list()})))
+        self._json(200, [asdict(b) for b in self._autobuilder().list() if b.repository in visible])
+
+    def autobuild_build_get(self, build: str, log: str | None = None) -> None:
+        from dataclasses import asdict
+
+        record = self._autobuilder().get(build)
+        if record is None or not self._visible([record.repository]):
+            raise RegistryError("UNKNOWN", "no such build", detail={"build": build}, status=404)
+        if log:
+            self._send(200, [("Content-Type", "text/plain; charset=utf-8")],
+                       (self._autobuilder().log_text(build) or "").encode())
+            return
+        self._json(200, asdict(record))
 
     # -- blobs -------------------------------------------------------------------------------
     def blob_head(self, name: str, digest: str) -> None:

@@ -34,8 +34,11 @@ TOKEN_TTL = 300
 class Htpasswd:
     """``user:bcrypt-hash`` lines (Apache htpasswd -B), read once at start."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str = "") -> None:
         self.users: dict[str, bytes] = {}
+        self.internal: dict[str, str] = {}  # accounts of this process (autobuild), never on disk
+        if not path:
+            return
         with open(path) as f:
             for line in f:
                 line = line.strip()
@@ -49,6 +52,9 @@ class Htpasswd:
     def check(self, user: str, password: str) -> bool:
         import bcrypt
 
+        internal = self.internal.get(user)
+        if internal is not None:
+            return hmac.compare_digest(internal.encode(), password.encode())
         hashed = self.users.get(user)
         if hashed is None:
             return False
@@ -58,6 +64,17 @@ class Htpasswd:
             return False
 
 
+def add_internal_account(auth: "BasicAuth | TokenAuth") -> tuple[str, str]:
+    """A user only this process knows (random name and password), allowed everything the ACL
+    would refuse too: the registry's own autobuilder pushes as it."""
+    if auth.htpasswd is None:
+        auth.htpasswd = Htpasswd()
+    user, password = f"autobuild-{os.urandom(6).hex()}", os.urandom(24).hex()
+    auth.htpasswd.internal[user] = password
+    auth.internal_user = user
+    return user, password
+
+
 def _unauthorized(challenge: str, detail: Any = None, message: str = "") -> RegistryError:
     err = RegistryError("UNAUTHORIZED", message or "authentication required", detail)
     err.challenge = challenge  # type: ignore[attr-defined]
@@ -65,6 +82,8 @@ def _unauthorized(challenge: str, detail: Any = None, message: str = "") -> Regi
 
 
 class BasicAuth:
+    internal_user = ""
+
     def __init__(self, htpasswd: Htpasswd, realm: str = "hako-registry", acl: Any = None) -> None:
         self.htpasswd, self.realm, self.acl = htpasswd, realm, acl
 
@@ -74,14 +93,16 @@ class BasicAuth:
         if creds is None or not self.htpasswd.check(*creds):
             detail = [{"Type": scope_type, "Name": name, "Action": a} for a in actions] or None
             raise _unauthorized(f'Basic realm="{self.realm}"', detail)
-        if self.acl is not None and scope_type == "repository" and not self.acl.permits(
-                creds[0], name, actions):
+        if self.acl is not None and scope_type == "repository" and creds[0] != self.internal_user \
+                and not self.acl.permits(creds[0], name, actions):
             raise RegistryError("DENIED", detail=[{"Type": scope_type, "Name": name, "Action": a}
                                                   for a in actions])
         return creds[0]
 
 
 class TokenAuth:
+    internal_user = ""
+
     def __init__(self, realm: str, service: str, htpasswd: Htpasswd | None,
                  anonymous_pull: bool, acl: Any = None) -> None:
         self.realm, self.service = realm, service
@@ -103,7 +124,7 @@ class TokenAuth:
             if scope is None:
                 continue
             granted = self._grant(user, scope.actions)
-            if self.acl is not None and scope.type == "repository":
+            if self.acl is not None and scope.type == "repository" and user != self.internal_user:
                 granted = self.acl.allowed(user, scope.name, scope.actions)
             if granted:
                 access.append({"type": scope.type, "name": scope.name, "actions": granted})

@@ -12,7 +12,7 @@ install: system-packages $(VENV)/.installed
 
 system-packages:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	command -v docker >/dev/null 2>&1 || missing="$$missing docker.io"; \
+	{ command -v docker && command -v dockerd && command -v containerd; } >/dev/null 2>&1 || missing="$$missing docker.io"; \
 	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

@@ -9,7 +9,7 @@ from typing import Any
 from hako import errors
 from hako.cli.main import CliError, StartFailed
 from hako.cli.parsing import Parser, UsageError
-from hako.cli.runconfig import add_run_flags, build_create_body
+from hako.cli.runconfig import add_run_flags, build_create_body, version_errors
 from hako.cli.stdio import RawTerminal, pump
 
 PROXY_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -62,6 +62,9 @@ def _parse_run(ctx: Any, command: str, argv: list[str]) -> tuple[Any, str, list[
         p.option("--detach-keys")
         p.flag("--sig-proxy", default=True)
     opts, args = p.parse(argv, ctx.stderr)
+    too_new = version_errors(opts, lambda: ctx.api.version)
+    if too_new:
+        raise CliError(too_new, bare=True)
     p.need_args(args, at_least=1)
     if command == "create":
         opts.detach, opts.detach_keys, opts.sig_proxy = True, None, False
@@ -191,6 +194,9 @@ def start(ctx: Any, argv: list[str]) -> int:
     p.flag("-i", "--interactive")
     p.option("--detach-keys")
     opts, args = p.parse(argv, ctx.stderr)
+    too_new = version_errors(opts, lambda: ctx.api.version)
+    if too_new:
+        raise CliError(too_new, bare=True)
     p.need_args(args, at_least=1)
     if opts.attach or opts.interactive:
         if len(args) > 1:

@@ -29,6 +29,7 @@ import asyncio
 import logging
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from hako.daemon.health import (
@@ -170,10 +171,11 @@ class ExecProbe:
         handle = await self._prepare(c, cfg, eid)
         line = f"{cfg.argv[0]} {' '.join(cfg.argv[1:])}"
         self.emit(c, f"exec_create: {line}", execID=eid)
+        sess = _Session(eid, handle)
         try:
-            return await self._run(c, cfg, eid, handle, line)
+            return await self._run(c, cfg, sess, line)
         finally:
-            task = asyncio.get_running_loop().create_task(self._cleanup(c, eid, handle))
+            task = asyncio.get_running_loop().create_task(self._cleanup(c, sess))
             self._cleanups.add(task)
             task.add_done_callback(self._cleanups.discard)
 
@@ -193,9 +195,9 @@ class ExecProbe:
                 None, exec_process, self.containers, c, {"Cmd": list(cfg.argv)})
             return await loop.run_in_executor(None, shim.exec, eid, proc, False, False)
 
-    async def _run(self, c: Any, cfg: HealthConfig, eid: str, handle: Any, line: str
+    async def _run(self, c: Any, cfg: HealthConfig, sess: "_Session", line: str
                    ) -> tuple[int, str]:
-        loop = asyncio.get_running_loop()
+        loop, eid, handle = asyncio.get_running_loop(), sess.eid, sess.handle
         sock = await loop.run_in_executor(None, handle.attach, False, True, True)
         sock.setblocking(False)
         reader, writer = await asyncio.open_unix_connection(sock=sock)
@@ -207,43 +209,41 @@ class ExecProbe:
             except Exception as exc:  # as the exec route words a failed exec start
                 text = str(exc).replace("OCI runtime start failed", "OCI runtime exec failed")
                 raise type(exc)(text + ": unknown") from None
+            sess.started = True
             try:
                 await asyncio.wait_for(_collect(reader, out), cfg.timeout / 1e9)
-                timed_out = False
             except asyncio.TimeoutError:
-                timed_out = True
+                # as moby: KILL and report at once (the cleanup sees the exit and its event)
                 await _kill(handle)
-                try:
-                    await asyncio.wait_for(_collect(reader, out), KILL_GRACE)
-                except asyncio.TimeoutError:
-                    pass
+                return -1, timeout_message(cfg.timeout, out.text())
         finally:
             writer.close()
         status = await loop.run_in_executor(None, handle.exit_status)
-        if status is not None:
-            self.emit(c, "exec_die", execID=eid, exitCode=str(status.get("exit_code")))
-        if timed_out:
-            return -1, timeout_message(cfg.timeout, out.text())
         if status is None:
             raise RuntimeError(f"healthcheck for container {c.id} has no exit code")
+        sess.reported = True
+        self.emit(c, "exec_die", execID=eid, exitCode=str(status.get("exit_code")))
         return int(status.get("exit_code") or 0), out.text()
 
-    async def _cleanup(self, c: Any, eid: str, handle: Any) -> None:
-        """Drop the probe's session in the shim; a probe still running (cancelled, or
-        past its timeout) is killed first and given a moment to exit."""
+    async def _cleanup(self, c: Any, sess: "_Session") -> None:
+        """Drop the probe's session in the shim. A probe still running (cancelled, or past
+        its timeout) is killed and given a moment to exit; its exec_die is emitted then."""
         from hako.daemon.state import Status
 
         loop = asyncio.get_running_loop()
-        if await self._forget(c, eid):
+        if (sess.reported or not sess.started) and await self._forget(c, sess.eid):
             return
-        await _kill(handle)
+        if not sess.reported:
+            await _kill(sess.handle)
         deadline = time.monotonic() + KILL_GRACE
-        while await loop.run_in_executor(None, handle.exit_status) is None:
+        while (status := await loop.run_in_executor(None, sess.handle.exit_status)) is None:
             if time.monotonic() > deadline or c.state.status != Status.RUNNING:
                 return  # paused or stopping: the shim drops it with the container
             await asyncio.sleep(0.05)
-        if not await self._forget(c, eid):
-            log.debug("probe session %s of %s stays in its shim", eid[:12], c.id[:12])
+        if not sess.reported:
+            self.emit(c, "exec_die", execID=sess.eid, exitCode=str(status.get("exit_code")))
+        if not await self._forget(c, sess.eid):
+            log.debug("probe session %s of %s stays in its shim", sess.eid[:12], c.id[:12])
 
     async def _forget(self, c: Any, eid: str) -> bool:
         shim = self.containers.shim(c)
@@ -254,6 +254,16 @@ class ExecProbe:
         except Exception:  # noqa: BLE001 - still running, or an older shim
             return False
         return True
+
+
+@dataclass
+class _Session:
+    """One probe's exec session: started (the process ran), reported (exec_die emitted)."""
+
+    eid: str
+    handle: Any
+    started: bool = False
+    reported: bool = False
 
 
 async def _kill(handle: Any) -> None:

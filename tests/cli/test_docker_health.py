@@ -99,15 +99,22 @@ def test_unhealthy_after_retries_then_healthy_again(hakod, docker_cli, name):
                                                 "Retries": 3}
 
 
-def test_timeout_gives_minus_one_and_sessions_are_forgotten(hakod, docker_cli, name):
-    cid = _run(hakod, docker_cli, name, "--health-cmd", "echo partial; sleep 5", "--health-timeout", "300ms",
-               "--health-interval", "100ms", "--health-retries", "2")
+def test_timeout_gives_minus_one_at_once(hakod, docker_cli, name):
+    _run(hakod, docker_cli, name, "--health-cmd", "echo partial; sleep 5", "--health-timeout", "300ms",
+         "--health-interval", "100ms", "--health-retries", "2")
     h = _wait_status(hakod, docker_cli, name, "unhealthy")
     entry = h["Log"][-1]
     assert entry["ExitCode"] == -1
     assert entry["Output"] == "Health check exceeded timeout (300ms): partial\n"
+    # killed and reported at the timeout, not when its orphaned sleep lets the pipe go
+    assert parse_time(entry["End"]) - parse_time(entry["Start"]) < 2.0
+
+
+def test_probe_sessions_are_forgotten(hakod, docker_cli, name):
+    cid = _run(hakod, docker_cli, name, "--health-cmd", "true", "--health-interval", "50ms")
+    poll(lambda: len(_health(hakod, docker_cli, name).get("Log", [])) == 5, timeout=20)
     execs = os.path.join(hakod.exec_root, "containers", cid, "execs")
-    # the shim drops each probe's session: a few probes later at most the running one is left
+    # the shim drops each probe's session once it is over: at most the running one is left
     poll(lambda: len(os.listdir(execs)) <= 1, timeout=10)
 
 

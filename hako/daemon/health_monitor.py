@@ -107,9 +107,9 @@ class HealthMonitor:
             log.error("health monitor of %s failed: %r", cid[:12], task.exception())
 
     async def _monitor(self, c: Any, cfg: HealthConfig) -> None:
-        from hako.daemon.api.wire import parse_time
+        from hako.runtime.jsonlog import parse_time_ns
 
-        started = int(parse_time(c.state.started_at) * 1e9)
+        started = parse_time_ns(c.state.started_at)
         me = asyncio.current_task()
         while True:
             wait = next_interval(cfg, c.state.health.status, self.clock() - started)

@@ -209,3 +209,34 @@ def test_health_log_survives_a_daemon_kill(fresh_hakod, docker_cli):
     poll(lambda: parse_time(_health(d, docker_cli, name)["Log"][-1]["Start"]) > restarted, timeout=10)
     assert h["FailingStreak"] == 0
     docker(d, docker_cli, "rm", "-f", name, check=True)
+
+
+def test_image_healthcheck_runs_and_flags_override_it(hakod, docker_cli, name, tmp_path):
+    tag = f"healthy-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD test -f /tmp/ok\n")
+    docker(hakod, docker_cli, "build", "-q", "-t", tag, str(tmp_path), check=True, timeout=120)
+    try:
+        docker(hakod, docker_cli, "run", "-d", "--name", name, tag, "sleep", "1000", check=True)
+        _wait_status(hakod, docker_cli, name, "unhealthy")  # no /tmp/ok: the image's check runs
+        docker(hakod, docker_cli, "rm", "-f", name, check=True)
+        # a flag replaces one field; the image fills the others (moby's merge)
+        docker(hakod, docker_cli, "run", "-d", "--name", name, "--health-retries", "1000", tag,
+               "sleep", "1000", check=True)
+        config = json.loads(out(docker(hakod, docker_cli, "inspect", name, check=True)))[0]["Config"]
+        assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 200_000_000,
+                                         "Retries": 1000}
+        poll(lambda: _health(hakod, docker_cli, name).get("FailingStreak", 0) >= 2, timeout=20)
+        assert _health(hakod, docker_cli, name)["Status"] == "starting"  # 1000 retries to go
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", name)
+        docker(hakod, docker_cli, "rmi", tag)
+
+
+def test_start_interval_is_dropped_below_api_1_44(hakod, name):
+    status, body = hakod.api("POST", f"/v1.41/containers/create?name={name}", {
+        "Image": "busybox", "Cmd": ["true"],
+        "Healthcheck": {"Test": ["CMD", "true"], "Interval": 1_000_000_000, "StartInterval": 2_000_000_000}})
+    assert status == 201, body
+    status, info = hakod.api("GET", f"/containers/{name}/json")
+    assert info["Config"]["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 1_000_000_000}

@@ -175,7 +175,7 @@ class ExecProbe:
         try:
             return await self._run(c, cfg, sess, line)
         finally:
-            task = asyncio.get_running_loop().create_task(self._cleanup(c, sess))
+            task = asyncio.get_running_loop().create_task(self._cleanup_quietly(c, sess))
             self._cleanups.add(task)
             task.add_done_callback(self._cleanups.discard)
 
@@ -224,6 +224,12 @@ class ExecProbe:
         sess.reported = True
         self.emit(c, "exec_die", execID=eid, exitCode=str(status.get("exit_code")))
         return int(status.get("exit_code") or 0), out.text()
+
+    async def _cleanup_quietly(self, c: Any, sess: "_Session") -> None:
+        try:
+            await self._cleanup(c, sess)
+        except Exception as exc:  # noqa: BLE001 - e.g. the daemon is shutting down
+            log.debug("cleaning up probe %s of %s: %s", sess.eid[:12], c.id[:12], exc)
 
     async def _cleanup(self, c: Any, sess: "_Session") -> None:
         """Drop the probe's session in the shim. A probe still running (cancelled, or past

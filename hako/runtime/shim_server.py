@@ -14,7 +14,7 @@ Requests are one JSON line per connection: attach, start, resize, state, wait, k
 (on the container socket only) exec and forget. Exec sessions are served by this same process
 (it is the subreaper, so it reaps the exec'd processes too) on their own socket; ``forget``
 drops a finished session (socket, state dir, record), as the daemon does after each health
-probe, so that a container probed for months holds no more than one session per probe.
+probe, so that a container probed for months keeps only the sessions of probes under way.
 """
 
 from __future__ import annotations

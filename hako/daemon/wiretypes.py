@@ -94,10 +94,10 @@ def check_create_body(body: dict[str, Any]) -> None:
     _check(hc or {}, _HOST, "HostConfig.HostConfig")
     for ulimit in (hc or {}).get("Ulimits") or []:
         _check(ulimit, {"Name": "str", "Soft": "int", "Hard": "int"}, "HostConfig.Ulimits")
-    if isinstance(body.get("Healthcheck"), dict):
-        _check(body["Healthcheck"], _HEALTH, "ContainerCreateRequest.Healthcheck")
     policy = (hc or {}).get("RestartPolicy") or {}
     _check(policy, {"Name": "str", "MaximumRetryCount": "int"}, "HostConfig.RestartPolicy")
     wd = body.get("WorkingDir")
     if wd and not wd.startswith("/"):
         raise InvalidArgument(f"the working directory '{wd}' is invalid, it needs to be an absolute path")
+    if isinstance(body.get("Healthcheck"), dict):
+        _check(body["Healthcheck"], _HEALTH, "ContainerCreateRequest.Healthcheck")

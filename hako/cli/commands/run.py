@@ -62,14 +62,14 @@ def _parse_run(ctx: Any, command: str, argv: list[str]) -> tuple[Any, str, list[
         p.option("--detach-keys")
         p.flag("--sig-proxy", default=True)
     opts, args = p.parse(argv, ctx.stderr)
-    too_new = version_errors(opts, lambda: ctx.api.version)
-    if too_new:
-        raise CliError(too_new, bare=True)
     p.need_args(args, at_least=1)
     if command == "create":
         opts.detach, opts.detach_keys, opts.sig_proxy = True, None, False
     if opts.detach and opts.attach and command == "run":
         raise UsageError("conflicting options: cannot specify both --attach and --detach", 1)
+    too_new = version_errors(opts, lambda: ctx.api.version)  # after the argument count, as cobra
+    if too_new:
+        raise CliError(too_new, bare=True)
     return opts, args[0], args[1:]
 
 
@@ -194,9 +194,6 @@ def start(ctx: Any, argv: list[str]) -> int:
     p.flag("-i", "--interactive")
     p.option("--detach-keys")
     opts, args = p.parse(argv, ctx.stderr)
-    too_new = version_errors(opts, lambda: ctx.api.version)
-    if too_new:
-        raise CliError(too_new, bare=True)
     p.need_args(args, at_least=1)
     if opts.attach or opts.interactive:
         if len(args) > 1:

@@ -14,6 +14,7 @@ from hako.build.dockerfile import instructions as ins
 from hako.build.dockerfile.expand import env_map, expand_word, expand_words, set_env
 from hako.build.dockerfile.parser import DockerfileParseError, parse_trigger
 from hako.errors import EngineError, InvalidArgument
+from hako.support.units import parse_go_duration
 
 
 def _word(b: Builder, st: StageState, word: str) -> str:
@@ -196,29 +197,6 @@ def _shell(b: Builder, st: StageState, node: ins.Shell) -> None:
     b.commit_config(st, f"SHELL [{' '.join(node.shell)}]")
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
-
-
-def parse_duration(text: str, flag: str) -> int:
-    """Go's time.ParseDuration subset → nanoseconds.
-
-    Raises:
-        InvalidArgument: not a duration.
-    """
-    if text in ("0", ""):
-        return 0
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT[m.group(2)]
-        pos = m.end()
-    if pos != len(text):
-        raise InvalidArgument(f"time: invalid duration \"{text}\"")
-    return int(total)
-
-
 def _healthcheck(b: Builder, st: StageState, node: ins.Healthcheck) -> None:
     if node.test == ("NONE",):
         hc: dict[str, Any] = {"Test": ["NONE"]}
@@ -227,8 +205,8 @@ def _healthcheck(b: Builder, st: StageState, node: ins.Healthcheck) -> None:
         for flag, key in (("interval", "Interval"), ("timeout", "Timeout"),
                           ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
             if node.options.get(flag):
-                value = parse_duration(node.options[flag], flag)
-                if 0 < value < 1_000_000:
+                value = parse_go_duration(node.options[flag])
+                if value and value < 1_000_000:  # moby's parseOptInterval (negative too)
                     raise InvalidArgument(f"Interval \"{flag}\" cannot be less than 1ms")
                 hc[key] = value
         if node.options.get("retries"):

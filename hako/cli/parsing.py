@@ -166,6 +166,10 @@ class Parser(argparse.ArgumentParser):
                                    and not self.interspersed):
                     out += argv[idx:]
                     return out, overrides
+                if skip_next and tok.startswith("-") and out and out[-1].startswith("--"):
+                    out[-1] += "=" + tok  # a value such as -1s (pflag takes it; argparse
+                    skip_next = False     # would read it as a flag)
+                    continue
                 skip_next = False
                 out.append(tok)
                 continue

@@ -15,6 +15,7 @@ from hako.cli.parsing import Parser, go_int
 from hako.errors import InvalidArgument
 from hako.opts import env as envopts
 from hako.opts import mounts, ports, resources, restart
+from hako.support.units import parse_go_duration
 
 
 def _typed(fn):
@@ -50,6 +51,7 @@ def add_run_flags(p: Parser) -> None:
     p.multi("--expose")
     p.multi("--group-add")
     p.option("-h", "--hostname")
+    _add_health_flags(p)
     p.flag("--init")
     p.flag("-i", "--interactive")
     p.option("--ip")
@@ -94,6 +96,62 @@ def add_run_flags(p: Parser) -> None:
     p.multi("-v", "--volume", type=_typed(mounts.parse_volume))
     p.multi("--volumes-from")
     p.option("-w", "--workdir")
+
+
+_HEALTH_DURATIONS = ("interval", "timeout", "start-period", "start-interval")
+
+
+def _add_health_flags(p: Parser) -> None:
+    p.option("--health-cmd", default="")
+    for name in _HEALTH_DURATIONS:
+        p.option(f"--health-{name}", default=0, type=_typed(parse_go_duration))
+    p.option("--health-retries", default=0, type=go_int)
+    p.flag("--no-healthcheck")
+
+
+def healthcheck(opts: argparse.Namespace) -> dict[str, Any] | None:
+    """The create body's ``Healthcheck`` from the --health-* flags (docker's parse).
+
+    Raises:
+        InvalidArgument: docker's texts (``--no-healthcheck conflicts with --health-*
+        options``, ``--health-interval cannot be negative``, ...).
+    """
+    durations = {name: getattr(opts, "health_" + name.replace("-", "_")) for name in _HEALTH_DURATIONS}
+    if opts.no_healthcheck:
+        if opts.health_cmd or opts.health_retries or any(durations.values()):
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not (opts.health_cmd or opts.health_retries or any(durations.values())):
+        return None
+    for name in ("interval", "timeout"):
+        if durations[name] < 0:
+            raise InvalidArgument(f"--health-{name} cannot be negative")
+    if opts.health_retries < 0:
+        raise InvalidArgument("--health-retries cannot be negative")
+    for name in ("start-period", "start-interval"):
+        if durations[name] < 0:
+            raise InvalidArgument(f"--health-{name} cannot be negative")
+    hc = {"Test": ["CMD-SHELL", opts.health_cmd] if opts.health_cmd else None,
+          "Interval": durations["interval"], "Timeout": durations["timeout"],
+          "StartPeriod": durations["start-period"], "StartInterval": durations["start-interval"],
+          "Retries": opts.health_retries}
+    return {k: v for k, v in hc.items() if v}  # omitempty, as the docker CLI sends it
+
+
+def version_errors(opts: argparse.Namespace, api_version: Any) -> str | None:
+    """docker's check of flags newer than the daemon's API (``--health-start-interval``
+    needs 1.44); ``api_version()`` is called only when such a flag was given.
+
+    Returns:
+        docker's text for the refused flags, or None.
+    """
+    if not opts.health_start_interval:
+        return None
+    version = api_version()
+    if tuple(int(p) for p in version.split(".")) >= (1, 44):
+        return None
+    return (f'"--health-start-interval" requires API version 1.44, but the Docker daemon '
+            f"API version is {version}")
 
 
 def _labels(opts: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
@@ -198,6 +256,9 @@ def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
         config["StopSignal"] = opts.stop_signal
     if opts.stop_timeout is not None:
         config["StopTimeout"] = opts.stop_timeout
+    health = healthcheck(opts)
+    if health is not None:
+        config["Healthcheck"] = health
     host = _host_config(opts, binds, mount_list, port_map)
     body = dict(config, HostConfig=host)
     net = opts.network

@@ -87,6 +87,9 @@ class ContainerService:
         self._exit_tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
         self._removing: set[str] = set()  # removals under way (a second one is a Conflict)
         self._dying: set[str] = set()  # SIGKILL sent, exit not yet processed: no pause
+        from hako.daemon.health_monitor import ExecProbe, HealthMonitor
+
+        self.health = HealthMonitor(ExecProbe(self, self._emit), self._save, self._emit)
 
     # -- helpers ---------------------------------------------------------------------------
     def get(self, ref: str) -> Container:
@@ -146,6 +149,9 @@ class ContainerService:
         if not image_ref:
             raise InvalidArgument("Config cannot be empty in order to create a container")
         wiretypes.check_create_body(body)
+        from hako.daemon.health import check_config
+
+        check_config(body.get("Healthcheck"))
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
         warnings = createpolicy.validate_host_config(host_config)
         security.check(host_config)
@@ -293,6 +299,7 @@ class ContainerService:
         c.state.exit_code = 0
         c.state.error = ""
         c.state.oom_killed = False
+        self.health.init(c)
         await self._save(c)
         self._watch(c, handle)
         self._emit(c, "start")
@@ -339,6 +346,7 @@ class ContainerService:
         async with c.op_lock:
             if self._shims.get(c.id) is not handle:
                 return  # not the run this watcher was for (already handled)
+            self.health.stop(c)  # checks start again with the container
             c.state.exit_code = int(status.get("exit_code", 255))
             c.state.oom_killed = bool(status.get("oom_killed", False))
             c.state.finished_at = status.get("exited_at") or now_rfc3339()
@@ -662,6 +670,7 @@ class ContainerService:
                 raise Conflict(f"Container {c.id} is already paused")
             await self._runtime_or_not_running(c, "pause")
             c.transition(Status.PAUSED)
+            self.health.update(c)  # a paused container is not probed
             await self._save(c)
             self._emit(c, "pause")
         finally:
@@ -679,6 +688,7 @@ class ContainerService:
                 raise Conflict(f"Container {c.id} is not paused")
             await self._runtime_or_not_running(c, "resume")
             c.transition(Status.RUNNING)
+            self.health.update(c)
             await self._save(c)
             self._emit(c, "unpause")
         finally:
@@ -812,6 +822,10 @@ class ContainerService:
                     for name in mountpoints.volume_names(c.mounts):
                         self.volumes.mount(name, c.id)  # option mounts are still up
                     await loop.run_in_executor(None, netsetup.readopt, self, c)
+                    if c.state.status == Status.RUNNING:
+                        self.health.init(c)  # as moby's restore: starting again, log kept
+                        if c.state.health is not None:
+                            await self._save(c)
                     continue
                 except ProcessLookupError:  # the shim ended just now
                     pass

@@ -56,8 +56,12 @@ def merge_config(user: dict[str, Any], img: dict[str, Any]) -> dict[str, Any]:
     conf["Volumes"] = vols or None
     if not conf.get("StopSignal") and img.get("StopSignal"):
         conf["StopSignal"] = img["StopSignal"]
-    if not conf.get("Healthcheck") and img.get("Healthcheck"):
-        conf["Healthcheck"] = img["Healthcheck"]
+    if img.get("Healthcheck"):  # the user's fields win, the image fills the empty ones
+        user_hc = dict(conf.get("Healthcheck") or {})
+        for key, value in img["Healthcheck"].items():
+            if not user_hc.get(key):
+                user_hc[key] = value
+        conf["Healthcheck"] = user_hc
     if not conf.get("OnBuild"):
         conf["OnBuild"] = None
     if not conf.get("Entrypoint") and not conf.get("Cmd"):

@@ -89,7 +89,7 @@ def _match(ev: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     for key, values in filters.items():
         if key == "type" and ev["Type"] not in values:
             return False
-        if key == "event" and ev["Action"] not in values:
+        if key == "event" and not _match_action(ev["Action"], values):
             return False
         if key == "container" and ev["Actor"]["ID"] not in values and attrs.get("name") not in values \
                 and not any(ev["Actor"]["ID"].startswith(v) for v in values):
@@ -102,3 +102,14 @@ def _match(ev: dict[str, Any], filters: dict[str, list[str]]) -> bool:
                 if k not in attrs or (eq and attrs[k] != v):
                     return False
     return True
+
+
+_FUZZY_ACTIONS = {"health_status", "exec_create", "exec_start"}
+
+
+def _match_action(action: str, values: list[str]) -> bool:
+    """moby's matchEvent: ``health_status`` (or ``exec_create``, ``exec_start``) among the
+    values makes every value a prefix match (``health_status: healthy`` is such an event)."""
+    if action in values:
+        return True
+    return bool(_FUZZY_ACTIONS.intersection(values)) and any(action.startswith(v) for v in values)

@@ -87,32 +87,7 @@ class ExecService:
 
     def process_spec(self, inst: ExecInstance) -> dict[str, Any]:
         """The OCI process for the exec: the container's, with the exec's overrides."""
-        c = inst.container
-        bundle = self.containers.bundle(c)
-        with open(os.path.join(bundle, "config.json")) as f:
-            proc = dict(json.load(f)["process"])
-        body = inst.config
-        proc["args"] = list(body["Cmd"])
-        proc["terminal"] = bool(body.get("Tty"))
-        env = list(proc.get("env") or [])
-        for item in body.get("Env") or []:
-            key = item.split("=", 1)[0]
-            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
-        proc["env"] = env
-        if body.get("WorkingDir"):
-            proc["cwd"] = body["WorkingDir"]
-        if body.get("User"):
-            from hako.daemon import bundle as bundlemod, users
-
-            u = users.resolve(bundlemod.rootfs_dir(self.containers, c), body["User"])
-            proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
-        if body.get("Privileged"):
-            from hako.runtime.capabilities import all_capabilities
-
-            caps = all_capabilities()
-            proc["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
-        proc.pop("consoleSize", None)
-        return proc
+        return exec_process(self.containers, inst.container, inst.config)
 
     async def start(self, eid: str, detach: bool, tty: bool | None = None) -> ExecInstance:
         """Prepare the exec in the shim and start it; returns the instance (handle set).
@@ -196,6 +171,42 @@ class ExecService:
             "ContainerID": inst.container.id, "DetachKeys": body.get("DetachKeys") or "",
             "Pid": inst.pid,
         }
+
+
+def exec_process(containers: Any, c: Container, body: dict[str, Any]) -> dict[str, Any]:
+    """The OCI process of an exec in ``c``: the container's own process (from its bundle's
+    config.json: env, user, cwd, capabilities, rlimits) with the exec's Cmd, Tty, Env,
+    WorkingDir, User and Privileged applied (blocking: reads the bundle).
+
+    Args:
+        containers: the ContainerService (for the bundle and rootfs paths).
+        c: a running container.
+        body: Docker's ExecConfig fields (``Cmd`` required).
+    """
+    bundle = containers.bundle(c)
+    with open(os.path.join(bundle, "config.json")) as f:
+        proc = dict(json.load(f)["process"])
+    proc["args"] = list(body["Cmd"])
+    proc["terminal"] = bool(body.get("Tty"))
+    env = list(proc.get("env") or [])
+    for item in body.get("Env") or []:
+        key = item.split("=", 1)[0]
+        env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+    proc["env"] = env
+    if body.get("WorkingDir"):
+        proc["cwd"] = body["WorkingDir"]
+    if body.get("User"):
+        from hako.daemon import bundle as bundlemod, users
+
+        u = users.resolve(bundlemod.rootfs_dir(containers, c), body["User"])
+        proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
+    if body.get("Privileged"):
+        from hako.runtime.capabilities import all_capabilities
+
+        caps = all_capabilities()
+        proc["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
+    proc.pop("consoleSize", None)
+    return proc
 
 
 def _check_running(c: Container) -> None:

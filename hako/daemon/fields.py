@@ -53,15 +53,6 @@ def is_zero(value: Any) -> bool:
     return value is None or value is False or value == 0 or value == "" or value == [] or value == {}
 
 
-def _healthcheck_disabled_or_empty(value: Any) -> bool:
-    # ``--no-healthcheck`` sends Test ["NONE"]: honoured, since no check ever runs
-    if not isinstance(value, dict):
-        return False
-    test = value.get("Test")
-    return (test == ["NONE"] or is_zero(test)) and all(
-        is_zero(v) for k, v in value.items() if k != "Test")
-
-
 # ContainerConfig (the create body's top level)
 CONFIG: dict[str, Any] = {
     "Hostname": HONOURED, "Domainname": HONOURED, "User": HONOURED, "AttachStdin": HONOURED,
@@ -73,8 +64,7 @@ CONFIG: dict[str, Any] = {
     "ExposedPorts": HONOURED,
     "ArgsEscaped": HONOURED,  # Windows only; Docker ignores it on Linux
     "NetworkDisabled": HONOURED,  # the container has no external network either way
-    "Healthcheck": Refuse("health checks are never run by hako yet",
-                          accept=_healthcheck_disabled_or_empty),
+    "Healthcheck": HONOURED,  # run by daemon/health_monitor.py (StartInterval: API >= 1.44)
     "Volumes": HONOURED,  # anonymous volumes (daemon/mounts.py)
     "MacAddress": HONOURED,  # the container's eth0 (bridge mode)
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hako.daemon import health
 from hako.daemon.state import Container, Status
 from hako.errors import InvalidArgument
 
@@ -44,6 +45,9 @@ def select(containers: list[Container], filters: dict[str, list[str]], all_: boo
     for value in filters.get("status", []):
         if value not in _STATUSES:
             raise InvalidArgument(f"invalid filter 'status={value}'")
+    for value in filters.get("health", []):
+        if value not in health.STATUSES:
+            raise InvalidArgument(f"Unrecognised filter value for health: {value}")
     before = [resolve(v).created for v in filters.get("before", [])]
     since = [resolve(v).created for v in filters.get("since", [])]
     show_all = bool(all_ or (limit and limit > 0) or before or since
@@ -84,6 +88,8 @@ def _keep(c: Container, f: dict[str, list[str]], image_matches: Any) -> bool:
             return False
     if f.get("ancestor") and not any(image_matches(c, v) for v in f["ancestor"]):
         return False
-    if f.get("health") and "none" not in f["health"]:
-        return False
+    if f.get("health"):
+        status = c.state.health.status if c.state.health is not None else health.NONE
+        if status not in f["health"]:
+            return False
     return True

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hako.daemon.health import Health
 from hako.errors import AlreadyExists, Conflict, ContainerNotFound, InvalidArgument
 from hako.support import atomicfile, ids
 
@@ -84,6 +85,7 @@ class State:
     started_at: str = ZERO_TIME
     finished_at: str = ZERO_TIME
     shim_pid: int = 0
+    health: Health | None = None  # set at the first start of a container with a probe
 
     @property
     def running(self) -> bool:
@@ -148,7 +150,8 @@ class Container:
             "mounts": self.mounts,
             "state": {"status": s.status.value, "pid": s.pid, "exit_code": s.exit_code,
                       "error": s.error, "oom_killed": s.oom_killed, "started_at": s.started_at,
-                      "finished_at": s.finished_at, "shim_pid": s.shim_pid},
+                      "finished_at": s.finished_at, "shim_pid": s.shim_pid,
+                      "health": s.health.to_doc() if s.health is not None else None},
         }
 
     @classmethod
@@ -158,7 +161,8 @@ class Container:
             status=Status(st.get("status", "created")), pid=st.get("pid", 0),
             exit_code=st.get("exit_code", 0), error=st.get("error", ""),
             oom_killed=st.get("oom_killed", False), started_at=st.get("started_at", ZERO_TIME),
-            finished_at=st.get("finished_at", ZERO_TIME), shim_pid=st.get("shim_pid", 0))
+            finished_at=st.get("finished_at", ZERO_TIME), shim_pid=st.get("shim_pid", 0),
+            health=Health.from_doc(st.get("health")))
         return cls(
             id=doc["id"], name=doc["name"], created=doc["created"], image=doc["image"],
             image_ref=doc.get("image_ref", doc["image"]), path=doc["path"], args=doc["args"],

@@ -39,7 +39,10 @@ _HOST: dict[str, str] = {
 }
 _GO_TYPE = {"str": "string", "bool": "bool", "int": "int64", "strs": "[]string",
             "strslice": "strslice.StrSlice", "map": "map[string]interface {}",
-            "strmap": "map[string]string", "objs": "[]struct"}
+            "strmap": "map[string]string", "objs": "[]struct", "dur": "time.Duration",
+            "goint": "int"}
+_HEALTH = {"Test": "strs", "Interval": "dur", "Timeout": "dur", "StartPeriod": "dur",
+           "StartInterval": "dur", "Retries": "goint"}
 
 
 def go_type(value: Any) -> str:
@@ -56,7 +59,7 @@ def _fits(kind: str, value: Any) -> bool:
         return isinstance(value, str)
     if kind == "bool":
         return isinstance(value, bool)
-    if kind == "int":
+    if kind in ("int", "dur", "goint"):
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "strslice" and isinstance(value, str):
         return True
@@ -96,3 +99,5 @@ def check_create_body(body: dict[str, Any]) -> None:
     wd = body.get("WorkingDir")
     if wd and not wd.startswith("/"):
         raise InvalidArgument(f"the working directory '{wd}' is invalid, it needs to be an absolute path")
+    if isinstance(body.get("Healthcheck"), dict):
+        _check(body["Healthcheck"], _HEALTH, "ContainerCreateRequest.Healthcheck")

@@ -11,8 +11,10 @@ On-disk layout of the state dir (``STATE``)::
     execs/<E>/process.json, pid, shim.sock, exit.json   one dir per exec session
 
 Requests are one JSON line per connection: attach, start, resize, state, wait, kill, and
-(on the container socket only) exec. Exec sessions are served by this same process (it is
-the subreaper, so it reaps the exec'd processes too) on their own socket.
+(on the container socket only) exec and forget. Exec sessions are served by this same process
+(it is the subreaper, so it reaps the exec'd processes too) on their own socket; ``forget``
+drops a finished session (socket, state dir, record), as the daemon does after each health
+probe, so that a container probed for months keeps only the sessions of probes under way.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class Shim:
         }
         if is_init:
             handlers["exec"] = self._exec
+            handlers["forget"] = self._forget_exec
         handler = handlers.get(op)
         if handler is None:
             reply = {"ok": False, "error": f"unknown op {op!r}"}
@@ -191,6 +194,27 @@ class Shim:
                     stdin=bool(req.get("stdin")), stdin_once=True)
         self.execs[exec_id] = proc
         self.listen(os.path.join(rel, "shim.sock"), proc, False)
+        return {"ok": True}
+
+    def _forget_exec(self, init: Proc, req: dict) -> dict:
+        exec_id = str(req.get("exec_id") or "")
+        proc = self.execs.get(exec_id)
+        if proc is None:
+            return {"ok": False, "error": f"no exec session {exec_id!r}"}
+        if proc.status != "created" and not proc.finished:
+            return {"ok": False, "error": f"exec {exec_id} is {proc.status}"}
+        import shutil
+
+        rel = os.path.join("execs", exec_id)
+        listener = self.listeners.pop(os.path.join(rel, "shim.sock"), None)
+        if listener is not None:
+            self.loop.remove(listener.fileno())
+            listener.close()
+        for conn in list(proc.conns):
+            conn.close()
+        proc.close_stdio()
+        del self.execs[exec_id]
+        shutil.rmtree(rel, ignore_errors=True)
         return {"ok": True}
 
     def _start_exec(self, proc: Proc, req: dict) -> dict:

@@ -410,3 +410,13 @@ class ShimHandle(_Endpoint):
         self._checked({"op": "exec", "exec_id": exec_id, "process": process,
                        "tty": bool(tty), "stdin": bool(stdin)}, "exec")
         return ExecHandle(os.path.join(self.state_dir, "execs", exec_id), exec_id)
+
+    def forget_exec(self, exec_id: str) -> None:
+        """Drop a finished (or never started) exec session: its socket, state dir and record.
+
+        Raises:
+            RuntimeFailed: the session is still running, unknown, or the shim is older than
+            this request.
+            Unavailable: the shim is gone.
+        """
+        self._checked({"op": "forget", "exec_id": exec_id}, "forget")

@@ -87,3 +87,75 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+_GO_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
+             "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_GO_TERM = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
+
+
+def parse_go_duration(text: str) -> int:
+    """Go's ``time.ParseDuration``: ``[-+]`` then terms like ``1h``, ``1.5s``, ``300ms``.
+
+    Returns:
+        Nanoseconds (negative when the text has a ``-`` sign).
+
+    Raises:
+        InvalidArgument: Go's texts (``time: invalid duration "x"``, ``time: missing unit in
+        duration "1"``, ``time: unknown unit "d" in duration "1d"``).
+    """
+    quoted = f'"{text}"'
+    rest, sign = text, 1
+    if rest[:1] in ("-", "+"):
+        sign, rest = (-1 if rest[0] == "-" else 1), rest[1:]
+    if rest == "0":
+        return 0
+    if not rest:
+        raise InvalidArgument(f"time: invalid duration {quoted}")
+    total = 0
+    while rest:
+        m = _GO_TERM.match(rest)
+        whole, frac, unit = m.group(1), m.group(2), m.group(3)
+        if not whole and not frac:
+            raise InvalidArgument(f"time: invalid duration {quoted}")
+        if not unit:
+            raise InvalidArgument(f"time: missing unit in duration {quoted}")
+        if unit not in _GO_UNITS:
+            raise InvalidArgument(f'time: unknown unit "{unit}" in duration {quoted}')
+        scale = _GO_UNITS[unit]
+        total += int(whole or 0) * scale
+        if frac:
+            total += int(frac) * scale // 10 ** len(frac)
+        rest = rest[m.end():]
+    if total > 2**63 - 1:
+        raise InvalidArgument(f"time: invalid duration {quoted}")
+    return sign * total
+
+
+def format_go_duration(ns: int) -> str:
+    """Go's ``time.Duration.String``: ``200ms``, ``1.5s``, ``1m30s``, ``1h0m0s``, ``0s``."""
+    if ns == 0:
+        return "0s"
+    sign, u = ("-" if ns < 0 else ""), abs(ns)
+    if u < 1_000:
+        return f"{sign}{u}ns"
+    if u < 1_000_000:
+        return f"{sign}{_decimal(u, 1_000)}µs"
+    if u < 1_000_000_000:
+        return f"{sign}{_decimal(u, 1_000_000)}ms"
+    minutes, rem = divmod(u, 60_000_000_000)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{_decimal(rem, 1_000_000_000)}s"
+    if hours or minutes:
+        text = f"{minutes}m" + text
+    if hours:
+        text = f"{hours}h" + text
+    return sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, rem = divmod(value, unit)
+    if not rem:
+        return str(whole)
+    digits = str(rem).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"

@@ -18,7 +18,6 @@ SPEC = Path("/work/shared/specs/docker-engine-api-v1.41.yaml")
 
 # (where, field, a value hako cannot honour)
 REFUSED_CREATE = [
-    ("", "Healthcheck", {"Test": ["CMD", "true"], "Interval": 1_000_000_000}),
     ("HostConfig", "PidMode", "host"),
     ("HostConfig", "PidMode", "container:abc"),
     ("HostConfig", "IpcMode", "host"),

@@ -20,7 +20,6 @@ pytestmark = pytest.mark.integration
     (["--uts", "host"], "HostConfig.UTSMode"),
     (["--cgroupns", "private"], "HostConfig.CgroupnsMode"),
     (["--log-opt", "max-size=1m"], "HostConfig.LogConfig.Config"),
-    (["--health-cmd", "true"], "Healthcheck"),
     (["--oom-kill-disable", "-m", "64m"], "HostConfig.OomKillDisable"),
     (["--storage-opt", "size=1G"], "HostConfig.StorageOpt"),
 ])
@@ -35,6 +34,7 @@ def test_run_refuses_field_naming_it(hakod, docker_cli, flags, named):
 
 @pytest.mark.parametrize("flags", [
     [], ["--network", "none"], ["--network", "bridge"], ["--no-healthcheck"], ["--expose", "80"],
+    ["--health-cmd", "true", "--health-interval", "1s"],
     ["--userns", "host"], ["--ipc", "shareable"], ["--log-driver", "none"], ["--network", "host"],
     ["--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:2"],
 ])

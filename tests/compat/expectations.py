@@ -62,8 +62,6 @@ EXPECTED_FAILURES.update({
     "models_swarm_test.py": _SWARM,
     "models_nodes_test.py": "nodes (swarm, later issue): needs swarm mode and /nodes",
     "api_plugin_test.py": "plugins (later issue): /plugins is not implemented (and installs pull from Docker Hub)",
-    "api_healthcheck_test.py": ("healthcheck: health checks are never run by hako yet, so an explicit "
-                                "Healthcheck is refused with 400 (hako/daemon/fields.py)"),
 })
 
 EXPECTED_FAILURES["store_test.py"] = (

@@ -9,7 +9,7 @@ from typing import Any
 from hako import errors
 from hako.cli.main import CliError, StartFailed
 from hako.cli.parsing import Parser, UsageError
-from hako.cli.runconfig import add_run_flags, build_create_body
+from hako.cli.runconfig import add_run_flags, build_create_body, version_errors
 from hako.cli.stdio import RawTerminal, pump
 
 PROXY_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -67,6 +67,9 @@ def _parse_run(ctx: Any, command: str, argv: list[str]) -> tuple[Any, str, list[
         opts.detach, opts.detach_keys, opts.sig_proxy = True, None, False
     if opts.detach and opts.attach and command == "run":
         raise UsageError("conflicting options: cannot specify both --attach and --detach", 1)
+    too_new = version_errors(opts, lambda: ctx.api.version)  # after the argument count, as cobra
+    if too_new:
+        raise CliError(too_new, bare=True)
     return opts, args[0], args[1:]
 
 

@@ -30,7 +30,12 @@ def status_text(c: Container, now: float | None = None) -> str:
     st = c.state
     if st.status in (Status.RUNNING, Status.PAUSED):
         text = "Up " + human_duration(now - parse_time(st.started_at))
-        return text + " (Paused)" if st.status == Status.PAUSED else text
+        if st.status == Status.PAUSED:
+            return text + " (Paused)"
+        if st.health is not None:  # moby's Health.String()
+            status = st.health.status
+            return text + (" (health: starting)" if status == "starting" else f" ({status})")
+        return text
     if st.status == Status.RESTARTING:
         return f"Restarting ({st.exit_code}) " + human_duration(now - parse_time(st.finished_at)) + " ago"
     if st.status == Status.REMOVING:
@@ -56,6 +61,7 @@ def state_json(c: Container) -> dict[str, Any]:
         "Error": st.error,
         "StartedAt": st.started_at,
         "FinishedAt": st.finished_at,
+        **({"Health": st.health.to_doc()} if st.health is not None else {}),
     }
 
 

@@ -42,6 +42,13 @@ def test_value_flag_at_end_of_short_group_takes_next_arg():
     assert opts.env == ["A=1"] and args == ["busybox"]
 
 
+def test_a_long_flags_value_may_start_with_a_dash():
+    # pflag takes the next argument whatever it looks like; argparse would read a flag
+    opts, args, _ = parse(["--health-interval", "-1s", "--stop-signal", "-9", "busybox"])
+    assert opts.health_interval == -1_000_000_000 and opts.stop_signal == "-9"
+    assert args == ["busybox"]
+
+
 @pytest.mark.parametrize("argv,dest,value", [
     (["--rm=false", "img"], "rm", False), (["--rm=true", "img"], "rm", True),
     (["-d=true", "img"], "detach", True), (["-d=false", "img"], "detach", False),

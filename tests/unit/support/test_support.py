@@ -48,6 +48,33 @@ def test_parse_duration(text, expected):
     assert units.parse_duration(text) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("text,ns", [
+    ("200ms", 200_000_000), ("1.5s", 1_500_000_000), ("1m30s", 90_000_000_000), ("-1s", -10**9),
+    ("+2h", 7_200 * 10**9), ("0", 0), (".5s", 500_000_000), ("1us", 1_000), ("3µs", 3_000),
+])
+def test_parse_go_duration(text, ns):
+    assert units.parse_go_duration(text) == ns
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", 'time: invalid duration ""'), ("x", 'time: invalid duration "x"'),
+    ("1", 'time: missing unit in duration "1"'), ("1d", 'time: unknown unit "d" in duration "1d"'),
+    ("-", 'time: invalid duration "-"'),
+])
+def test_parse_go_duration_errors_as_go(text, message):
+    with pytest.raises(InvalidArgument) as err:
+        units.parse_go_duration(text)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("ns,text", [
+    (0, "0s"), (200_000_000, "200ms"), (1_500_000_000, "1.5s"), (90 * 10**9, "1m30s"),
+    (3_600 * 10**9, "1h0m0s"), (30 * 10**9, "30s"), (1_500, "1.5µs"), (-10**9, "-1s"),
+])
+def test_format_go_duration(ns, text):
+    assert units.format_go_duration(ns) == text
+
+
 def test_human_size():
     assert units.human_size(1_234_567) == "1.23MB"
     assert units.human_size(999) == "999B"

@@ -51,6 +51,8 @@ async def create(req: Request) -> JSONResponse:
     if not isinstance(body, dict):
         raise InvalidArgument("Config cannot be empty in order to create a container")
     wiretypes.check_create_body(body)
+    if req.api_version < 1.44 and isinstance(body.get("Healthcheck"), dict):
+        body["Healthcheck"].pop("StartInterval", None)  # not in the API before 1.44: as Docker
     fields.check_create(body)  # fail closed: nothing accepted and then ignored
     svc = req.services.containers
     cid, warnings = await req.run(svc.create, req.query.get("name") or None, body)

@@ -308,3 +308,105 @@ def test_seed_fig_v1_file_with_legacy_links(project):
     assert f"web sees {ip}" in poll(lambda: p.run("logs", "--no-color", "web").stdout)
     p.run("down")
     assert p.api_list("containers") == []
+
+
+NETS = """\
+version: "3.8"
+services:
+  a:
+    image: busybox
+    init: true
+    command: sh -c 'echo a up; exec sleep 3600'
+    hostname: ahost
+    secrets: [tok]
+    networks:
+      front:
+        aliases: [alpha]
+        ipv4_address: {subnet}.10
+      back: {{}}
+    volumes:
+      - type: volume
+        source: v1
+        target: /v1
+  b:
+    image: busybox
+    init: true
+    command: sh -c 'echo b up; exec sleep 3600'
+    networks: [back]
+    external_links: ["{ext}:legacy"]
+  side:
+    image: busybox
+    init: true
+    network_mode: "service:a"
+    command: sh -c 'exec sleep 3600'
+networks:
+  front:
+    ipam:
+      config: [{{subnet: {subnet}.0/24}}]
+    labels: {{team: front}}
+  back:
+    internal: true
+volumes:
+  v1:
+    labels: {{kind: scratch}}
+    driver_opts: {{type: tmpfs, device: tmpfs}}
+secrets:
+  tok:
+    file: ./secret.txt
+"""
+
+
+def test_networks_volumes_and_service_options(project, hakod):
+    p = project("")
+    octet = int(p.name[-2:], 16) % 200 + 20
+    subnet = f"10.217.{octet}"
+    with open(os.path.join(p.dir, "secret.txt"), "w") as f:
+        f.write("s3cret\n")
+    with open(os.path.join(p.dir, "docker-compose.yml"), "w") as f:
+        f.write(NETS.format(subnet=subnet, ext=p.name + "-ext"))
+    status, body = hakod.api("POST", "/networks/create", {"Name": p.name + "-extnet"})
+    assert status == 201, body
+    status, ext = hakod.api("POST", "/containers/create", {
+        "Image": "busybox", "Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": p.name + "-extnet", "Init": True},
+        "Labels": {"com.docker.compose.project": p.name}}, query={"name": p.name + "-ext"})
+    assert status == 201, ext
+    try:
+        assert hakod.api("POST", f"/containers/{ext['Id']}/start")[0] == 204
+        # b reaches the external container through external_links once it shares its network
+        text = NETS.format(subnet=subnet, ext=p.name + "-ext").replace(
+            "    networks: [back]\n", "    networks: [back, extnet]\n").replace(
+            "networks:\n  front:", f"networks:\n  extnet:\n    external: true\n    name: {p.name}-extnet\n  front:")
+        with open(os.path.join(p.dir, "docker-compose.yml"), "w") as f:
+            f.write(text)
+        p.run("up", "-d")
+        a = p.containers("a", True)[0]
+        status, info = hakod.api("GET", f"/containers/{a['Id']}/json")
+        front = info["NetworkSettings"]["Networks"][f"{p.name}_front"]
+        assert front["IPAddress"] == f"{subnet}.10" and "alpha" in front["Aliases"]
+        status, net = hakod.api("GET", f"/networks/{p.name}_front")
+        assert net["Labels"]["team"] == "front" and net["Labels"]["com.docker.compose.network"] == "front"
+        status, net = hakod.api("GET", f"/networks/{p.name}_back")
+        assert net["Internal"] is True
+        status, vol = hakod.api("GET", f"/volumes/{p.name}_v1")
+        assert vol["Labels"]["kind"] == "scratch" and vol["Options"] == {"type": "tmpfs", "device": "tmpfs"}
+
+        out = p.run("exec", "-T", "a", "sh", "-c", "cat /run/secrets/tok; hostname; grep /v1 /proc/mounts").stdout
+        assert out.startswith("s3cret\nahost\n") and " /v1 tmpfs " in out
+        out = p.run("exec", "-T", "b", "sh", "-c",
+                    "nslookup a 127.0.0.11; nslookup legacy 127.0.0.11; nslookup alpha 127.0.0.11 || true").stdout
+        ext_ip = hakod.api("GET", f"/containers/{ext['Id']}/json")[1]["NetworkSettings"]["Networks"][
+            p.name + "-extnet"]["IPAddress"]
+        back_ip = info["NetworkSettings"]["Networks"][f"{p.name}_back"]["IPAddress"]
+        assert f"Name:\ta\nAddress: {back_ip}" in out and f"Name:\tlegacy\nAddress: {ext_ip}" in out
+        assert "can't find alpha" in out  # front's alias: b is not on front
+        # side shares a's network stack
+        side = p.run("exec", "-T", "side", "ip", "-4", "-o", "addr").stdout
+        assert f"{subnet}.10/24" in side
+
+        p.run("down", "-v")
+        assert p.api_list("volumes") == [] and [c["Id"] for c in p.api_list("containers")] == [ext["Id"]]
+        assert hakod.api("GET", f"/networks/{p.name}_front")[0] == 404
+        assert hakod.api("GET", f"/networks/{p.name}-extnet")[0] == 200  # external: left alone
+    finally:
+        hakod.api("DELETE", f"/containers/{ext['Id']}", query={"force": "1"})
+        hakod.api("DELETE", f"/networks/{p.name}-extnet")

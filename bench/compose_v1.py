@@ -28,7 +28,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.run import cli_env, log, ping  # noqa: E402
+from bench.run import cli_env, docker_target, log, table  # noqa: E402
 from bench.workload import Target, timed  # noqa: E402
 
 COMPOSE = shutil.which("docker-compose") or "/usr/bin/docker-compose"
@@ -55,9 +55,9 @@ networks:
 volumes:
   data: {}
 """
-# figure key → (label, the issue's Docker 20.10 figure, target for hakod)
-FIGURES = [("up", "docker-compose up -d (3 services)", 1.77, 0.9),
-           ("down", "docker-compose down", 1.14, 0.6)]
+# as bench/run.py's FIGURES: key, label, unit, the issue's Docker 20.10 figure, target
+FIGURES = [("up", "docker-compose up -d (3 services)", "s", 1.77, 0.9),
+           ("down", "docker-compose down", "s", 1.14, 0.6)]
 
 
 def compose(t: Target, workdir: str, *args: str) -> None:
@@ -87,17 +87,6 @@ def measure(targets: list[Target], runs: int, workdir: str) -> None:
         t.notes["runs"] = f"up {', '.join(f'{x:.2f}' for x in ups)}; down {', '.join(f'{x:.2f}' for x in downs)}"
 
 
-def table(targets: list[Target]) -> str:
-    head = ["figure"] + [t.name for t in targets] + ["Docker 20.10 (issue)", "target for hakod"]
-    rows = [head] + [[label] + [f"{t.results[key]:.3f} s" for t in targets] + [f"{ref:.3f} s", f"<= {goal:.3f} s"]
-                     for key, label, ref, goal in FIGURES]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines + [f"{t.name} runs: {t.notes['runs']}" for t in targets])
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-n", "--runs", type=int, default=5, help="rounds of up -d + down (median)")
@@ -120,20 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         d.start()
         daemon_harness.import_busybox(d)
         targets.append(Target("hako", cli_env(d.host, os.path.join(d.root, "docker-config")), lambda: [d.proc.pid]))
-        if not args.no_docker:
-            host = os.environ.get("DOCKER_BENCH_HOST", "unix:///var/run/docker.sock")
-            if ping(host) is None and args.with_docker:
-                docker_ctx = dockerd.PrivateDocker()
-                log(f"starting a private dockerd under {docker_ctx.root}")
-                host = docker_ctx.start()
-            if ping(host) is not None:
-                dk = Target("docker", cli_env(host, os.path.join(d.root, "docker-config")),
-                            dockerd.pids_of(host, docker_ctx))
-                dockerd.ensure_busybox(dk, os.path.join(d.root, "busybox.tar"))
-                targets.append(dk)
-            else:
-                log(f"Docker was not found (nothing answers on {host}); measuring hako only. "
-                    "Use --with-docker to start a private dockerd.")
+        dk, docker_ctx = (None, None) if args.no_docker else docker_target(args.with_docker, d)
+        if dk is not None:
+            targets.append(dk)
         measure(targets, args.runs, workdir)
     finally:
         for t in targets:
@@ -145,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         if docker_ctx is not None:
             docker_ctx.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(table(targets))
+    print(table(targets, FIGURES))
+    print("\n".join(f"{t.name} runs: {t.notes['runs']}" for t in targets))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({t.name: {"results": t.results, "notes": t.notes} for t in targets}, f, indent=2)

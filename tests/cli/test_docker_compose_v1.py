@@ -268,6 +268,14 @@ def test_lifecycle_commands(project):
     p.run("rm", "-f", "worker")
     assert p.containers("worker") == [] and state("db") == "running"
 
+    # a one-off with the service's published ports
+    p.run("run", "-d", "--service-ports", "web")
+    oneoff = p.api_list("containers", oneoff="True")
+    assert len(oneoff) == 1 and oneoff[0]["Names"][0].startswith(f"/{p.name}_web_run_")
+    assert p.answer("/cgi-bin/db", "from-db").strip() == "from-db"
+    p.run("down")
+    assert p.api_list("containers") == []
+
 
 def test_build_config_and_down_rmi_local(project):
     p = project()

@@ -158,10 +158,10 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{value:.3f} s"
 
 
-def table(targets: list[Target]) -> str:
+def table(targets: list[Target], figures: list[tuple] | None = None) -> str:
     head = ["figure"] + [t.name for t in targets] + ["Docker 20.10 (issue)", "target for hakod"]
     rows = [head]
-    for key, label, unit, ref, goal in FIGURES:
+    for key, label, unit, ref, goal in FIGURES if figures is None else figures:
         if not any(key in t.results for t in targets):
             continue
         row = [label] + [fmt(t.results.get(key), unit) for t in targets]
@@ -179,6 +179,33 @@ def table(targets: list[Target]) -> str:
     return "\n".join(lines)
 
 
+def docker_target(start_private: bool, d) -> tuple[Target | None, object]:
+    """The Docker column: the dockerd answering on ``$DOCKER_BENCH_HOST`` (default
+    unix:///var/run/docker.sock), else a private one when ``start_private``, with busybox
+    imported from hakod ``d``'s tar. Returns (target or None, the PrivateDocker to clean up
+    or None)."""
+    from bench import dockerd
+
+    host = os.environ.get("DOCKER_BENCH_HOST", "unix:///var/run/docker.sock")
+    docker_ctx = None
+    if ping(host) is None:
+        if not start_private:
+            log(f"Docker was not found (nothing answers on {host}); measuring hako only. "
+                "Use --with-docker to start a private dockerd.")
+            return None, None
+        docker_ctx = dockerd.PrivateDocker()
+        log(f"starting a private dockerd under {docker_ctx.root}")
+        host = docker_ctx.start()
+    dk = Target("docker", cli_env(host, os.path.join(d.root, "docker-config")), dockerd.pids_of(host, docker_ctx))
+    try:
+        dockerd.ensure_busybox(dk, os.path.join(d.root, "busybox.tar"))
+    except BaseException:
+        if docker_ctx is not None:
+            docker_ctx.cleanup()
+        raise
+    return dk, docker_ctx
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from tests import daemon_harness
@@ -193,27 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         hako = Target("hako", cli_env(d.host, os.path.join(d.root, "docker-config")),
                       lambda: [d.proc.pid])
         targets.append(hako)
-        dk = None
-        if not args.no_docker:
-            from bench import dockerd
-
-            host = os.environ.get("DOCKER_BENCH_HOST", "unix:///var/run/docker.sock")
-            pid = ping(host)
-            if pid is None and args.with_docker:
-                docker_ctx = dockerd.PrivateDocker()
-                log(f"starting a private dockerd under {docker_ctx.root}")
-                host, pid = docker_ctx.start(), None
-            if pid is not None or docker_ctx is not None:
-                dk = Target("docker", cli_env(host, os.path.join(d.root, "docker-config")),
-                            dockerd.pids_of(host, docker_ctx))
-                dockerd.ensure_busybox(dk, os.path.join(d.root, "busybox.tar"))
-                targets.append(dk)
-            else:
-                log(f"Docker was not found (nothing answers on {host}); measuring hako only. "
-                    "Use --with-docker to start a private dockerd.")
+        dk, docker_ctx = (None, None) if args.no_docker else docker_target(args.with_docker, d)
+        if dk is not None:
+            targets.append(dk)
         for t in targets:
             measure(t, args)
         if dk is not None:
+            from bench import dockerd
+
             dockerd.drop_busybox(dk)
     finally:
         d.cleanup()

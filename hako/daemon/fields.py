@@ -184,8 +184,27 @@ def _check_log_config(hc: dict[str, Any]) -> None:
                               f"{opts}: the json-file log is never rotated)")
 
 
+# Links: names only this container resolves on a user-defined network (netsetup.lookup)
 _ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "NetworkID", "EndpointID", "Gateway", "IPAddress",
-                      "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen"}
+                      "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "Links"}
+
+
+def check_endpoint(where: str, settings: dict[str, Any] | None) -> None:
+    """Refuse the endpoint settings (``EndpointSettings``, of a create's
+    ``NetworkingConfig`` or of ``POST /networks/{id}/connect``) hako would ignore;
+    ``where`` names them in the error.
+
+    Raises:
+        InvalidArgument: ``<where>.<Field> is not supported yet (...)``.
+    """
+    for key, value in (settings or {}).items():
+        if key == "IPAMConfig" and isinstance(value, dict):
+            extra = {k: v for k, v in value.items() if k != "IPv4Address" and not is_zero(v)}
+            if extra:
+                raise InvalidArgument(f"{where}.IPAMConfig.{sorted(extra)[0]} is not supported yet "
+                                      f"(IPv6 and link-local addresses)")
+        elif key not in _ENDPOINT_HONOURED and not is_zero(value):
+            raise InvalidArgument(f"{where}.{key} is not supported yet (endpoint {key} on a network)")
 
 
 def _check_networking(body: dict[str, Any]) -> None:
@@ -193,16 +212,7 @@ def _check_networking(body: dict[str, Any]) -> None:
     if not isinstance(endpoints, dict):
         return  # the type check (wiretypes) owns malformed values
     for name, settings in endpoints.items():
-        for key, value in (settings or {}).items():
-            if key == "IPAMConfig" and isinstance(value, dict):
-                extra = {k: v for k, v in value.items() if k != "IPv4Address" and not is_zero(v)}
-                if extra:
-                    raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.IPAMConfig."
-                                          f"{sorted(extra)[0]} is not supported yet (IPv6 and link-local "
-                                          f"addresses)")
-            elif key not in _ENDPOINT_HONOURED and not is_zero(value):
-                raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.{key} is not "
-                                      f"supported yet (endpoint {key} on a network)")
+        check_endpoint(f"NetworkingConfig.EndpointsConfig.{name}", settings)
 
 
 def check_create(body: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ import shutil
 import socket
 from typing import Any
 
+from hako.daemon import fields
 from hako.daemon.state import Container
 from hako.errors import Conflict, InvalidArgument, NotFound
 from hako.network import hosts as hostsfiles
@@ -96,6 +97,11 @@ def normalize_links(svc: Any, name: str, hc: dict[str, Any]) -> None:
     Raises:
         InvalidArgument: a missing child, or a child on the host's network.
     """
+    mode = mode_of(hc)
+    if mode not in _BUILTIN and not mode.startswith("container:"):
+        for spec in hc.get("Links") or []:  # moby's registerLinks skips these: kept as given
+            linkmod.parse(spec)
+        return
     out = []
     for spec in hc.get("Links") or []:
         child_name, alias = linkmod.parse(spec)
@@ -165,6 +171,11 @@ def initial(net: Any, hc: dict[str, Any], endpoints: dict[str, Any] | None = Non
     if mode not in _BUILTIN:
         found = net.store.find(mode)
         keep = dict(keep)
+        # ``--link`` with a user-defined network: the docker CLI moves HostConfig.Links into
+        # the endpoint's Links (moby only reads them there); docker-py and compose do not
+        if hc.get("Links") and not keep.get("Links"):
+            keep["Links"] = list(hc["Links"])
+        linkmod.endpoint_aliases(keep.get("Links"))  # the format, as moby's ParseLink
         if found is not None:
             mode = found["Name"]
         return {"Networks": {mode: _endpoint_settings(found["Id"] if found else "", None, keep)}}
@@ -183,8 +194,8 @@ def _network_record(net: Any, name: str) -> dict[str, Any] | None:
 def _resolv_for(c: Container, embedded: bool) -> str:
     hc = c.host_config
     host = _host_file("resolv.conf")
-    if embedded and not hc.get("Dns"):
-        # moby's embedded resolver: 127.0.0.11, host's search, ndots:0
+    if embedded:
+        # moby's embedded resolver: 127.0.0.11 (which forwards to --dns), search, ndots:0
         return hostsfiles.resolv_conf(host, ["127.0.0.11"], hc.get("DnsSearch"),
                                       (hc.get("DnsOptions") or []) or ["ndots:0"])
     return hostsfiles.resolv_conf(host, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"))
@@ -264,7 +275,7 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
             net.set_links(c.id, [(ep.ip, link.child_ip, proto, port)
                                  for link, _ in linked for port, proto in link.ports])
             if embedded:
-                net.start_dns(c.id, svc.dns_lookup)
+                net.start_dns(c.id, svc.dns_lookup, c.host_config.get("Dns"))
         except BaseException:
             net.stop_dns(c.id)
             net.detach(c.id, ep, list(extra.values()))
@@ -288,6 +299,8 @@ def _check_builtin_endpoint(settings: dict[str, Any] | None) -> None:
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
     if settings.get("Aliases"):
         raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
+    if settings.get("Links"):
+        raise InvalidArgument("links are only supported for user-defined networks")  # the docker CLI's text
 
 
 def _settings_for(net: Any, c: Container, name: str, ep: Endpoint | None,
@@ -324,7 +337,10 @@ def connect(svc: Any, c: Container, name: str, config: dict[str, Any]) -> None:
     networks = c.networking.setdefault("Networks", {})
     if name in networks:
         raise PermissionDenied(f"endpoint with name {c.name} already exists in network {name}")
-    keep = {"Aliases": config.get("Aliases") or None, "IPAMConfig": config.get("IPAMConfig") or None}
+    fields.check_endpoint("EndpointConfig", config)
+    keep = {"Aliases": config.get("Aliases") or None, "IPAMConfig": config.get("IPAMConfig") or None,
+            "Links": config.get("Links") or None}
+    linkmod.endpoint_aliases(keep["Links"])  # the format is checked now, as moby's ParseLink
     if record is None:
         _check_builtin_endpoint(keep)
     if c.networking.get("Sandbox") and c.state.running:
@@ -378,7 +394,7 @@ def readopt(svc: Any, c: Container) -> None:
     ep = Endpoint.from_doc(sandbox)
     if any(n not in _BUILTIN for n in c.networking.get("Networks") or {}):
         try:
-            svc.network.start_dns(c.id, svc.dns_lookup)
+            svc.network.start_dns(c.id, svc.dns_lookup, c.host_config.get("Dns"))
         except Exception as exc:  # noqa: BLE001 - names stop resolving, the rest works
             log.warning("restarting the DNS server of %s: %s", c.id[:12], exc)
     try:
@@ -471,13 +487,16 @@ def lookup(svc: Any, cid: str, name: str) -> list[str]:
         me = svc.get(cid)
     except NotFound:
         return []
-    mine = {n for n, st in (me.networking.get("Networks") or {}).items()
-            if n not in _BUILTIN and st.get("EndpointID")}
+    # per network: the name asked, or the container an endpoint link's alias names
+    wanted = {n: linkmod.endpoint_aliases(st.get("Links")).get(name, name)
+              for n, st in (me.networking.get("Networks") or {}).items()
+              if n not in _BUILTIN and st.get("EndpointID")}
     out = []
     for other in svc.list():
         for n, st in (other.networking.get("Networks") or {}).items():
-            if n in mine and st.get("IPAddress") and (
-                    name == other.name.lower() or name in [a.lower() for a in st.get("Aliases") or []]):
+            want = wanted.get(n)
+            if want and st.get("IPAddress") and (
+                    want == other.name.lower() or want in [a.lower() for a in st.get("Aliases") or []]):
                 out.append(st["IPAddress"])
     return out
 

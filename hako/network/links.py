@@ -104,3 +104,19 @@ def exposed(exposed_ports: dict | None) -> tuple[tuple[int, str], ...]:
         port, _, proto = key.partition("/")
         out.append((int(port), proto or "tcp"))
     return tuple(out)
+
+
+def endpoint_aliases(specs: list[str] | None) -> dict[str, str]:
+    """The links of an endpoint on a user-defined network (``EndpointSettings.Links``,
+    ``name:alias``): alias → container name, lower-cased. They are names only the linking
+    container resolves (libnetwork's ``CreateOptionAlias``); no environment, no hosts
+    records, no firewall rules, as on Docker.
+
+    Raises:
+        InvalidArgument: an empty name or alias.
+    """
+    out = {}
+    for spec in specs or []:
+        name, alias = parse(spec)
+        out[alias.lower()] = name.lower()
+    return out

@@ -370,18 +370,22 @@ class NetworkService:
             self.rebuild_firewall()
 
     # -- embedded DNS -------------------------------------------------------------------------
-    def start_dns(self, cid: str, lookup: Any) -> None:
-        """Serve 127.0.0.11:53 in the sandbox of ``cid`` (user-defined networks)."""
+    def start_dns(self, cid: str, lookup: Any, servers: list[str] | None = None) -> None:
+        """Serve 127.0.0.11:53 in the sandbox of ``cid`` (user-defined networks); other names
+        go to ``servers`` (the container's ``--dns``) or else to the host's resolvers."""
         from hako.network import dns
 
         if cid in self._dns:
             return
         sock = dns.bind_in(self.sandbox_path(cid))
-        try:
-            with open("/etc/resolv.conf") as f:
-                upstreams = dns.host_upstreams(f.read())
-        except OSError:
-            upstreams = []
+        if servers:
+            upstreams = dns.host_upstreams("".join(f"nameserver {s}\n" for s in servers))
+        else:
+            try:
+                with open("/etc/resolv.conf") as f:
+                    upstreams = dns.host_upstreams(f.read())
+            except OSError:
+                upstreams = []
         self._dns[cid] = self.proxy.run(dns.serve(sock, cid, lookup, upstreams))
 
     def stop_dns(self, cid: str) -> None:

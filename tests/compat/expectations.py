@@ -39,8 +39,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         "test_create_network_attachable", "test_create_network_ingress",
         "test_create_inspect_network_with_scope")},
     "api_network_test.py::TestNetworks::test_create_with_driveropt": _NETWORKS + " (endpoint DriverOpts)",
-    "api_network_test.py::TestNetworks::test_create_with_links": _NETWORKS + " (links on a user network)",
-    "api_network_test.py::TestNetworks::test_connect_with_links": _NETWORKS + " (links on a user network)",
     "api_network_test.py::TestNetworks::test_connect_with_mac_address":
         _NETWORKS + " (a MAC address per endpoint, API 1.44)",
     "api_build_test.py::BuildTest::test_build_with_network_mode": _NETWORKS,

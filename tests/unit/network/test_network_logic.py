@@ -138,6 +138,17 @@ def test_link_parse_and_hosts_names():
     assert hosts_names("redis", "abc123", "redis") == "redis abc123"
 
 
+def test_endpoint_link_aliases_as_compose_sends_them():
+    from hako.errors import InvalidArgument
+    from hako.network.links import endpoint_aliases
+
+    got = endpoint_aliases(["proj_db_1:Database", "proj_db_1:db_1", "other"])
+    assert got == {"database": "proj_db_1", "db_1": "proj_db_1", "other": "other"}
+    assert endpoint_aliases(None) == {}
+    with pytest.raises(InvalidArgument):
+        endpoint_aliases([":x"])
+
+
 def test_ipam_reconcile_makes_allocations_exactly_the_claims(tmp_path):
     ipam = Ipam(str(tmp_path))
     ipam.set_pool("p", "10.9.0.0/24", "10.9.0.1")

@@ -12,7 +12,7 @@ from hako.daemon.api.router import (
     EmptyResponse, HijackResponse, JSONResponse, Request, Router, StreamResponse)
 from hako.daemon.attach import AttachSession, log_frames, parse_detach_keys
 from hako.daemon.state import Status
-from hako.errors import Conflict, InvalidArgument, NotFound
+from hako.errors import Conflict, InvalidArgument, NotFound, Unavailable
 
 RAW = "application/vnd.docker.raw-stream"
 MUX = "application/vnd.docker.multiplexed-stream"
@@ -211,7 +211,13 @@ async def attach(req: Request) -> HijackResponse:
                                 stdout=want["stdout"], stderr=want["stderr"], detach_keys=keys)
         handle = svc.shim(c)
         if handle is not None and c.state.running:
-            await session.connect(handle)
+            try:
+                await session.connect(handle)
+            except Unavailable:
+                # the shim left with the container, whose exit is not handled yet: the stream
+                # of a stopped container, which ends at once (as Docker's)
+                writer.close()
+                return
         else:
             svc.add_pending_attach(c, session)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,8 @@ def timestamp_arg(value: str | None, now: float | None = None) -> str | None:
         return f"{now - parse_duration(value):.9f}"
     except InvalidArgument:
         pass
-    text = value.replace("Z", "+00:00")
+    frac = re.search(r"(?<=:\d\d)\.(\d+)", value)  # exact nanoseconds: a float loses them
+    text = (value[:frac.start()] + value[frac.end():] if frac else value).replace("Z", "+00:00")
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -36,7 +38,8 @@ def timestamp_arg(value: str | None, now: float | None = None) -> str | None:
                               f"duration: \"{value}\"") from exc
     if dt.tzinfo is None:
         dt = dt.astimezone()
-    return f"{dt.timestamp():.9f}"
+    nanos = frac.group(1)[:9].ljust(9, "0") if frac else "000000000"
+    return f"{int(dt.timestamp())}.{nanos}"
 
 
 def logs(ctx: Any, argv: list[str]) -> int:

@@ -105,7 +105,8 @@ def test_local_driver(hakod, docker_cli, names):
 
 
 def test_none_driver_keeps_nothing_and_logs_refuses(hakod, docker_cli, names):
-    _run(hakod, docker_cli, names, "lg-none", "--log-driver", "none", "busybox", "echo", "hi")
+    res = _run(hakod, docker_cli, names, "lg-none", "--log-driver", "none", "busybox", "echo", "hi")
+    assert out(res) == "hi\n"  # attached output does not go through the log
     res = docker(hakod, docker_cli, "logs", "lg-none")
     assert res.returncode == 1
     assert res.stderr.decode().strip() == ("Error response from daemon: configured logging driver "

@@ -186,6 +186,7 @@ def test_daemon_default_log_driver_and_opts(fresh_hakod, docker_cli):
     d = fresh_hakod(extra_args=("--log-driver", "local", "--log-opt", "max-size=2k"))
     d.start()
     import_busybox(d)
+    assert out(docker(d, docker_cli, "info", "--format", "{{.LoggingDriver}}")) == "local\n"
     docker(d, docker_cli, "create", "--name", "dflt", "busybox", "true", check=True)
     docker(d, docker_cli, "create", "--name", "own", "--log-driver", "json-file", "busybox", "true", check=True)
     docker(d, docker_cli, "create", "--name", "same", "--log-opt", "max-file=2", "busybox", "true", check=True)

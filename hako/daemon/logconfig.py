@@ -50,7 +50,7 @@ def merge(log_config: dict[str, Any] | None, default_type: str, default_opts: di
     default driver, whose default options fill the keys the container did not set."""
     cfg = log_config or {}
     kind = cfg.get("Type") or default_type
-    conf = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (cfg.get("Config") or {}).items()}
+    conf = dict(cfg.get("Config") or {})  # strings (daemon/wiretypes.py)
     if kind == default_type:
         for key, value in default_opts.items():
             conf.setdefault(key, value)

@@ -92,6 +92,8 @@ def test_create_refuses_unimplemented_field(hakod, where, field, value):
      "HostConfig.LogConfig.Type is not supported yet (the syslog log driver)"),
     ({"LogConfig": {"Type": "nosuch", "Config": {}}},
      'error looking up logging plugin nosuch: plugin "nosuch" not found'),
+    ({"LogConfig": {"Type": "json-file", "Config": {"max-size": 1}}},
+     "json: cannot unmarshal number into Go struct field LogConfig.HostConfig.LogConfig.Config of type string"),
 ])
 def test_create_refuses_bad_log_config(hakod, host_config, message):
     status, body = _create(hakod, host_config=host_config)

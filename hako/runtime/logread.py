@@ -160,8 +160,10 @@ def _tail_start(files: list, lines: int) -> tuple[int, int]:
 
 def _open_all(path: str, follow: bool, stop, poll_interval: float) -> list:
     """Open the rotated files and the live one, consistently (a rotation meanwhile retries)."""
-    for _ in range(5):
+    files: list = []
+    for attempt in range(5):
         names = rotated_files(path)
+        before = _identity(path, names)
         files = []
         try:
             files = [_open_rotated(n) for n in names]
@@ -171,12 +173,24 @@ def _open_all(path: str, follow: bool, stop, poll_interval: float) -> list:
         except FileNotFoundError:  # rotated away under us
             for f in files:
                 f.close()
+            files = []
             continue
-        if rotated_files(path) == names:
+        if attempt == 4 or _identity(path, rotated_files(path)) == before:
             return files
         for f in files:
             f.close()
     return files
+
+
+def _identity(path: str, names: list[str]) -> tuple:
+    """The inodes of the rotated files and the live one: a rotation changes them."""
+    out = []
+    for name in [*names, path]:
+        try:
+            out.append((name, os.stat(name).st_ino))
+        except FileNotFoundError:
+            out.append((name, None))
+    return tuple(out)
 
 
 def _open_rotated(name: str):

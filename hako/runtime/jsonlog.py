@@ -174,23 +174,31 @@ class LogWriter:
             view = view[os.write(self._fd, view) :]
 
     def _rotate(self) -> None:
-        """Start a new file (see the class docstring); the records go on if renames fail."""
+        """Start a new file (see the class docstring). A failure never stops the shim: the
+        records go on into the file at hand, and a rotated file stays uncompressed."""
         self._size = 0
-        if self._max_file < 2:
-            os.ftruncate(self._fd, 0)
+        try:
+            if self._max_file < 2:
+                os.ftruncate(self._fd, 0)
+                return
+            self._wait_compressor()
+            ext = ".gz" if self._compress else ""
+            _unlink(f"{self.path}.{self._max_file - 1}{ext}")
+            for i in range(self._max_file - 1, 1, -1):
+                _rename(f"{self.path}.{i - 1}{ext}", f"{self.path}.{i}{ext}")
+            _rename(self.path, f"{self.path}.1")
+            fd = self._open(os.O_TRUNC)
+        except OSError:
             return
-        self._wait_compressor()
-        ext = ".gz" if self._compress else ""
-        _unlink(f"{self.path}.{self._max_file - 1}{ext}")
-        for i in range(self._max_file - 1, 1, -1):
-            _rename(f"{self.path}.{i - 1}{ext}", f"{self.path}.{i}{ext}")
-        _rename(self.path, f"{self.path}.1")
         os.close(self._fd)
-        self._fd = self._open(os.O_TRUNC)
+        self._fd = fd
         if self._compress:
             from hako.runtime.logcompress import spawn_compressor
 
-            pid, self._compressor = spawn_compressor(f"{self.path}.1")
+            try:
+                pid, self._compressor = spawn_compressor(f"{self.path}.1")
+            except OSError:
+                return
             if self._on_child is not None:
                 self._on_child(pid)
 

@@ -5,8 +5,10 @@ Layer: runtime (3). May import: hako.runtime.jsonlog (the format). Used by the d
 
 Files, oldest first: ``<path>.N[.gz]`` … ``<path>.1[.gz]``, then ``<path>`` (see
 ``jsonlog.LogWriter``). A rotated file may exist in both forms while the shim's
-compression child runs; the plain one is read then. Compressed files are decompressed
-in memory (each holds at most about max-size bytes). Following reads the live file and,
+compression child runs; the plain one is read then. Every file is held open from the
+start, so later rotations do not move what is being read; compressed files are streamed
+(only a ``--tail`` reaching into one decompresses that file, about max-size bytes, in
+memory). Following reads the live file and,
 when the writer rotates it (the path names another inode), drains the old one and
 continues with the new one; a truncated live file (max-file 1) is read from its start.
 """
@@ -124,10 +126,12 @@ def read_logs(path: str, *, stdout: bool = True, stderr: bool = True, since_ns: 
     try:
         first, offset = (0, 0) if tail is None else _tail_start(files, tail)
         for idx in range(first, len(files)):
-            f = files[idx]
-            f.seek(offset if idx == first else 0)
-            live = idx == len(files) - 1 and not isinstance(f, io.BytesIO)
-            source = _follow_lines(f, path, stop, poll_interval) if live and follow else _lines(f)
+            src, start = files[idx], offset if idx == first else 0
+            if isinstance(src, _Rotated):
+                source = src.lines_from(start)
+            else:  # the live file
+                src.seek(start)
+                source = _follow_lines(src, path, stop, poll_interval) if follow else _lines(src)
             for raw in source:
                 rec = _decode(raw, json.loads)
                 if rec is None:
@@ -151,7 +155,8 @@ def _tail_start(files: list, lines: int) -> tuple[int, int]:
     """(file index, offset) where the last ``lines`` lines across ``files`` start."""
     remaining = lines
     for idx in range(len(files) - 1, -1, -1):
-        offset, seen = _tail(files[idx], remaining)
+        src = files[idx]
+        offset, seen = _tail(src.seekable() if isinstance(src, _Rotated) else src, remaining)
         if seen >= remaining:
             return idx, offset
         remaining -= seen
@@ -166,7 +171,7 @@ def _open_all(path: str, follow: bool, stop, poll_interval: float) -> list:
         before = _identity(path, names)
         files = []
         try:
-            files = [_open_rotated(n) for n in names]
+            files = [_Rotated(n) for n in names]
             live = _open_live(path, follow and not names, stop, poll_interval)
             if live is not None:
                 files.append(live)
@@ -193,14 +198,38 @@ def _identity(path: str, names: list[str]) -> tuple:
     return tuple(out)
 
 
-def _open_rotated(name: str):
-    with open(name, "rb") as f:
-        data = f.read()
-    if name.endswith(".gz"):
-        import gzip
+class _Rotated:
+    """A rotated file, held open: a plain one is read in place, a gzip one streamed; a
+    ``--tail`` that reaches into a gzip file decompresses that one file in memory."""
 
-        data = gzip.decompress(data)
-    return io.BytesIO(data)
+    def __init__(self, name: str) -> None:
+        self.f = open(name, "rb")
+        self.gz = name.endswith(".gz")
+
+    def seekable(self):
+        """The file as a seekable binary file of its (decompressed) lines."""
+        if self.gz:
+            import gzip
+
+            self.f.seek(0)
+            data = gzip.decompress(self.f.read())
+            self.f.close()
+            self.f, self.gz = io.BytesIO(data), False
+        return self.f
+
+    def lines_from(self, offset: int):
+        """The complete lines from ``offset`` of the decompressed content."""
+        if self.gz and offset == 0:
+            import gzip
+
+            self.f.seek(0)
+            return _lines(gzip.GzipFile(fileobj=self.f, mode="rb"))
+        f = self.seekable()
+        f.seek(offset)
+        return _lines(f)
+
+    def close(self) -> None:
+        self.f.close()
 
 
 def _open_live(path: str, wait: bool, stop, poll_interval: float):
@@ -245,7 +274,8 @@ def _follow_lines(f, path: str, stop, poll_interval: float):
             if new is not None:
                 yield from _lines(f)  # what was written before the rename
                 for between in _rotated_since(f, path):  # several rotations since the last poll
-                    yield from _lines(between)
+                    yield from between.lines_from(0)
+                    between.close()
                 f.close()
                 f, buf = new, b""
                 continue
@@ -264,7 +294,7 @@ def _rotated_since(f, path: str) -> list:
     for idx, name in enumerate(names):
         try:
             if not name.endswith(".gz") and os.stat(name).st_ino == ino:
-                return [_open_rotated(n) for n in names[idx + 1:]]
+                return [_Rotated(n) for n in names[idx + 1:]]
         except FileNotFoundError:
             return []
     return []

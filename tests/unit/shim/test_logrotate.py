@@ -80,6 +80,7 @@ def test_compress_gzips_rotated_files_in_a_child(tmp_path):
     assert got[0] == first.rstrip("\n") and got[-1] == "line-60"
     assert got == [f"line-{i}" for i in range(int(got[0].split("-")[1]), 61)]
     assert _texts(read_logs(path, tail=10)) == got[-10:]
+    assert _texts(read_logs(path, tail=len(got) - 1)) == got[1:]  # starts inside the oldest .gz
 
 
 def test_reader_takes_a_rotated_file_not_yet_compressed(tmp_path):

@@ -14,7 +14,7 @@ from hako.errors import InvalidArgument
 from hako.support.units import parse_duration
 
 
-def timestamp_arg(value: str | None, now: float | None = None) -> str | None:
+def timestamp_arg(value: str | None, now: float | None = None, name: str = "since") -> str | None:
     """docker's GetTimestamp: "10m" (relative), unix seconds, or RFC 3339 → "secs.nanos".
 
     Raises:
@@ -34,7 +34,7 @@ def timestamp_arg(value: str | None, now: float | None = None) -> str | None:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidArgument(f"invalid value for \"since\": failed to parse value as time or "
+        raise InvalidArgument(f"invalid value for \"{name}\": failed to parse value as time or "
                               f"duration: \"{value}\"") from exc
     if dt.tzinfo is None:
         dt = dt.astimezone()
@@ -58,7 +58,7 @@ def logs(ctx: Any, argv: list[str]) -> int:
     resp = ctx.api.containers.logs(
         info["Id"], stdout=True, stderr=True, follow=opts.follow or None,
         timestamps=opts.timestamps or None, tail=opts.tail,
-        since=timestamp_arg(opts.since), until=timestamp_arg(opts.until),
+        since=timestamp_arg(opts.since), until=timestamp_arg(opts.until, name="until"),
         details=opts.details or None)
     ctx.stdout.flush()
     out_fd, err_fd = ctx.stdout.fileno(), ctx.stderr.fileno()

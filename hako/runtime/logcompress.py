@@ -5,6 +5,8 @@ compressed log rotates; ``gzip`` is imported in the child, never in the shim.
 
 The child compresses ``<file>`` to ``<file>.gz.tmp``, renames that to ``<file>.gz`` and
 unlinks ``<file>``; if it fails or is killed, ``<file>`` stays (readers take either form).
+The gzip header's file name is ``ino-<inode of the plain file>``, so a follower that held
+the plain file open can tell which compressed file it became (``source_inode``).
 The shim is single-threaded, so forking it is safe; the child closes every inherited fd
 but the source first, so no attach socket or pipe is held open by it.
 """
@@ -48,7 +50,8 @@ def compress_fd(src: int, path: str) -> None:
     import gzip
 
     tmp = path + ".gz.tmp"
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+    name = f"ino-{os.fstat(src).st_ino}"
+    with open(tmp, "wb") as raw, gzip.GzipFile(filename=name, mode="wb", fileobj=raw, mtime=0) as gz:
         while True:
             chunk = os.read(src, 1 << 16)
             if not chunk:
@@ -56,3 +59,16 @@ def compress_fd(src: int, path: str) -> None:
             gz.write(chunk)
     os.rename(tmp, path + ".gz")
     os.unlink(path)
+
+
+def source_inode(path: str) -> int | None:
+    """The inode recorded by ``compress_fd`` in a gzip file's header, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    if head[:3] != b"\x1f\x8b\x08" or head[3] != 0x08:  # deflate, FNAME only
+        return None
+    name = head[10:].split(b"\0", 1)[0]
+    return int(name[4:]) if name.startswith(b"ino-") and name[4:].isdigit() else None

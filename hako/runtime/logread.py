@@ -1,6 +1,6 @@
 """Read a json-file (or ``local``) log across its rotated files, optionally following it.
 
-Layer: runtime (3). May import: hako.runtime.jsonlog (the format). Used by the daemon
+Layer: runtime (3). May import: hako.runtime.jsonlog (the format), logcompress. Used by the daemon
 (``logs``, ``attach --logs``); never imported by the shim.
 
 Files, oldest first: ``<path>.N[.gz]`` … ``<path>.1[.gz]``, then ``<path>`` (see
@@ -287,13 +287,17 @@ def _follow_lines(f, path: str, stop, poll_interval: float):
 
 
 def _rotated_since(f, path: str) -> list:
-    """The files rotated after ``f`` (oldest first), found by ``f``'s inode among the plain
-    rotated files; none when it was compressed or dropped meanwhile."""
+    """The files rotated after ``f`` (oldest first), found by ``f``'s inode among the
+    rotated files (a compressed one records it: ``logcompress.source_inode``); none when
+    ``f`` was dropped meanwhile."""
+    from hako.runtime.logcompress import source_inode
+
     ino = os.fstat(f.fileno()).st_ino
     names = rotated_files(path)
     for idx, name in enumerate(names):
         try:
-            if not name.endswith(".gz") and os.stat(name).st_ino == ino:
+            found = source_inode(name) if name.endswith(".gz") else os.stat(name).st_ino
+            if found == ino:
                 return [_Rotated(n) for n in names[idx + 1:]]
         except FileNotFoundError:
             return []

@@ -125,3 +125,24 @@ def test_follow_continues_across_rotations(tmp_path):
     reader.join(10)
     assert not reader.is_alive()
     assert _texts(got) == [f"line-{i}" for i in range(40)] + list("abcd")
+
+
+def test_follow_across_compressed_rotations(tmp_path):
+    import hako.runtime.logcompress  # noqa: F401 - imported before the fork (a reader thread runs)
+
+    path = str(tmp_path / "log")
+    w = LogWriter(path, max_size=100, max_file=5, compress=True)
+    w.write(1, b"line-0\n")
+    stop = threading.Event()
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(
+        read_logs(path, follow=True, stop=stop.is_set, poll_interval=0.05)))
+    reader.start()
+    poll(lambda: got)
+    w.write(1, b"a\nb\nc\nd\ne\nf\n")  # up to 4 rotations before the next poll, compressed meanwhile
+    w.close()
+    poll(lambda: not any(n.endswith((".1", ".2", ".3", ".4")) for n in os.listdir(tmp_path)))
+    stop.set()
+    reader.join(10)
+    assert not reader.is_alive()
+    assert _texts(got) == ["line-0", *"abcdef"]

@@ -18,7 +18,9 @@ system-packages:
 
 $(VENV)/.installed: pyproject.toml | system-packages
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@# compat: a plain path in a .pth, not setuptools' import-hook finder, which costs every
+	@# Python process hakod starts (shim, runtime, helpers) ~15-60 ms of imports at start
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
 	$(PY) -m compileall -q hako >/dev/null
 	@touch $@
 

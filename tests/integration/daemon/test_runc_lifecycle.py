@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tests.cli.test_docker_containers import *  # noqa: F401,F403 - the scenarios, re-collected here
-from tests.cli.test_docker_tty import term, name, test_run_it_interactive_shell_and_exit_code, \
+from tests.cli.test_docker_tty import name, test_run_it_interactive_shell_and_exit_code, \
     test_detach_and_attach, test_exec_it  # noqa: F401 - pty scenarios with runc's console socket
 from tests.daemon_harness import import_busybox, new_daemon
 

@@ -272,6 +272,8 @@ def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
 def _host_config(opts: argparse.Namespace, binds: list[str], mount_list: list[dict],
                  port_map: dict[str, list]) -> dict[str, Any]:
     log_opts = dict(o.partition("=")[::2] for o in opts.log_opt)
+    if opts.log_driver == "none" and log_opts:
+        raise InvalidArgument("invalid logging opts for driver none")
     ulimits = [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in opts.ulimit]
     host: dict[str, Any] = {
         "Binds": binds or None, "ContainerIDFile": opts.cidfile or "",

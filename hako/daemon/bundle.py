@@ -172,6 +172,11 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
     from hako.runtime import shimclient
     from hako.runtime.specgen import build_spec
 
+    from hako.daemon import logconfig
+
+    log_opts = logconfig.writer_options(c)  # bad values fail the start before anything is touched
+    if log_opts and c.log_path:
+        os.makedirs(os.path.dirname(c.log_path), mode=0o700, exist_ok=True)
     bundle = svc.bundle(c)
     if os.path.isdir(bundle):
         for name in os.listdir(bundle):
@@ -192,7 +197,8 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
         return shimclient.spawn(
             id=c.id, bundle=bundle, state_dir=bundle, runtime=runtime,
             runtime_root=svc.config.runtime_root, log_file=c.log_path, tty=bool(conf.get("Tty")),
-            stdin=bool(conf.get("OpenStdin")), stdin_once=bool(conf.get("StdinOnce")))
+            stdin=bool(conf.get("OpenStdin")), stdin_once=bool(conf.get("StdinOnce")),
+            log_opts=log_opts)
     except BaseException:
         unmount_rootfs(svc, c)
         raise

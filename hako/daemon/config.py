@@ -46,6 +46,8 @@ class DaemonConfig:
     registry_mirrors: tuple[str, ...] = ()
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    log_driver: str = "json-file"  # --log-driver: for containers created without one
+    log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt KEY=VALUE
 
     def registry_options(self):
         """The image layer's registry settings (validated)."""
@@ -158,6 +160,8 @@ _FILE_KEYS = {
     "registry-mirrors": "registry_mirrors",
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
+    "log-driver": "log_driver",
+    "log-opts": "log_opts",
 }
 
 
@@ -197,4 +201,20 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
     for key in ("hosts", "insecure_registries", "registry_mirrors"):
         if key in values:
             values[key] = tuple(values[key])  # type: ignore[arg-type]
-    return DaemonConfig(**values)  # type: ignore[arg-type]
+    config = DaemonConfig(**values)  # type: ignore[arg-type]
+    _check_log_config(config)
+    return config
+
+
+def _check_log_config(config: DaemonConfig) -> None:
+    """dockerd refuses to start with a default log driver or options it cannot use.
+
+    Raises:
+        InvalidArgument: the driver or an option key is unknown.
+    """
+    from hako.daemon import logconfig
+
+    if not isinstance(config.log_opts, dict) or not all(
+            isinstance(v, str) for v in config.log_opts.values()):
+        raise InvalidArgument("log-opts must be a map of strings")
+    logconfig.validate({"Type": config.log_driver, "Config": config.log_opts})

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from hako.daemon import create as createpolicy
+from hako.daemon import logconfig
 from hako.daemon import mounts as mountpoints
 from hako.daemon import netsetup
 from hako.daemon import restart as restartpolicy
@@ -153,6 +154,9 @@ class ContainerService:
 
         check_config(body.get("Healthcheck"))
         host_config = createpolicy.default_host_config(body.get("HostConfig"))
+        host_config["LogConfig"] = logconfig.merge(host_config.get("LogConfig"), self.config.log_driver,
+                                                   self.config.log_opts)
+        logconfig.validate(host_config["LogConfig"])
         warnings = createpolicy.validate_host_config(host_config)
         security.check(host_config)
         netsetup.check_create(body, host_config)

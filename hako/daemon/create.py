@@ -13,7 +13,6 @@ from hako.errors import InvalidArgument
 from hako.support import units
 
 _KNOWN_RESTART = {"", "no", "always", "unless-stopped", "on-failure"}
-_LOG_DRIVERS = {"json-file", "none"}  # what the shim can write
 
 
 def image_config(image: Any) -> dict[str, Any]:
@@ -127,9 +126,6 @@ def validate_host_config(hc: dict[str, Any]) -> list[str]:
     shm = hc.get("ShmSize")
     if shm is not None and int(shm) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
-    driver = (hc.get("LogConfig") or {}).get("Type") or "json-file"
-    if driver not in _LOG_DRIVERS:
-        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
     return warnings
 
 
@@ -142,9 +138,6 @@ def default_host_config(hc: dict[str, Any] | None) -> dict[str, Any]:
     out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
     if not (out.get("RestartPolicy") or {}).get("Name"):
         out["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
-    out.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
-    if not (out.get("LogConfig") or {}).get("Type"):
-        out["LogConfig"] = {"Type": "json-file", "Config": (out.get("LogConfig") or {}).get("Config") or {}}
     if not out.get("ShmSize"):
         out["ShmSize"] = 64 * 1024 * 1024
     for key in ("Binds", "Links", "VolumesFrom", "CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch",

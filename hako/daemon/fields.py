@@ -73,7 +73,7 @@ CONFIG: dict[str, Any] = {
 HOST_CONFIG: dict[str, Any] = {
     "Binds": HONOURED,  # bind mounts and named/anonymous volumes (daemon/mounts.py)
     "ContainerIDFile": HONOURED,  # written by the client
-    "LogConfig": HONOURED,  # Type json-file or none (checked in create.py); Config below
+    "LogConfig": HONOURED,  # json-file, local or none with their options (daemon/logconfig.py)
     # default/bridge, none, host, container:<id>; others are unknown networks (404, netsetup)
     "NetworkMode": HONOURED,
     "PortBindings": HONOURED,  # bridge mode: proxy + DNAT (network/service.py)
@@ -176,14 +176,6 @@ def _check_table(obj: dict[str, Any], table: dict[str, Any], prefix: str) -> Non
             raise _refuse(f"{prefix}{key}", rule)
 
 
-def _check_log_config(hc: dict[str, Any]) -> None:
-    config = (hc.get("LogConfig") or {}).get("Config")
-    if not is_zero(config):
-        opts = ", ".join(sorted(config)) if isinstance(config, dict) else str(config)
-        raise InvalidArgument(f"HostConfig.LogConfig.Config is not supported yet (log options "
-                              f"{opts}: the json-file log is never rotated)")
-
-
 # Links: names only this container resolves on a user-defined network (netsetup.lookup)
 _ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "NetworkID", "EndpointID", "Gateway", "IPAddress",
                       "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "Links"}
@@ -225,7 +217,6 @@ def check_create(body: dict[str, Any]) -> None:
     hc = body.get("HostConfig") or {}
     if isinstance(hc, dict):
         _check_table(hc, HOST_CONFIG, "HostConfig.")
-        _check_log_config(hc)
     _check_networking(body)
 
 

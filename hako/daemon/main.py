@@ -60,6 +60,9 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL")
     p.add_argument("--max-concurrent-downloads", dest="max_concurrent_downloads", type=int)
     p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int)
+    p.add_argument("--log-driver", dest="log_driver", help="default driver for container logs")
+    p.add_argument("--log-opt", dest="log_opts", action="append", metavar="KEY=VALUE",
+                   help="default log driver options for containers")
     p.add_argument("-r", "--restart", dest="seed_restart", type=_bool, nargs="?", const=True,
                    metavar="BOOL", help="deprecated (Docker 0.x): use a restart policy per container")
     ns = p.parse_args(argv)
@@ -73,6 +76,14 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
             flags["default_address_pools"] = tuple(parse_address_pool(v) for v in flags["default_address_pools"])
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
+    if "log_opts" in flags:
+        opts = {}
+        for item in flags["log_opts"]:
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                raise InvalidArgument(f"invalid key value pair format in log opts: {item}")
+            opts[key] = value
+        flags["log_opts"] = opts
     if "runtimes" in flags:
         table = {}
         for item in flags["runtimes"]:

@@ -4,7 +4,8 @@ On-disk layout (data root)::
 
     containers/<id>/config.v2.json   the whole record, written atomically (schema_version 1)
     containers/<id>/hostname, hosts, resolv.conf
-    containers/<id>/<id>-json.log    json-file log (written by the shim)
+    containers/<id>/<id>-json.log    json-file log (written by the shim), rotated to .1, .2 (.gz)
+    containers/<id>/local-logs/      the local driver's log (daemon/logconfig.py)
 
 A record is rewritten after every state change, so a daemon killed at any instant reloads a
 consistent set of containers (``ContainerStore.load_all``).
@@ -123,7 +124,10 @@ class Container:
 
     @property
     def log_path(self) -> str:
-        return os.path.join(self.root, f"{self.id}-json.log")
+        """The live log file of the container's log driver ("" for the none driver)."""
+        from hako.daemon import logconfig
+
+        return logconfig.log_path(self.root, self.id, logconfig.driver(self.host_config))
 
     def file(self, name: str) -> str:
         return os.path.join(self.root, name)

@@ -94,6 +94,12 @@ def check_create_body(body: dict[str, Any]) -> None:
     _check(hc or {}, _HOST, "HostConfig.HostConfig")
     for ulimit in (hc or {}).get("Ulimits") or []:
         _check(ulimit, {"Name": "str", "Soft": "int", "Hard": "int"}, "HostConfig.Ulimits")
+    log = (hc or {}).get("LogConfig") or {}
+    _check(log, {"Type": "str", "Config": "map"}, "LogConfig.HostConfig.LogConfig")
+    for value in (log.get("Config") or {}).values():
+        if not isinstance(value, str):
+            raise InvalidArgument(f"json: cannot unmarshal {go_type(value)} into Go struct field "
+                                  "LogConfig.HostConfig.LogConfig.Config of type string")
     policy = (hc or {}).get("RestartPolicy") or {}
     _check(policy, {"Name": "str", "MaximumRetryCount": "int"}, "HostConfig.RestartPolicy")
     wd = body.get("WorkingDir")

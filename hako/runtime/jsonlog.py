@@ -1,16 +1,19 @@
-"""Docker's json-file log format: the writer (used by the shim) and the reader (daemon).
+"""Docker's json-file log format and its writer (used by the shim), with rotation.
 
-Layer: runtime (3). May import: nothing from hako (the shim imports the writer, so the
-module top imports only ``os``, ``time`` and the C module ``_json``; the reader imports
-``json`` lazily).
+Layer: runtime (3). May import: hako.runtime.logcompress (lazily, at a compressed
+rotation). The shim imports the writer, so the module top imports only ``os``, ``time``
+and the C module ``_json``. The reader (daemon side) is ``hako.runtime.logread``.
 
-On disk: one JSON object per line, appended to ``containers/<id>/<id>-json.log``::
+On disk: one JSON object per line, appended to ``containers/<id>/<id>-json.log``, then
+rotated to ``<id>-json.log.1`` … (``.gz`` when compressed)::
 
-    {"log":"text\\n","stream":"stdout","time":"2026-11-29T19:30:00.123456789Z"}
+    {"log":"text\\n","stream":"stdout","attrs":{"tag":"web"},"time":"2026-11-29T19:30:00.123456789Z"}
 
+``attrs`` is present only when the log options asked for some (labels, env, tag).
 ``time`` is RFC3339Nano UTC (the writer always writes 9 fraction digits; the reader also
 accepts Docker's trimmed form). A line longer than 16 KiB is split into records without
-the trailing newline, and a partial line is flushed without it at EOF.
+the trailing newline, and a partial line is flushed without it at EOF. The ``local``
+driver uses the same format under ``containers/<id>/local-logs/container.log``.
 """
 
 from __future__ import annotations
@@ -67,25 +70,48 @@ def parse_time_ns(text: str) -> int:
 
 
 class LogWriter:
-    """Appends container output to a json-file log, splitting it into lines.
+    """Appends container output to a json-file log, splitting it into lines, and rotates it.
+
+    Rotation is Docker's (``loggerutils.LogFile``): before a record is written, a file that
+    has reached ``max_size`` bytes is renamed ``<path>.1`` (older ones shift to ``.2`` …,
+    the one past ``max_file - 1`` is dropped) and a new file started; with ``max_file`` 1
+    the file is truncated instead. With ``compress`` the new ``<path>.1`` is gzipped to
+    ``<path>.1.gz`` by a forked child (off the write path, as Docker's goroutine), and the
+    next rotation waits for it, as Docker's rotate lock does.
 
     Not thread-safe; the shim calls it from its single event loop. No fsync: the kernel
     page cache is enough for logs, as with Docker.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, max_size: int = -1, max_file: int = 1, compress: bool = False,
+                 attrs: bytes = b"", on_child=None) -> None:
         """Open (create or append to) the log file.
 
         Args:
             path: the log file; its directory must exist.
+            max_size: rotate once the file holds this many bytes (-1: never).
+            max_file: how many files to keep, the live one included (at least 1).
+            compress: gzip the rotated files.
+            attrs: a JSON object (bytes) to store as ``attrs`` in every record, or empty.
+            on_child: called with the pid of each compression child (the shim's reaper
+                must not mistake it for a container process).
 
         Raises:
             OSError: the file cannot be opened.
         """
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.path = path
+        self._fd = self._open(0)
+        self._size = os.fstat(self._fd).st_size
+        self._max_size, self._max_file, self._compress = max_size, max(1, max_file), compress
+        self._attrs = b',"attrs":' + attrs if attrs else b""
+        self._on_child = on_child
+        self._compressor = -1  # pidfd of the running compression child
         self._partial = {1: b"", 2: b""}
         self._sec = -1
         self._sec_text = b""
+
+    def _open(self, flags: int) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | flags, 0o640)
 
     def _now(self) -> bytes:
         sec, frac = divmod(time.time_ns(), 1_000_000_000)
@@ -94,10 +120,9 @@ class LogWriter:
             self._sec_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)).encode()
         return b"%s.%09dZ" % (self._sec_text, frac)
 
-    @staticmethod
-    def _record(text: bytes, stream: int, stamp: bytes) -> bytes:
+    def _record(self, text: bytes, stream: int, stamp: bytes) -> bytes:
         log = _json.encode_basestring(text.decode("utf-8", "replace")).encode("utf-8")
-        return b'{"log":%s,"stream":"%s","time":"%s"}\n' % (log, _STREAM_NAMES[stream], stamp)
+        return b'{"log":%s,"stream":"%s"%s,"time":"%s"}\n' % (log, _STREAM_NAMES[stream], self._attrs, stamp)
 
     def write(self, stream: int, data: bytes) -> None:
         """Log a chunk of output; complete lines are written now, the rest is buffered.
@@ -116,7 +141,7 @@ class LogWriter:
             rest = rest[PARTIAL_MAX:]
         self._partial[stream] = rest
         if out:
-            self._write_all(b"".join(out))
+            self._write_records(out)
 
     def flush(self, stream: int | None = None) -> None:
         """Write a buffered partial line (without a newline), e.g. at EOF.
@@ -126,146 +151,85 @@ class LogWriter:
         """
         for s in (stream,) if stream else (1, 2):
             if self._partial[s]:
-                self._write_all(self._record(self._partial[s], s, self._now()))
+                self._write_records([self._record(self._partial[s], s, self._now())])
                 self._partial[s] = b""
+
+    def _write_records(self, records: list) -> None:
+        if self._max_size < 0:
+            self._write_all(b"".join(records))
+            return
+        batch: list = []
+        for rec in records:
+            if self._size >= self._max_size:
+                self._write_all(b"".join(batch))
+                batch = []
+                self._rotate()
+            batch.append(rec)
+            self._size += len(rec)
+        self._write_all(b"".join(batch))
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
 
+    def _rotate(self) -> None:
+        """Start a new file (see the class docstring). A failure never stops the shim: the
+        records go on into the file at hand, and a rotated file stays uncompressed."""
+        self._size = 0
+        try:
+            if self._max_file < 2:
+                os.ftruncate(self._fd, 0)
+                return
+            self._wait_compressor()
+            ext = ".gz" if self._compress else ""
+            _unlink(f"{self.path}.{self._max_file - 1}{ext}")
+            for i in range(self._max_file - 1, 1, -1):
+                _rename(f"{self.path}.{i - 1}{ext}", f"{self.path}.{i}{ext}")
+            _rename(self.path, f"{self.path}.1")
+            fd = self._open(os.O_TRUNC)
+        except OSError:
+            return
+        os.close(self._fd)
+        self._fd = fd
+        if self._compress:
+            from hako.runtime.logcompress import spawn_compressor
+
+            try:
+                pid, self._compressor = spawn_compressor(f"{self.path}.1")
+            except OSError:
+                return
+            if self._on_child is not None:
+                self._on_child(pid)
+
+    def _wait_compressor(self) -> None:
+        if self._compressor >= 0:
+            import select
+
+            select.select([self._compressor], [], [])
+            os.close(self._compressor)
+            self._compressor = -1
+
     def close(self) -> None:
-        """Flush partial lines and close the file."""
+        """Flush partial lines and close the file (a compression child finishes alone)."""
         if self._fd >= 0:
             self.flush()
             os.close(self._fd)
             self._fd = -1
+        if self._compressor >= 0:
+            os.close(self._compressor)
+            self._compressor = -1
 
 
-def tail_offset(f, lines: int) -> int:
-    """Offset of the start of the last ``lines`` lines, reading backwards in blocks.
-
-    Args:
-        f: a binary file opened for reading (seekable).
-        lines: how many lines to keep (0 means none).
-
-    Returns:
-        The byte offset to seek to.
-    """
-    end = f.seek(0, os.SEEK_END)
-    if lines <= 0:
-        return end
-    pos, seen, block = end, 0, 64 * 1024
-    skip_last = True  # the newline that ends the last line does not start a line
-    while pos > 0:
-        step = min(block, pos)
-        pos -= step
-        f.seek(pos)
-        chunk = f.read(step)
-        idx = len(chunk)
-        while True:
-            idx = chunk.rfind(b"\n", 0, idx)
-            if idx < 0:
-                break
-            if skip_last and pos + idx == end - 1:
-                skip_last = False
-                continue
-            skip_last = False
-            seen += 1
-            if seen == lines:
-                return pos + idx + 1
-        skip_last = False
-    return 0
-
-
-def _decode(raw: bytes, loads):
-    """Decode one log record into (stream, text bytes, time ns), or None if unusable."""
+def _unlink(path: str) -> None:
     try:
-        rec = loads(raw)
-        return _STREAM_IDS.get(rec.get("stream"), 1), rec["log"].encode("utf-8"), parse_time_ns(rec["time"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
-def read_logs(
-    path: str,
-    *,
-    stdout: bool = True,
-    stderr: bool = True,
-    since: float | None = None,
-    until: float | None = None,
-    tail: int | None = None,
-    timestamps: bool = False,
-    follow: bool = False,
-    stop=lambda: True,
-    poll_interval: float = 0.05,
-):
-    """Read a json-file log, optionally following it as it grows.
-
-    Args:
-        path: the log file (a missing file reads as empty, or is waited for with follow).
-        stdout: include stdout records.
-        stderr: include stderr records.
-        since: skip records before this epoch time (seconds).
-        until: stop at the first record after this epoch time (seconds).
-        tail: start with only the last ``tail`` lines of the file (None: all).
-        timestamps: prefix each payload with its RFC3339Nano time and a space.
-        follow: keep polling the file for new records.
-        stop: with follow, polled at EOF; once it returns True the file is drained and
-            the iterator ends.
-        poll_interval: seconds between polls at EOF when following.
-
-    Yields:
-        ``(stream, payload)``: stream 1 (stdout) or 2 (stderr), payload bytes.
-    """
-    import json
-
-    since_ns = None if since is None else int(since * 1_000_000_000)
-    until_ns = None if until is None else int(until * 1_000_000_000)
-    wanted = {1: stdout, 2: stderr}
-    f = _open_log(path, follow, stop, poll_interval)
-    if f is None:
-        return
-    with f:
-        if tail is not None:
-            f.seek(tail_offset(f, tail))
-        buf = b""
-        while True:
-            chunk = f.read(256 * 1024)
-            if not chunk:
-                if not follow or (stop() and not _grew(f)):
-                    return
-                if not _grew(f):
-                    time.sleep(poll_interval)
-                continue
-            buf += chunk
-            lines = buf.split(b"\n")
-            buf = lines.pop()
-            for raw in lines:
-                rec = _decode(raw, json.loads)
-                if rec is None:
-                    continue
-                stream, payload, ns = rec
-                if until_ns is not None and ns > until_ns:
-                    return
-                if not wanted.get(stream) or (since_ns is not None and ns < since_ns):
-                    continue
-                if timestamps:
-                    payload = format_time_ns(ns).encode() + b" " + payload
-                yield stream, payload
-
-
-def _grew(f) -> bool:
-    """Whether the file has bytes past the current read position."""
-    return os.fstat(f.fileno()).st_size > f.tell()
-
-
-def _open_log(path: str, follow: bool, stop, poll_interval: float):
-    """Open the log; with follow, wait for it to appear until ``stop()``."""
-    while True:
-        try:
-            return open(path, "rb")
-        except FileNotFoundError:
-            if not follow or stop():
-                return None
-            time.sleep(poll_interval)
+def _rename(src: str, dst: str) -> None:
+    try:
+        os.rename(src, dst)
+    except FileNotFoundError:
+        pass

@@ -8,6 +8,10 @@ Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn
 
     python -m hako.runtime.shim create --id ID --bundle DIR --state-dir DIR
         --runtime BIN --runtime-root DIR --log-file PATH [--tty] [--stdin] [--stdin-once]
+        [--log-max-size BYTES] [--log-max-file N] [--log-compress] [--log-attrs JSON]
+
+``--log-file ""`` means no log (the ``none`` driver). The log options are Docker's json-file
+rotation, already validated by the daemon (``hako.daemon.logconfig``).
 
 The invoking process forks; the child calls setsid and forks again, so the shim is not a
 child of the daemon and outlives it. The shim becomes a child subreaper, closes inherited
@@ -26,8 +30,9 @@ from __future__ import annotations
 import os
 import sys
 
-_FLAGS = ("--tty", "--stdin", "--stdin-once")
+_FLAGS = ("--tty", "--stdin", "--stdin-once", "--log-compress")
 _VALUES = ("--id", "--bundle", "--state-dir", "--runtime", "--runtime-root", "--log-file")
+_OPTIONAL = {"--log-max-size": "-1", "--log-max-file": "1", "--log-attrs": ""}
 
 
 def parse_args(argv: list[str]) -> dict:
@@ -43,12 +48,13 @@ def parse_args(argv: list[str]) -> dict:
         ValueError: an unknown flag, a missing value or a missing required flag.
     """
     opts: dict = {f[2:].replace("-", "_"): False for f in _FLAGS}
+    opts.update({k[2:].replace("-", "_"): v for k, v in _OPTIONAL.items()})
     it = iter(argv)
     for arg in it:
         name, eq, value = arg.partition("=")
         if name in _FLAGS and not eq:
             opts[name[2:].replace("-", "_")] = True
-        elif name in _VALUES:
+        elif name in _VALUES or name in _OPTIONAL:
             if not eq:
                 value = next(it, None)
                 if value is None:
@@ -60,7 +66,12 @@ def parse_args(argv: list[str]) -> dict:
     if missing:
         raise ValueError(f"missing required flags: {' '.join(missing)}")
     for key in ("bundle", "state_dir", "log_file", "runtime_root"):
-        opts[key] = os.path.abspath(opts[key])
+        if opts[key]:
+            opts[key] = os.path.abspath(opts[key])
+    try:
+        opts["log_max_size"], opts["log_max_file"] = int(opts["log_max_size"]), int(opts["log_max_file"])
+    except ValueError:
+        raise ValueError("--log-max-size and --log-max-file take integers") from None
     return opts
 
 
@@ -163,7 +174,11 @@ def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
     os.makedirs(opts["state_dir"], exist_ok=True)
     os.chdir(opts["state_dir"])
     shim = Shim(opts)
-    log = LogWriter(opts["log_file"])
+    log = None
+    if opts["log_file"]:
+        log = LogWriter(opts["log_file"], max_size=opts["log_max_size"], max_file=opts["log_max_file"],
+                        compress=opts["log_compress"], attrs=opts["log_attrs"].encode(),
+                        on_child=shim.ignored_pids.add)
     init = shim.init = shim_io.Proc(shim.loop, "init", opts["state_dir"], tty=opts["tty"],
                                     stdin=opts["stdin"], stdin_once=opts["stdin_once"], log=log)
     shim.install_reaper()
@@ -177,7 +192,8 @@ def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
     if call.rc != 0:
         shim_runtime.run(shim.runtime + ["delete", "--force", opts["id"]])
         _cleanup_sockets(shim)
-        log.close()
+        if log is not None:
+            log.close()
         os.write(report_fd, _report({"ok": False, "error": call.error()}).encode())
         return 1
     shim.track(init, _read_pid("init.pid"))

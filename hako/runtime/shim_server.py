@@ -43,6 +43,7 @@ class Shim:
         self.execs: dict = {}
         self.done = False
         self.init: Proc | None = None
+        self.ignored_pids: set = set()  # the log's compression children (jsonlog)
 
     # --- process reaping -------------------------------------------------------------
 
@@ -71,7 +72,9 @@ class Shim:
             if pid == 0:
                 return
             proc = self.procs_by_pid.pop(pid, None)
-            if proc is not None:
+            if pid in self.ignored_pids:
+                self.ignored_pids.discard(pid)
+            elif proc is not None:
                 proc.on_exit(status)
             elif len(self.unclaimed) < 1024:
                 self.unclaimed[pid] = status

@@ -106,6 +106,7 @@ def runtime_exit_code(message: str) -> int:
 
 def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: str,
           log_file: str, tty: bool = False, stdin: bool = False, stdin_once: bool = False,
+          log_opts: dict | None = None,
           python: str = sys.executable, timeout: float = DEFAULT_TIMEOUT) -> "ShimHandle":
     """Start a shim that creates the container (``runtime create``), and wait for its report.
 
@@ -115,7 +116,9 @@ def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: s
         state_dir: the shim's state dir (created if missing).
         runtime: the runtime binary (path or name in PATH).
         runtime_root: the runtime's ``--root``.
-        log_file: the json-file log to append to.
+        log_file: the json-file log to append to ("" for no log).
+        log_opts: rotation and attributes of the log: ``max_size`` (bytes, -1: never),
+            ``max_file``, ``compress`` (bool), ``attrs`` (a JSON object as text, or "").
         tty: allocate a pty through the runtime's console socket.
         stdin: keep a stdin pipe open for attach clients.
         stdin_once: close the container's stdin when the first stdin client half-closes.
@@ -131,6 +134,13 @@ def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: s
     argv = [python, "-S", "-c", _BOOT, "create", "--id", id, "--bundle", bundle,
             "--state-dir", state_dir, "--runtime", runtime, "--runtime-root", runtime_root,
             "--log-file", log_file]
+    lo = log_opts or {}
+    if lo.get("max_size", -1) >= 0:
+        argv += ["--log-max-size", str(lo["max_size"]), "--log-max-file", str(lo.get("max_file", 1))]
+    if lo.get("compress"):
+        argv.append("--log-compress")
+    if lo.get("attrs"):
+        argv += ["--log-attrs", lo["attrs"]]
     argv += [flag for flag, on in (("--tty", tty), ("--stdin", stdin),
                                    ("--stdin-once", stdin_once)) if on]
     env = dict(os.environ)

@@ -23,6 +23,21 @@ def parse_ram_size(text: str) -> int:
     return int(number * _MULT[m.group(2).lower()])
 
 
+_HUMAN_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kmgtp])?i?b?$", re.IGNORECASE)
+
+
+def parse_human_size(text: str) -> int:
+    """Parse a decimal size like Docker's ``FromHumanSize`` ("1k" is 1000, "20m", "1.5GB").
+
+    Raises:
+        InvalidArgument: the text is not a size (Docker's message: ``invalid size: '…'``).
+    """
+    m = _HUMAN_RE.match(text)
+    if not m:
+        raise InvalidArgument(f"invalid size: '{text}'")
+    return int(float(m.group(1)) * 1000 ** " kmgtp".index((m.group(2) or " ").lower()))
+
+
 def human_size(size: float, precision: int = 3) -> str:
     """Decimal human size like Docker's ``HumanSizeWithPrecision`` ("1.23MB")."""
     units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]

@@ -83,12 +83,18 @@ def test_create_refuses_unimplemented_field(hakod, where, field, value):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("host_config,message", [
-    ({"LogConfig": {"Type": "json-file", "Config": {"max-size": "10m"}}},
-     "HostConfig.LogConfig.Config is not supported yet (log options max-size"),
-    ({"LogConfig": {"Type": "", "Config": {"max-file": "100"}}},
-     "HostConfig.LogConfig.Config is not supported yet (log options max-file"),
+    ({"LogConfig": {"Type": "json-file", "Config": {"foo": "1"}}},
+     "unknown log opt 'foo' for json-file log driver"),
+    ({"LogConfig": {"Type": "local", "Config": {"labels": "a"}}},
+     "unknown log opt 'labels' for log driver local"),
+    ({"LogConfig": {"Type": "syslog", "Config": {}}},
+     "HostConfig.LogConfig.Type is not supported yet (the syslog log driver)"),
+    ({"LogConfig": {"Type": "nosuch", "Config": {}}},
+     'error looking up logging plugin nosuch: plugin "nosuch" not found'),
+    ({"LogConfig": {"Type": "json-file", "Config": {"max-size": 1}}},
+     "json: cannot unmarshal number into Go struct field LogConfig.HostConfig.LogConfig.Config of type string"),
 ])
-def test_create_refuses_log_options(hakod, host_config, message):
+def test_create_refuses_bad_log_config(hakod, host_config, message):
     status, body = _create(hakod, host_config=host_config)
     assert status == 400 and body["message"].startswith(message), body
 

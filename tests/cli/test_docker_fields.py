@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
     (["--ipc", "host"], "HostConfig.IpcMode"),
     (["--uts", "host"], "HostConfig.UTSMode"),
     (["--cgroupns", "private"], "HostConfig.CgroupnsMode"),
-    (["--log-opt", "max-size=1m"], "HostConfig.LogConfig.Config"),
+    (["--log-driver", "journald"], "HostConfig.LogConfig.Type"),
     (["--oom-kill-disable", "-m", "64m"], "HostConfig.OomKillDisable"),
     (["--storage-opt", "size=1G"], "HostConfig.StorageOpt"),
 ])

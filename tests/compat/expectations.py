@@ -81,10 +81,6 @@ EXPECTED_FAILURES.update({
         _REFUSED + "host namespaces: HostConfig.UTSMode host",
     "api_container_test.py::CreateContainerTest::test_create_with_memory_constraints_with_int":
         _REFUSED + "resources: HostConfig.MemorySwappiness",
-    "api_container_test.py::CreateContainerTest::test_valid_log_driver_and_log_opt":
-        _REFUSED + "log options (json-file max-file rotation): HostConfig.LogConfig.Config",
-    "api_container_test.py::CreateContainerTest::test_valid_no_log_driver_specified":
-        _REFUSED + "log options (json-file max-file rotation): HostConfig.LogConfig.Config",
     "api_build_test.py::BuildTest::test_build_shmsize":
         _REFUSED + "resources of build steps: the shmsize build parameter",
 })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from hako.errors import InvalidArgument
 from hako.support.units import parse_duration
 
 
-def timestamp_arg(value: str | None, now: float | None = None) -> str | None:
+def timestamp_arg(value: str | None, now: float | None = None, name: str = "since") -> str | None:
     """docker's GetTimestamp: "10m" (relative), unix seconds, or RFC 3339 → "secs.nanos".
 
     Raises:
@@ -28,15 +29,17 @@ def timestamp_arg(value: str | None, now: float | None = None) -> str | None:
         return f"{now - parse_duration(value):.9f}"
     except InvalidArgument:
         pass
-    text = value.replace("Z", "+00:00")
+    frac = re.search(r"(?<=:\d\d)\.(\d+)", value)  # exact nanoseconds: a float loses them
+    text = (value[:frac.start()] + value[frac.end():] if frac else value).replace("Z", "+00:00")
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidArgument(f"invalid value for \"since\": failed to parse value as time or "
+        raise InvalidArgument(f"invalid value for \"{name}\": failed to parse value as time or "
                               f"duration: \"{value}\"") from exc
     if dt.tzinfo is None:
         dt = dt.astimezone()
-    return f"{dt.timestamp():.9f}"
+    nanos = frac.group(1)[:9].ljust(9, "0") if frac else "000000000"
+    return f"{int(dt.timestamp())}.{nanos}"
 
 
 def logs(ctx: Any, argv: list[str]) -> int:
@@ -55,7 +58,7 @@ def logs(ctx: Any, argv: list[str]) -> int:
     resp = ctx.api.containers.logs(
         info["Id"], stdout=True, stderr=True, follow=opts.follow or None,
         timestamps=opts.timestamps or None, tail=opts.tail,
-        since=timestamp_arg(opts.since), until=timestamp_arg(opts.until),
+        since=timestamp_arg(opts.since), until=timestamp_arg(opts.until, name="until"),
         details=opts.details or None)
     ctx.stdout.flush()
     out_fd, err_fd = ctx.stdout.fileno(), ctx.stderr.fileno()

@@ -290,7 +290,34 @@ class _Conn:
             leftover = self.h11.trailing_data[0] if self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL else b""
         if leftover:
             self.reader._buffer[0:0] = leftover  # type: ignore[attr-defined]  # re-queue bytes h11 read ahead
+        await _head_consumed(self.writer)
         await response.handler(self.reader, self.writer)
+
+
+async def _head_consumed(writer: asyncio.StreamWriter, timeout: float = 0.25) -> None:
+    """Wait (bounded) until the client has read the response head off a unix socket.
+
+    docker-py reads the head through http.client's buffered reader, then the stream from
+    the raw socket: stream bytes that arrive with the head land in that buffer and are lost
+    (``attach(logs=True, stream=False)`` of a finished container read nothing one time in
+    ten). On a unix socket, SIOCOUTQ counts the bytes the peer has not read yet.
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is None or sock.family != socket.AF_UNIX:
+        return
+    import fcntl
+    import struct
+    import termios
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+        except OSError:
+            return
+        if unread == 0:
+            return
+        await asyncio.sleep(0.001)
 
 
 class ApiServer:

@@ -85,3 +85,9 @@ def test_rm_with_detach_is_autoremove_and_conflicts_with_restart():
 def test_attach_flag_selects_streams():
     b = body(["-a", "stderr", "busybox"])
     assert (b["AttachStdin"], b["AttachStdout"], b["AttachStderr"]) == (False, False, True)
+
+
+def test_log_opts_with_the_none_driver_are_refused_like_docker():
+    with pytest.raises(InvalidArgument, match="^invalid logging opts for driver none$"):
+        body(["--log-driver", "none", "--log-opt", "max-size=1m", "busybox"])
+    assert body(["--log-driver", "none", "busybox"])["HostConfig"]["LogConfig"] == {"Type": "none", "Config": {}}

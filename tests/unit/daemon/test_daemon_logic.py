@@ -66,7 +66,6 @@ def test_host_config_defaults_shape():
     hc = create.default_host_config({})
     assert hc["NetworkMode"] == "default"
     assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
-    assert hc["LogConfig"]["Type"] == "json-file"
     assert hc["ShmSize"] == 64 * 1024 * 1024
 
 

@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from hako.runtime import jsonlog
-from hako.runtime.jsonlog import LogWriter, format_time_ns, parse_time_ns, read_logs, tail_offset
+from hako.runtime.jsonlog import LogWriter, format_time_ns, parse_time_ns
+from hako.runtime.logread import read_logs, tail_offset
 
 
 def records(path) -> list[dict]:
@@ -85,8 +86,8 @@ def test_read_filters_streams_since_until_tail(tmp_path):
     _write_log(path, ENTRIES)
     assert list(read_logs(str(path))) == [(1, b"one\n"), (2, b"two\n"), (1, b"three\n")]
     assert list(read_logs(str(path), stderr=False)) == [(1, b"one\n"), (1, b"three\n")]
-    assert list(read_logs(str(path), since=20)) == [(2, b"two\n"), (1, b"three\n")]
-    assert list(read_logs(str(path), until=20)) == [(1, b"one\n"), (2, b"two\n")]
+    assert list(read_logs(str(path), since_ns=20 * 10**9)) == [(2, b"two\n"), (1, b"three\n")]
+    assert list(read_logs(str(path), until_ns=20 * 10**9)) == [(1, b"one\n"), (2, b"two\n")]
     assert list(read_logs(str(path), tail=1)) == [(1, b"three\n")]
     assert list(read_logs(str(path), tail=0)) == []
     ts = list(read_logs(str(path), tail=1, timestamps=True))

@@ -42,6 +42,18 @@ def test_parse_args():
         parse_args(["--id", "c1"])
     with pytest.raises(ValueError, match="unknown"):
         parse_args(["--bogus"])
+    assert (opts["log_max_size"], opts["log_max_file"], opts["log_compress"], opts["log_attrs"]) == (-1, 1, False, "")
+
+
+def test_parse_args_log_options():
+    base = ["--id", "c1", "--bundle=/b", "--state-dir", "/s", "--runtime", "runc", "--runtime-root", "/r"]
+    opts = parse_args(base + ["--log-file", "/l", "--log-max-size", "1000", "--log-max-file", "3",
+                              "--log-compress", "--log-attrs", '{"a":"1"}'])
+    assert (opts["log_max_size"], opts["log_max_file"], opts["log_compress"]) == (1000, 3, True)
+    assert opts["log_attrs"] == '{"a":"1"}'
+    assert parse_args(base + ["--log-file", ""])["log_file"] == ""  # the none driver: no log
+    with pytest.raises(ValueError, match="integers"):
+        parse_args(base + ["--log-file", "/l", "--log-max-size", "1k"])
 
 
 def test_last_error_line_extracts_logrus_msg():

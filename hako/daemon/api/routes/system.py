@@ -133,7 +133,8 @@ async def info(req: Request) -> JSONResponse:
         "Images": n_images, "Driver": images.driver_name,
         "DriverStatus": [["Backing Filesystem", _backing_fs(cfg.data_root)]],
         # no volume or network drivers exist yet; "null" is the none/loopback-only netns
-        "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None, "Log": ["json-file"]},
+        "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None,
+                    "Log": ["json-file", "local"]},
         **cgroup_features(), "KernelMemory": False, "KernelMemoryTCP": False,
         "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
         "BridgeNfIptables": _read("/proc/sys/net/bridge/bridge-nf-call-iptables") == "1",
@@ -141,7 +142,7 @@ async def info(req: Request) -> JSONResponse:
         "Debug": cfg.debug, "NFd": len(os.listdir("/proc/self/fd")),
         "OomKillDisable": False,  # refused at create (hako/daemon/fields.py)
         "NGoroutines": len(asyncio.all_tasks()),
-        "SystemTime": _now(), "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
+        "SystemTime": _now(), "LoggingDriver": cfg.log_driver, "CgroupDriver": "cgroupfs",
         "CgroupVersion": _cgroup_version(),
         "NEventsListener": len(getattr(bus, "_subscribers", ()) or ()), "KernelVersion": _kernel(),
         "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),

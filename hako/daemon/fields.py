@@ -11,8 +11,9 @@ accepted, anything else is ``InvalidArgument`` (HTTP 400)::
     HostConfig.PidMode is not supported yet (PID modes host and container: only private namespaces are implemented)
 
 Networking: ``default``/``bridge`` (the default bridge), ``none``, ``host`` and
-``container:<id>`` are honoured (``daemon/netsetup.py``), and published ports and legacy
-links; user-defined networks live in ``hako/network``.
+``container:<id>`` are honoured (``daemon/netsetup.py``), and published ports, legacy
+links and endpoint settings (``check_endpoint``, also for ``network connect``); user-defined
+networks live in ``hako/network``.
 
 Unknown fields (not in the API) are ignored, as Go's JSON decoder does.
 
@@ -98,7 +99,7 @@ HOST_CONFIG: dict[str, Any] = {
     "IpcMode": Refuse(f"IPC modes other than private and shareable: {_NO_NS}",
                       ok=("private", "shareable")),
     "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
-    "Links": HONOURED,  # legacy links on the default bridge (netsetup.py)
+    "Links": HONOURED,  # legacy links on the default bridge; on a user network the endpoint's
     "OomScoreAdj": HONOURED,
     "PidMode": Refuse(f"PID modes host and container: {_NO_NS}"),
     "Privileged": HONOURED,
@@ -194,8 +195,36 @@ def _check_log_config(hc: dict[str, Any]) -> None:
                               f"{opts}: the json-file log is never rotated)")
 
 
-_ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "NetworkID", "EndpointID", "Gateway", "IPAddress",
-                      "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen"}
+# EndpointSettings fields a client may send (hako/network/endpoints.py checks their values);
+# the rest of the struct is inspect's output and ignored on input, as by dockerd
+_ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "Links", "MacAddress", "DriverOpts", "NetworkID",
+                      "EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "IPv6Gateway",
+                      "GlobalIPv6Address", "GlobalIPv6PrefixLen"}
+_IPAM_HONOURED = {"IPv4Address", "LinkLocalIPs"}
+
+
+def check_endpoint(where: str, settings: Any) -> None:
+    """Refuse the fields of one ``EndpointSettings`` hako would ignore (``where`` names it:
+    ``NetworkingConfig.EndpointsConfig.<net>`` or ``EndpointConfig``).
+
+    Raises:
+        InvalidArgument: naming the field.
+    """
+    if not isinstance(settings, dict):
+        return  # the type check (wiretypes) owns malformed values
+    for key, value in settings.items():
+        if key == "IPAMConfig" and isinstance(value, dict):
+            extra = {k: v for k, v in value.items() if k not in _IPAM_HONOURED and not is_zero(v)}
+            if extra:
+                raise InvalidArgument(f"{where}.IPAMConfig.{sorted(extra)[0]} is not supported yet "
+                                      f"(IPv6 addresses)")
+        elif key == "DriverOpts" and isinstance(value, dict):
+            for opt in value:  # meaningful to newer dockerd's bridge driver; others mean nothing
+                if str(opt).startswith("com.docker.network."):
+                    raise InvalidArgument(f"{where}.DriverOpts.{opt} is not supported yet (endpoint "
+                                          f"options of newer Docker bridge drivers)")
+        elif key not in _ENDPOINT_HONOURED and not is_zero(value):
+            raise InvalidArgument(f"{where}.{key} is not supported yet (endpoint {key} on a network)")
 
 
 def _check_networking(body: dict[str, Any]) -> None:
@@ -203,16 +232,7 @@ def _check_networking(body: dict[str, Any]) -> None:
     if not isinstance(endpoints, dict):
         return  # the type check (wiretypes) owns malformed values
     for name, settings in endpoints.items():
-        for key, value in (settings or {}).items():
-            if key == "IPAMConfig" and isinstance(value, dict):
-                extra = {k: v for k, v in value.items() if k != "IPv4Address" and not is_zero(v)}
-                if extra:
-                    raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.IPAMConfig."
-                                          f"{sorted(extra)[0]} is not supported yet (IPv6 and link-local "
-                                          f"addresses)")
-            elif key not in _ENDPOINT_HONOURED and not is_zero(value):
-                raise InvalidArgument(f"NetworkingConfig.EndpointsConfig.{name}.{key} is not "
-                                      f"supported yet (endpoint {key} on a network)")
+        check_endpoint(f"NetworkingConfig.EndpointsConfig.{name}", settings or {})
 
 
 def check_create(body: dict[str, Any]) -> None:

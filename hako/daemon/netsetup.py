@@ -29,6 +29,7 @@ from typing import Any
 
 from hako.daemon.state import Container
 from hako.errors import Conflict, InvalidArgument, NotFound
+from hako.network import endpoints as epmod
 from hako.network import hosts as hostsfiles
 from hako.network import links as linkmod
 from hako.network import portmap
@@ -74,12 +75,7 @@ def check_create(body: dict[str, Any], hc: dict[str, Any]) -> None:
     if mode == "host" and hc.get("Links"):
         raise InvalidArgument("conflicting options: host type networking can't be used with links. "
                               "This would result in undefined behavior")
-    mac = conf.get("MacAddress")
-    if mac:
-        parts = mac.split(":")
-        if len(parts) != 6 or not all(len(p) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in p)
-                                      for p in parts):
-            raise InvalidArgument(f"{mac} is not a valid mac address")
+    epmod.check_mac(conf.get("MacAddress") or "")
     for entry in hc.get("ExtraHosts") or []:
         name, sep, addr = entry.partition(":")
         try:
@@ -93,9 +89,14 @@ def check_create(body: dict[str, Any], hc: dict[str, Any]) -> None:
 def normalize_links(svc: Any, name: str, hc: dict[str, Any]) -> None:
     """Check each ``--link`` and store it as moby does: ``/<child>:/<parent>/<alias>``.
 
+    On a user-defined network links are not registered (moby's registerLinks): they are
+    the endpoint's (``initial`` moves them there), answered by the embedded DNS.
+
     Raises:
         InvalidArgument: a missing child, or a child on the host's network.
     """
+    if _user_defined(mode_of(hc)):
+        return
     out = []
     for spec in hc.get("Links") or []:
         child_name, alias = linkmod.parse(spec)
@@ -134,17 +135,33 @@ def _links(svc: Any, c: Container) -> list[tuple[linkmod.Link, Container]]:
     return found
 
 
+def _user_defined(mode: str) -> bool:
+    return mode not in _BUILTIN and not mode.startswith("container:")
+
+
 def _endpoint_settings(network_id: str = "", ep: Endpoint | None = None,
                        keep: dict[str, Any] | None = None) -> dict[str, Any]:
+    """EndpointSettings as inspect shows them; ``DesiredMacAddress`` (the requested MAC,
+    moby's field of the same name) is kept in the record and left out of inspect."""
     keep = keep or {}
+    desired = keep.get("DesiredMacAddress", keep.get("MacAddress")) or ""
     return {
         "IPAMConfig": keep.get("IPAMConfig"), "Links": keep.get("Links"), "Aliases": keep.get("Aliases"),
         "NetworkID": network_id,
         "EndpointID": ep.endpoint_id if ep else "", "Gateway": ep.gateway if ep else "",
         "IPAddress": ep.ip if ep else "", "IPPrefixLen": ep.prefixlen if ep else 0,
         "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "MacAddress": ep.mac if ep else "", "DriverOpts": None,
+        "MacAddress": ep.mac if ep else desired, "DriverOpts": keep.get("DriverOpts"),
+        "DesiredMacAddress": desired,
     }
+
+
+def _wanted(settings: dict[str, Any] | None, mac: str = "") -> dict[str, Any]:
+    """What the sandbox is asked for one endpoint: ip, mac, link-local addresses."""
+    settings = settings or {}
+    ipam = settings.get("IPAMConfig") or {}
+    return {"ip": ipam.get("IPv4Address") or "", "link_local": list(ipam.get("LinkLocalIPs") or []),
+            "mac": settings.get("DesiredMacAddress", settings.get("MacAddress")) or mac}
 
 
 def initial(net: Any, hc: dict[str, Any], endpoints: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -161,10 +178,12 @@ def initial(net: Any, hc: dict[str, Any], endpoints: dict[str, Any] | None = Non
         raise InvalidArgument("Container cannot be connected to network endpoints: " + ", ".join(endpoints))
     if mode.startswith("container:"):
         return {"Networks": {}}
-    keep = endpoints.get(mode) or next(iter(endpoints.values()), None) or {}
+    keep = epmod.settings(endpoints.get(mode) or next(iter(endpoints.values()), None), True)
     if mode not in _BUILTIN:
+        if hc.get("Links"):  # moby registers no legacy link on a user network
+            keep["Links"] = keep.get("Links") or list(hc["Links"])
+            hc["Links"] = None
         found = net.store.find(mode)
-        keep = dict(keep)
         if found is not None:
             mode = found["Name"]
         return {"Networks": {mode: _endpoint_settings(found["Id"] if found else "", None, keep)}}
@@ -245,17 +264,17 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
     if sandbox and net.alive(c.id):  # kept across a restart-policy restart, ports too
         ep = Endpoint.from_doc(sandbox)
     else:
-        _check_builtin_endpoint(wanted.get(mode) if mode in _BUILTIN else None)
+        if mode in _BUILTIN:  # moby's refusals of addresses and aliases on default networks
+            epmod.settings(wanted.get(mode), False)
         linked = _links(svc, c) if mode == "bridge" else []
-        requested = ((wanted.get(mode) or {}).get("IPAMConfig") or {}).get("IPv4Address") or ""
-        ep = net.attach(c.id, mode if mode in _BUILTIN else "user", c.config.get("MacAddress") or "",
-                        network=record, ip=requested)
+        ep = net.attach(c.id, mode if mode in _BUILTIN else "user", network=record,
+                        **_wanted(wanted.get(mode), c.config.get("MacAddress") or ""))
         extra: dict[str, Endpoint] = {}
         try:
             for name, st in wanted.items():  # networks connected while the container was stopped
                 if name != mode:
-                    ip = ((st.get("IPAMConfig") or {}).get("IPv4Address")) or ""
-                    extra[name] = net.join(c.id, _network_record(net, name), f"eth{len(extra) + 1}", ip)
+                    extra[name] = net.join(c.id, _network_record(net, name), f"eth{len(extra) + 1}",
+                                           **_wanted(st))
             ports = _publish(svc, c, ep) if ep.ip else {}
             records = [(linkmod.hosts_names(link.alias, child.config.get("Hostname") or "", child.name),
                         link.child_ip) for link, child in linked]
@@ -278,16 +297,6 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
                     "SandboxID": c.networking.get("SandboxID") or secrets.token_hex(32),
                     "LinkEnv": c.networking.get("LinkEnv") or []}
     return ep.sandbox_key, False
-
-
-def _check_builtin_endpoint(settings: dict[str, Any] | None) -> None:
-    """moby's refusals for the default networks (ErrUnsupportedNetworkAndIP/Alias)."""
-    if not settings:
-        return
-    if ((settings.get("IPAMConfig") or {}).get("IPv4Address")):
-        raise InvalidArgument("user specified IP address is supported on user defined networks only")
-    if settings.get("Aliases"):
-        raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
 
 
 def _settings_for(net: Any, c: Container, name: str, ep: Endpoint | None,
@@ -324,13 +333,10 @@ def connect(svc: Any, c: Container, name: str, config: dict[str, Any]) -> None:
     networks = c.networking.setdefault("Networks", {})
     if name in networks:
         raise PermissionDenied(f"endpoint with name {c.name} already exists in network {name}")
-    keep = {"Aliases": config.get("Aliases") or None, "IPAMConfig": config.get("IPAMConfig") or None}
-    if record is None:
-        _check_builtin_endpoint(keep)
+    keep = epmod.settings(config, record is not None)
     if c.networking.get("Sandbox") and c.state.running:
         extra = c.networking.setdefault("Extra", {})
-        ip = (keep["IPAMConfig"] or {}).get("IPv4Address") or ""
-        ep = net.join(c.id, record, f"eth{len(extra) + 1}", ip)
+        ep = net.join(c.id, record, f"eth{len(extra) + 1}", **_wanted(keep))
         extra[name] = ep.to_doc()
         networks[name] = _settings_for(net, c, name, ep, keep)
     else:
@@ -429,7 +435,8 @@ def release(svc: Any, c: Container) -> None:
 
 def inspect_settings(c: Container) -> dict[str, Any]:
     """``NetworkSettings`` of inspect: the deprecated top-level fields mirror ``bridge``."""
-    networks = dict(c.networking.get("Networks") or {})
+    networks = {name: {k: v for k, v in st.items() if k != "DesiredMacAddress"}
+                for name, st in (c.networking.get("Networks") or {}).items()}
     sandbox = c.networking.get("Sandbox") or {}
     b = networks.get("bridge") or {}
     return {
@@ -466,19 +473,32 @@ def list_ports(c: Container) -> list[dict[str, Any]]:
 
 def lookup(svc: Any, cid: str, name: str) -> list[str]:
     """Addresses for ``name`` as the embedded DNS of container ``cid`` sees it: container
-    names, aliases and short ids on the user-defined networks it shares with them."""
+    names, aliases and short ids on the user-defined networks it shares with them, and the
+    aliases of its own links on each network (moby: an alias first, then the name)."""
     try:
         me = svc.get(cid)
     except NotFound:
         return []
-    mine = {n for n, st in (me.networking.get("Networks") or {}).items()
+    mine = {n: st for n, st in (me.networking.get("Networks") or {}).items()
             if n not in _BUILTIN and st.get("EndpointID")}
+    others = svc.list()
+    out: list[str] = []
+    for net_name, st in mine.items():
+        target = epmod.link_target(st.get("Links"), name)
+        found = _names_on(others, net_name, target) if target else []
+        for addr in found or _names_on(others, net_name, name):
+            if addr not in out:
+                out.append(addr)
+    return out
+
+
+def _names_on(containers: list[Container], network: str, name: str) -> list[str]:
     out = []
-    for other in svc.list():
-        for n, st in (other.networking.get("Networks") or {}).items():
-            if n in mine and st.get("IPAddress") and (
-                    name == other.name.lower() or name in [a.lower() for a in st.get("Aliases") or []]):
-                out.append(st["IPAddress"])
+    for other in containers:
+        st = (other.networking.get("Networks") or {}).get(network)
+        if st and st.get("IPAddress") and (
+                name == other.name.lower() or name in [a.lower() for a in st.get("Aliases") or []]):
+            out.append(st["IPAddress"])
     return out
 
 

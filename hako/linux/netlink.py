@@ -245,9 +245,9 @@ def veth_create(host_name: str, peer_name: str, netns_path: str, master: str, mt
         os.close(fd)
 
 
-def configure_inside(netns_path: str, ifname: str, cidr: str, gateway: str) -> None:
-    """In the namespace: ``lo`` up; ``ifname`` (when given) gets ``cidr``, goes up and
-    carries the default route via ``gateway`` (when given)."""
+def configure_inside(netns_path: str, ifname: str, cidrs: list[str], gateway: str) -> None:
+    """In the namespace: ``lo`` up; ``ifname`` (when given) gets the addresses ``cidrs``
+    (address/prefix), goes up and carries the default route via ``gateway`` (when given)."""
 
     def work() -> None:
         with _ipr() as ipr:
@@ -255,8 +255,9 @@ def configure_inside(netns_path: str, ifname: str, cidr: str, gateway: str) -> N
             if not ifname:
                 return
             index = ipr.link_lookup(ifname=ifname)[0]
-            iface = ipaddress.ip_interface(cidr)
-            _call(ipr.addr, "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+            for cidr in cidrs:
+                iface = ipaddress.ip_interface(cidr)
+                _call(ipr.addr, "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
             _call(ipr.link, "set", index=index, state="up")
             if gateway:
                 _call(ipr.route, "add", gateway=gateway, oif=index)

@@ -70,6 +70,11 @@ class Endpoint:
         return cls(**{k: doc.get(k, getattr(cls, k, "")) for k in cls.__dataclass_fields__})
 
 
+def _link_local(addr: str) -> str:
+    """A requested link-local address with moby's prefix: /16 (IPv4), /64 (IPv6)."""
+    return f"{addr}/16" if ipaddress.ip_address(addr).version == 4 else f"{addr}/64"
+
+
 def mac_for(ip: str) -> str:
     """Docker's MAC for an address: 02:42 then the four bytes of the IPv4 address."""
     return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
@@ -189,10 +194,11 @@ class NetworkService:
     def sandbox_path(self, cid: str) -> str:
         return os.path.join(self.config.netns_dir, cid[:12])
 
-    def attach(self, cid: str, mode: str, mac: str = "", network: dict[str, Any] | None = None,
-               ip: str = "") -> Endpoint:
+    def attach(self, cid: str, mode: str, network: dict[str, Any] | None = None, ip: str = "",
+               mac: str = "", link_local: list[str] = ()) -> Endpoint:
         """Make the sandbox of container ``cid``: ``mode`` is ``bridge`` or ``none``, or the
-        user network record ``network`` (its first endpoint, ``eth0``; ``ip`` requested).
+        user network record ``network`` (its first endpoint, ``eth0``); ``ip``, ``mac`` and
+        the ``link_local`` addresses as requested.
 
         Raises:
             Unavailable: no free address. NetlinkError: the kernel refused (nothing is
@@ -204,19 +210,19 @@ class NetworkService:
         netlink.create_netns(path)
         if mode == "none":
             try:
-                netlink.configure_inside(path, "", "", "")
+                netlink.configure_inside(path, "", [], "")
             except BaseException:
                 netlink.remove_netns(path)
                 raise
             return Endpoint(sandbox_key=path)
         try:
-            return self.join(cid, network, "eth0", ip, mac, default_route=True)
+            return self.join(cid, network, "eth0", ip, mac, link_local, default_route=True)
         except BaseException:
             netlink.remove_netns(path)
             raise
 
     def join(self, cid: str, network: dict[str, Any] | None, ifname: str, ip: str = "", mac: str = "",
-             default_route: bool = False) -> Endpoint:
+             link_local: list[str] = (), default_route: bool = False) -> Endpoint:
         """Put an interface of the sandbox on the default bridge (``network`` None) or on a
         user network; nothing is left behind when it fails.
 
@@ -238,7 +244,7 @@ class NetworkService:
         try:
             netlink.veth_create(veth, ifname, path, device, self.mtu, mac)
             internal = bool(network and network.get("Internal"))
-            netlink.configure_inside(path, ifname, f"{ip}/{prefix}",
+            netlink.configure_inside(path, ifname, [f"{ip}/{prefix}"] + [_link_local(a) for a in link_local],
                                      gateway if default_route and not internal else "")
         except BaseException:
             netlink.link_delete(veth)

@@ -96,7 +96,8 @@ def test_create_refuses_log_options(hakod, host_config, message):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("networking,named", [
-    ({"EndpointsConfig": {"mynet": {"DriverOpts": {"k": "v"}}}}, "NetworkingConfig.EndpointsConfig.mynet.DriverOpts"),
+    ({"EndpointsConfig": {"mynet": {"DriverOpts": {"com.docker.network.endpoint.sysctls": "x"}}}},
+     "NetworkingConfig.EndpointsConfig.mynet.DriverOpts.com.docker.network.endpoint.sysctls"),
     ({"EndpointsConfig": {"mynet": {"IPAMConfig": {"IPv6Address": "fd00::9"}}}},
      "NetworkingConfig.EndpointsConfig.mynet.IPAMConfig.IPv6Address"),
 ])

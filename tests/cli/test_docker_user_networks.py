@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.daemon_harness import docker, out
+from tests.daemon_harness import docker, out, poll
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +139,101 @@ def test_hako_network_and_port_match_docker(hakod, docker_cli):
         docker(hakod, docker_cli, "rm", "-f", cid)
         subprocess.run([hako, "network", "rm", "unet5"], capture_output=True, env=hakod.env)
     assert "unet5" not in out(docker(hakod, docker_cli, "network", "ls"))
+
+
+def _answers(text: str) -> list[str]:
+    """The addresses of busybox nslookup's answer (after the server's own lines)."""
+    lines = text.split("Name:", 1)[1].splitlines() if "Name:" in text else []
+    return [ln.split()[1] for ln in lines if ln.startswith("Address")]
+
+
+def test_links_and_aliases_on_user_networks_resolve_by_dns(hakod, docker_cli):
+    """Docker's links on a user network: the alias resolves for the linking container only
+    (via 127.0.0.11), to the target's address on that network; no env, no hosts line; the
+    target may be made after the link."""
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.13.0/24", "lnk1", check=True)
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.14.0/24", "lnk2", check=True)
+    try:
+        docker(hakod, docker_cli, "run", "-d", "--name", "lweb", "--network", "lnk1", "--link", "lup:bar",
+               "--network-alias", "webalias", "busybox", "sleep", "60", check=True)
+        docker(hakod, docker_cli, "run", "-d", "--name", "lup", "--network", "lnk1", "--expose", "80",
+               "busybox", "sleep", "60", check=True)
+        web = inspect(hakod, docker_cli, "lweb")
+        assert web["NetworkSettings"]["Networks"]["lnk1"]["Links"] == ["lup:bar"]
+        assert web["HostConfig"]["Links"] is None
+        up_ip = inspect(hakod, docker_cli, "lup")["NetworkSettings"]["Networks"]["lnk1"]["IPAddress"]
+        web_ip = web["NetworkSettings"]["Networks"]["lnk1"]["IPAddress"]
+        text = out(docker(hakod, docker_cli, "exec", "lweb", "nslookup", "bar", check=True))
+        assert _answers(text) == [up_ip]
+        text = out(docker(hakod, docker_cli, "exec", "lweb", "sh", "-c", "env; cat /etc/hosts", check=True))
+        assert "BAR_" not in text and "bar" not in text
+        # another container on the network has no such alias, but sees the network alias
+        res = docker(hakod, docker_cli, "run", "--rm", "--network", "lnk1", "busybox", "nslookup", "bar")
+        assert res.returncode != 0 and up_ip not in out(res)
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "lnk1", "busybox", "nslookup", "webalias",
+                          check=True))
+        assert _answers(text) == [web_ip]
+        # network connect --link --alias --ip: scoped to the second network
+        docker(hakod, docker_cli, "network", "connect", "lnk2", "lup", check=True)
+        docker(hakod, docker_cli, "network", "connect", "--link", "lup:up2", "--alias", "al2", "--ip", "10.216.14.40",
+               "lnk2", "lweb", check=True)
+        nets = inspect(hakod, docker_cli, "lweb")["NetworkSettings"]["Networks"]
+        assert nets["lnk2"]["Links"] == ["lup:up2"] and nets["lnk2"]["IPAddress"] == "10.216.14.40"
+        up_ip2 = inspect(hakod, docker_cli, "lup")["NetworkSettings"]["Networks"]["lnk2"]["IPAddress"]
+        text = out(docker(hakod, docker_cli, "exec", "lweb", "nslookup", "up2", check=True))
+        assert _answers(text) == [up_ip2]
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "lnk2", "busybox", "nslookup", "al2",
+                          check=True))
+        assert _answers(text) == ["10.216.14.40"]
+        status, body = hakod.api("POST", "/networks/bridge/connect",
+                                 {"Container": "lup", "EndpointConfig": {"Links": ["a:b:c"]}})
+        assert status == 400 and body["message"] == "bad format for links: a:b:c"
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "lweb", "lup")
+        docker(hakod, docker_cli, "network", "rm", "lnk1", "lnk2")
+
+
+def test_endpoint_mac_link_local_and_driver_opts(hakod, docker_cli):
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.15.0/24", "epnet", check=True)
+    try:
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "epnet", "--ip", "10.216.15.9",
+                          "--link-local-ip", "169.254.10.10", "busybox", "ip", "-o", "addr", "show", "eth0",
+                          check=True))
+        assert "inet 10.216.15.9/24" in text and "inet 169.254.10.10/16" in text
+        # the container-level MAC (API < 1.44; the CLI sends it per network from 1.44 on)
+        status, body = hakod.api("POST", "/containers/create", {
+            "Image": "busybox", "Cmd": ["ip", "-o", "link", "show", "eth0"], "MacAddress": "02:42:0a:d8:0f:99",
+            "HostConfig": {"NetworkMode": "epnet"}})
+        assert status == 201, body
+        docker(hakod, docker_cli, "start", body["Id"], check=True)
+        poll(lambda: inspect(hakod, docker_cli, body["Id"])["State"]["Status"] == "exited")
+        assert "link/ether 02:42:0a:d8:0f:99" in out(docker(hakod, docker_cli, "logs", body["Id"], check=True))
+        docker(hakod, docker_cli, "rm", body["Id"], check=True)
+        cid = out(docker(hakod, docker_cli, "create", "--network", "name=epnet,driver-opt=com.example.k=v",
+                         "busybox", "sleep", "60", check=True)).strip()
+        docker(hakod, docker_cli, "network", "connect", "bridge", cid, check=True)
+        hakod_status, _ = hakod.api("POST", "/networks/bridge/disconnect", {"Container": cid})
+        assert hakod_status == 200
+        status, body = hakod.api("POST", "/networks/bridge/connect",
+                                 {"Container": cid, "EndpointConfig": {"MacAddress": "zz"}})
+        assert status == 400 and body["message"] == "zz is not a valid mac address"
+        status, _ = hakod.api("POST", "/networks/bridge/connect",
+                              {"Container": cid, "EndpointConfig": {"MacAddress": "02:42:0a:d8:0f:98"}})
+        assert status == 200
+        nets = inspect(hakod, docker_cli, cid)["NetworkSettings"]["Networks"]
+        assert nets["epnet"]["DriverOpts"] == {"com.example.k": "v"}
+        assert nets["bridge"]["MacAddress"] == "02:42:0a:d8:0f:98"  # before start: the requested one
+        docker(hakod, docker_cli, "start", cid, check=True)
+        text = out(docker(hakod, docker_cli, "exec", cid, "ip", "-o", "link", check=True))
+        assert "link/ether 02:42:0a:d8:0f:98" in text
+        status, body = hakod.api("POST", "/networks/epnet/connect",
+                                 {"Container": cid, "EndpointConfig": {"DriverOpts": {
+                                     "com.docker.network.endpoint.ifname": "x"}}})
+        assert status == 400 and "EndpointConfig.DriverOpts.com.docker.network.endpoint.ifname" in body["message"]
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", cid) if "cid" in locals() else None
+        docker(hakod, docker_cli, "network", "rm", "epnet")
+
+
+def inspect(d, cli, ref) -> dict:
+    return json.loads(out(docker(d, cli, "inspect", ref, check=True)))[0]

@@ -148,7 +148,10 @@ async def prune(req: Request) -> JSONResponse:
 
 
 async def connect(req: Request) -> EmptyResponse:
+    from hako.daemon import fields
+
     body = await req.json(default=None) or {}
+    fields.check_endpoint("EndpointConfig", body.get("EndpointConfig"))
     name = _find(req, req.params["id"])["Name"]
     await req.services.containers.network_connect(body.get("Container") or "", name,
                                                   body.get("EndpointConfig") or {})

@@ -200,7 +200,7 @@ def _check_log_config(hc: dict[str, Any]) -> None:
 _ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "Links", "MacAddress", "DriverOpts", "NetworkID",
                       "EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "IPv6Gateway",
                       "GlobalIPv6Address", "GlobalIPv6PrefixLen"}
-_IPAM_HONOURED = {"IPv4Address", "LinkLocalIPs"}
+_IPAM_HONOURED = {"IPv4Address", "IPv6Address", "LinkLocalIPs"}
 
 
 def check_endpoint(where: str, settings: Any) -> None:
@@ -217,7 +217,7 @@ def check_endpoint(where: str, settings: Any) -> None:
             extra = {k: v for k, v in value.items() if k not in _IPAM_HONOURED and not is_zero(v)}
             if extra:
                 raise InvalidArgument(f"{where}.IPAMConfig.{sorted(extra)[0]} is not supported yet "
-                                      f"(IPv6 addresses)")
+                                      f"(endpoint address options of newer APIs)")
         elif key == "DriverOpts" and isinstance(value, dict):
             for opt in value:  # meaningful to newer dockerd's bridge driver; others mean nothing
                 if str(opt).startswith("com.docker.network."):

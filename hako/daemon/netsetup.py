@@ -150,8 +150,8 @@ def _endpoint_settings(network_id: str = "", ep: Endpoint | None = None,
         "NetworkID": network_id,
         "EndpointID": ep.endpoint_id if ep else "", "Gateway": ep.gateway if ep else "",
         "IPAddress": ep.ip if ep else "", "IPPrefixLen": ep.prefixlen if ep else 0,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "MacAddress": ep.mac if ep else desired, "DriverOpts": keep.get("DriverOpts"),
+        "IPv6Gateway": ep.gateway6 if ep else "", "GlobalIPv6Address": ep.ip6 if ep else "",
+        "GlobalIPv6PrefixLen": ep.prefixlen6 if ep else 0, "MacAddress": ep.mac if ep else desired, "DriverOpts": keep.get("DriverOpts"),
         "DesiredMacAddress": desired,
     }
 
@@ -160,7 +160,8 @@ def _wanted(settings: dict[str, Any] | None, mac: str = "") -> dict[str, Any]:
     """What the sandbox is asked for one endpoint: ip, mac, link-local addresses."""
     settings = settings or {}
     ipam = settings.get("IPAMConfig") or {}
-    return {"ip": ipam.get("IPv4Address") or "", "link_local": list(ipam.get("LinkLocalIPs") or []),
+    return {"ip": ipam.get("IPv4Address") or "", "ip6": ipam.get("IPv6Address") or "",
+            "link_local": list(ipam.get("LinkLocalIPs") or []),
             "mac": settings.get("DesiredMacAddress", settings.get("MacAddress")) or mac}
 
 
@@ -225,7 +226,7 @@ def write_etc_files(c: Container, ep: Endpoint | None, links: list[tuple[str, st
     write_bytes(c.file("hostname"), (hostname + "\n").encode())
     extra = hostsfiles.extra_hosts(hc.get("ExtraHosts")) + list(links)
     write_bytes(c.file("hosts"), hostsfiles.hosts_file(
-        hostname, conf.get("Domainname") or "", ep.ip if ep else "", extra).encode())
+        hostname, conf.get("Domainname") or "", ep.ip if ep else "", extra, ep.ip6 if ep else "").encode())
     write_bytes(c.file("resolv.conf"), _resolv_for(c, embedded_dns).encode())
 
 
@@ -445,8 +446,9 @@ def inspect_settings(c: Container) -> dict[str, Any]:
         "SandboxKey": sandbox.get("sandbox_key") or c.networking.get("SandboxKey", ""),
         "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
         "EndpointID": b.get("EndpointID", ""), "Gateway": b.get("Gateway", ""),
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": b.get("IPAddress", ""),
-        "IPPrefixLen": b.get("IPPrefixLen", 0), "IPv6Gateway": "", "MacAddress": b.get("MacAddress", ""),
+        "GlobalIPv6Address": b.get("GlobalIPv6Address", ""), "GlobalIPv6PrefixLen": b.get("GlobalIPv6PrefixLen", 0),
+        "IPAddress": b.get("IPAddress", ""), "IPPrefixLen": b.get("IPPrefixLen", 0),
+        "IPv6Gateway": b.get("IPv6Gateway", ""), "MacAddress": b.get("MacAddress", ""),
         "Networks": networks,
     }
 
@@ -498,7 +500,7 @@ def _names_on(containers: list[Container], network: str, name: str) -> list[str]
         st = (other.networking.get("Networks") or {}).get(network)
         if st and st.get("IPAddress") and (
                 name == other.name.lower() or name in [a.lower() for a in st.get("Aliases") or []]):
-            out.append(st["IPAddress"])
+            out += [st["IPAddress"]] + ([st["GlobalIPv6Address"]] if st.get("GlobalIPv6Address") else [])
     return out
 
 

@@ -26,6 +26,8 @@ class NetworkConfig:
     bridge_name: str = DEFAULT_BRIDGE  # hako extension: the name of the bridge hakod makes
     bip: str = ""  # --bip: the bridge's address/prefix
     fixed_cidr: str = ""  # --fixed-cidr: containers' addresses come from this range
+    ipv6: bool = False  # --ipv6: IPv6 on the default bridge
+    fixed_cidr_v6: str = ""  # --fixed-cidr-v6: its IPv6 subnet (the bridge takes the first address)
     mtu: int = 0  # --mtu: 0 is 1500
     ip_forward: bool = True  # --ip-forward: set net.ipv4.ip_forward=1
     iptables: bool = True  # --iptables: manage the packet filter

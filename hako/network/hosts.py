@@ -26,16 +26,17 @@ def _dropped(line: str) -> bool:
     return bool(_LOCALHOST_NS.match(line) or _IPV6_NS.match(line))
 
 
-def hosts_file(hostname: str, domainname: str, ip: str, extra: list[tuple[str, str]]) -> str:
+def hosts_file(hostname: str, domainname: str, ip: str, extra: list[tuple[str, str]], ip6: str = "") -> str:
     """Docker's /etc/hosts: defaults, ``extra`` (names, address) records, then the
-    container's own record (``ip<TAB>fqdn host``) when it has an address."""
+    container's own records (``ip<TAB>fqdn host``), IPv4 then IPv6, for the addresses it has."""
     out = DEFAULT_HOSTS
     for names, addr in extra:
         out += f"{addr}\t{names}\n"
-    if ip:
-        fqdn = f"{hostname}.{domainname}" if domainname else hostname
-        parts = fqdn.split(".", 1)
-        out += f"{ip}\t{fqdn} {parts[0]}\n" if len(parts) == 2 else f"{ip}\t{fqdn}\n"
+    fqdn = f"{hostname}.{domainname}" if domainname else hostname
+    parts = fqdn.split(".", 1)
+    for addr in (ip, ip6):
+        if addr:
+            out += f"{addr}\t{fqdn} {parts[0]}\n" if len(parts) == 2 else f"{addr}\t{fqdn}\n"
     return out
 
 

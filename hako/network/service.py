@@ -46,6 +46,7 @@ from hako.support import atomicfile
 log = logging.getLogger("hako.network")
 
 BRIDGE_POOL = "bridge"
+BRIDGE_POOL6 = "bridge/6"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class Endpoint:
     endpoint_id: str = ""
     pool: str = BRIDGE_POOL  # the IPAM pool: "bridge" or a user network's id
     ifname: str = "eth0"
+    ip6: str = ""  # on a network with IPv6: its global address, prefix, gateway, pool
+    prefixlen6: int = 0
+    gateway6: str = ""
+    pool6: str = ""
 
     def to_doc(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -73,6 +78,14 @@ class Endpoint:
 def _link_local(addr: str) -> str:
     """A requested link-local address with moby's prefix: /16 (IPv4), /64 (IPv6)."""
     return f"{addr}/16" if ipaddress.ip_address(addr).version == 4 else f"{addr}/64"
+
+
+def _from_mac(subnet: str, mac: str) -> str:
+    """moby's IPv6 address of a default-bridge container: the subnet with the MAC's six
+    bytes as its last ones."""
+    packed = bytearray(ipaddress.ip_network(subnet).network_address.packed)
+    packed[10:16] = bytes(int(b, 16) for b in mac.split(":"))
+    return str(ipaddress.IPv6Address(bytes(packed)))
 
 
 def mac_for(ip: str) -> str:
@@ -90,6 +103,8 @@ class NetworkService:
         self.ipam = Ipam(config.root)
         self.subnet = ""
         self.gateway = ""
+        self.subnet6 = ""  # the default bridge's IPv6 subnet and gateway (--ipv6)
+        self.gateway6 = ""
         self.mtu = config.mtu or 1500
         self.store = NetworkStore(config.root)
         self._fw_lock = threading.Lock()
@@ -152,6 +167,7 @@ class NetworkService:
                 raise InvalidArgument(f"fixed-cidr {cfg.fixed_cidr} is not within the bridge's subnet {iface.network}")
             ip_range = str(fixed)
         self.ipam.set_pool(BRIDGE_POOL, self.subnet, self.gateway, ip_range)
+        self._setup_ipv6(name)
         for rec in list(self.store.networks.values()):
             self._make_bridge(rec)
         if cfg.ip_forward:
@@ -159,6 +175,26 @@ class NetworkService:
                 f.write("1")
         self.rebuild_firewall()
         log.info("default bridge %s: %s (gateway %s)", name, self.subnet, self.gateway)
+
+    def _setup_ipv6(self, device: str) -> None:
+        """``--ipv6 --fixed-cidr-v6``: the bridge takes the subnet's first address; containers
+        get addresses made of their MAC (moby's default bridge, for prefixes up to /80)."""
+        cfg = self.config
+        if not cfg.ipv6:
+            if cfg.fixed_cidr_v6:
+                raise InvalidArgument("--fixed-cidr-v6 needs --ipv6")
+            return
+        try:
+            net = ipaddress.ip_network(cfg.fixed_cidr_v6, strict=False)
+        except ValueError:
+            raise InvalidArgument(f"invalid --fixed-cidr-v6 {cfg.fixed_cidr_v6!r}") from None
+        if net.version != 6 or net.prefixlen > 80:
+            raise InvalidArgument("--ipv6 needs --fixed-cidr-v6 with an IPv6 subnet of at least 48 host bits")
+        gateway = f"{net.network_address + 1}/{net.prefixlen}"
+        if gateway not in netlink.link_addrs(device, 6):
+            netlink.addr_add(device, gateway)
+        self.subnet6, self.gateway6 = str(net), str(net.network_address + 1)
+        self.ipam.set_pool(BRIDGE_POOL6, self.subnet6, self.gateway6)
 
     def _free_subnet(self) -> ipaddress.IPv4Interface:
         used = [ipaddress.ip_network(n, strict=False) for n in netlink.ipv4_networks()]
@@ -195,7 +231,7 @@ class NetworkService:
         return os.path.join(self.config.netns_dir, cid[:12])
 
     def attach(self, cid: str, mode: str, network: dict[str, Any] | None = None, ip: str = "",
-               mac: str = "", link_local: list[str] = ()) -> Endpoint:
+               mac: str = "", link_local: list[str] = (), ip6: str = "") -> Endpoint:
         """Make the sandbox of container ``cid``: ``mode`` is ``bridge`` or ``none``, or the
         user network record ``network`` (its first endpoint, ``eth0``); ``ip``, ``mac`` and
         the ``link_local`` addresses as requested.
@@ -216,49 +252,78 @@ class NetworkService:
                 raise
             return Endpoint(sandbox_key=path)
         try:
-            return self.join(cid, network, "eth0", ip, mac, link_local, default_route=True)
+            return self.join(cid, network, "eth0", ip, mac, link_local, default_route=True, ip6=ip6)
         except BaseException:
             netlink.remove_netns(path)
             raise
 
     def join(self, cid: str, network: dict[str, Any] | None, ifname: str, ip: str = "", mac: str = "",
-             link_local: list[str] = (), default_route: bool = False) -> Endpoint:
+             link_local: list[str] = (), default_route: bool = False, ip6: str = "") -> Endpoint:
         """Put an interface of the sandbox on the default bridge (``network`` None) or on a
-        user network; nothing is left behind when it fails.
+        user network (an IPv6 address too where it has IPv6); nothing is left behind when it
+        fails.
 
         Raises:
             Conflict: the requested address is taken. Unavailable: the pool is full.
+            InvalidArgument: a requested address where none may be asked.
         """
         path = self.sandbox_path(cid)
         if network is None:
-            if ip:
+            if ip or ip6:
                 raise InvalidArgument("user specified IP address is supported on user defined networks only")
             pool, device, subnet, gateway = BRIDGE_POOL, self.config.bridge_device, self.subnet, self.gateway
         else:
             cfg = network["IPAM"]["Config"][0]
             pool, device, subnet, gateway = network["Id"], network["Device"], cfg["Subnet"], cfg["Gateway"]
+            if ip6 and len(network["IPAM"]["Config"]) < 2:
+                raise InvalidArgument("user specified IP address is supported only when connecting to "
+                                      "networks with user configured subnets")
+        v6 = self._pool6(network)
         ip = self.ipam.allocate(pool, cid, ip)
-        veth = "veth" + secrets.token_hex(4)[:7]
         mac = mac or mac_for(ip)
-        prefix = ipaddress.ip_network(subnet).prefixlen
         try:
-            netlink.veth_create(veth, ifname, path, device, self.mtu, mac)
-            internal = bool(network and network.get("Internal"))
-            netlink.configure_inside(path, ifname, [f"{ip}/{prefix}"] + [_link_local(a) for a in link_local],
-                                     gateway if default_route and not internal else "")
+            if v6 is not None:
+                ip6 = self.ipam.allocate(v6[0], cid, ip6 or (_from_mac(v6[1], mac) if network is None else ""))
         except BaseException:
-            netlink.link_delete(veth)
             self.ipam.release(pool, ip)
             raise
-        return Endpoint(sandbox_key=path, ip=ip, prefixlen=prefix, gateway="" if network and network.get("Internal") else gateway,
-                        mac=mac, veth=veth, endpoint_id=secrets.token_hex(32), pool=pool, ifname=ifname)
-
-    def leave(self, ep: Endpoint) -> None:
-        """Remove one interface of a sandbox and release its address."""
-        if ep.veth:
+        internal = bool(network and network.get("Internal"))
+        ep = Endpoint(sandbox_key=path, ip=ip, prefixlen=ipaddress.ip_network(subnet).prefixlen,
+                      gateway="" if internal else gateway, mac=mac, veth="veth" + secrets.token_hex(4)[:7],
+                      endpoint_id=secrets.token_hex(32), pool=pool, ifname=ifname,
+                      ip6=ip6 if v6 else "", prefixlen6=ipaddress.ip_network(v6[1]).prefixlen if v6 else 0,
+                      gateway6="" if internal or not v6 else v6[2], pool6=v6[0] if v6 else "")
+        try:
+            netlink.veth_create(ep.veth, ifname, path, device, self.mtu, mac)
+            cidrs = [f"{ip}/{ep.prefixlen}"] + ([f"{ep.ip6}/{ep.prefixlen6}"] if ep.ip6 else [])
+            netlink.configure_inside(path, ifname, cidrs + [_link_local(a) for a in link_local],
+                                     ep.gateway if default_route else "", ep.gateway6 if default_route else "")
+        except BaseException:
             netlink.link_delete(ep.veth)
+            self._release(ep)
+            raise
+        return ep
+
+    def _pool6(self, network: dict[str, Any] | None) -> tuple[str, str, str] | None:
+        """(IPAM pool, subnet, gateway) of the network's IPv6 side, or None without IPv6."""
+        if network is None:
+            return (BRIDGE_POOL6, self.subnet6, self.gateway6) if self.subnet6 else None
+        configs = network["IPAM"]["Config"]
+        if not network.get("EnableIPv6") or len(configs) < 2:
+            return None
+        return network["Id"] + "/6", configs[1]["Subnet"], configs[1]["Gateway"]
+
+    def _release(self, ep: Endpoint) -> None:
         if ep.ip:
             self.ipam.release(ep.pool, ep.ip)
+        if ep.ip6:
+            self.ipam.release(ep.pool6, ep.ip6)
+
+    def leave(self, ep: Endpoint) -> None:
+        """Remove one interface of a sandbox and release its addresses."""
+        if ep.veth:
+            netlink.link_delete(ep.veth)
+        self._release(ep)
 
     # -- user-defined networks ---------------------------------------------------------------
     def create_network(self, name: str, driver: str = "bridge", ipam: dict[str, Any] | None = None,
@@ -277,16 +342,19 @@ class NetworkService:
             ipam = ipam or {}
             if (ipam.get("Driver") or "default") != "default":
                 raise NotFound(f"plugin \"{ipam['Driver']}\" not found")
-            used = [self.subnet] + [n["IPAM"]["Config"][0]["Subnet"] for n in self.store.networks.values()]
+            subnets = [c["Subnet"] for n in self.store.networks.values() for c in n["IPAM"]["Config"]]
+            used = [self.subnet] + [s for s in subnets if ":" not in s]
+            used6 = ([self.subnet6] if self.subnet6 else []) + [s for s in subnets if ":" in s]
             configs = ipam.get("Config") or []
-            if not any(c.get("Subnet") for c in configs):
-                used += netlink.ipv4_networks()
-            cfg = networks.ipam_config(configs, used, self.config.pools)
+            if not any(c.get("Subnet") and ":" not in c["Subnet"] for c in configs):
+                used += netlink.ip_networks(4)
+            used6 += netlink.ip_networks(6) if any(":" in (c.get("Subnet") or "") for c in configs) else []
+            cfgs = networks.ipam_config(configs, used, self.config.pools, used6, enable_ipv6)
             nid = secrets.token_hex(32)
             rec = {"Name": name, "Id": nid, "Created": _now(), "Scope": "local", "Driver": "bridge",
-                   "EnableIPv6": False, "Internal": bool(internal), "Attachable": bool(attachable),
+                   "EnableIPv6": bool(enable_ipv6), "Internal": bool(internal), "Attachable": bool(attachable),
                    "Ingress": False, "Labels": dict(labels or {}), "Options": dict(options or {}),
-                   "IPAM": {"Driver": "default", "Options": ipam.get("Options"), "Config": [cfg]},
+                   "IPAM": {"Driver": "default", "Options": ipam.get("Options"), "Config": cfgs},
                    "Device": "br-" + nid[:12]}
             self._make_bridge(rec)
             self.store.networks[nid] = rec
@@ -295,21 +363,24 @@ class NetworkService:
         return rec
 
     def _make_bridge(self, rec: dict[str, Any]) -> None:
-        cfg = rec["IPAM"]["Config"][0]
         device = rec["Device"]
-        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
         if netlink.link_index(device) is None:
             netlink.bridge_create(device, self.config.mtu)
-        if f"{cfg['Gateway']}/{prefix}" not in netlink.link_addrs(device):
-            netlink.addr_add(device, f"{cfg['Gateway']}/{prefix}")
+        for pool, cfg in zip((rec["Id"], rec["Id"] + "/6"), rec["IPAM"]["Config"]):
+            if pool.endswith("/6") and not rec.get("EnableIPv6"):
+                break
+            gateway = f"{cfg['Gateway']}/{ipaddress.ip_network(cfg['Subnet']).prefixlen}"
+            if gateway not in netlink.link_addrs(device, 6 if ":" in gateway else 4):
+                netlink.addr_add(device, gateway)
+            self.ipam.set_pool(pool, cfg["Subnet"], cfg["Gateway"], cfg.get("IPRange", ""))
         netlink.link_up(device)
-        self.ipam.set_pool(rec["Id"], cfg["Subnet"], cfg["Gateway"], cfg.get("IPRange", ""))
 
     def remove_network(self, rec: dict[str, Any]) -> None:
         """Delete a user network (the caller checked it has no endpoints)."""
         with self.store.lock:
             netlink.link_delete(rec["Device"])
             self.ipam.drop_pool(rec["Id"])
+            self.ipam.drop_pool(rec["Id"] + "/6")
             self.store.networks.pop(rec["Id"], None)
             self.store.save()
         self.rebuild_firewall()
@@ -413,8 +484,8 @@ class NetworkService:
         self.unpublish(cid)
         netlink.remove_netns(self.sandbox_path(cid))
         for one in [ep, *extra]:
-            if one is not None and one.ip:
-                self.ipam.release(one.pool, one.ip)
+            if one is not None:
+                self._release(one)
 
     def sweep(self, keep: dict[str, list[Endpoint]]) -> None:
         """Remove sandboxes of containers not in ``keep`` (id → its endpoints) and make the
@@ -424,7 +495,8 @@ class NetworkService:
             if name not in short:
                 log.info("removing the stale network sandbox %s", name)
                 netlink.remove_netns(os.path.join(self.config.netns_dir, name))
-        self.ipam.reconcile([(ep.pool, ep.ip, cid) for cid, eps in keep.items() for ep in eps if ep.ip])
+        self.ipam.reconcile([(ep.pool, ep.ip, cid) for cid, eps in keep.items() for ep in eps if ep.ip] +
+                            [(ep.pool6, ep.ip6, cid) for cid, eps in keep.items() for ep in eps if ep.ip6])
 
     def alive(self, cid: str) -> bool:
         return netlink.is_netns(self.sandbox_path(cid))

@@ -98,8 +98,6 @@ def test_create_refuses_log_options(hakod, host_config, message):
 @pytest.mark.parametrize("networking,named", [
     ({"EndpointsConfig": {"mynet": {"DriverOpts": {"com.docker.network.endpoint.sysctls": "x"}}}},
      "NetworkingConfig.EndpointsConfig.mynet.DriverOpts.com.docker.network.endpoint.sysctls"),
-    ({"EndpointsConfig": {"mynet": {"IPAMConfig": {"IPv6Address": "fd00::9"}}}},
-     "NetworkingConfig.EndpointsConfig.mynet.IPAMConfig.IPv6Address"),
 ])
 def test_create_refuses_networking_config(hakod, networking, named):
     status, body = _create(hakod, networking=networking)

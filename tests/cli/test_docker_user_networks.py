@@ -237,3 +237,40 @@ def test_endpoint_mac_link_local_and_driver_opts(hakod, docker_cli):
 
 def inspect(d, cli, ref) -> dict:
     return json.loads(out(docker(d, cli, "inspect", ref, check=True)))[0]
+
+
+def test_ipv6_network_addresses_routes_hosts_and_dns(hakod, docker_cli):
+    """--ipv6 with a ULA subnet the test picks: addresses, default route, hosts line, AAAA
+    from the embedded DNS, inspect's IPv6 fields, and traffic between two containers."""
+    res = docker(hakod, docker_cli, "network", "create", "--ipv6", "v6none")
+    assert res.returncode == 1 and b"non-overlapping IPv6 address pool" in res.stderr
+    nid = out(docker(hakod, docker_cli, "network", "create", "--ipv6", "--subnet", "10.216.17.0/24",
+                     "--subnet", "fd68:6b6f:17::/64", "v6net", check=True)).strip()
+    try:
+        n = net_inspect(hakod, docker_cli, "v6net")
+        assert n["EnableIPv6"] is True
+        assert n["IPAM"]["Config"] == [{"Subnet": "10.216.17.0/24", "Gateway": "10.216.17.1"},
+                                       {"Subnet": "fd68:6b6f:17::/64", "Gateway": "fd68:6b6f:17::1"}]
+        text = subprocess.run(["ip", "-o", "-6", "addr", "show", "br-" + nid[:12], "scope", "global"],
+                              capture_output=True, text=True).stdout
+        assert "fd68:6b6f:17::1/64" in text
+        res = docker(hakod, docker_cli, "network", "create", "--ipv6", "--subnet", "fd68:6b6f:17::/80", "v6dup")
+        assert res.returncode == 1 and b"Pool overlaps with other one on this address space" in res.stderr
+        docker(hakod, docker_cli, "run", "-d", "--name", "v6a", "--network", "v6net", "--ip6", "fd68:6b6f:17::f00d",
+               "busybox", "sleep", "60", check=True)
+        st = inspect(hakod, docker_cli, "v6a")["NetworkSettings"]["Networks"]["v6net"]
+        assert (st["GlobalIPv6Address"], st["GlobalIPv6PrefixLen"], st["IPv6Gateway"]) == \
+            ("fd68:6b6f:17::f00d", 64, "fd68:6b6f:17::1")
+        assert st["IPAMConfig"] == {"IPv6Address": "fd68:6b6f:17::f00d"}
+        (ep,) = net_inspect(hakod, docker_cli, "v6net")["Containers"].values()
+        assert ep["IPv6Address"] == "fd68:6b6f:17::f00d/64"
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "v6net", "--hostname", "six", "busybox",
+                          "sh", "-c", "ip -o -6 addr show eth0 scope global; ip -6 route; cat /etc/hosts; "
+                          "nslookup -type=AAAA v6a; ping -c 1 -W 2 fd68:6b6f:17::f00d", check=True))
+        assert "inet6 fd68:6b6f:17::2/64" in text and "default via fd68:6b6f:17::1 dev eth0" in text
+        assert "10.216.17.3\tsix\nfd68:6b6f:17::2\tsix\n" in text, text  # v6a has .2
+        assert "Address: fd68:6b6f:17::f00d" in text and "1 packets received" in text
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "v6a")
+        docker(hakod, docker_cli, "network", "rm", "v6net")
+    assert subprocess.run(["ip", "link", "show", "br-" + nid[:12]], capture_output=True).returncode != 0

@@ -28,13 +28,9 @@ DESELECTED: dict[str, str] = {
 }
 
 _NETWORKS = "networking: not yet implemented for user-defined networks"
-_NET_V6 = "networking: IPv6 and link-local addresses on user-defined networks are not implemented"
 _NET_SWARM = "networking: attachable, ingress and swarm-scoped networks need swarm mode"
 
 EXPECTED_FAILURES: dict[str, str] = {
-    **{f"api_network_test.py::TestNetworks::{t}": _NET_V6 for t in (
-        "test_create_with_ipv6_address", "test_connect_with_ipv6_address",
-        "test_create_network_ipv6_enabled")},
     **{f"api_network_test.py::TestNetworks::{t}": _NET_SWARM for t in (
         "test_create_network_attachable", "test_create_network_ingress",
         "test_create_inspect_network_with_scope")},

@@ -28,6 +28,9 @@ def _builtin(req: Request, name: str) -> dict[str, Any]:
             "Options": {}, "Labels": {}}
     if name == "bridge":
         base["IPAM"]["Config"] = [{"Subnet": net.subnet, "Gateway": net.gateway}]
+        if net.subnet6:
+            base["EnableIPv6"] = True
+            base["IPAM"]["Config"].append({"Subnet": net.subnet6, "Gateway": net.gateway6})
         base["Options"] = {
             "com.docker.network.bridge.default_bridge": "true",
             "com.docker.network.bridge.enable_icc": str(net.config.icc).lower(),
@@ -67,7 +70,8 @@ def _containers(req: Request, name: str) -> dict[str, Any]:
         if st and st.get("EndpointID"):
             out[c.id] = {"Name": c.name, "EndpointID": st["EndpointID"], "MacAddress": st["MacAddress"],
                          "IPv4Address": f"{st['IPAddress']}/{st['IPPrefixLen']}" if st["IPAddress"] else "",
-                         "IPv6Address": ""}
+                         "IPv6Address": f"{st['GlobalIPv6Address']}/{st['GlobalIPv6PrefixLen']}"
+                         if st.get("GlobalIPv6Address") else ""}
     return out
 
 

@@ -216,7 +216,8 @@ def remove_network(bridge: str, data_root: str = "") -> None:
             name = line.split(":")[1].strip().split("@")[0]
             subprocess.run(["ip", "link", "del", name], capture_output=True)
         subprocess.run(["ip", "link", "del", br], capture_output=True)
-    subprocess.run(["nft", "delete", "table", "ip", "hako_" + bridge], capture_output=True)
+    for family in ("ip", "ip6"):
+        subprocess.run(["nft", "delete", "table", family, "hako_" + bridge], capture_output=True)
 
 
 def _kill_shims(exec_root: str) -> None:

@@ -26,16 +26,31 @@ def _nft(script: str) -> subprocess.CompletedProcess:
     return subprocess.run(["nft", "-f", "-"], input=script.encode(), capture_output=True)
 
 
-def replace_table(family: str, name: str, body: str) -> None:
-    """Install ``table <family> <name> { <body> }`` in place of any previous one.
+def replace_table(family: str, name: str, body: str | None) -> None:
+    """Install ``table <family> <name> { <body> }`` in place of any previous one (``body``
+    None: only remove any previous one).
 
     Raises:
         Internal: nft refused the rules (its message included).
     """
-    script = f"table {family} {name} {{}}\ndelete table {family} {name}\ntable {family} {name} {{\n{body}\n}}\n"
+    replace_tables([(family, name, body)])
+
+
+def replace_tables(tables: list[tuple[str, str, str | None]]) -> None:
+    """``replace_table`` for several tables in one transaction (one ``nft`` run).
+
+    Raises:
+        Internal: nft refused the rules (its message included); nothing changed then.
+    """
+    script = ""
+    for family, name, body in tables:
+        script += f"table {family} {name} {{}}\ndelete table {family} {name}\n"
+        if body is not None:
+            script += f"table {family} {name} {{\n{body}\n}}\n"
     res = _nft(script)
     if res.returncode != 0:
-        raise Internal(f"nftables refused the rules of table {family} {name}: "
+        names = ", ".join(f"{f} {n}" for f, n, _ in tables)
+        raise Internal(f"nftables refused the rules of table {names}: "
                        f"{res.stderr.decode(errors='replace').strip()}")
 
 

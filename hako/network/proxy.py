@@ -1,7 +1,9 @@
 """The userland proxy: published ports reachable on 127.0.0.1 (and any host address).
 
 One asyncio loop in one daemon thread serves every published port (Docker runs one
-docker-proxy process per port). The listening socket is bound by the caller's thread, so a
+docker-proxy process per port). A port published on all addresses is two bindings, as
+Docker's: 0.0.0.0 and ``[::]`` (IPv6-only socket) when the host has IPv6; the IPv6 one
+forwards to the container's IPv6 address when it has one, else to its IPv4 address. The listening socket is bound by the caller's thread, so a
 port that is already in use fails there with Docker's text, before anything else is done;
 ``--userland-proxy=false`` still binds (reserves) the port but forwards nothing, as
 dockerd's dummy proxy.
@@ -44,20 +46,40 @@ def bind(host_ip: str, host_port: int, proto: str, endpoint: str) -> socket.sock
         Internal: Docker's "address already in use" text (a 500, as dockerd's).
     """
     kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
-    sock = socket.socket(socket.AF_INET, kind)
+    host_ip = host_ip or "0.0.0.0"
+    v6 = ":" in host_ip
+    sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, kind)
     try:
+        if v6:  # [::] and 0.0.0.0 are two bindings of the same port, as docker-proxy's
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host_ip or "0.0.0.0", host_port))
+        sock.bind((host_ip, host_port))
         if kind == socket.SOCK_STREAM:
             sock.listen(128)
     except OSError as exc:
         sock.close()
+        shown = f"[{host_ip}]" if v6 else host_ip
         raise Internal(f"driver failed programming external connectivity on endpoint {endpoint}: "
-                       f"Error starting userland proxy: listen {proto}4 {host_ip or '0.0.0.0'}:{host_port}: "
+                       f"Error starting userland proxy: listen {proto}{6 if v6 else 4} {shown}:{host_port}: "
                        f"bind: {exc.strerror.lower() if exc.strerror else exc}") from None
     sock.setblocking(False)
     return sock
+
+
+_V6: list[bool] = []
+
+
+def ipv6_listenable() -> bool:
+    """Whether this host can listen on IPv6 (moby's IsV6Listenable: bind ``[::1]:0``)."""
+    if not _V6:
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+                s.bind(("::1", 0))
+            _V6.append(True)
+        except OSError:
+            _V6.append(False)
+    return _V6[0]
 
 
 class UserlandProxy:

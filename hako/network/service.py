@@ -37,7 +37,7 @@ from hako.errors import InvalidArgument, NotFound
 from hako.linux import firewall, netlink
 from hako.errors import Internal
 from hako.network import portmap, rules
-from hako.network.proxy import Forward, UserlandProxy, bind
+from hako.network.proxy import Forward, UserlandProxy, bind, ipv6_listenable
 from hako.network.config import NetworkConfig
 from hako.network.ipam import Ipam
 from hako.network.networks import NetworkStore
@@ -105,6 +105,7 @@ class NetworkService:
         self.gateway = ""
         self.subnet6 = ""  # the default bridge's IPv6 subnet and gateway (--ipv6)
         self.gateway6 = ""
+        self._ip6_table = True  # whether an ip6 table may exist (a stale one is removed at start)
         self.mtu = config.mtu or 1500
         self.store = NetworkStore(config.root)
         self._fw_lock = threading.Lock()
@@ -156,6 +157,7 @@ class NetworkService:
         if str(iface) not in addrs:
             netlink.addr_add(name, str(iface))
         netlink.link_up(name)
+        self._route_localnet(name)
         self.subnet, self.gateway = str(iface.network), str(iface.ip)
         ip_range = ""
         if cfg.fixed_cidr:
@@ -195,6 +197,14 @@ class NetworkService:
             netlink.addr_add(device, gateway)
         self.subnet6, self.gateway6 = str(net), str(net.network_address + 1)
         self.ipam.set_pool(BRIDGE_POOL6, self.subnet6, self.gateway6)
+        self._ipv6_forwarding()
+
+    def _ipv6_forwarding(self) -> None:
+        """``--ip-forward`` with IPv6 networks: net.ipv6.conf.all.forwarding=1, as dockerd
+        (which also stops the host accepting router advertisements on accept_ra=1 links)."""
+        if self.config.ip_forward:
+            with open("/proc/sys/net/ipv6/conf/all/forwarding", "w") as f:
+                f.write("1")
 
     def _free_subnet(self) -> ipaddress.IPv4Interface:
         used = [ipaddress.ip_network(n, strict=False) for n in netlink.ipv4_networks()]
@@ -216,15 +226,27 @@ class NetworkService:
         with self._fw_lock:
             ports = [p for items in self._ports.values() for p in items]
             allowed = [a for items in self._links.values() for a in items]
-            user = [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], bool(n.get("Internal")))
-                    for n in self.store.networks.values()]
-            body = rules.build(self.config.bridge_device, self.subnet, self.config.icc, allowed, ports, user)
-            firewall.replace_table("ip", rules.table_name(self.config.bridge_device), body)
+            nets = list(self.store.networks.values())
+            user = [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], bool(n.get("Internal"))) for n in nets]
+            v4 = [p for p in ports if ":" not in p[0] and ":" not in p[3]]
+            body = rules.build(self.config.bridge_device, self.subnet, self.config.icc, allowed, v4, user,
+                               loopback_dnat=not self.config.userland_proxy)
+            tables = [("ip", rules.table_name(self.config.bridge_device), body)]
+            user6 = [(n["Device"], n["IPAM"]["Config"][1]["Subnet"] if self._pool6(n) else "",
+                      bool(n.get("Internal"))) for n in nets]
+            if self.subnet6 or any(sub for _, sub, _ in user6) or self._ip6_table:
+                v6 = [p for p in ports if ":" in p[3]]
+                body6 = rules.build(self.config.bridge_device, self.subnet6, self.config.icc, [], v6, user6, "ip6") \
+                    if self.subnet6 or any(sub for _, sub, _ in user6) else None
+                tables.append(("ip6", rules.table_name(self.config.bridge_device), body6))
+                self._ip6_table = body6 is not None
+            firewall.replace_tables(tables)
 
     def shutdown(self, running: bool) -> None:
-        """At daemon exit: remove the filter table unless containers still run."""
+        """At daemon exit: remove the filter tables unless containers still run."""
         if not running and self.config.iptables and firewall.available():
-            firewall.delete_table("ip", rules.table_name(self.config.bridge_device))
+            firewall.replace_tables([(family, rules.table_name(self.config.bridge_device), None)
+                                     for family in ("ip", "ip6")])
 
     # -- sandboxes --------------------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str:
@@ -372,8 +394,18 @@ class NetworkService:
             gateway = f"{cfg['Gateway']}/{ipaddress.ip_network(cfg['Subnet']).prefixlen}"
             if gateway not in netlink.link_addrs(device, 6 if ":" in gateway else 4):
                 netlink.addr_add(device, gateway)
+            if pool.endswith("/6"):
+                self._ipv6_forwarding()
             self.ipam.set_pool(pool, cfg["Subnet"], cfg["Gateway"], cfg.get("IPRange", ""))
         netlink.link_up(device)
+        self._route_localnet(device)
+
+    def _route_localnet(self, device: str) -> None:
+        """``--userland-proxy=false``: 127.0.0.1 may be DNATed to containers on ``device``
+        (dockerd sets the same sysctl on its bridges)."""
+        if not self.config.userland_proxy and self.config.iptables:
+            with open(f"/proc/sys/net/ipv4/conf/{device}/route_localnet", "w") as f:
+                f.write("1")
 
     def remove_network(self, rec: dict[str, Any]) -> None:
         """Delete a user network (the caller checked it has no endpoints)."""
@@ -406,20 +438,19 @@ class NetworkService:
                 if proto not in ("tcp", "udp"):
                     raise InvalidArgument(f"publishing {proto} ports is not supported by hako")
                 for b in items:
-                    host_ip = b.get("HostIp") or "0.0.0.0"
+                    ips = [b["HostIp"]] if b.get("HostIp") else ["0.0.0.0"] + (["::"] if ipv6_listenable() else [])
 
-                    def try_bind(hp: int, host_ip: str = host_ip, proto: str = proto) -> Any:
-                        if (host_ip, hp, proto) in ours:
-                            raise Internal(f"driver failed programming external connectivity on endpoint "
-                                           f"{endpoint_name}: Bind for {host_ip}:{hp} failed: port is already allocated")
-                        return bind(host_ip, hp, proto, endpoint_name)
+                    def try_bind(hp: int, ips: list[str] = ips, proto: str = proto) -> list[Any]:
+                        return self._bind_all(ips, hp, proto, ours, endpoint_name)
 
-                    hp, sock = self.allocator.choose(b.get("HostPort") or "", proto, try_bind)
-                    fwd = Forward(host_ip, hp, proto, ep.ip, port, sock)
-                    made.append(fwd)
-                    ours.add((host_ip, hp, proto))
-                    self.proxy.add(fwd)
-                    result.setdefault(key, []).append({"HostIp": host_ip, "HostPort": str(hp)})
+                    hp, socks = self.allocator.choose(b.get("HostPort") or "", proto, try_bind)
+                    fwds = [Forward(ip, hp, proto, ep.ip6 if ":" in ip and ep.ip6 else ep.ip, port, sock)
+                            for ip, sock in zip(ips, socks)]
+                    made += fwds
+                    for fwd in fwds:
+                        ours.add((fwd.host_ip, hp, proto))
+                        self.proxy.add(fwd)
+                        result.setdefault(key, []).append({"HostIp": fwd.host_ip, "HostPort": str(hp)})
         except BaseException:
             for fwd in made:
                 self.proxy.remove(fwd)
@@ -429,6 +460,28 @@ class NetworkService:
             self._ports[cid] = [(f.host_ip, f.host_port, f.proto, f.target_ip, f.target_port) for f in made]
             self.rebuild_firewall()
         return result
+
+    @staticmethod
+    def _bind_all(ips: list[str], hp: int, proto: str, ours: set[tuple[str, int, str]],
+                  endpoint_name: str) -> list[Any]:
+        """Bind host port ``hp`` on every address of ``ips``, or none of them.
+
+        Raises:
+            Internal: Docker's texts for a port hakod or another process holds.
+        """
+        socks: list[Any] = []
+        try:
+            for ip in ips:
+                if (ip, hp, proto) in ours:
+                    shown = f"[{ip}]" if ":" in ip else ip
+                    raise Internal(f"driver failed programming external connectivity on endpoint "
+                                   f"{endpoint_name}: Bind for {shown}:{hp} failed: port is already allocated")
+                socks.append(bind(ip, hp, proto, endpoint_name))
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
 
     def unpublish(self, cid: str) -> None:
         for fwd in self._forwards.pop(cid, []):

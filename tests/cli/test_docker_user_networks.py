@@ -124,7 +124,8 @@ def test_hako_network_and_port_match_docker(hakod, docker_cli):
                           capture_output=True, env=hakod.env, timeout=60)
     assert mine.returncode == 0, mine.stderr
     cid = out(docker(hakod, docker_cli, "run", "-d", "--network", "unet5", "-p", "127.0.0.1::80",
-                     "-p", "127.0.0.1::53/udp", "busybox", "sleep", "60", check=True)).strip()
+                     "-p", "127.0.0.1::53/udp", "-p", "[::1]::81", "-p", "82", "busybox", "sleep", "60",
+                     check=True)).strip()
     try:
         for args in (("network", "ls"), ("network", "ls", "--no-trunc"), ("network", "ls", "-q"),
                      ("network", "ls", "--filter", "label=k=v", "--format", "{{.Name}} {{.Driver}}"),

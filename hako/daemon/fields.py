@@ -158,8 +158,9 @@ BUILD_QUERY: dict[str, Any] = {
     "q": HONOURED, "nocache": HONOURED, "cachefrom": HONOURED, "rm": HONOURED,
     "forcerm": HONOURED, "buildargs": HONOURED, "labels": HONOURED, "target": HONOURED,
     "platform": HONOURED,
-    "networkmode": Refuse("build network modes other than default, bridge and none",
-                          ok=("default", "bridge", "none")),
+    # default, bridge, none and user-defined networks (their embedded DNS included)
+    "networkmode": Refuse("build network modes host and container:",
+                          accept=lambda v: v != "host" and not str(v).startswith("container:")),
     "pull": Refuse("pulling base images during a build (the builder does not pull yet; pull them first)"),
     "memory": Refuse("resource limits on build steps"),
     "memswap": Refuse("resource limits on build steps"),

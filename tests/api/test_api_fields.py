@@ -204,7 +204,7 @@ def _ctx():
     return buf.getvalue()
 
 
-REFUSED_BUILD = [("networkmode", "host"), ("networkmode", "mynet"), ("pull", "1"), ("memory", "67108864"),
+REFUSED_BUILD = [("networkmode", "host"), ("networkmode", "container:abc"), ("pull", "1"), ("memory", "67108864"),
                  ("memswap", "-1"), ("cpushares", "512"), ("cpusetcpus", "0"), ("cpuperiod", "100000"),
                  ("cpuquota", "50000"), ("shmsize", "1048576"), ("squash", "1"), ("outputs", "type=local"),
                  ("isolation", "hyperv")]

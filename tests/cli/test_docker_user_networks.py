@@ -275,3 +275,23 @@ def test_ipv6_network_addresses_routes_hosts_and_dns(hakod, docker_cli):
         docker(hakod, docker_cli, "rm", "-f", "v6a")
         docker(hakod, docker_cli, "network", "rm", "v6net")
     assert subprocess.run(["ip", "link", "show", "br-" + nid[:12]], capture_output=True).returncode != 0
+
+
+def test_build_on_a_user_network_resolves_its_names(hakod, docker_cli, tmp_path):
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.19.0/24", "bnet", check=True)
+    docker(hakod, docker_cli, "run", "-d", "--name", "btarget", "--network", "bnet", "--network-alias",
+           "target.build", "busybox", "sleep", "60", check=True)
+    try:
+        (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN ping -c 1 -W 2 target.build\n")
+        env = dict(hakod.env, DOCKER_BUILDKIT="0")
+        res = subprocess.run([docker_cli, "build", "--network", "bnet", "-t", "bnet-built", str(tmp_path)],
+                             capture_output=True, env=env, timeout=120)
+        assert res.returncode == 0, res.stderr
+        assert "1 packets received" in res.stdout.decode()
+        res = subprocess.run([docker_cli, "build", "--no-cache", "--network", "none", str(tmp_path)],
+                             capture_output=True, env=env, timeout=120)
+        assert res.returncode != 0  # no name service without the network
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "btarget")
+        docker(hakod, docker_cli, "rmi", "bnet-built")
+        docker(hakod, docker_cli, "network", "rm", "bnet")

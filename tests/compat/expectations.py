@@ -27,14 +27,12 @@ DESELECTED: dict[str, str] = {
         "fails against any daemon (and needs websocket-client); hakod has no /attach/ws yet either",
 }
 
-_NETWORKS = "networking: not yet implemented for user-defined networks"
 _NET_SWARM = "networking: attachable, ingress and swarm-scoped networks need swarm mode"
 
 EXPECTED_FAILURES: dict[str, str] = {
     **{f"api_network_test.py::TestNetworks::{t}": _NET_SWARM for t in (
         "test_create_network_attachable", "test_create_network_ingress",
         "test_create_inspect_network_with_scope")},
-    "api_build_test.py::BuildTest::test_build_with_network_mode": _NETWORKS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_image_that_does_not_exist":
         "docker-py makes ImageNotFound only of Docker Hub's 'pull access denied ... repository does "
         "not exist' text; offline, the loopback docker.io mirror answers NAME_UNKNOWN, which dockerd "

@@ -89,6 +89,8 @@ def settings(config: dict[str, Any] | None, user_defined: bool) -> dict[str, Any
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
         if aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
+        if config.get("Links"):  # the docker CLI's text; legacy links are HostConfig.Links
+            raise InvalidArgument("links are only supported for user-defined networks")
     links = [str(x) for x in config.get("Links") or []]
     for spec in links:
         parse_link(spec)

@@ -187,8 +187,8 @@ def test_links_and_aliases_on_user_networks_resolve_by_dns(hakod, docker_cli):
                           check=True))
         assert _answers(text) == ["10.216.14.40"]
         status, body = hakod.api("POST", "/networks/bridge/connect",
-                                 {"Container": "lup", "EndpointConfig": {"Links": ["a:b:c"]}})
-        assert status == 400 and body["message"] == "bad format for links: a:b:c"
+                                 {"Container": "lup", "EndpointConfig": {"Links": ["lweb:w"]}})
+        assert status == 400 and body["message"] == "links are only supported for user-defined networks"
     finally:
         docker(hakod, docker_cli, "rm", "-f", "lweb", "lup")
         docker(hakod, docker_cli, "network", "rm", "lnk1", "lnk2")

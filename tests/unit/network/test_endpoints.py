@@ -24,6 +24,7 @@ def test_settings_keeps_what_was_given_and_nothing_else():
     ({"IPAMConfig": {"IPv4Address": "10.1.0.9"}}, False,
      "user specified IP address is supported on user defined networks only"),
     ({"Aliases": ["a"]}, False, "network-scoped alias is supported only for containers in user defined networks"),
+    ({"Links": ["a:b"]}, False, "links are only supported for user-defined networks"),
     ({"IPAMConfig": {"IPv4Address": "fd00::1"}}, True, "invalid IPv4 address: fd00::1"),
     ({"IPAMConfig": {"IPv6Address": "10.0.0.1"}}, True, "invalid IPv6 address: 10.0.0.1"),
     ({"IPAMConfig": {"IPv4Address": "0.0.0.0"}}, True, "invalid IPv4 address: 0.0.0.0"),

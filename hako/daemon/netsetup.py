@@ -200,14 +200,14 @@ def _network_record(net: Any, name: str) -> dict[str, Any] | None:
     return None if name == "bridge" else net.store.get(name)
 
 
-def _resolv_for(c: Container, embedded: bool) -> str:
+def _resolv_for(c: Container, embedded: bool, ipv6: bool = False) -> str:
     hc = c.host_config
     host = _host_file("resolv.conf")
     if embedded and not hc.get("Dns"):
         # moby's embedded resolver: 127.0.0.11, host's search, ndots:0
         return hostsfiles.resolv_conf(host, ["127.0.0.11"], hc.get("DnsSearch"),
                                       (hc.get("DnsOptions") or []) or ["ndots:0"])
-    return hostsfiles.resolv_conf(host, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"))
+    return hostsfiles.resolv_conf(host, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"), ipv6)
 
 
 def _host_file(name: str) -> str:
@@ -227,7 +227,7 @@ def write_etc_files(c: Container, ep: Endpoint | None, links: list[tuple[str, st
     extra = hostsfiles.extra_hosts(hc.get("ExtraHosts")) + list(links)
     write_bytes(c.file("hosts"), hostsfiles.hosts_file(
         hostname, conf.get("Domainname") or "", ep.ip if ep else "", extra, ep.ip6 if ep else "").encode())
-    write_bytes(c.file("resolv.conf"), _resolv_for(c, embedded_dns).encode())
+    write_bytes(c.file("resolv.conf"), _resolv_for(c, embedded_dns, bool(ep and ep.ip6)).encode())
 
 
 def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:

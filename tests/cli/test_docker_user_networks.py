@@ -271,8 +271,16 @@ def test_ipv6_network_addresses_routes_hosts_and_dns(hakod, docker_cli):
         assert "inet6 fd68:6b6f:17::2/64" in text and "default via fd68:6b6f:17::1 dev eth0" in text
         assert "10.216.17.3\tsix\nfd68:6b6f:17::2\tsix\n" in text, text  # v6a has .2
         assert "Address: fd68:6b6f:17::f00d" in text and "1 packets received" in text
+        # network connect --ip6 of a running container on the default bridge
+        docker(hakod, docker_cli, "run", "-d", "--name", "v6b", "busybox", "sleep", "60", check=True)
+        docker(hakod, docker_cli, "network", "connect", "--ip6", "fd68:6b6f:17::77", "v6net", "v6b", check=True)
+        text = out(docker(hakod, docker_cli, "exec", "v6b", "ip", "-o", "-6", "addr", "show", "eth1", "scope",
+                          "global", check=True))
+        assert "inet6 fd68:6b6f:17::77/64" in text
+        assert inspect(hakod, docker_cli, "v6b")["NetworkSettings"]["Networks"]["v6net"]["GlobalIPv6Address"] == \
+            "fd68:6b6f:17::77"
     finally:
-        docker(hakod, docker_cli, "rm", "-f", "v6a")
+        docker(hakod, docker_cli, "rm", "-f", "v6a", "v6b")
         docker(hakod, docker_cli, "network", "rm", "v6net")
     assert subprocess.run(["ip", "link", "show", "br-" + nid[:12]], capture_output=True).returncode != 0
 

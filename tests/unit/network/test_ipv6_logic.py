@@ -104,3 +104,10 @@ def test_proxy_binds_v6_only_next_to_v4_and_words_errors_as_docker():
             v6.close()
     finally:
         v4.close()
+
+
+def test_resolv_conf_keeps_ipv6_servers_only_for_containers_with_ipv6():
+    host = "nameserver fd68:6b6f::53\nnameserver 127.0.0.53\n"
+    assert hosts.resolv_conf(host, ipv6=True) == "nameserver fd68:6b6f::53\n"
+    assert hosts.resolv_conf(host).endswith("nameserver 8.8.8.8\nnameserver 8.8.4.4")
+    assert hosts.resolv_conf("nameserver ::1\n", ipv6=True).endswith("nameserver 2001:4860:4860::8844")

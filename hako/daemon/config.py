@@ -38,6 +38,7 @@ class DaemonConfig:
     iptables: bool = True
     icc: bool = True
     userland_proxy: bool = True
+    firewall_backend: str = "auto"  # --firewall-backend (hako): auto, nft or iptables
     default_address_pools: tuple = ()  # ((base, size), ...)
     tls: bool = False
     tls_verify: bool = False
@@ -70,6 +71,7 @@ class DaemonConfig:
             fixed_cidr=self.fixed_cidr, ipv6=bool(self.ipv6), fixed_cidr_v6=self.fixed_cidr_v6,
             mtu=int(self.mtu or 0), ip_forward=self.ip_forward,
             iptables=self.iptables, icc=self.icc, userland_proxy=self.userland_proxy,
+            firewall_backend=self.firewall_backend,
             default_address_pools=tuple(tuple(p) for p in self.default_address_pools))
 
     @property
@@ -153,6 +155,7 @@ _FILE_KEYS = {
     "iptables": "iptables",
     "icc": "icc",
     "userland-proxy": "userland_proxy",
+    "firewall-backend": "firewall_backend",
     "default-address-pools": "default_address_pools",
     "tls": "tls",
     "tlsverify": "tls_verify",

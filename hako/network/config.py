@@ -33,6 +33,7 @@ class NetworkConfig:
     iptables: bool = True  # --iptables: manage the packet filter
     icc: bool = True  # --icc: containers on the default bridge may talk to each other
     userland_proxy: bool = True  # --userland-proxy
+    firewall_backend: str = "auto"  # --firewall-backend (hako): auto (nft, else iptables), nft, iptables
     default_address_pools: tuple[tuple[str, int], ...] = ()  # --default-address-pool base=,size=
 
     @property

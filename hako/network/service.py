@@ -29,19 +29,18 @@ import ipaddress
 import logging
 import os
 import secrets
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from hako.errors import InvalidArgument, NotFound
-from hako.linux import firewall, netlink
+from hako.linux import netlink
 from hako.errors import Internal
-from hako.network import portmap, rules
+from hako.network import portmap
 from hako.network.proxy import Forward, UserlandProxy, bind, ipv6_listenable
 from hako.network.config import NetworkConfig
+from hako.network.filtering import Firewall, RuleSpec
 from hako.network.ipam import Ipam
 from hako.network.networks import NetworkStore
-from hako.support import atomicfile
 
 log = logging.getLogger("hako.network")
 
@@ -105,10 +104,9 @@ class NetworkService:
         self.gateway = ""
         self.subnet6 = ""  # the default bridge's IPv6 subnet and gateway (--ipv6)
         self.gateway6 = ""
-        self._ip6_table = True  # whether an ip6 table may exist (a stale one is removed at start)
         self.mtu = config.mtu or 1500
         self.store = NetworkStore(config.root)
-        self._fw_lock = threading.Lock()
+        self.firewall = Firewall(config.firewall_backend if config.iptables else "none")
         self._ports: dict[str, list[tuple[str, int, str, str, int]]] = {}
         self._forwards: dict[str, list[Forward]] = {}
         self._links: dict[str, list[tuple[str, str, str, int]]] = {}
@@ -216,37 +214,21 @@ class NetworkService:
                               "among the defaults to assign to the network")
 
     def rebuild_firewall(self) -> None:
-        """Install the table for the bridge and every published port (or nothing, with
+        """Install the rules for the bridges and every published port (or nothing, with
         ``--iptables=false``)."""
         if not self.config.iptables or not self.subnet:
             return
-        if not firewall.available():
-            log.warning("nft is not installed: no masquerading, no published-port DNAT")
-            return
-        with self._fw_lock:
-            ports = [p for items in self._ports.values() for p in items]
-            allowed = [a for items in self._links.values() for a in items]
-            nets = list(self.store.networks.values())
-            user = [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], bool(n.get("Internal"))) for n in nets]
-            v4 = [p for p in ports if ":" not in p[0] and ":" not in p[3]]
-            body = rules.build(self.config.bridge_device, self.subnet, self.config.icc, allowed, v4, user,
-                               loopback_dnat=not self.config.userland_proxy)
-            tables = [("ip", rules.table_name(self.config.bridge_device), body)]
-            user6 = [(n["Device"], n["IPAM"]["Config"][1]["Subnet"] if self._pool6(n) else "",
-                      bool(n.get("Internal"))) for n in nets]
-            if self.subnet6 or any(sub for _, sub, _ in user6) or self._ip6_table:
-                v6 = [p for p in ports if ":" in p[3]]
-                body6 = rules.build(self.config.bridge_device, self.subnet6, self.config.icc, [], v6, user6, "ip6") \
-                    if self.subnet6 or any(sub for _, sub, _ in user6) else None
-                tables.append(("ip6", rules.table_name(self.config.bridge_device), body6))
-                self._ip6_table = body6 is not None
-            firewall.replace_tables(tables)
+        nets = list(self.store.networks.values())
+        self.firewall.apply(RuleSpec(
+            self.config.bridge_device, self.subnet, self.subnet6, self.config.icc, not self.config.userland_proxy,
+            [a for items in self._links.values() for a in items], [p for items in self._ports.values() for p in items],
+            [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], n["IPAM"]["Config"][1]["Subnet"] if self._pool6(n) else "",
+              bool(n.get("Internal"))) for n in nets]))
 
     def shutdown(self, running: bool) -> None:
-        """At daemon exit: remove the filter tables unless containers still run."""
-        if not running and self.config.iptables and firewall.available():
-            firewall.replace_tables([(family, rules.table_name(self.config.bridge_device), None)
-                                     for family in ("ip", "ip6")])
+        """At daemon exit: remove the filter rules unless containers still run."""
+        if not running and self.config.iptables:
+            self.firewall.remove(self.config.bridge_device)
 
     # -- sandboxes --------------------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str:

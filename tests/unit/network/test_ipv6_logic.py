@@ -111,3 +111,22 @@ def test_resolv_conf_keeps_ipv6_servers_only_for_containers_with_ipv6():
     assert hosts.resolv_conf(host, ipv6=True) == "nameserver fd68:6b6f::53\n"
     assert hosts.resolv_conf(host).endswith("nameserver 8.8.8.8\nnameserver 8.8.4.4")
     assert hosts.resolv_conf("nameserver ::1\n", ipv6=True).endswith("nameserver 2001:4860:4860::8844")
+
+
+def test_iptables_fallback_rules_say_what_the_nft_table_says():
+    chains = rules.build_xt("hako0", "10.1.0.0/24", False, [("10.1.0.2", "10.1.0.3", "tcp", 6379)],
+                            [("127.0.0.1", 8080, "tcp", "10.1.0.2", 80)], [("br-x", "10.2.0.0/24", True)])
+    nat, fwd = chains["nat"], chains["filter"]["hako_hako0-FWD"]
+    assert nat["hako_hako0-POST"] == ["-s 10.1.0.0/24 ! -o hako0 -j MASQUERADE"]  # internal: none
+    assert nat["hako_hako0-PORTS"] == ["! -i hako0 -d 127.0.0.1 -p tcp --dport 8080 -j DNAT --to-destination 10.1.0.2:80"]
+    assert fwd[:3] == ["-i br-x ! -o br-x -j DROP", "! -i br-x -o br-x -j DROP", "-i hako0 -o br-x -j DROP"]
+    assert "-i hako0 -o hako0 -s 10.1.0.2 -d 10.1.0.3 -p tcp --dport 6379 -j ACCEPT" in fwd
+    assert fwd.index("-i hako0 -o hako0 -j DROP") > fwd.index(
+        "-i hako0 -o hako0 -s 10.1.0.3 -d 10.1.0.2 -p tcp --sport 6379 -j ACCEPT")
+    v6 = rules.build_xt("hako0", "fd68::/64", True, [], [("::", 80, "tcp", "fd68::2", 80)], [], "ip6")
+    assert v6["nat"]["hako_hako0-PORTS"] == ["! -i hako0 -p tcp --dport 80 -j DNAT --to-destination [fd68::2]:80"]
+    jumps = rules.xt_jumps("hako0")
+    assert ("nat", "OUTPUT", "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j hako_hako0-PORTS") in jumps
+    assert ("nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j hako_hako0-PORTS") in \
+        rules.xt_jumps("hako0", loopback_dnat=True)
+    assert all(len(c) <= 28 for cs in rules.chain_names("br-0123456789ab").values() for c in cs)

@@ -149,3 +149,46 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     data = (ctypes.c_uint32 * 6)(effective & m, permitted & m, inheritable & m,
                                  effective >> 32, permitted >> 32, inheritable >> 32)
     _check(_lib().syscall(_SYS_CAPSET, header, data), "capset")
+
+
+# The new mount API (linux/mount.h); syscall numbers are the same on every architecture.
+_SYS_OPEN_TREE = 428
+_SYS_MOVE_MOUNT = 429
+_SYS_MOUNT_SETATTR = 442
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_IDMAP = 0x100000
+
+
+def open_tree(path: str, flags: int) -> int:
+    """open_tree(2) relative to the cwd; returns the mount fd. Raises OSError."""
+    import ctypes
+
+    return _check(_lib().syscall(_SYS_OPEN_TREE, ctypes.c_int(-100), _b(path), ctypes.c_uint(flags)),
+                  f"open_tree {path}")
+
+
+def move_mount_fd(from_fd: int, to_fd: int) -> None:
+    """move_mount(2) of the mount ``from_fd`` onto the path ``to_fd`` (both by descriptor).
+    Raises OSError."""
+    import ctypes
+
+    _check(_lib().syscall(_SYS_MOVE_MOUNT, ctypes.c_int(from_fd), b"", ctypes.c_int(to_fd), b"",
+                          ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)),
+           "move_mount")
+
+
+def mount_setattr_idmap(fd: int, userns_fd: int, recursive: bool) -> None:
+    """mount_setattr(2): make the (detached) mount ``fd`` idmapped by ``userns_fd``.
+    Raises OSError (EINVAL: the filesystem does not support idmapped mounts)."""
+    import ctypes
+
+    attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    _check(_lib().syscall(_SYS_MOUNT_SETATTR, ctypes.c_int(fd), b"", ctypes.c_uint(flags), attr,
+                          ctypes.c_size_t(ctypes.sizeof(attr))), "mount_setattr (idmap)")

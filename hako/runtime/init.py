@@ -45,6 +45,7 @@ class InitContext:
         self.executable = ""
         self.seccomp = None  # seccomp.prepare_load() of the compiled filter, made by the parent
         self.hook_state = None  # the state document of hooks, sent by the parent
+        self.idmap_fds: dict[int, int] = {}  # spec mount index → detached idmapped mount (idmap.py)
 
 
 class StepError(Exception):
@@ -107,9 +108,9 @@ def setup_rootfs(ctx: InitContext) -> None:
     rootfs.set_propagation(linux.get("rootfsPropagation", ""))
     rootfs.bind_rootfs(ctx.rootfs)
     cgroupns = "cgroup" in ctx.namespaces
-    for entry in ctx.spec.get("mounts") or []:
+    for i, entry in enumerate(ctx.spec.get("mounts") or []):
         try:
-            rootfs.mount_one(ctx.rootfs, ctx.bundle, entry, cgroupns)
+            rootfs.mount_one(ctx.rootfs, ctx.bundle, entry, cgroupns, ctx.idmap_fds.get(i, -1))
         except OSError as exc:
             raise StepError(f'error mounting "{entry.get("source", "")}" to rootfs at '
                             f'"{entry.get("destination", "")}": {describe(exc)}') from exc

@@ -234,7 +234,7 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         RuntimeFailed: setup failed in the child or in the cgroup (nothing is left behind).
     """
     from hako.linux import proc
-    from hako.runtime import validate
+    from hako.runtime import idmap, validate
     from hako.runtime.init import InitContext
 
     bundle = os.path.abspath(opts.bundle)
@@ -245,7 +245,7 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
     c = Container(opts.container_id, state_dir, bundle, rootfs, created=rfc3339_nano(),
                   cgroups_path=(spec.get("linux") or {}).get("cgroupsPath") or "",
                   config=spec)
-    mgr = pid = None
+    mgr = pid = ctx = None
     try:
         os.mkfifo(c.fifo_path, 0o622)
         os.chmod(c.fifo_path, 0o622)  # past the umask: the init may reopen it as non-root
@@ -253,6 +253,8 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
                           fifo_fd=os.open(c.fifo_path, os.O_PATH | os.O_CLOEXEC),
                           no_pivot=opts.no_pivot)
         prepare_seccomp(ctx, spec, spec["process"], opts.root)
+        if any(idmap.wanted(m) for m in spec.get("mounts") or []):  # before any namespace
+            ctx.idmap_fds = idmap.prepare(spec.get("mounts") or [], bundle)
         if opts.console_socket:
             ctx.console = connect_console(opts.console_socket)
         mgr = cgroup_manager(c.cgroups_path, c.id, log)
@@ -272,6 +274,7 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         _handshake(ctx, pid, mgr, with_default_rules((spec.get("linux") or {}).get("resources")),
                    c)
         os.close(ctx.fifo_fd)
+        idmap.close(ctx.idmap_fds)
         if ctx.console is not None:
             ctx.console.close()
         c.status = Status.CREATED
@@ -280,6 +283,8 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
     except BaseException:
         if pid:
             _kill_and_reap(pid)
+        if ctx is not None:
+            idmap.close(ctx.idmap_fds)
         _cleanup_cgroup(mgr, log)
         from hako.runtime.container import remove_state
 

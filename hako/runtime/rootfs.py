@@ -57,7 +57,7 @@ def parent_mount_private(path: str) -> None:
         syscalls.mount(None, best.mountpoint, None, mnt.MS_PRIVATE)
 
 
-def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
+def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool, tree_fd: int = -1) -> None:
     """Perform one spec mount under ``rootfs``.
 
     The destination is resolved and made inside the rootfs through descriptors
@@ -71,6 +71,8 @@ def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
         bundle: bundle dir, for relative bind sources.
         entry: the spec mount dict (destination, type, source, options).
         cgroupns: whether the init has its own cgroup namespace.
+        tree_fd: a detached (idmapped) copy of the bind source to attach instead of binding
+            the source (``idmap.prepare``).
     Raises:
         OSError: the mount failed (the message names it).
         InvalidArgument: relative destination.
@@ -91,7 +93,10 @@ def mount_one(rootfs: str, bundle: str, entry: dict, cgroupns: bool) -> None:
             fd = root.make(dest, "dir" if os.path.isdir(source) else "file")
             try:
                 check_proc_mount(rootfs, fd, dest, m)
-                syscalls.mount(source, proc_path(fd), None, mnt.MS_BIND | (opts.flags & mnt.MS_REC))
+                if tree_fd >= 0:
+                    syscalls.move_mount_fd(tree_fd, fd)
+                else:
+                    syscalls.mount(source, proc_path(fd), None, mnt.MS_BIND | (opts.flags & mnt.MS_REC))
             finally:
                 os.close(fd)
             extra = opts.flags & ~(mnt.MS_BIND | mnt.MS_REC | mnt.MS_REMOUNT)

@@ -95,6 +95,10 @@ def validate_spec(spec: dict, console_socket: str | None) -> dict:
         if entry.path:
             namespaces.check_path(entry)
     _check_id_mappings(linux, ns)
+    from hako.runtime import idmap
+
+    for entry in spec.get("mounts") or []:
+        idmap.validate(entry)
     _check_security_labels(spec)
     terminal = bool(process.get("terminal"))
     if terminal and not console_socket:

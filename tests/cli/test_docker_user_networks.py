@@ -303,3 +303,41 @@ def test_build_on_a_user_network_resolves_its_names(hakod, docker_cli, tmp_path)
         docker(hakod, docker_cli, "rm", "-f", "btarget")
         docker(hakod, docker_cli, "rmi", "bnet-built")
         docker(hakod, docker_cli, "network", "rm", "bnet")
+
+
+def test_hako_cli_network_flags(hakod, docker_cli):
+    """hako run/network connect send the endpoint settings the docker CLI sends."""
+    import os
+    import sys
+
+    hako = os.path.join(os.path.dirname(sys.executable), "hako")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([hako, *args], capture_output=True, env=hakod.env, timeout=60)
+
+    assert run("network", "create", "--ipv6", "--subnet", "10.216.22.0/24", "--subnet", "fd68:6b6f:22::/64",
+               "hnet").returncode == 0
+    try:
+        res = run("run", "-d", "--name", "hk1", "--network", "hnet", "--ip", "10.216.22.5", "--ip6",
+                  "fd68:6b6f:22::5", "--network-alias", "hka", "--link", "hk2:peer", "--mac-address",
+                  "02:42:0a:d8:16:05", "--link-local-ip", "169.254.22.5", "busybox", "sleep", "60")
+        assert res.returncode == 0, res.stderr
+        st = inspect(hakod, docker_cli, "hk1")["NetworkSettings"]["Networks"]["hnet"]
+        assert (st["IPAddress"], st["GlobalIPv6Address"], st["MacAddress"]) == \
+            ("10.216.22.5", "fd68:6b6f:22::5", "02:42:0a:d8:16:05")
+        assert st["Links"] == ["hk2:peer"] and "hka" in st["Aliases"]
+        assert st["IPAMConfig"]["LinkLocalIPs"] == ["169.254.22.5"]
+        docker(hakod, docker_cli, "run", "-d", "--name", "hk2", "busybox", "sleep", "60", check=True)
+        res = run("network", "connect", "--ip", "10.216.22.6", "--ip6", "fd68:6b6f:22::6", "--alias", "hkb",
+                  "--driver-opt", "com.example.x=1", "hnet", "hk2")
+        assert res.returncode == 0, res.stderr
+        st = inspect(hakod, docker_cli, "hk2")["NetworkSettings"]["Networks"]["hnet"]
+        assert (st["IPAddress"], st["GlobalIPv6Address"]) == ("10.216.22.6", "fd68:6b6f:22::6")
+        assert st["DriverOpts"] == {"com.example.x": "1"} and "hkb" in st["Aliases"]
+        text = out(docker(hakod, docker_cli, "exec", "hk1", "nslookup", "peer", check=True))
+        assert _answers(text) == ["10.216.22.6", "fd68:6b6f:22::6"], text  # A and AAAA
+        res = run("run", "--rm", "--network-alias", "x", "busybox", "true")
+        assert res.returncode == 125 and b"network-scoped aliases are only supported" in res.stderr
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "hk1", "hk2")
+        run("network", "rm", "hnet")

@@ -144,16 +144,24 @@ def _endpoint_settings(network_id: str = "", ep: Endpoint | None = None,
     """EndpointSettings as inspect shows them; ``DesiredMacAddress`` (the requested MAC,
     moby's field of the same name) is kept in the record and left out of inspect."""
     keep = keep or {}
-    desired = keep.get("DesiredMacAddress", keep.get("MacAddress")) or ""
+    desired = _desired_mac(keep)
     return {
         "IPAMConfig": keep.get("IPAMConfig"), "Links": keep.get("Links"), "Aliases": keep.get("Aliases"),
         "NetworkID": network_id,
         "EndpointID": ep.endpoint_id if ep else "", "Gateway": ep.gateway if ep else "",
         "IPAddress": ep.ip if ep else "", "IPPrefixLen": ep.prefixlen if ep else 0,
         "IPv6Gateway": ep.gateway6 if ep else "", "GlobalIPv6Address": ep.ip6 if ep else "",
-        "GlobalIPv6PrefixLen": ep.prefixlen6 if ep else 0, "MacAddress": ep.mac if ep else desired, "DriverOpts": keep.get("DriverOpts"),
-        "DesiredMacAddress": desired,
+        "GlobalIPv6PrefixLen": ep.prefixlen6 if ep else 0, "MacAddress": ep.mac if ep else desired,
+        "DriverOpts": keep.get("DriverOpts"), "DesiredMacAddress": desired,
     }
+
+
+def _desired_mac(settings: dict[str, Any]) -> str:
+    """The MAC asked for: ``DesiredMacAddress``, or in settings without it (a client's, or a
+    record written before it existed) ``MacAddress`` unless it is a running endpoint's."""
+    if "DesiredMacAddress" in settings:
+        return settings["DesiredMacAddress"] or ""
+    return "" if settings.get("EndpointID") else settings.get("MacAddress") or ""
 
 
 def _wanted(settings: dict[str, Any] | None, mac: str = "") -> dict[str, Any]:
@@ -162,7 +170,7 @@ def _wanted(settings: dict[str, Any] | None, mac: str = "") -> dict[str, Any]:
     ipam = settings.get("IPAMConfig") or {}
     return {"ip": ipam.get("IPv4Address") or "", "ip6": ipam.get("IPv6Address") or "",
             "link_local": list(ipam.get("LinkLocalIPs") or []),
-            "mac": settings.get("DesiredMacAddress", settings.get("MacAddress")) or mac}
+            "mac": _desired_mac(settings) or mac}
 
 
 def initial(net: Any, hc: dict[str, Any], endpoints: dict[str, Any] | None = None) -> dict[str, Any]:

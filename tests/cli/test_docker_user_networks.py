@@ -227,6 +227,10 @@ def test_endpoint_mac_link_local_and_driver_opts(hakod, docker_cli):
         docker(hakod, docker_cli, "start", cid, check=True)
         text = out(docker(hakod, docker_cli, "exec", cid, "ip", "-o", "link", check=True))
         assert "link/ether 02:42:0a:d8:0f:98" in text
+        docker(hakod, docker_cli, "stop", "-t", "0", cid, check=True)  # the request outlives the run
+        assert inspect(hakod, docker_cli, cid)["NetworkSettings"]["Networks"]["bridge"]["MacAddress"] == \
+            "02:42:0a:d8:0f:98"
+        docker(hakod, docker_cli, "start", cid, check=True)
         status, body = hakod.api("POST", "/networks/epnet/connect",
                                  {"Container": cid, "EndpointConfig": {"DriverOpts": {
                                      "com.docker.network.endpoint.ifname": "x"}}})

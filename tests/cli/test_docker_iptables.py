@@ -57,7 +57,7 @@ def xt_tables():
             subprocess.run(["nft", "delete", "table", family, table], capture_output=True)
 
 
-def test_iptables_backend_dnat_and_cleanup(fresh_hakod, docker_cli, xt_tables):
+def test_iptables_backend_dnat_and_cleanup(xt_tables, fresh_hakod, docker_cli):  # xt_tables: torn down last
     d = fresh_hakod(extra_args=("--firewall-backend", "iptables", "--userland-proxy=false", "--ipv6",
                                 "--fixed-cidr-v6", "fd68:6b6f:21::/64"))
     d.start()

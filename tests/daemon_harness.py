@@ -224,7 +224,26 @@ def remove_network(bridge: str, data_root: str = "") -> None:
             name = line.split(":")[1].strip().split("@")[0]
             subprocess.run(["ip", "link", "del", name], capture_output=True)
         subprocess.run(["ip", "link", "del", br], capture_output=True)
-    subprocess.run(["nft", "delete", "table", "ip", "hako_" + bridge], capture_output=True)
+    for family in ("ip", "ip6"):
+        subprocess.run(["nft", "delete", "table", family, "hako_" + bridge], capture_output=True)
+    _remove_xt_chains("hako_" + bridge)
+
+
+def _remove_xt_chains(prefix: str) -> None:
+    """The iptables chains of a daemon run with ``--firewall-backend iptables`` (by name)."""
+    if not shutil.which("iptables"):
+        return
+    for tool in ("iptables", "ip6tables"):
+        for table in ("nat", "filter"):
+            rules = subprocess.run([tool, "-w", "-t", table, "-S"], capture_output=True, text=True).stdout
+            ours = [ln.split()[1] for ln in rules.splitlines() if ln.startswith(f"-N {prefix}-")]
+            for line in rules.splitlines():
+                if line.startswith("-A ") and line.split()[1] not in ours and \
+                        any(line.endswith(f"-j {chain}") for chain in ours):
+                    subprocess.run([tool, "-w", "-t", table, "-D", *line.split()[1:]], capture_output=True)
+            for chain in ours:
+                subprocess.run([tool, "-w", "-t", table, "-F", chain], capture_output=True)
+                subprocess.run([tool, "-w", "-t", table, "-X", chain], capture_output=True)
 
 
 def _kill_shims(exec_root: str) -> None:

@@ -55,12 +55,15 @@ def add_run_flags(p: Parser) -> None:
     p.flag("--init")
     p.flag("-i", "--interactive")
     p.option("--ip")
+    p.option("--ip6")
     p.option("--ipc")
     p.multi("-l", "--label")
     p.multi("--label-file")
     p.multi("--link")
+    p.multi("--link-local-ip")
     p.option("--log-driver")
     p.multi("--log-opt")
+    p.option("--mac-address")
     p.option("-m", "--memory", type=_typed(resources.parse_memory))
     p.option("--memory-reservation", type=_typed(resources.parse_memory))
     p.option("--memory-swap", type=_typed(resources.parse_memory_swap))
@@ -261,12 +264,35 @@ def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
         config["Healthcheck"] = health
     host = _host_config(opts, binds, mount_list, port_map)
     body = dict(config, HostConfig=host)
-    net = opts.network
-    if net and net not in ("default", "bridge", "host", "none") and opts.network_alias:
-        body["NetworkingConfig"] = {"EndpointsConfig": {net: {"Aliases": opts.network_alias}}}
-    else:
-        body["NetworkingConfig"] = {"EndpointsConfig": {}}
+    if opts.mac_address:  # API < 1.44: the container's MAC (on its first network)
+        body["MacAddress"] = opts.mac_address
+    endpoint = _endpoint(opts)
+    body["NetworkingConfig"] = {"EndpointsConfig": {opts.network: endpoint} if endpoint else {}}
     return body
+
+
+def _endpoint(opts: argparse.Namespace) -> dict[str, Any]:
+    """The endpoint settings of the container's network, as the docker CLI makes them:
+    aliases, addresses, and ``--link`` on a user-defined network (a legacy link on the
+    default bridge, in HostConfig.Links only).
+
+    Raises:
+        InvalidArgument: aliases on a built-in network (the docker CLI's text).
+    """
+    user_defined = opts.network not in ("default", "bridge", "host", "none") and \
+        not opts.network.startswith("container:")
+    endpoint: dict[str, Any] = {}
+    if opts.network_alias:
+        if not user_defined:
+            raise InvalidArgument("network-scoped aliases are only supported for user-defined networks")
+        endpoint["Aliases"] = list(opts.network_alias)
+    if opts.link and user_defined:
+        endpoint["Links"] = list(opts.link)
+    ipam = {key: value for key, value in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6),
+                                          ("LinkLocalIPs", opts.link_local_ip)) if value}
+    if ipam:
+        endpoint["IPAMConfig"] = ipam
+    return endpoint
 
 
 def _host_config(opts: argparse.Namespace, binds: list[str], mount_list: list[dict],

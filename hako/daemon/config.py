@@ -31,11 +31,14 @@ class DaemonConfig:
     bridge_cidr: str = ""  # --bip
     default_bridge_name: str = "hako0"  # --bridge-name (hako): the bridge hakod makes
     fixed_cidr: str = ""
+    ipv6: bool = False  # --ipv6: the default bridge has IPv6 (needs --fixed-cidr-v6)
+    fixed_cidr_v6: str = ""
     mtu: int = 0
     ip_forward: bool = True
     iptables: bool = True
     icc: bool = True
     userland_proxy: bool = True
+    firewall_backend: str = "auto"  # --firewall-backend (hako): auto, nft or iptables
     default_address_pools: tuple = ()  # ((base, size), ...)
     tls: bool = False
     tls_verify: bool = False
@@ -67,8 +70,10 @@ class DaemonConfig:
         return NetworkConfig(
             root=os.path.join(self.data_root, "network"), netns_dir=os.path.join(self.exec_root, "netns"),
             bridge=self.bridge_name, bridge_name=self.default_bridge_name, bip=self.bridge_cidr,
-            fixed_cidr=self.fixed_cidr, mtu=int(self.mtu or 0), ip_forward=self.ip_forward,
+            fixed_cidr=self.fixed_cidr, ipv6=bool(self.ipv6), fixed_cidr_v6=self.fixed_cidr_v6,
+            mtu=int(self.mtu or 0), ip_forward=self.ip_forward,
             iptables=self.iptables, icc=self.icc, userland_proxy=self.userland_proxy,
+            firewall_backend=self.firewall_backend,
             default_address_pools=tuple(tuple(p) for p in self.default_address_pools))
 
     @property
@@ -145,11 +150,14 @@ _FILE_KEYS = {
     "bridge": "bridge_name",
     "bip": "bridge_cidr",
     "fixed-cidr": "fixed_cidr",
+    "ipv6": "ipv6",
+    "fixed-cidr-v6": "fixed_cidr_v6",
     "mtu": "mtu",
     "ip-forward": "ip_forward",
     "iptables": "iptables",
     "icc": "icc",
     "userland-proxy": "userland_proxy",
+    "firewall-backend": "firewall_backend",
     "default-address-pools": "default_address_pools",
     "tls": "tls",
     "tlsverify": "tls_verify",

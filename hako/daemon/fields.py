@@ -11,8 +11,9 @@ accepted, anything else is ``InvalidArgument`` (HTTP 400)::
     HostConfig.PidMode is not supported yet (PID modes host and container: only private namespaces are implemented)
 
 Networking: ``default``/``bridge`` (the default bridge), ``none``, ``host`` and
-``container:<id>`` are honoured (``daemon/netsetup.py``), and published ports and legacy
-links; user-defined networks live in ``hako/network``.
+``container:<id>`` are honoured (``daemon/netsetup.py``), and published ports, legacy
+links and endpoint settings (``check_endpoint``, also for ``network connect``); user-defined
+networks live in ``hako/network``.
 
 Unknown fields (not in the API) are ignored, as Go's JSON decoder does.
 
@@ -88,7 +89,7 @@ HOST_CONFIG: dict[str, Any] = {
     "IpcMode": Refuse(f"IPC modes other than private and shareable: {_NO_NS}",
                       ok=("private", "shareable")),
     "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
-    "Links": HONOURED,  # legacy links on the default bridge (netsetup.py)
+    "Links": HONOURED,  # legacy links on the default bridge; on a user network the endpoint's
     "OomScoreAdj": HONOURED,
     "PidMode": Refuse(f"PID modes host and container: {_NO_NS}"),
     "Privileged": HONOURED,
@@ -147,8 +148,9 @@ BUILD_QUERY: dict[str, Any] = {
     "q": HONOURED, "nocache": HONOURED, "cachefrom": HONOURED, "rm": HONOURED,
     "forcerm": HONOURED, "buildargs": HONOURED, "labels": HONOURED, "target": HONOURED,
     "platform": HONOURED,
-    "networkmode": Refuse("build network modes other than default, bridge and none",
-                          ok=("default", "bridge", "none")),
+    # default, bridge, none and user-defined networks (their embedded DNS included)
+    "networkmode": Refuse("build network modes host and container:",
+                          accept=lambda v: v != "host" and not str(v).startswith("container:")),
     "pull": Refuse("pulling base images during a build (the builder does not pull yet; pull them first)"),
     "memory": Refuse("resource limits on build steps"),
     "memswap": Refuse("resource limits on build steps"),
@@ -176,25 +178,34 @@ def _check_table(obj: dict[str, Any], table: dict[str, Any], prefix: str) -> Non
             raise _refuse(f"{prefix}{key}", rule)
 
 
-# Links: names only this container resolves on a user-defined network (netsetup.lookup)
-_ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "NetworkID", "EndpointID", "Gateway", "IPAddress",
-                      "IPPrefixLen", "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "Links"}
+# EndpointSettings fields a client may send (hako/network/endpoints.py checks their values);
+# the rest of the struct is inspect's output and ignored on input, as by dockerd
+_ENDPOINT_HONOURED = {"Aliases", "IPAMConfig", "Links", "MacAddress", "DriverOpts", "NetworkID",
+                      "EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "IPv6Gateway",
+                      "GlobalIPv6Address", "GlobalIPv6PrefixLen"}
+_IPAM_HONOURED = {"IPv4Address", "IPv6Address", "LinkLocalIPs"}
 
 
-def check_endpoint(where: str, settings: dict[str, Any] | None) -> None:
-    """Refuse the endpoint settings (``EndpointSettings``, of a create's
-    ``NetworkingConfig`` or of ``POST /networks/{id}/connect``) hako would ignore;
-    ``where`` names them in the error.
+def check_endpoint(where: str, settings: Any) -> None:
+    """Refuse the fields of one ``EndpointSettings`` hako would ignore (``where`` names it:
+    ``NetworkingConfig.EndpointsConfig.<net>`` or ``EndpointConfig``).
 
     Raises:
-        InvalidArgument: ``<where>.<Field> is not supported yet (...)``.
+        InvalidArgument: naming the field.
     """
-    for key, value in (settings or {}).items():
+    if not isinstance(settings, dict):
+        return  # the type check (wiretypes) owns malformed values
+    for key, value in settings.items():
         if key == "IPAMConfig" and isinstance(value, dict):
-            extra = {k: v for k, v in value.items() if k != "IPv4Address" and not is_zero(v)}
+            extra = {k: v for k, v in value.items() if k not in _IPAM_HONOURED and not is_zero(v)}
             if extra:
                 raise InvalidArgument(f"{where}.IPAMConfig.{sorted(extra)[0]} is not supported yet "
-                                      f"(IPv6 and link-local addresses)")
+                                      f"(endpoint address options of newer APIs)")
+        elif key == "DriverOpts" and isinstance(value, dict):
+            for opt in value:  # meaningful to newer dockerd's bridge driver; others mean nothing
+                if str(opt).startswith("com.docker.network."):
+                    raise InvalidArgument(f"{where}.DriverOpts.{opt} is not supported yet (endpoint "
+                                          f"options of newer Docker bridge drivers)")
         elif key not in _ENDPOINT_HONOURED and not is_zero(value):
             raise InvalidArgument(f"{where}.{key} is not supported yet (endpoint {key} on a network)")
 
@@ -204,7 +215,7 @@ def _check_networking(body: dict[str, Any]) -> None:
     if not isinstance(endpoints, dict):
         return  # the type check (wiretypes) owns malformed values
     for name, settings in endpoints.items():
-        check_endpoint(f"NetworkingConfig.EndpointsConfig.{name}", settings)
+        check_endpoint(f"NetworkingConfig.EndpointsConfig.{name}", settings or {})
 
 
 def check_create(body: dict[str, Any]) -> None:

@@ -44,9 +44,12 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--bridge-name", dest="default_bridge_name",
                    help="name of the default bridge hakod makes (hako; default hako0)")
     p.add_argument("--fixed-cidr", dest="fixed_cidr")
+    p.add_argument("--fixed-cidr-v6", dest="fixed_cidr_v6")
     p.add_argument("--mtu", dest="mtu", type=int)
+    p.add_argument("--firewall-backend", dest="firewall_backend", choices=["auto", "nft", "iptables"],
+                   help="packet filter tool (hako; auto: nft, else iptables)")
     for flag, dest in (("--ip-forward", "ip_forward"), ("--iptables", "iptables"), ("--icc", "icc"),
-                       ("--userland-proxy", "userland_proxy")):
+                       ("--userland-proxy", "userland_proxy"), ("--ipv6", "ipv6")):
         p.add_argument(flag, dest=dest, type=_bool, nargs="?", const=True, metavar="BOOL")
     p.add_argument("--default-address-pool", dest="default_address_pools", action="append",
                    metavar="base=CIDR,size=N")

@@ -30,6 +30,7 @@ from typing import Any
 from hako.daemon import fields
 from hako.daemon.state import Container
 from hako.errors import Conflict, InvalidArgument, NotFound
+from hako.network import endpoints as epmod
 from hako.network import hosts as hostsfiles
 from hako.network import links as linkmod
 from hako.network import portmap
@@ -75,12 +76,7 @@ def check_create(body: dict[str, Any], hc: dict[str, Any]) -> None:
     if mode == "host" and hc.get("Links"):
         raise InvalidArgument("conflicting options: host type networking can't be used with links. "
                               "This would result in undefined behavior")
-    mac = conf.get("MacAddress")
-    if mac:
-        parts = mac.split(":")
-        if len(parts) != 6 or not all(len(p) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in p)
-                                      for p in parts):
-            raise InvalidArgument(f"{mac} is not a valid mac address")
+    epmod.check_mac(conf.get("MacAddress") or "")
     for entry in hc.get("ExtraHosts") or []:
         name, sep, addr = entry.partition(":")
         try:
@@ -94,13 +90,13 @@ def check_create(body: dict[str, Any], hc: dict[str, Any]) -> None:
 def normalize_links(svc: Any, name: str, hc: dict[str, Any]) -> None:
     """Check each ``--link`` and store it as moby does: ``/<child>:/<parent>/<alias>``.
 
+    On a user-defined network links are not registered (moby's registerLinks): they are
+    the endpoint's (``initial`` moves them there), answered by the embedded DNS.
+
     Raises:
         InvalidArgument: a missing child, or a child on the host's network.
     """
-    mode = mode_of(hc)
-    if mode not in _BUILTIN and not mode.startswith("container:"):
-        for spec in hc.get("Links") or []:  # moby's registerLinks skips these: kept as given
-            linkmod.parse(spec)
+    if _user_defined(mode_of(hc)):
         return
     out = []
     for spec in hc.get("Links") or []:
@@ -140,17 +136,42 @@ def _links(svc: Any, c: Container) -> list[tuple[linkmod.Link, Container]]:
     return found
 
 
+def _user_defined(mode: str) -> bool:
+    return mode not in _BUILTIN and not mode.startswith("container:")
+
+
 def _endpoint_settings(network_id: str = "", ep: Endpoint | None = None,
                        keep: dict[str, Any] | None = None) -> dict[str, Any]:
+    """EndpointSettings as inspect shows them; ``DesiredMacAddress`` (the requested MAC,
+    moby's field of the same name) is kept in the record and left out of inspect."""
     keep = keep or {}
+    desired = _desired_mac(keep)
     return {
         "IPAMConfig": keep.get("IPAMConfig"), "Links": keep.get("Links"), "Aliases": keep.get("Aliases"),
         "NetworkID": network_id,
         "EndpointID": ep.endpoint_id if ep else "", "Gateway": ep.gateway if ep else "",
         "IPAddress": ep.ip if ep else "", "IPPrefixLen": ep.prefixlen if ep else 0,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "MacAddress": ep.mac if ep else "", "DriverOpts": None,
+        "IPv6Gateway": ep.gateway6 if ep else "", "GlobalIPv6Address": ep.ip6 if ep else "",
+        "GlobalIPv6PrefixLen": ep.prefixlen6 if ep else 0, "MacAddress": ep.mac if ep else desired,
+        "DriverOpts": keep.get("DriverOpts"), "DesiredMacAddress": desired,
     }
+
+
+def _desired_mac(settings: dict[str, Any]) -> str:
+    """The MAC asked for: ``DesiredMacAddress``, or in settings without it (a client's, or a
+    record written before it existed) ``MacAddress`` unless it is a running endpoint's."""
+    if "DesiredMacAddress" in settings:
+        return settings["DesiredMacAddress"] or ""
+    return "" if settings.get("EndpointID") else settings.get("MacAddress") or ""
+
+
+def _wanted(settings: dict[str, Any] | None, mac: str = "") -> dict[str, Any]:
+    """What the sandbox is asked for one endpoint: ip, mac, link-local addresses."""
+    settings = settings or {}
+    ipam = settings.get("IPAMConfig") or {}
+    return {"ip": ipam.get("IPv4Address") or "", "ip6": ipam.get("IPv6Address") or "",
+            "link_local": list(ipam.get("LinkLocalIPs") or []),
+            "mac": _desired_mac(settings) or mac}
 
 
 def initial(net: Any, hc: dict[str, Any], endpoints: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -167,15 +188,12 @@ def initial(net: Any, hc: dict[str, Any], endpoints: dict[str, Any] | None = Non
         raise InvalidArgument("Container cannot be connected to network endpoints: " + ", ".join(endpoints))
     if mode.startswith("container:"):
         return {"Networks": {}}
-    keep = endpoints.get(mode) or next(iter(endpoints.values()), None) or {}
+    keep = epmod.settings(endpoints.get(mode) or next(iter(endpoints.values()), None), True)
     if mode not in _BUILTIN:
+        if hc.get("Links"):  # moby registers no legacy link on a user network
+            keep["Links"] = keep.get("Links") or list(hc["Links"])
+            hc["Links"] = None
         found = net.store.find(mode)
-        keep = dict(keep)
-        # ``--link`` with a user-defined network: the docker CLI moves HostConfig.Links into
-        # the endpoint's Links (moby only reads them there); docker-py and compose do not
-        if hc.get("Links") and not keep.get("Links"):
-            keep["Links"] = list(hc["Links"])
-        linkmod.endpoint_aliases(keep.get("Links"))  # the format, as moby's ParseLink
         if found is not None:
             mode = found["Name"]
         return {"Networks": {mode: _endpoint_settings(found["Id"] if found else "", None, keep)}}
@@ -191,14 +209,14 @@ def _network_record(net: Any, name: str) -> dict[str, Any] | None:
     return None if name == "bridge" else net.store.get(name)
 
 
-def _resolv_for(c: Container, embedded: bool) -> str:
+def _resolv_for(c: Container, embedded: bool, ipv6: bool = False) -> str:
     hc = c.host_config
     host = _host_file("resolv.conf")
     if embedded:
         # moby's embedded resolver: 127.0.0.11 (which forwards to --dns), search, ndots:0
         return hostsfiles.resolv_conf(host, ["127.0.0.11"], hc.get("DnsSearch"),
                                       (hc.get("DnsOptions") or []) or ["ndots:0"])
-    return hostsfiles.resolv_conf(host, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"))
+    return hostsfiles.resolv_conf(host, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"), ipv6)
 
 
 def _host_file(name: str) -> str:
@@ -217,8 +235,8 @@ def write_etc_files(c: Container, ep: Endpoint | None, links: list[tuple[str, st
     write_bytes(c.file("hostname"), (hostname + "\n").encode())
     extra = hostsfiles.extra_hosts(hc.get("ExtraHosts")) + list(links)
     write_bytes(c.file("hosts"), hostsfiles.hosts_file(
-        hostname, conf.get("Domainname") or "", ep.ip if ep else "", extra).encode())
-    write_bytes(c.file("resolv.conf"), _resolv_for(c, embedded_dns).encode())
+        hostname, conf.get("Domainname") or "", ep.ip if ep else "", extra, ep.ip6 if ep else "").encode())
+    write_bytes(c.file("resolv.conf"), _resolv_for(c, embedded_dns, bool(ep and ep.ip6)).encode())
 
 
 def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
@@ -256,17 +274,17 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
     if sandbox and net.alive(c.id):  # kept across a restart-policy restart, ports too
         ep = Endpoint.from_doc(sandbox)
     else:
-        _check_builtin_endpoint(wanted.get(mode) if mode in _BUILTIN else None)
+        if mode in _BUILTIN:  # moby's refusals of addresses and aliases on default networks
+            epmod.settings(wanted.get(mode), False)
         linked = _links(svc, c) if mode == "bridge" else []
-        requested = ((wanted.get(mode) or {}).get("IPAMConfig") or {}).get("IPv4Address") or ""
-        ep = net.attach(c.id, mode if mode in _BUILTIN else "user", c.config.get("MacAddress") or "",
-                        network=record, ip=requested)
+        ep = net.attach(c.id, mode if mode in _BUILTIN else "user", network=record,
+                        **_wanted(wanted.get(mode), c.config.get("MacAddress") or ""))
         extra: dict[str, Endpoint] = {}
         try:
             for name, st in wanted.items():  # networks connected while the container was stopped
                 if name != mode:
-                    ip = ((st.get("IPAMConfig") or {}).get("IPv4Address")) or ""
-                    extra[name] = net.join(c.id, _network_record(net, name), f"eth{len(extra) + 1}", ip)
+                    extra[name] = net.join(c.id, _network_record(net, name), f"eth{len(extra) + 1}",
+                                           **_wanted(st))
             ports = _publish(svc, c, ep) if ep.ip else {}
             records = [(linkmod.hosts_names(link.alias, child.config.get("Hostname") or "", child.name),
                         link.child_ip) for link, child in linked]
@@ -289,18 +307,6 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
                     "SandboxID": c.networking.get("SandboxID") or secrets.token_hex(32),
                     "LinkEnv": c.networking.get("LinkEnv") or []}
     return ep.sandbox_key, False
-
-
-def _check_builtin_endpoint(settings: dict[str, Any] | None) -> None:
-    """moby's refusals for the default networks (ErrUnsupportedNetworkAndIP/Alias)."""
-    if not settings:
-        return
-    if ((settings.get("IPAMConfig") or {}).get("IPv4Address")):
-        raise InvalidArgument("user specified IP address is supported on user defined networks only")
-    if settings.get("Aliases"):
-        raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
-    if settings.get("Links"):
-        raise InvalidArgument("links are only supported for user-defined networks")  # the docker CLI's text
 
 
 def _settings_for(net: Any, c: Container, name: str, ep: Endpoint | None,
@@ -337,16 +343,10 @@ def connect(svc: Any, c: Container, name: str, config: dict[str, Any]) -> None:
     networks = c.networking.setdefault("Networks", {})
     if name in networks:
         raise PermissionDenied(f"endpoint with name {c.name} already exists in network {name}")
-    fields.check_endpoint("EndpointConfig", config)
-    keep = {"Aliases": config.get("Aliases") or None, "IPAMConfig": config.get("IPAMConfig") or None,
-            "Links": config.get("Links") or None}
-    linkmod.endpoint_aliases(keep["Links"])  # the format is checked now, as moby's ParseLink
-    if record is None:
-        _check_builtin_endpoint(keep)
+    keep = epmod.settings(config, record is not None)
     if c.networking.get("Sandbox") and c.state.running:
         extra = c.networking.setdefault("Extra", {})
-        ip = (keep["IPAMConfig"] or {}).get("IPv4Address") or ""
-        ep = net.join(c.id, record, f"eth{len(extra) + 1}", ip)
+        ep = net.join(c.id, record, f"eth{len(extra) + 1}", **_wanted(keep))
         extra[name] = ep.to_doc()
         networks[name] = _settings_for(net, c, name, ep, keep)
     else:
@@ -445,7 +445,8 @@ def release(svc: Any, c: Container) -> None:
 
 def inspect_settings(c: Container) -> dict[str, Any]:
     """``NetworkSettings`` of inspect: the deprecated top-level fields mirror ``bridge``."""
-    networks = dict(c.networking.get("Networks") or {})
+    networks = {name: {k: v for k, v in st.items() if k != "DesiredMacAddress"}
+                for name, st in (c.networking.get("Networks") or {}).items()}
     sandbox = c.networking.get("Sandbox") or {}
     b = networks.get("bridge") or {}
     return {
@@ -454,8 +455,9 @@ def inspect_settings(c: Container) -> dict[str, Any]:
         "SandboxKey": sandbox.get("sandbox_key") or c.networking.get("SandboxKey", ""),
         "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
         "EndpointID": b.get("EndpointID", ""), "Gateway": b.get("Gateway", ""),
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": b.get("IPAddress", ""),
-        "IPPrefixLen": b.get("IPPrefixLen", 0), "IPv6Gateway": "", "MacAddress": b.get("MacAddress", ""),
+        "GlobalIPv6Address": b.get("GlobalIPv6Address", ""), "GlobalIPv6PrefixLen": b.get("GlobalIPv6PrefixLen", 0),
+        "IPAddress": b.get("IPAddress", ""), "IPPrefixLen": b.get("IPPrefixLen", 0),
+        "IPv6Gateway": b.get("IPv6Gateway", ""), "MacAddress": b.get("MacAddress", ""),
         "Networks": networks,
     }
 
@@ -482,22 +484,32 @@ def list_ports(c: Container) -> list[dict[str, Any]]:
 
 def lookup(svc: Any, cid: str, name: str) -> list[str]:
     """Addresses for ``name`` as the embedded DNS of container ``cid`` sees it: container
-    names, aliases and short ids on the user-defined networks it shares with them."""
+    names, aliases and short ids on the user-defined networks it shares with them, and the
+    aliases of its own links on each network (moby: an alias first, then the name)."""
     try:
         me = svc.get(cid)
     except NotFound:
         return []
-    # per network: the name asked, or the container an endpoint link's alias names
-    wanted = {n: linkmod.endpoint_aliases(st.get("Links")).get(name, name)
-              for n, st in (me.networking.get("Networks") or {}).items()
-              if n not in _BUILTIN and st.get("EndpointID")}
+    mine = {n: st for n, st in (me.networking.get("Networks") or {}).items()
+            if n not in _BUILTIN and st.get("EndpointID")}
+    others = svc.list()
+    out: list[str] = []
+    for net_name, st in mine.items():
+        target = epmod.link_target(st.get("Links"), name)
+        found = _names_on(others, net_name, target) if target else []
+        for addr in found or _names_on(others, net_name, name):
+            if addr not in out:
+                out.append(addr)
+    return out
+
+
+def _names_on(containers: list[Container], network: str, name: str) -> list[str]:
     out = []
-    for other in svc.list():
-        for n, st in (other.networking.get("Networks") or {}).items():
-            want = wanted.get(n)
-            if want and st.get("IPAddress") and (
-                    want == other.name.lower() or want in [a.lower() for a in st.get("Aliases") or []]):
-                out.append(st["IPAddress"])
+    for other in containers:
+        st = (other.networking.get("Networks") or {}).get(network)
+        if st and st.get("IPAddress") and (
+                name == other.name.lower() or name in [a.lower() for a in st.get("Aliases") or []]):
+            out += [st["IPAddress"]] + ([st["GlobalIPv6Address"]] if st.get("GlobalIPv6Address") else [])
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import threading
 from typing import Any, Callable, TypeVar
 
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 _MS_BIND = 0x1000
 _MNT_DETACH = 2
+_IFA_F_NODAD = 0x02  # an IPv6 address usable at once (no duplicate address detection)
 
 
 def _ipr() -> Any:
@@ -181,38 +183,51 @@ def link_mtu(name: str) -> int:
         return int(ipr.get_links(found[0])[0].get("IFLA_MTU")) if found else 0
 
 
-def addr_add(name: str, cidr: str) -> None:
-    """Add ``cidr`` (address/prefix) to link ``name``."""
+def _add_address(ipr: Any, index: int, cidr: str) -> None:
     iface = ipaddress.ip_interface(cidr)
+    kwargs: dict[str, Any] = {}
+    if iface.version == 6:
+        kwargs = {"family": socket.AF_INET6, "flags": _IFA_F_NODAD}
+    _call(ipr.addr, "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen, **kwargs)
+
+
+def addr_add(name: str, cidr: str) -> None:
+    """Add ``cidr`` (address/prefix; an IPv6 one without duplicate address detection) to
+    link ``name``."""
     with _ipr() as ipr:
-        _call(ipr.addr, "add", index=ipr.link_lookup(ifname=name)[0], address=str(iface.ip),
-              prefixlen=iface.network.prefixlen)
+        _add_address(ipr, ipr.link_lookup(ifname=name)[0], cidr)
 
 
-def link_addrs(name: str) -> list[str]:
-    """IPv4 addresses of link ``name`` as ``address/prefix``."""
+def link_addrs(name: str, family: int = 4) -> list[str]:
+    """IPv4 (or, ``family`` 6, global IPv6) addresses of link ``name`` as ``address/prefix``."""
     with _ipr() as ipr:
         found = ipr.link_lookup(ifname=name)
         if not found:
             return []
-        return [f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}"
-                for a in ipr.get_addr(index=found[0], family=2)]
+        addrs = ipr.get_addr(index=found[0], family=socket.AF_INET if family == 4 else socket.AF_INET6)
+        return [f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}" for a in addrs
+                if family == 4 or not ipaddress.ip_address(a.get("IFA_ADDRESS")).is_link_local]
 
 
-def ipv4_networks() -> list[str]:
-    """Every IPv4 network of the current namespace: route destinations and the networks of
-    addresses on any link (what a new subnet must not overlap)."""
+def ip_networks(family: int = 4) -> list[str]:
+    """Every IPv4 (or IPv6) network of the current namespace: route destinations and the
+    networks of addresses on any link (what a new subnet must not overlap); loopback and
+    link-local ones left out."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
     nets: list[str] = []
     with _ipr() as ipr:
-        for r in ipr.get_routes(family=2, table=254):
+        for r in ipr.get_routes(family=af, table=254):
             dst = r.get("RTA_DST")
             if dst and r["dst_len"]:
                 nets.append(f"{dst}/{r['dst_len']}")
-        for a in ipr.get_addr(family=2):
-            net = ipaddress.ip_interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}").network
-            if net.prefixlen < 32 and not net.is_loopback:
-                nets.append(str(net))
-    return nets
+        for a in ipr.get_addr(family=af):
+            nets.append(str(ipaddress.ip_interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}").network))
+    return [n for n in nets if ipaddress.ip_network(n).prefixlen < (32 if family == 4 else 128)
+            and not ipaddress.ip_network(n).is_loopback and not ipaddress.ip_network(n).is_link_local]
+
+
+def ipv4_networks() -> list[str]:
+    return ip_networks(4)
 
 
 def veth_create(host_name: str, peer_name: str, netns_path: str, master: str, mtu: int = 0,
@@ -245,9 +260,10 @@ def veth_create(host_name: str, peer_name: str, netns_path: str, master: str, mt
         os.close(fd)
 
 
-def configure_inside(netns_path: str, ifname: str, cidr: str, gateway: str) -> None:
-    """In the namespace: ``lo`` up; ``ifname`` (when given) gets ``cidr``, goes up and
-    carries the default route via ``gateway`` (when given)."""
+def configure_inside(netns_path: str, ifname: str, cidrs: list[str], gateway: str, gateway6: str = "") -> None:
+    """In the namespace: ``lo`` up; ``ifname`` (when given) gets the addresses ``cidrs``
+    (address/prefix), goes up and carries the default routes via ``gateway`` and
+    ``gateway6`` (when given)."""
 
     def work() -> None:
         with _ipr() as ipr:
@@ -255,11 +271,13 @@ def configure_inside(netns_path: str, ifname: str, cidr: str, gateway: str) -> N
             if not ifname:
                 return
             index = ipr.link_lookup(ifname=ifname)[0]
-            iface = ipaddress.ip_interface(cidr)
-            _call(ipr.addr, "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+            for cidr in cidrs:
+                _add_address(ipr, index, cidr)
             _call(ipr.link, "set", index=index, state="up")
             if gateway:
                 _call(ipr.route, "add", gateway=gateway, oif=index)
+            if gateway6:
+                _call(ipr.route, "add", family=socket.AF_INET6, dst="::/0", gateway=gateway6, oif=index)
 
     in_netns(netns_path, work)
 

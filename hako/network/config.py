@@ -26,11 +26,14 @@ class NetworkConfig:
     bridge_name: str = DEFAULT_BRIDGE  # hako extension: the name of the bridge hakod makes
     bip: str = ""  # --bip: the bridge's address/prefix
     fixed_cidr: str = ""  # --fixed-cidr: containers' addresses come from this range
+    ipv6: bool = False  # --ipv6: IPv6 on the default bridge
+    fixed_cidr_v6: str = ""  # --fixed-cidr-v6: its IPv6 subnet (the bridge takes the first address)
     mtu: int = 0  # --mtu: 0 is 1500
     ip_forward: bool = True  # --ip-forward: set net.ipv4.ip_forward=1
     iptables: bool = True  # --iptables: manage the packet filter
     icc: bool = True  # --icc: containers on the default bridge may talk to each other
     userland_proxy: bool = True  # --userland-proxy
+    firewall_backend: str = "auto"  # --firewall-backend (hako): auto (nft, else iptables), nft, iptables
     default_address_pools: tuple[tuple[str, int], ...] = ()  # --default-address-pool base=,size=
 
     @property

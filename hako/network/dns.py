@@ -49,13 +49,14 @@ def parse_question(packet: bytes) -> tuple[int, int, str, int, int, int] | None:
 
 
 def answer(packet: bytes, end: int, flags: int, addrs: list[str], rcode: int = 0) -> bytes:
-    """A response to ``packet``: its question, and one A record (TTL 600) per address."""
+    """A response to ``packet``: its question, and one A or AAAA record (TTL 600) per address."""
     qid = struct.unpack("!H", packet[:2])[0]
     rflags = 0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode  # QR, AA, RD copied, RA
     head = struct.pack("!HHHHHH", qid, rflags, 1, len(addrs), 0, 0)
     body = packet[12:end]
     for addr in addrs:
-        body += struct.pack("!HHHIH", 0xC00C, 1, 1, 600, 4) + ipaddress.ip_address(addr).packed
+        packed = ipaddress.ip_address(addr).packed
+        body += struct.pack("!HHHIH", 0xC00C, 1 if len(packed) == 4 else 28, 1, 600, len(packed)) + packed
     return head + body
 
 
@@ -73,8 +74,10 @@ class _Server(asyncio.DatagramProtocol):
             return
         _, flags, name, qtype, qclass, end = q
         found = self.lookup(self.cid, name.rstrip(".").lower()) if qclass == 1 else []
-        if found:
-            self.transport.sendto(answer(data, end, flags, found if qtype == 1 else []), addr)
+        if found:  # A: the IPv4 addresses, AAAA: the IPv6 ones (networks with IPv6), others: none
+            want = {1: 4, 28: 6}.get(qtype)
+            self.transport.sendto(answer(data, end, flags, [a for a in found if want and
+                                                            ipaddress.ip_address(a).version == want]), addr)
             return
         if "." not in name.rstrip(".") and not self.upstreams:
             self.transport.sendto(answer(data, end, flags, [], rcode=3), addr)  # NXDOMAIN

@@ -15,27 +15,31 @@ DEFAULT_HOSTS = (
     "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 )
 
-# what Docker puts in resolv.conf when the host has only loopback resolvers
+# what Docker puts in resolv.conf when the host has only loopback resolvers (the IPv6 ones
+# too for a container with IPv6)
 FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+FALLBACK_NAMESERVERS6 = ("2001:4860:4860::8888", "2001:4860:4860::8844")
 
 _LOCALHOST_NS = re.compile(r"^\s*nameserver\s*(127\.[0-9.]+|::1)\s*$")
-_IPV6_NS = re.compile(r"^\s*nameserver\s*[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(%\S+)?\s*$")  # IPv6 is off
+_IPV6_NS = re.compile(r"^\s*nameserver\s*[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(%\S+)?\s*$")
 
 
-def _dropped(line: str) -> bool:
-    return bool(_LOCALHOST_NS.match(line) or _IPV6_NS.match(line))
+def _dropped(line: str, ipv6: bool = False) -> bool:
+    """moby's FilterResolvDNS: loopback servers always, IPv6 ones unless the container has IPv6."""
+    return bool(_LOCALHOST_NS.match(line) or (not ipv6 and _IPV6_NS.match(line)))
 
 
-def hosts_file(hostname: str, domainname: str, ip: str, extra: list[tuple[str, str]]) -> str:
+def hosts_file(hostname: str, domainname: str, ip: str, extra: list[tuple[str, str]], ip6: str = "") -> str:
     """Docker's /etc/hosts: defaults, ``extra`` (names, address) records, then the
-    container's own record (``ip<TAB>fqdn host``) when it has an address."""
+    container's own records (``ip<TAB>fqdn host``), IPv4 then IPv6, for the addresses it has."""
     out = DEFAULT_HOSTS
     for names, addr in extra:
         out += f"{addr}\t{names}\n"
-    if ip:
-        fqdn = f"{hostname}.{domainname}" if domainname else hostname
-        parts = fqdn.split(".", 1)
-        out += f"{ip}\t{fqdn} {parts[0]}\n" if len(parts) == 2 else f"{ip}\t{fqdn}\n"
+    fqdn = f"{hostname}.{domainname}" if domainname else hostname
+    parts = fqdn.split(".", 1)
+    for addr in (ip, ip6):
+        if addr:
+            out += f"{addr}\t{fqdn} {parts[0]}\n" if len(parts) == 2 else f"{addr}\t{fqdn}\n"
     return out
 
 
@@ -62,21 +66,22 @@ def _last_values(text: str, key: str) -> list[str]:
 
 
 def resolv_conf(host_text: str, dns: list[str] | None = None, search: list[str] | None = None,
-                options: list[str] | None = None) -> str:
+                options: list[str] | None = None, ipv6: bool = False) -> str:
     """The container's resolv.conf from the host's, as Docker builds it.
 
     Without ``--dns*`` options: the host's file minus loopback nameservers, and Docker's
     fallback servers when none remain. With any: ``search``, ``nameserver`` and ``options``
     lines, each from the option when given, else from the host's file.
     """
+    fallback = FALLBACK_NAMESERVERS + (FALLBACK_NAMESERVERS6 if ipv6 else ())
     if not (dns or search or options):
-        kept = [ln for ln in host_text.splitlines(keepends=True) if not _dropped(ln)]
+        kept = [ln for ln in host_text.splitlines(keepends=True) if not _dropped(ln, ipv6)]
         text = "".join(kept)
         if not _nameservers(text):  # moby appends them without a final newline
-            text += "".join(f"\nnameserver {ns}" for ns in FALLBACK_NAMESERVERS)
+            text += "".join(f"\nnameserver {ns}" for ns in fallback)
         return text
-    filtered = [ln for ln in host_text.splitlines() if not _dropped(ln)]
-    servers = list(dns or []) or _nameservers("\n".join(filtered)) or list(FALLBACK_NAMESERVERS)
+    filtered = [ln for ln in host_text.splitlines() if not _dropped(ln, ipv6)]
+    servers = list(dns or []) or _nameservers("\n".join(filtered)) or list(fallback)
     search = list(search or []) or _last_values(host_text, "search")
     options = list(options or []) or _last_values(host_text, "options")
     out = ""

@@ -88,7 +88,7 @@ class Ipam:
             return found
 
     @staticmethod
-    def _first_free(p: dict, net: ipaddress.IPv4Network) -> str:
+    def _first_free(p: dict, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
         rng = ipaddress.ip_network(p["range"]) if p.get("range") else net
         taken = p["allocated"]
         for addr in rng.hosts() if rng.prefixlen < 31 else rng:
@@ -96,7 +96,7 @@ class Ipam:
             if s != p["gateway"] and s not in taken and addr != net.network_address \
                     and addr != net.broadcast_address:
                 return s
-        raise Unavailable("no available IPv4 addresses on this network's address pools")
+        raise Unavailable(f"no available IPv{net.version} addresses on this network's address pools")
 
     def release(self, pool: str, addr: str) -> None:
         with self._lock:

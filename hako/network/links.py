@@ -29,8 +29,13 @@ def parse(spec: str) -> tuple[str, str]:
     """``name:alias`` or ``name`` (alias = name), leading slashes dropped → (name, alias).
 
     Raises:
-        InvalidArgument: an empty part.
+        InvalidArgument: moby's texts for an empty spec or more than two parts; an empty
+        part.
     """
+    if not spec:
+        raise InvalidArgument("empty string specified for links")
+    if spec.count(":") > 1:
+        raise InvalidArgument(f"bad format for links: {spec}")
     name, _, alias = spec.partition(":")
     name = name.lstrip("/")
     alias = (alias or name).lstrip("/").rsplit("/", 1)[-1]

@@ -93,39 +93,52 @@ def check_create(store: NetworkStore, name: str, driver: str, check_duplicate: b
         raise NotFound(f"plugin \"{driver}\" not found")
     if check_duplicate and store.find(name) is not None and store.find(name)["Name"] == name:
         raise Conflict(f"network with name {name} already exists")
-    if enable_ipv6:
-        raise InvalidArgument("IPv6 networks are not supported by hako yet (EnableIPv6)")
     if ingress:
         raise PermissionDenied("ingress networks are swarm networks: hako has no swarm mode")
 
 
 def ipam_config(configs: list[dict[str, Any]], used: Iterable[str],
-                pools: Iterable[tuple[str, int]]) -> dict[str, str]:
-    """Validate the one IPv4 pool (or choose a free subnet): Subnet, Gateway, IPRange,
-    AuxiliaryAddresses.
+                pools: Iterable[tuple[str, int]], used6: Iterable[str] = (),
+                enable_ipv6: bool = False) -> list[dict[str, str]]:
+    """Validate the pools: at most one IPv4 (a free subnet of ``pools`` when none is given)
+    and one IPv6 (required with ``enable_ipv6``: there are no default IPv6 pools), each as
+    Subnet, Gateway, IPRange, AuxiliaryAddresses. The IPv4 one comes first.
 
     Raises:
         PermissionDenied: Docker's "Pool overlaps with other one on this address space".
-        InvalidArgument: malformed values, more than one pool, IPv6.
+        InvalidArgument: malformed values, more than one pool of a family.
     """
+    by_family: dict[int, dict[str, Any]] = {}
+    for cfg in configs:
+        version = 4
+        if cfg.get("Subnet"):
+            try:
+                version = ipaddress.ip_network(cfg["Subnet"], strict=False).version
+            except ValueError:
+                raise InvalidArgument(f"invalid subnet {cfg['Subnet']}") from None
+        if version in by_family:
+            raise InvalidArgument(f"hako networks take one IPv{version} address pool")
+        by_family[version] = dict(cfg)
+    out = [_one_pool(by_family.get(4, {}), used, pools)]
+    if 6 in by_family:
+        out.append(_one_pool(by_family[6], used6, ()))
+    elif enable_ipv6:
+        raise InvalidArgument("could not find an available, non-overlapping IPv6 address pool among "
+                              "the defaults to assign to the network")
+    return out
+
+
+def _one_pool(cfg: dict[str, Any], used: Iterable[str], pools: Iterable[tuple[str, int]]) -> dict[str, str]:
     used_nets = [ipaddress.ip_network(u, strict=False) for u in used]
-    if len(configs) > 1:
-        raise InvalidArgument("hako networks take one IPv4 address pool")
-    cfg = dict(configs[0]) if configs else {}
     if cfg.get("Subnet"):
-        try:
-            net = ipaddress.ip_network(cfg["Subnet"], strict=False)
-        except ValueError:
-            raise InvalidArgument(f"invalid subnet {cfg['Subnet']}") from None
-        if net.version != 4:
-            raise InvalidArgument("IPv6 networks are not supported by hako yet")
-        if any(net.overlaps(u) for u in used_nets):
+        net = ipaddress.ip_network(cfg["Subnet"], strict=False)
+        if any(net.version == u.version and net.overlaps(u) for u in used_nets):
             raise PermissionDenied("Pool overlaps with other one on this address space")
     else:
         net = None
         for base, size in pools:
             for cand in ipaddress.ip_network(base).subnets(new_prefix=size):
-                if not any(cand.overlaps(u) for u in used_nets):
+                if not any(cand.overlaps(u) for u in used_nets if u.version == 4):
                     net = cand
                     break
             if net is not None:
@@ -136,12 +149,16 @@ def ipam_config(configs: list[dict[str, Any]], used: Iterable[str],
     out = {"Subnet": str(net)}
     if cfg.get("IPRange"):
         rng = ipaddress.ip_network(cfg["IPRange"], strict=False)
-        if not rng.subnet_of(net):
+        if rng.version != net.version or not rng.subnet_of(net):
             raise InvalidArgument(f"Invalid pool request: IPRange {rng} is not within the subnet {net}")
         out["IPRange"] = str(rng)
-    gateway = cfg.get("Gateway") or str(next(net.hosts()))
-    if ipaddress.ip_address(gateway) not in net:
-        raise InvalidArgument(f"Invalid address {gateway}: It does not belong to any of this network's subnets")
+    gateway = cfg.get("Gateway") or str(next(net.hosts()) if net.version == 4 else net.network_address + 1)
+    try:
+        if ipaddress.ip_address(gateway) not in net:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument(f"Invalid address {gateway}: It does not belong to any of this network's subnets") \
+            from None
     out["Gateway"] = gateway
     if cfg.get("AuxiliaryAddresses"):
         out["AuxiliaryAddresses"] = cfg["AuxiliaryAddresses"]

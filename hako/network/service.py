@@ -29,23 +29,23 @@ import ipaddress
 import logging
 import os
 import secrets
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from hako.errors import InvalidArgument, NotFound
-from hako.linux import firewall, netlink
+from hako.linux import netlink
 from hako.errors import Internal
-from hako.network import portmap, rules
-from hako.network.proxy import Forward, UserlandProxy, bind
+from hako.network import portmap
+from hako.network.proxy import Forward, UserlandProxy, bind, ipv6_listenable
 from hako.network.config import NetworkConfig
+from hako.network.filtering import Firewall, RuleSpec
 from hako.network.ipam import Ipam
 from hako.network.networks import NetworkStore
-from hako.support import atomicfile
 
 log = logging.getLogger("hako.network")
 
 BRIDGE_POOL = "bridge"
+BRIDGE_POOL6 = "bridge/6"
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ class Endpoint:
     endpoint_id: str = ""
     pool: str = BRIDGE_POOL  # the IPAM pool: "bridge" or a user network's id
     ifname: str = "eth0"
+    ip6: str = ""  # on a network with IPv6: its global address, prefix, gateway, pool
+    prefixlen6: int = 0
+    gateway6: str = ""
+    pool6: str = ""
 
     def to_doc(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -68,6 +72,19 @@ class Endpoint:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Endpoint":
         return cls(**{k: doc.get(k, getattr(cls, k, "")) for k in cls.__dataclass_fields__})
+
+
+def _link_local(addr: str) -> str:
+    """A requested link-local address with moby's prefix: /16 (IPv4), /64 (IPv6)."""
+    return f"{addr}/16" if ipaddress.ip_address(addr).version == 4 else f"{addr}/64"
+
+
+def _from_mac(subnet: str, mac: str) -> str:
+    """moby's IPv6 address of a default-bridge container: the subnet with the MAC's six
+    bytes as its last ones."""
+    packed = bytearray(ipaddress.ip_network(subnet).network_address.packed)
+    packed[10:16] = bytes(int(b, 16) for b in mac.split(":"))
+    return str(ipaddress.IPv6Address(bytes(packed)))
 
 
 def mac_for(ip: str) -> str:
@@ -85,9 +102,11 @@ class NetworkService:
         self.ipam = Ipam(config.root)
         self.subnet = ""
         self.gateway = ""
+        self.subnet6 = ""  # the default bridge's IPv6 subnet and gateway (--ipv6)
+        self.gateway6 = ""
         self.mtu = config.mtu or 1500
         self.store = NetworkStore(config.root)
-        self._fw_lock = threading.Lock()
+        self.firewall = Firewall(config.firewall_backend if config.iptables else "none")
         self._ports: dict[str, list[tuple[str, int, str, str, int]]] = {}
         self._forwards: dict[str, list[Forward]] = {}
         self._links: dict[str, list[tuple[str, str, str, int]]] = {}
@@ -136,6 +155,7 @@ class NetworkService:
         if str(iface) not in addrs:
             netlink.addr_add(name, str(iface))
         netlink.link_up(name)
+        self._route_localnet(name)
         self.subnet, self.gateway = str(iface.network), str(iface.ip)
         ip_range = ""
         if cfg.fixed_cidr:
@@ -147,6 +167,7 @@ class NetworkService:
                 raise InvalidArgument(f"fixed-cidr {cfg.fixed_cidr} is not within the bridge's subnet {iface.network}")
             ip_range = str(fixed)
         self.ipam.set_pool(BRIDGE_POOL, self.subnet, self.gateway, ip_range)
+        self._setup_ipv6(name)
         for rec in list(self.store.networks.values()):
             self._make_bridge(rec)
         if cfg.ip_forward:
@@ -154,6 +175,34 @@ class NetworkService:
                 f.write("1")
         self.rebuild_firewall()
         log.info("default bridge %s: %s (gateway %s)", name, self.subnet, self.gateway)
+
+    def _setup_ipv6(self, device: str) -> None:
+        """``--ipv6 --fixed-cidr-v6``: the bridge takes the subnet's first address; containers
+        get addresses made of their MAC (moby's default bridge, for prefixes up to /80)."""
+        cfg = self.config
+        if not cfg.ipv6:
+            if cfg.fixed_cidr_v6:
+                raise InvalidArgument("--fixed-cidr-v6 needs --ipv6")
+            return
+        try:
+            net = ipaddress.ip_network(cfg.fixed_cidr_v6, strict=False)
+        except ValueError:
+            raise InvalidArgument(f"invalid --fixed-cidr-v6 {cfg.fixed_cidr_v6!r}") from None
+        if net.version != 6 or net.prefixlen > 80:
+            raise InvalidArgument("--ipv6 needs --fixed-cidr-v6 with an IPv6 subnet of at least 48 host bits")
+        gateway = f"{net.network_address + 1}/{net.prefixlen}"
+        if gateway not in netlink.link_addrs(device, 6):
+            netlink.addr_add(device, gateway)
+        self.subnet6, self.gateway6 = str(net), str(net.network_address + 1)
+        self.ipam.set_pool(BRIDGE_POOL6, self.subnet6, self.gateway6)
+        self._ipv6_forwarding()
+
+    def _ipv6_forwarding(self) -> None:
+        """``--ip-forward`` with IPv6 networks: net.ipv6.conf.all.forwarding=1, as dockerd
+        (which also stops the host accepting router advertisements on accept_ra=1 links)."""
+        if self.config.ip_forward:
+            with open("/proc/sys/net/ipv6/conf/all/forwarding", "w") as f:
+                f.write("1")
 
     def _free_subnet(self) -> ipaddress.IPv4Interface:
         used = [ipaddress.ip_network(n, strict=False) for n in netlink.ipv4_networks()]
@@ -165,34 +214,31 @@ class NetworkService:
                               "among the defaults to assign to the network")
 
     def rebuild_firewall(self) -> None:
-        """Install the table for the bridge and every published port (or nothing, with
+        """Install the rules for the bridges and every published port (or nothing, with
         ``--iptables=false``)."""
         if not self.config.iptables or not self.subnet:
             return
-        if not firewall.available():
-            log.warning("nft is not installed: no masquerading, no published-port DNAT")
-            return
-        with self._fw_lock:
-            ports = [p for items in self._ports.values() for p in items]
-            allowed = [a for items in self._links.values() for a in items]
-            user = [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], bool(n.get("Internal")))
-                    for n in self.store.networks.values()]
-            body = rules.build(self.config.bridge_device, self.subnet, self.config.icc, allowed, ports, user)
-            firewall.replace_table("ip", rules.table_name(self.config.bridge_device), body)
+        nets = list(self.store.networks.values())
+        self.firewall.apply(RuleSpec(
+            self.config.bridge_device, self.subnet, self.subnet6, self.config.icc, not self.config.userland_proxy,
+            [a for items in self._links.values() for a in items], [p for items in self._ports.values() for p in items],
+            [(n["Device"], n["IPAM"]["Config"][0]["Subnet"], n["IPAM"]["Config"][1]["Subnet"] if self._pool6(n) else "",
+              bool(n.get("Internal"))) for n in nets]))
 
     def shutdown(self, running: bool) -> None:
-        """At daemon exit: remove the filter table unless containers still run."""
-        if not running and self.config.iptables and firewall.available():
-            firewall.delete_table("ip", rules.table_name(self.config.bridge_device))
+        """At daemon exit: remove the filter rules unless containers still run."""
+        if not running and self.config.iptables:
+            self.firewall.remove(self.config.bridge_device)
 
     # -- sandboxes --------------------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str:
         return os.path.join(self.config.netns_dir, cid[:12])
 
-    def attach(self, cid: str, mode: str, mac: str = "", network: dict[str, Any] | None = None,
-               ip: str = "") -> Endpoint:
+    def attach(self, cid: str, mode: str, network: dict[str, Any] | None = None, ip: str = "",
+               mac: str = "", link_local: list[str] = (), ip6: str = "") -> Endpoint:
         """Make the sandbox of container ``cid``: ``mode`` is ``bridge`` or ``none``, or the
-        user network record ``network`` (its first endpoint, ``eth0``; ``ip`` requested).
+        user network record ``network`` (its first endpoint, ``eth0``); ``ip``, ``mac`` and
+        the ``link_local`` addresses as requested.
 
         Raises:
             Unavailable: no free address. NetlinkError: the kernel refused (nothing is
@@ -204,55 +250,84 @@ class NetworkService:
         netlink.create_netns(path)
         if mode == "none":
             try:
-                netlink.configure_inside(path, "", "", "")
+                netlink.configure_inside(path, "", [], "")
             except BaseException:
                 netlink.remove_netns(path)
                 raise
             return Endpoint(sandbox_key=path)
         try:
-            return self.join(cid, network, "eth0", ip, mac, default_route=True)
+            return self.join(cid, network, "eth0", ip, mac, link_local, default_route=True, ip6=ip6)
         except BaseException:
             netlink.remove_netns(path)
             raise
 
     def join(self, cid: str, network: dict[str, Any] | None, ifname: str, ip: str = "", mac: str = "",
-             default_route: bool = False) -> Endpoint:
+             link_local: list[str] = (), default_route: bool = False, ip6: str = "") -> Endpoint:
         """Put an interface of the sandbox on the default bridge (``network`` None) or on a
-        user network; nothing is left behind when it fails.
+        user network (an IPv6 address too where it has IPv6); nothing is left behind when it
+        fails.
 
         Raises:
             Conflict: the requested address is taken. Unavailable: the pool is full.
+            InvalidArgument: a requested address where none may be asked.
         """
         path = self.sandbox_path(cid)
         if network is None:
-            if ip:
+            if ip or ip6:
                 raise InvalidArgument("user specified IP address is supported on user defined networks only")
             pool, device, subnet, gateway = BRIDGE_POOL, self.config.bridge_device, self.subnet, self.gateway
         else:
             cfg = network["IPAM"]["Config"][0]
             pool, device, subnet, gateway = network["Id"], network["Device"], cfg["Subnet"], cfg["Gateway"]
+            if ip6 and len(network["IPAM"]["Config"]) < 2:
+                raise InvalidArgument("user specified IP address is supported only when connecting to "
+                                      "networks with user configured subnets")
+        v6 = self._pool6(network)
         ip = self.ipam.allocate(pool, cid, ip)
-        veth = "veth" + secrets.token_hex(4)[:7]
         mac = mac or mac_for(ip)
-        prefix = ipaddress.ip_network(subnet).prefixlen
         try:
-            netlink.veth_create(veth, ifname, path, device, self.mtu, mac)
-            internal = bool(network and network.get("Internal"))
-            netlink.configure_inside(path, ifname, f"{ip}/{prefix}",
-                                     gateway if default_route and not internal else "")
+            if v6 is not None:
+                ip6 = self.ipam.allocate(v6[0], cid, ip6 or (_from_mac(v6[1], mac) if network is None else ""))
         except BaseException:
-            netlink.link_delete(veth)
             self.ipam.release(pool, ip)
             raise
-        return Endpoint(sandbox_key=path, ip=ip, prefixlen=prefix, gateway="" if network and network.get("Internal") else gateway,
-                        mac=mac, veth=veth, endpoint_id=secrets.token_hex(32), pool=pool, ifname=ifname)
-
-    def leave(self, ep: Endpoint) -> None:
-        """Remove one interface of a sandbox and release its address."""
-        if ep.veth:
+        internal = bool(network and network.get("Internal"))
+        ep = Endpoint(sandbox_key=path, ip=ip, prefixlen=ipaddress.ip_network(subnet).prefixlen,
+                      gateway="" if internal else gateway, mac=mac, veth="veth" + secrets.token_hex(4)[:7],
+                      endpoint_id=secrets.token_hex(32), pool=pool, ifname=ifname,
+                      ip6=ip6 if v6 else "", prefixlen6=ipaddress.ip_network(v6[1]).prefixlen if v6 else 0,
+                      gateway6="" if internal or not v6 else v6[2], pool6=v6[0] if v6 else "")
+        try:
+            netlink.veth_create(ep.veth, ifname, path, device, self.mtu, mac)
+            cidrs = [f"{ip}/{ep.prefixlen}"] + ([f"{ep.ip6}/{ep.prefixlen6}"] if ep.ip6 else [])
+            netlink.configure_inside(path, ifname, cidrs + [_link_local(a) for a in link_local],
+                                     ep.gateway if default_route else "", ep.gateway6 if default_route else "")
+        except BaseException:
             netlink.link_delete(ep.veth)
+            self._release(ep)
+            raise
+        return ep
+
+    def _pool6(self, network: dict[str, Any] | None) -> tuple[str, str, str] | None:
+        """(IPAM pool, subnet, gateway) of the network's IPv6 side, or None without IPv6."""
+        if network is None:
+            return (BRIDGE_POOL6, self.subnet6, self.gateway6) if self.subnet6 else None
+        configs = network["IPAM"]["Config"]
+        if not network.get("EnableIPv6") or len(configs) < 2:
+            return None
+        return network["Id"] + "/6", configs[1]["Subnet"], configs[1]["Gateway"]
+
+    def _release(self, ep: Endpoint) -> None:
         if ep.ip:
             self.ipam.release(ep.pool, ep.ip)
+        if ep.ip6:
+            self.ipam.release(ep.pool6, ep.ip6)
+
+    def leave(self, ep: Endpoint) -> None:
+        """Remove one interface of a sandbox and release its addresses."""
+        if ep.veth:
+            netlink.link_delete(ep.veth)
+        self._release(ep)
 
     # -- user-defined networks ---------------------------------------------------------------
     def create_network(self, name: str, driver: str = "bridge", ipam: dict[str, Any] | None = None,
@@ -271,16 +346,19 @@ class NetworkService:
             ipam = ipam or {}
             if (ipam.get("Driver") or "default") != "default":
                 raise NotFound(f"plugin \"{ipam['Driver']}\" not found")
-            used = [self.subnet] + [n["IPAM"]["Config"][0]["Subnet"] for n in self.store.networks.values()]
+            subnets = [c["Subnet"] for n in self.store.networks.values() for c in n["IPAM"]["Config"]]
+            used = [self.subnet] + [s for s in subnets if ":" not in s]
+            used6 = ([self.subnet6] if self.subnet6 else []) + [s for s in subnets if ":" in s]
             configs = ipam.get("Config") or []
-            if not any(c.get("Subnet") for c in configs):
-                used += netlink.ipv4_networks()
-            cfg = networks.ipam_config(configs, used, self.config.pools)
+            if not any(c.get("Subnet") and ":" not in c["Subnet"] for c in configs):
+                used += netlink.ip_networks(4)
+            used6 += netlink.ip_networks(6) if any(":" in (c.get("Subnet") or "") for c in configs) else []
+            cfgs = networks.ipam_config(configs, used, self.config.pools, used6, enable_ipv6)
             nid = secrets.token_hex(32)
             rec = {"Name": name, "Id": nid, "Created": _now(), "Scope": "local", "Driver": "bridge",
-                   "EnableIPv6": False, "Internal": bool(internal), "Attachable": bool(attachable),
+                   "EnableIPv6": bool(enable_ipv6), "Internal": bool(internal), "Attachable": bool(attachable),
                    "Ingress": False, "Labels": dict(labels or {}), "Options": dict(options or {}),
-                   "IPAM": {"Driver": "default", "Options": ipam.get("Options"), "Config": [cfg]},
+                   "IPAM": {"Driver": "default", "Options": ipam.get("Options"), "Config": cfgs},
                    "Device": "br-" + nid[:12]}
             self._make_bridge(rec)
             self.store.networks[nid] = rec
@@ -289,21 +367,34 @@ class NetworkService:
         return rec
 
     def _make_bridge(self, rec: dict[str, Any]) -> None:
-        cfg = rec["IPAM"]["Config"][0]
         device = rec["Device"]
-        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
         if netlink.link_index(device) is None:
             netlink.bridge_create(device, self.config.mtu)
-        if f"{cfg['Gateway']}/{prefix}" not in netlink.link_addrs(device):
-            netlink.addr_add(device, f"{cfg['Gateway']}/{prefix}")
+        for pool, cfg in zip((rec["Id"], rec["Id"] + "/6"), rec["IPAM"]["Config"]):
+            if pool.endswith("/6") and not rec.get("EnableIPv6"):
+                break
+            gateway = f"{cfg['Gateway']}/{ipaddress.ip_network(cfg['Subnet']).prefixlen}"
+            if gateway not in netlink.link_addrs(device, 6 if ":" in gateway else 4):
+                netlink.addr_add(device, gateway)
+            if pool.endswith("/6"):
+                self._ipv6_forwarding()
+            self.ipam.set_pool(pool, cfg["Subnet"], cfg["Gateway"], cfg.get("IPRange", ""))
         netlink.link_up(device)
-        self.ipam.set_pool(rec["Id"], cfg["Subnet"], cfg["Gateway"], cfg.get("IPRange", ""))
+        self._route_localnet(device)
+
+    def _route_localnet(self, device: str) -> None:
+        """``--userland-proxy=false``: 127.0.0.1 may be DNATed to containers on ``device``
+        (dockerd sets the same sysctl on its bridges)."""
+        if not self.config.userland_proxy and self.config.iptables:
+            with open(f"/proc/sys/net/ipv4/conf/{device}/route_localnet", "w") as f:
+                f.write("1")
 
     def remove_network(self, rec: dict[str, Any]) -> None:
         """Delete a user network (the caller checked it has no endpoints)."""
         with self.store.lock:
             netlink.link_delete(rec["Device"])
             self.ipam.drop_pool(rec["Id"])
+            self.ipam.drop_pool(rec["Id"] + "/6")
             self.store.networks.pop(rec["Id"], None)
             self.store.save()
         self.rebuild_firewall()
@@ -329,20 +420,19 @@ class NetworkService:
                 if proto not in ("tcp", "udp"):
                     raise InvalidArgument(f"publishing {proto} ports is not supported by hako")
                 for b in items:
-                    host_ip = b.get("HostIp") or "0.0.0.0"
+                    ips = [b["HostIp"]] if b.get("HostIp") else ["0.0.0.0"] + (["::"] if ipv6_listenable() else [])
 
-                    def try_bind(hp: int, host_ip: str = host_ip, proto: str = proto) -> Any:
-                        if (host_ip, hp, proto) in ours:
-                            raise Internal(f"driver failed programming external connectivity on endpoint "
-                                           f"{endpoint_name}: Bind for {host_ip}:{hp} failed: port is already allocated")
-                        return bind(host_ip, hp, proto, endpoint_name)
+                    def try_bind(hp: int, ips: list[str] = ips, proto: str = proto) -> list[Any]:
+                        return self._bind_all(ips, hp, proto, ours, endpoint_name)
 
-                    hp, sock = self.allocator.choose(b.get("HostPort") or "", proto, try_bind)
-                    fwd = Forward(host_ip, hp, proto, ep.ip, port, sock)
-                    made.append(fwd)
-                    ours.add((host_ip, hp, proto))
-                    self.proxy.add(fwd)
-                    result.setdefault(key, []).append({"HostIp": host_ip, "HostPort": str(hp)})
+                    hp, socks = self.allocator.choose(b.get("HostPort") or "", proto, try_bind)
+                    fwds = [Forward(ip, hp, proto, ep.ip6 if ":" in ip and ep.ip6 else ep.ip, port, sock)
+                            for ip, sock in zip(ips, socks)]
+                    made += fwds
+                    for fwd in fwds:
+                        ours.add((fwd.host_ip, hp, proto))
+                        self.proxy.add(fwd)
+                        result.setdefault(key, []).append({"HostIp": fwd.host_ip, "HostPort": str(hp)})
         except BaseException:
             for fwd in made:
                 self.proxy.remove(fwd)
@@ -352,6 +442,28 @@ class NetworkService:
             self._ports[cid] = [(f.host_ip, f.host_port, f.proto, f.target_ip, f.target_port) for f in made]
             self.rebuild_firewall()
         return result
+
+    @staticmethod
+    def _bind_all(ips: list[str], hp: int, proto: str, ours: set[tuple[str, int, str]],
+                  endpoint_name: str) -> list[Any]:
+        """Bind host port ``hp`` on every address of ``ips``, or none of them.
+
+        Raises:
+            Internal: Docker's texts for a port hakod or another process holds.
+        """
+        socks: list[Any] = []
+        try:
+            for ip in ips:
+                if (ip, hp, proto) in ours:
+                    shown = f"[{ip}]" if ":" in ip else ip
+                    raise Internal(f"driver failed programming external connectivity on endpoint "
+                                   f"{endpoint_name}: Bind for {shown}:{hp} failed: port is already allocated")
+                socks.append(bind(ip, hp, proto, endpoint_name))
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
 
     def unpublish(self, cid: str) -> None:
         for fwd in self._forwards.pop(cid, []):
@@ -411,8 +523,8 @@ class NetworkService:
         self.unpublish(cid)
         netlink.remove_netns(self.sandbox_path(cid))
         for one in [ep, *extra]:
-            if one is not None and one.ip:
-                self.ipam.release(one.pool, one.ip)
+            if one is not None:
+                self._release(one)
 
     def sweep(self, keep: dict[str, list[Endpoint]]) -> None:
         """Remove sandboxes of containers not in ``keep`` (id → its endpoints) and make the
@@ -422,7 +534,8 @@ class NetworkService:
             if name not in short:
                 log.info("removing the stale network sandbox %s", name)
                 netlink.remove_netns(os.path.join(self.config.netns_dir, name))
-        self.ipam.reconcile([(ep.pool, ep.ip, cid) for cid, eps in keep.items() for ep in eps if ep.ip])
+        self.ipam.reconcile([(ep.pool, ep.ip, cid) for cid, eps in keep.items() for ep in eps if ep.ip] +
+                            [(ep.pool6, ep.ip6, cid) for cid, eps in keep.items() for ep in eps if ep.ip6])
 
     def alive(self, cid: str) -> bool:
         return netlink.is_netns(self.sandbox_path(cid))

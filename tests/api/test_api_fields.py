@@ -101,9 +101,8 @@ def test_create_refuses_bad_log_config(hakod, host_config, message):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("networking,named", [
-    ({"EndpointsConfig": {"mynet": {"DriverOpts": {"k": "v"}}}}, "NetworkingConfig.EndpointsConfig.mynet.DriverOpts"),
-    ({"EndpointsConfig": {"mynet": {"IPAMConfig": {"IPv6Address": "fd00::9"}}}},
-     "NetworkingConfig.EndpointsConfig.mynet.IPAMConfig.IPv6Address"),
+    ({"EndpointsConfig": {"mynet": {"DriverOpts": {"com.docker.network.endpoint.sysctls": "x"}}}},
+     "NetworkingConfig.EndpointsConfig.mynet.DriverOpts.com.docker.network.endpoint.sysctls"),
 ])
 def test_create_refuses_networking_config(hakod, networking, named):
     status, body = _create(hakod, networking=networking)
@@ -210,7 +209,7 @@ def _ctx():
     return buf.getvalue()
 
 
-REFUSED_BUILD = [("networkmode", "host"), ("networkmode", "mynet"), ("pull", "1"), ("memory", "67108864"),
+REFUSED_BUILD = [("networkmode", "host"), ("networkmode", "container:abc"), ("pull", "1"), ("memory", "67108864"),
                  ("memswap", "-1"), ("cpushares", "512"), ("cpusetcpus", "0"), ("cpuperiod", "100000"),
                  ("cpuquota", "50000"), ("shmsize", "1048576"), ("squash", "1"), ("outputs", "type=local"),
                  ("isolation", "hyperv")]

@@ -42,7 +42,8 @@ def test_seed_netcat_example(hakod, docker_cli):
         mapping = out(docker(hakod, docker_cli, "port", cid, check=True)).strip()
         assert mapping.startswith("10080/tcp -> 0.0.0.0:"), mapping
         port = int(mapping.rsplit(":", 1)[1])
-        assert out(docker(hakod, docker_cli, "port", cid, "10080", check=True)).strip() == f"0.0.0.0:{port}"
+        # all addresses: 0.0.0.0 and [::] on the same port, as Docker binds them
+        assert out(docker(hakod, docker_cli, "port", cid, "10080", check=True)) == f"0.0.0.0:{port}\n[::]:{port}\n"
 
         def send() -> bool:
             with connect(port) as s:
@@ -90,10 +91,10 @@ def test_publish_all_with_expose_and_image_expose(hakod, docker_cli, tmp_path):
     try:
         ports = inspect(hakod, docker_cli, cid)["NetworkSettings"]["Ports"]
         assert sorted(ports) == ["6379/tcp", "7000/tcp", "8080/udp"]
-        assert all(len(v) == 1 and v[0]["HostIp"] == "0.0.0.0" and int(v[0]["HostPort"]) > 0
-                   for v in ports.values())
+        assert all([b["HostIp"] for b in v] == ["0.0.0.0", "::"] and int(v[0]["HostPort"]) > 0
+                   and v[0]["HostPort"] == v[1]["HostPort"] for v in ports.values())
         lines = out(docker(hakod, docker_cli, "port", cid, check=True)).splitlines()
-        assert len(lines) == 3
+        assert len(lines) == 6
     finally:
         docker(hakod, docker_cli, "rm", "-f", cid)
         docker(hakod, docker_cli, "rmi", "exposer")

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.daemon_harness import docker, out
+from tests.daemon_harness import docker, out, poll
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +124,8 @@ def test_hako_network_and_port_match_docker(hakod, docker_cli):
                           capture_output=True, env=hakod.env, timeout=60)
     assert mine.returncode == 0, mine.stderr
     cid = out(docker(hakod, docker_cli, "run", "-d", "--network", "unet5", "-p", "127.0.0.1::80",
-                     "-p", "127.0.0.1::53/udp", "busybox", "sleep", "60", check=True)).strip()
+                     "-p", "127.0.0.1::53/udp", "-p", "[::1]::81", "-p", "82", "busybox", "sleep", "60",
+                     check=True)).strip()
     try:
         for args in (("network", "ls"), ("network", "ls", "--no-trunc"), ("network", "ls", "-q"),
                      ("network", "ls", "--filter", "label=k=v", "--format", "{{.Name}} {{.Driver}}"),
@@ -139,3 +140,208 @@ def test_hako_network_and_port_match_docker(hakod, docker_cli):
         docker(hakod, docker_cli, "rm", "-f", cid)
         subprocess.run([hako, "network", "rm", "unet5"], capture_output=True, env=hakod.env)
     assert "unet5" not in out(docker(hakod, docker_cli, "network", "ls"))
+
+
+def _answers(text: str) -> list[str]:
+    """The addresses of busybox nslookup's answer (after the server's own lines)."""
+    lines = text.split("Name:", 1)[1].splitlines() if "Name:" in text else []
+    return [ln.split()[1] for ln in lines if ln.startswith("Address")]
+
+
+def test_links_and_aliases_on_user_networks_resolve_by_dns(hakod, docker_cli):
+    """Docker's links on a user network: the alias resolves for the linking container only
+    (via 127.0.0.11), to the target's address on that network; no env, no hosts line; the
+    target may be made after the link."""
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.13.0/24", "lnk1", check=True)
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.14.0/24", "lnk2", check=True)
+    try:
+        docker(hakod, docker_cli, "run", "-d", "--name", "lweb", "--network", "lnk1", "--link", "lup:bar",
+               "--network-alias", "webalias", "busybox", "sleep", "60", check=True)
+        docker(hakod, docker_cli, "run", "-d", "--name", "lup", "--network", "lnk1", "--expose", "80",
+               "busybox", "sleep", "60", check=True)
+        web = inspect(hakod, docker_cli, "lweb")
+        assert web["NetworkSettings"]["Networks"]["lnk1"]["Links"] == ["lup:bar"]
+        assert web["HostConfig"]["Links"] is None
+        up_ip = inspect(hakod, docker_cli, "lup")["NetworkSettings"]["Networks"]["lnk1"]["IPAddress"]
+        web_ip = web["NetworkSettings"]["Networks"]["lnk1"]["IPAddress"]
+        text = out(docker(hakod, docker_cli, "exec", "lweb", "nslookup", "bar", check=True))
+        assert _answers(text) == [up_ip]
+        text = out(docker(hakod, docker_cli, "exec", "lweb", "sh", "-c", "env; cat /etc/hosts", check=True))
+        assert "BAR_" not in text and "bar" not in text
+        # another container on the network has no such alias, but sees the network alias
+        res = docker(hakod, docker_cli, "run", "--rm", "--network", "lnk1", "busybox", "nslookup", "bar")
+        assert res.returncode != 0 and up_ip not in out(res)
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "lnk1", "busybox", "nslookup", "webalias",
+                          check=True))
+        assert _answers(text) == [web_ip]
+        # network connect --link --alias --ip: scoped to the second network
+        docker(hakod, docker_cli, "network", "connect", "lnk2", "lup", check=True)
+        docker(hakod, docker_cli, "network", "connect", "--link", "lup:up2", "--alias", "al2", "--ip", "10.216.14.40",
+               "lnk2", "lweb", check=True)
+        nets = inspect(hakod, docker_cli, "lweb")["NetworkSettings"]["Networks"]
+        assert nets["lnk2"]["Links"] == ["lup:up2"] and nets["lnk2"]["IPAddress"] == "10.216.14.40"
+        up_ip2 = inspect(hakod, docker_cli, "lup")["NetworkSettings"]["Networks"]["lnk2"]["IPAddress"]
+        text = out(docker(hakod, docker_cli, "exec", "lweb", "nslookup", "up2", check=True))
+        assert _answers(text) == [up_ip2]
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "lnk2", "busybox", "nslookup", "al2",
+                          check=True))
+        assert _answers(text) == ["10.216.14.40"]
+        status, body = hakod.api("POST", "/networks/bridge/connect",
+                                 {"Container": "lup", "EndpointConfig": {"Links": ["lweb:w"]}})
+        assert status == 400 and body["message"] == "links are only supported for user-defined networks"
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "lweb", "lup")
+        docker(hakod, docker_cli, "network", "rm", "lnk1", "lnk2")
+
+
+def test_endpoint_mac_link_local_and_driver_opts(hakod, docker_cli):
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.15.0/24", "epnet", check=True)
+    try:
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "epnet", "--ip", "10.216.15.9",
+                          "--link-local-ip", "169.254.10.10", "busybox", "ip", "-o", "addr", "show", "eth0",
+                          check=True))
+        assert "inet 10.216.15.9/24" in text and "inet 169.254.10.10/16" in text
+        # the container-level MAC (API < 1.44; the CLI sends it per network from 1.44 on)
+        status, body = hakod.api("POST", "/containers/create", {
+            "Image": "busybox", "Cmd": ["ip", "-o", "link", "show", "eth0"], "MacAddress": "02:42:0a:d8:0f:99",
+            "HostConfig": {"NetworkMode": "epnet"}})
+        assert status == 201, body
+        docker(hakod, docker_cli, "start", body["Id"], check=True)
+        poll(lambda: inspect(hakod, docker_cli, body["Id"])["State"]["Status"] == "exited")
+        assert "link/ether 02:42:0a:d8:0f:99" in out(docker(hakod, docker_cli, "logs", body["Id"], check=True))
+        docker(hakod, docker_cli, "rm", body["Id"], check=True)
+        cid = out(docker(hakod, docker_cli, "create", "--network", "name=epnet,driver-opt=com.example.k=v",
+                         "busybox", "sleep", "60", check=True)).strip()
+        docker(hakod, docker_cli, "network", "connect", "bridge", cid, check=True)
+        hakod_status, _ = hakod.api("POST", "/networks/bridge/disconnect", {"Container": cid})
+        assert hakod_status == 200
+        status, body = hakod.api("POST", "/networks/bridge/connect",
+                                 {"Container": cid, "EndpointConfig": {"MacAddress": "zz"}})
+        assert status == 400 and body["message"] == "zz is not a valid mac address"
+        status, _ = hakod.api("POST", "/networks/bridge/connect",
+                              {"Container": cid, "EndpointConfig": {"MacAddress": "02:42:0a:d8:0f:98"}})
+        assert status == 200
+        nets = inspect(hakod, docker_cli, cid)["NetworkSettings"]["Networks"]
+        assert nets["epnet"]["DriverOpts"] == {"com.example.k": "v"}
+        assert nets["bridge"]["MacAddress"] == "02:42:0a:d8:0f:98"  # before start: the requested one
+        docker(hakod, docker_cli, "start", cid, check=True)
+        text = out(docker(hakod, docker_cli, "exec", cid, "ip", "-o", "link", check=True))
+        assert "link/ether 02:42:0a:d8:0f:98" in text
+        docker(hakod, docker_cli, "stop", "-t", "0", cid, check=True)  # the request outlives the run
+        assert inspect(hakod, docker_cli, cid)["NetworkSettings"]["Networks"]["bridge"]["MacAddress"] == \
+            "02:42:0a:d8:0f:98"
+        docker(hakod, docker_cli, "start", cid, check=True)
+        status, body = hakod.api("POST", "/networks/epnet/connect",
+                                 {"Container": cid, "EndpointConfig": {"DriverOpts": {
+                                     "com.docker.network.endpoint.ifname": "x"}}})
+        assert status == 400 and "EndpointConfig.DriverOpts.com.docker.network.endpoint.ifname" in body["message"]
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", cid) if "cid" in locals() else None
+        docker(hakod, docker_cli, "network", "rm", "epnet")
+
+
+def inspect(d, cli, ref) -> dict:
+    return json.loads(out(docker(d, cli, "inspect", ref, check=True)))[0]
+
+
+def test_ipv6_network_addresses_routes_hosts_and_dns(hakod, docker_cli):
+    """--ipv6 with a ULA subnet the test picks: addresses, default route, hosts line, AAAA
+    from the embedded DNS, inspect's IPv6 fields, and traffic between two containers."""
+    res = docker(hakod, docker_cli, "network", "create", "--ipv6", "v6none")
+    assert res.returncode == 1 and b"non-overlapping IPv6 address pool" in res.stderr
+    nid = out(docker(hakod, docker_cli, "network", "create", "--ipv6", "--subnet", "10.216.17.0/24",
+                     "--subnet", "fd68:6b6f:17::/64", "v6net", check=True)).strip()
+    try:
+        n = net_inspect(hakod, docker_cli, "v6net")
+        assert n["EnableIPv6"] is True
+        assert n["IPAM"]["Config"] == [{"Subnet": "10.216.17.0/24", "Gateway": "10.216.17.1"},
+                                       {"Subnet": "fd68:6b6f:17::/64", "Gateway": "fd68:6b6f:17::1"}]
+        text = subprocess.run(["ip", "-o", "-6", "addr", "show", "br-" + nid[:12], "scope", "global"],
+                              capture_output=True, text=True).stdout
+        assert "fd68:6b6f:17::1/64" in text
+        res = docker(hakod, docker_cli, "network", "create", "--ipv6", "--subnet", "fd68:6b6f:17::/80", "v6dup")
+        assert res.returncode == 1 and b"Pool overlaps with other one on this address space" in res.stderr
+        docker(hakod, docker_cli, "run", "-d", "--name", "v6a", "--network", "v6net", "--ip6", "fd68:6b6f:17::f00d",
+               "busybox", "sleep", "60", check=True)
+        st = inspect(hakod, docker_cli, "v6a")["NetworkSettings"]["Networks"]["v6net"]
+        assert (st["GlobalIPv6Address"], st["GlobalIPv6PrefixLen"], st["IPv6Gateway"]) == \
+            ("fd68:6b6f:17::f00d", 64, "fd68:6b6f:17::1")
+        assert st["IPAMConfig"] == {"IPv6Address": "fd68:6b6f:17::f00d"}
+        (ep,) = net_inspect(hakod, docker_cli, "v6net")["Containers"].values()
+        assert ep["IPv6Address"] == "fd68:6b6f:17::f00d/64"
+        text = out(docker(hakod, docker_cli, "run", "--rm", "--network", "v6net", "--hostname", "six", "busybox",
+                          "sh", "-c", "ip -o -6 addr show eth0 scope global; ip -6 route; cat /etc/hosts; "
+                          "nslookup -type=AAAA v6a; ping -c 1 -W 2 fd68:6b6f:17::f00d", check=True))
+        assert "inet6 fd68:6b6f:17::2/64" in text and "default via fd68:6b6f:17::1 dev eth0" in text
+        assert "10.216.17.3\tsix\nfd68:6b6f:17::2\tsix\n" in text, text  # v6a has .2
+        assert "Address: fd68:6b6f:17::f00d" in text and "1 packets received" in text
+        # network connect --ip6 of a running container on the default bridge
+        docker(hakod, docker_cli, "run", "-d", "--name", "v6b", "busybox", "sleep", "60", check=True)
+        docker(hakod, docker_cli, "network", "connect", "--ip6", "fd68:6b6f:17::77", "v6net", "v6b", check=True)
+        text = out(docker(hakod, docker_cli, "exec", "v6b", "ip", "-o", "-6", "addr", "show", "eth1", "scope",
+                          "global", check=True))
+        assert "inet6 fd68:6b6f:17::77/64" in text
+        assert inspect(hakod, docker_cli, "v6b")["NetworkSettings"]["Networks"]["v6net"]["GlobalIPv6Address"] == \
+            "fd68:6b6f:17::77"
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "v6a", "v6b")
+        docker(hakod, docker_cli, "network", "rm", "v6net")
+    assert subprocess.run(["ip", "link", "show", "br-" + nid[:12]], capture_output=True).returncode != 0
+
+
+def test_build_on_a_user_network_resolves_its_names(hakod, docker_cli, tmp_path):
+    docker(hakod, docker_cli, "network", "create", "--subnet", "10.216.19.0/24", "bnet", check=True)
+    docker(hakod, docker_cli, "run", "-d", "--name", "btarget", "--network", "bnet", "--network-alias",
+           "target.build", "busybox", "sleep", "60", check=True)
+    try:
+        (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN ping -c 1 -W 2 target.build\n")
+        env = dict(hakod.env, DOCKER_BUILDKIT="0")
+        res = subprocess.run([docker_cli, "build", "--network", "bnet", "-t", "bnet-built", str(tmp_path)],
+                             capture_output=True, env=env, timeout=120)
+        assert res.returncode == 0, res.stderr
+        assert "1 packets received" in res.stdout.decode()
+        res = subprocess.run([docker_cli, "build", "--no-cache", "--network", "none", str(tmp_path)],
+                             capture_output=True, env=env, timeout=120)
+        assert res.returncode != 0  # no name service without the network
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "btarget")
+        docker(hakod, docker_cli, "rmi", "bnet-built")
+        docker(hakod, docker_cli, "network", "rm", "bnet")
+
+
+def test_hako_cli_network_flags(hakod, docker_cli):
+    """hako run/network connect send the endpoint settings the docker CLI sends."""
+    import os
+    import sys
+
+    hako = os.path.join(os.path.dirname(sys.executable), "hako")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([hako, *args], capture_output=True, env=hakod.env, timeout=60)
+
+    assert run("network", "create", "--ipv6", "--subnet", "10.216.22.0/24", "--subnet", "fd68:6b6f:22::/64",
+               "hnet").returncode == 0
+    try:
+        res = run("run", "-d", "--name", "hk1", "--network", "hnet", "--ip", "10.216.22.5", "--ip6",
+                  "fd68:6b6f:22::5", "--network-alias", "hka", "--link", "hk2:peer", "--mac-address",
+                  "02:42:0a:d8:16:05", "--link-local-ip", "169.254.22.5", "busybox", "sleep", "60")
+        assert res.returncode == 0, res.stderr
+        st = inspect(hakod, docker_cli, "hk1")["NetworkSettings"]["Networks"]["hnet"]
+        assert (st["IPAddress"], st["GlobalIPv6Address"], st["MacAddress"]) == \
+            ("10.216.22.5", "fd68:6b6f:22::5", "02:42:0a:d8:16:05")
+        assert st["Links"] == ["hk2:peer"] and "hka" in st["Aliases"]
+        assert st["IPAMConfig"]["LinkLocalIPs"] == ["169.254.22.5"]
+        docker(hakod, docker_cli, "run", "-d", "--name", "hk2", "busybox", "sleep", "60", check=True)
+        res = run("network", "connect", "--ip", "10.216.22.6", "--ip6", "fd68:6b6f:22::6", "--alias", "hkb",
+                  "--driver-opt", "com.example.x=1", "hnet", "hk2")
+        assert res.returncode == 0, res.stderr
+        st = inspect(hakod, docker_cli, "hk2")["NetworkSettings"]["Networks"]["hnet"]
+        assert (st["IPAddress"], st["GlobalIPv6Address"]) == ("10.216.22.6", "fd68:6b6f:22::6")
+        assert st["DriverOpts"] == {"com.example.x": "1"} and "hkb" in st["Aliases"]
+        text = out(docker(hakod, docker_cli, "exec", "hk1", "nslookup", "peer", check=True))
+        assert _answers(text) == ["10.216.22.6", "fd68:6b6f:22::6"], text  # A and AAAA
+        res = run("run", "--rm", "--network-alias", "x", "busybox", "true")
+        assert res.returncode == 125 and b"network-scoped aliases are only supported" in res.stderr
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "hk1", "hk2")
+        run("network", "rm", "hnet")

@@ -27,26 +27,16 @@ DESELECTED: dict[str, str] = {
         "fails against any daemon (and needs websocket-client); hakod has no /attach/ws yet either",
 }
 
-_NETWORKS = "networking: not yet implemented for user-defined networks"
-_NET_V6 = "networking: IPv6 and link-local addresses on user-defined networks are not implemented"
 _NET_SWARM = "networking: attachable, ingress and swarm-scoped networks need swarm mode"
 
 EXPECTED_FAILURES: dict[str, str] = {
-    **{f"api_network_test.py::TestNetworks::{t}": _NET_V6 for t in (
-        "test_create_with_ipv6_address", "test_create_with_linklocal_ips", "test_connect_with_ipv6_address",
-        "test_create_network_ipv6_enabled")},
     **{f"api_network_test.py::TestNetworks::{t}": _NET_SWARM for t in (
         "test_create_network_attachable", "test_create_network_ingress",
         "test_create_inspect_network_with_scope")},
-    "api_network_test.py::TestNetworks::test_create_with_driveropt": _NETWORKS + " (endpoint DriverOpts)",
-    "api_network_test.py::TestNetworks::test_connect_with_mac_address":
-        _NETWORKS + " (a MAC address per endpoint, API 1.44)",
-    "api_build_test.py::BuildTest::test_build_with_network_mode": _NETWORKS,
     "models_containers_test.py::ContainerCollectionTest::test_run_with_image_that_does_not_exist":
         "docker-py makes ImageNotFound only of Docker Hub's 'pull access denied ... repository does "
         "not exist' text; offline, the loopback docker.io mirror answers NAME_UNKNOWN, which dockerd "
         "(and hako) words 'repository <name> not found' (a plain docker.errors.NotFound)",
-    "models_containers_test.py::ContainerCollectionTest::test_run_with_networking_config": _NETWORKS,
 }
 
 # -- whole files and classes: features hako does not have yet -----------------------------

@@ -169,12 +169,15 @@ def port(ctx: Any, argv: list[str]) -> int:
         want = args[1] if "/" in args[1] else args[1] + "/tcp"
         if want not in ports or not ports[want]:
             raise CliError(f"No public port '{want}' published for {args[0]}")
-    for key in sorted(ports):
+    lines = []
+    for key in ports:
         for b in ports[key] or []:
             host = b.get("HostIp") or "0.0.0.0"
             host = f"[{host}]" if ":" in host else host
             if want is None:
-                ctx.out(f"{key} -> {host}:{b.get('HostPort')}")
+                lines.append(f"{key} -> {host}:{b.get('HostPort')}")
             elif key == want:
-                ctx.out(f"{host}:{b.get('HostPort')}")
+                lines.append(f"{host}:{b.get('HostPort')}")
+    for line in sorted(lines):  # the docker CLI sorts its lines
+        ctx.out(line)
     return 0

@@ -127,15 +127,23 @@ def prune(ctx: Any, argv: list[str]) -> int:
 
 
 def connect(ctx: Any, argv: list[str]) -> int:
-    """hako network connect [--ip IP] [--alias A] NETWORK CONTAINER"""
+    """hako network connect [--ip IP] [--ip6 IP] [--alias A] [--link C:A] [--link-local-ip IP]
+    [--driver-opt K=V] NETWORK CONTAINER"""
     p = Parser("network connect", "[OPTIONS] NETWORK CONTAINER")
     p.option("--ip")
+    p.option("--ip6")
     p.multi("--alias")
+    p.multi("--link")
+    p.multi("--link-local-ip")
+    p.multi("--driver-opt")
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=2)
-    config: dict[str, Any] = {"Aliases": opts.alias or None}
-    if opts.ip:
-        config["IPAMConfig"] = {"IPv4Address": opts.ip}
+    config: dict[str, Any] = {"Aliases": opts.alias or None, "Links": opts.link or None,
+                              "DriverOpts": _labels(opts.driver_opt) or None}
+    ipam = {key: value for key, value in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6),
+                                          ("LinkLocalIPs", opts.link_local_ip)) if value}
+    if ipam:
+        config["IPAMConfig"] = ipam
     ctx.api.networks.connect(args[0], args[1], config)
     return 0
 

@@ -91,3 +91,15 @@ def test_log_opts_with_the_none_driver_are_refused_like_docker():
     with pytest.raises(InvalidArgument, match="^invalid logging opts for driver none$"):
         body(["--log-driver", "none", "--log-opt", "max-size=1m", "busybox"])
     assert body(["--log-driver", "none", "busybox"])["HostConfig"]["LogConfig"] == {"Type": "none", "Config": {}}
+def test_network_flags_make_the_endpoint_as_the_docker_cli():
+    b = body(["--network", "net1", "--network-alias", "db", "--link", "up:bar", "--ip", "10.1.0.9",
+              "--ip6", "fd68::9", "--link-local-ip", "169.254.1.1", "--mac-address", "02:42:0a:01:00:09",
+              "busybox"])
+    assert b["NetworkingConfig"] == {"EndpointsConfig": {"net1": {
+        "Aliases": ["db"], "Links": ["up:bar"],
+        "IPAMConfig": {"IPv4Address": "10.1.0.9", "IPv6Address": "fd68::9", "LinkLocalIPs": ["169.254.1.1"]}}}}
+    assert b["MacAddress"] == "02:42:0a:01:00:09" and b["HostConfig"]["Links"] == ["up:bar"]
+    legacy = body(["--link", "up:bar", "busybox"])  # the default bridge: a legacy link only
+    assert legacy["NetworkingConfig"] == {"EndpointsConfig": {}} and legacy["HostConfig"]["Links"] == ["up:bar"]
+    with pytest.raises(InvalidArgument, match="network-scoped aliases are only supported"):
+        body(["--network-alias", "db", "busybox"])

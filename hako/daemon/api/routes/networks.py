@@ -28,6 +28,9 @@ def _builtin(req: Request, name: str) -> dict[str, Any]:
             "Options": {}, "Labels": {}}
     if name == "bridge":
         base["IPAM"]["Config"] = [{"Subnet": net.subnet, "Gateway": net.gateway}]
+        if net.subnet6:
+            base["EnableIPv6"] = True
+            base["IPAM"]["Config"].append({"Subnet": net.subnet6, "Gateway": net.gateway6})
         base["Options"] = {
             "com.docker.network.bridge.default_bridge": "true",
             "com.docker.network.bridge.enable_icc": str(net.config.icc).lower(),
@@ -67,7 +70,8 @@ def _containers(req: Request, name: str) -> dict[str, Any]:
         if st and st.get("EndpointID"):
             out[c.id] = {"Name": c.name, "EndpointID": st["EndpointID"], "MacAddress": st["MacAddress"],
                          "IPv4Address": f"{st['IPAddress']}/{st['IPPrefixLen']}" if st["IPAddress"] else "",
-                         "IPv6Address": ""}
+                         "IPv6Address": f"{st['GlobalIPv6Address']}/{st['GlobalIPv6PrefixLen']}"
+                         if st.get("GlobalIPv6Address") else ""}
     return out
 
 
@@ -148,7 +152,10 @@ async def prune(req: Request) -> JSONResponse:
 
 
 async def connect(req: Request) -> EmptyResponse:
+    from hako.daemon import fields
+
     body = await req.json(default=None) or {}
+    fields.check_endpoint("EndpointConfig", body.get("EndpointConfig"))
     name = _find(req, req.params["id"])["Name"]
     await req.services.containers.network_connect(body.get("Container") or "", name,
                                                   body.get("EndpointConfig") or {})

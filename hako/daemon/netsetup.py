@@ -27,7 +27,6 @@ import shutil
 import socket
 from typing import Any
 
-from hako.daemon import fields
 from hako.daemon.state import Container
 from hako.errors import Conflict, InvalidArgument, NotFound
 from hako.network import endpoints as epmod

@@ -54,6 +54,7 @@ services:
     command: sh -c 'echo web ready; exec httpd -f -p 5000 -h /www'
     environment:
       DB_HOST: database
+      NOTE: {note}
     ports:
       - "127.0.0.1:{port}:5000"
     links:
@@ -114,7 +115,7 @@ class Project:
 
     def write(self, text: str, **values: str) -> None:
         with open(os.path.join(self.dir, "docker-compose.yml"), "w") as f:
-            f.write(text.format(port=self.port, **({"value": "from-db"} | values)))
+            f.write(text.format(port=self.port, **({"value": "from-db", "note": "one"} | values)))
 
     def run(self, *args: str, check: bool = True, env: dict | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
@@ -210,14 +211,26 @@ def test_fig_example_up_ps_logs_exec_run_recreate_down(project):
     assert out.splitlines()[-2:] == ["bar", "from-db"]
     assert p.api_list("containers", oneoff="True") == []  # --rm removed the one-offs
 
-    # a change to db's environment recreates db only; its named volume's data survives
-    p.run("exec", "-T", "db", "sh", "-c", "echo kept > /data/extra")
+    # a change to web's environment recreates web only
     before_web, before_db = _ids(web), _ids(db)
-    p.write(FIG, value="changed")
+    before_worker = _ids(p.containers("worker", True))
+    p.write(FIG, note="two")
     p.run("up", "-d")
-    assert _ids(p.containers("web", True)) == before_web
+    assert _ids(p.containers("web", True)) != before_web
+    assert _ids(p.containers("db", True)) == before_db and _ids(p.containers("worker", True)) == before_worker
+    assert p.answer("/cgi-bin/db", "from-db").strip() == "from-db"
+
+    # a change to db's environment recreates db, and its named volume's data survives. As on
+    # Docker, compose 1.x also recreates web, which links to db ("has upstream changes": its
+    # service has links and, in Docker's inspect, a container on a user-defined network has no
+    # HostConfig.Links); worker (volumes_from only) stays
+    p.run("exec", "-T", "db", "sh", "-c", "echo kept > /data/extra")
+    before_web = _ids(p.containers("web", True))
+    p.write(FIG, value="changed", note="two")
+    p.run("up", "-d")
     after_db = p.containers("db", True)
     assert len(after_db) == 1 and _ids(after_db) != before_db
+    assert _ids(p.containers("worker", True)) == before_worker
     assert p.run("exec", "-T", "db", "sh", "-c", 'echo $DB_VALUE; cat /data/extra').stdout == "changed\nkept\n"
     # web reaches the new db through the same link
     assert p.answer("/cgi-bin/db", "from-db").strip() == "from-db"

@@ -31,6 +31,13 @@ class UsageError(Exception):
         self.status = status
 
 
+class HelpShown(UsageError):
+    """``--help``/``-h``: the text goes to stdout and the status is 0, as docker's."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 0)
+
+
 class _BoolAction(argparse.Action):
     def __init__(self, option_strings, dest, default=False, **kw):
         super().__init__(option_strings, dest, nargs=0, default=default, **kw)
@@ -121,7 +128,9 @@ class Parser(argparse.ArgumentParser):
         for dest, value in overrides.items():
             setattr(opts, dest, value)
         if opts.help_:
-            raise UsageError(self.format_help(), 0)
+            from hako.cli.help import command_help
+
+            raise HelpShown(command_help(self))
         positionals = [t for t in rest if not t.startswith("-") or t == "-"] + tail
         return opts, positionals
 
@@ -169,6 +178,8 @@ class Parser(argparse.ArgumentParser):
                 skip_next = False
                 out.append(tok)
                 continue
+            if tok == "-h" and "-h" not in self._option_string_actions:
+                tok = "--help"
             tok = self._seed_spelling(tok, stderr)
             name, eq, value = tok.partition("=")
             dest = self._bool_dest(name)

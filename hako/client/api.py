@@ -53,8 +53,8 @@ class APIClient:
         self.networks = Networks(self)
 
     @classmethod
-    def from_host(cls, host: str, version: str | None = None) -> "APIClient":
-        return cls(Transport(host), version)
+    def from_host(cls, host: str, version: str | None = None, tls: Any = None) -> "APIClient":
+        return cls(Transport(host, tls=tls), version)
 
     @property
     def version(self) -> str:

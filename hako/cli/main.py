@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "login": "registry_cmds:login", "logout": "registry_cmds:logout",
     "search": "registry_cmds:search",
     "info": "system:info", "version": "system:version", "events": "system:events",
+    "stats": "stats:stats", "update": "update:update", "completion": "completion:completion",
 }
 GROUPS: dict[str, dict[str, str]] = {
     "container": {
@@ -41,7 +42,8 @@ GROUPS: dict[str, dict[str, str]] = {
         "inspect": "container inspect", **{c: c for c in (
             "run", "create", "start", "attach", "stop", "kill", "restart", "rename",
             "pause", "unpause", "wait", "top", "diff", "export", "port", "logs", "exec",
-            "commit", "cp")},
+            "commit", "cp", "stats", "update")},
+        "prune": "container prune",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
@@ -50,7 +52,12 @@ GROUPS: dict[str, dict[str, str]] = {
         "prune": "image prune",
         "bootstrap": "image bootstrap", "build": "build",
     },
-    "system": {"info": "info", "events": "events", "check": "system check", "df": "system df"},
+    "system": {"info": "info", "events": "events", "check": "system check", "df": "system df",
+               "prune": "system prune"},
+    "builder": {"build": "build", "prune": "builder prune"},
+    "context": {v: "context " + v for v in ("create", "use", "ls", "inspect", "rm", "show",
+                                            "update")} | {"list": "context ls",
+                                                          "remove": "context rm"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls",
                "inspect": "volume inspect", "rm": "volume rm", "remove": "volume rm",
                "prune": "volume prune"},
@@ -61,7 +68,10 @@ HIDDEN_ALIASES = {"list", "remove", "ps"}  # spellings docker accepts but does n
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
            "image bootstrap": "image:bootstrap", "system check": "system:check",
-           "system df": "system:df",
+           "system df": "system:df", "system prune": "prune:system_prune",
+           "container prune": "prune:container_prune", "builder prune": "prune:builder_prune",
+           **{f"context {v}": f"context:{v}" for v in ("create", "use", "ls", "inspect", "rm",
+                                                       "show", "update")},
            **{f"volume {v}": f"volume:{v}" for v in ("create", "ls", "inspect", "rm", "prune")},
            **{f"network {v}": f"network:{v}" for v in ("create", "ls", "inspect", "rm", "prune", "connect",
                                                        "disconnect")}}
@@ -228,6 +238,7 @@ def _resolve(args: list[str], environ: Mapping[str, str]) -> tuple[str, str, lis
         if rest[0] not in GROUPS[name]:
             sub = rest[0]
             raise UsageError(f"{PROG}: unknown command: {PROG} {name} {sub}\n\n"
+                             f"Usage:  {PROG} {name}\n\n"
                              f"Run '{PROG} {name} --help' for more information", 1)
         name, rest = GROUPS[name][rest[0]], rest[1:]
     if name in SPECIAL:
@@ -250,6 +261,18 @@ def group_help(group: str) -> str:
 
     subs = sorted(s for s in GROUPS[group] if s not in HIDDEN_ALIASES)
     return helptext.group_help(group, subs)
+
+
+# command → (exit code, prefix) of a template parse error, then of an execution error, as
+# docker's (formatter-based list commands validate and report both as "template parsing error")
+TEMPLATE_ERRORS: dict[str, tuple[int, str, int, str]] = {
+    "": (1, "template parsing error: ", 1, "template parsing error: "),
+    "ps": (1, "failed to parse template: ", 1, "failed to execute template: "),
+    "inspect": (64, "template parsing error: ", 1, "template parsing error: "),
+    "version": (64, "template parsing error: ", 1, ""),
+    "info": (64, "template parsing error: ", 1, ""),
+    "events": (64, "Error parsing format: ", 64, "Error parsing format: "),
+}
 
 
 def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:
@@ -277,11 +300,10 @@ def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:
     if isinstance(exc, CliError):
         return exc.status, (str(exc) if exc.bare else f"Error: {exc}") if str(exc) else None
     if isinstance(exc, TemplateError):
-        if isinstance(exc, TemplateParseError):
-            return 64, f"template parsing error: {exc}"
-        prefix = "template parsing error" if ctx.command == "inspect" else \
-            "failed to execute template"
-        return 1, f"{prefix}: {exc}"
+        codes = TEMPLATE_ERRORS.get(ctx.command.split()[-1] if ctx.command.endswith(
+            " inspect") else ctx.command, TEMPLATE_ERRORS[""])
+        code, prefix = codes[:2] if isinstance(exc, TemplateParseError) else codes[2:]
+        return code, f"{prefix}{exc}"
     if isinstance(exc, errors.Unavailable) and not is_daemon_error(exc):
         return 1, str(exc)
     if isinstance(exc, errors.EngineError):

@@ -66,8 +66,14 @@ class Parser(argparse.ArgumentParser):
         """A flag with a value (``type`` may raise EngineError or ValueError)."""
         self.add_argument(*names, **kw)
 
+    def content_trust(self) -> None:
+        """docker's ``--disable-content-trust`` (default true); see :func:`check_trust`."""
+        self.flag("--disable-content-trust", default=True)
+
     def multi(self, *names: str, **kw: Any) -> None:
-        """A repeatable flag collecting a list."""
+        """A repeatable flag collecting a list (``--filter`` values must be name=value)."""
+        if "--filter" in names and "type" not in kw:
+            kw["type"] = filter_arg
         self.add_argument(*names, action="append", default=[], **kw)
 
     # -- errors ----------------------------------------------------------------------------
@@ -224,6 +230,25 @@ class Parser(argparse.ArgumentParser):
             stderr.write(f"Warning: '{old_name}' is deprecated, it will be replaced by "
                          f"'{new_name}' soon. See usage.\n")
         return new
+
+
+def check_trust(opts: argparse.Namespace) -> None:
+    """Content trust (Notary) does not exist in hako: asking for it is refused.
+
+    Raises:
+        InvalidArgument: ``--disable-content-trust=false``.
+    """
+    from hako.errors import InvalidArgument
+
+    if not getattr(opts, "disable_content_trust", True):
+        raise InvalidArgument("content trust is not supported (--disable-content-trust=false)")
+
+
+def filter_arg(text: str) -> str:
+    """A ``--filter`` value: docker refuses one without '=' as a flag error."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError("bad format of filter (expected name=value)")
+    return text
 
 
 def go_int(text: str) -> int:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from hako.cli import runextra
 from hako.cli.parsing import Parser, go_int
 from hako.errors import InvalidArgument
 from hako.opts import env as envopts
@@ -94,6 +95,7 @@ def add_run_flags(p: Parser) -> None:
     p.multi("-v", "--volume", type=_typed(mounts.parse_volume))
     p.multi("--volumes-from")
     p.option("-w", "--workdir")
+    runextra.add_extra_run_flags(p)
 
 
 def _labels(opts: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
@@ -201,10 +203,12 @@ def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
     host = _host_config(opts, binds, mount_list, port_map)
     body = dict(config, HostConfig=host)
     net = opts.network
+    endpoint = runextra.endpoint_config(opts)
     if net and net not in ("default", "bridge", "host", "none") and opts.network_alias:
-        body["NetworkingConfig"] = {"EndpointsConfig": {net: {"Aliases": opts.network_alias}}}
-    else:
-        body["NetworkingConfig"] = {"EndpointsConfig": {}}
+        endpoint["Aliases"] = opts.network_alias
+    body["NetworkingConfig"] = {"EndpointsConfig": {net: endpoint} if endpoint else {}}
+    if opts.mac_address:
+        body["MacAddress"] = opts.mac_address
     return body
 
 
@@ -245,6 +249,7 @@ def _host_config(opts: argparse.Namespace, binds: list[str], mount_list: list[di
         host["Init"] = True
     if opts.runtime:
         host["Runtime"] = opts.runtime
+    host.update(runextra.extra_host_config(opts))
     return host
 
 

@@ -194,6 +194,18 @@ class Containers:
             raise errors.Internal(doc["Error"]["Message"])
         return int(doc.get("StatusCode", 0))
 
+    def stats(self, ref: str, stream: bool = True) -> Response:
+        """``GET /containers/{id}/stats``: JSON lines (one when not ``stream``)."""
+        return self.api.request("GET", f"/containers/{_cid(ref)}/stats", {"stream": stream},
+                                not_found=errors.ContainerNotFound)
+
+    def update(self, ref: str, body: dict) -> dict:
+        return self.api.post_json(f"/containers/{_cid(ref)}/update", None, body,
+                                  not_found=errors.ContainerNotFound)
+
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.api.post_json("/containers/prune", {"filters": filters or None})
+
     def top(self, ref: str, ps_args: str | None = None) -> dict:
         return self.api.get_json(f"/containers/{_cid(ref)}/top", {"ps_args": ps_args},
                                  not_found=errors.ContainerNotFound)
@@ -352,6 +364,9 @@ class System:
 
     def df(self) -> dict:
         return self.api.get_json("/system/df")
+
+    def build_prune(self, params: dict[str, Any]) -> dict:
+        return self.api.post_json("/build/prune", params)
 
     def check(self) -> list[str]:
         """hako's store consistency check (``GET /system/check``, not in Docker's API)."""

@@ -166,13 +166,16 @@ BUILD_QUERY: dict[str, Any] = {
     "cpusetcpus": Refuse("resource limits on build steps"),
     "cpuperiod": Refuse("resource limits on build steps"),
     "cpuquota": Refuse("resource limits on build steps"),
+    "cpusetmems": Refuse("resource limits on build steps"),
+    "cgroupparent": Refuse("a cgroup parent for build steps"),
+    "ulimits": Refuse("ulimits of build steps"),
     "shmsize": Refuse("shm size of build steps"),
     "squash": Refuse("squash (experimental in Docker)"),
     "outputs": Refuse("outputs (BuildKit only)"),
     "isolation": Refuse("isolation other than default", ok=("default",)),
 }
 
-_STRING_PARAMS = {"networkmode", "cpusetcpus", "outputs", "isolation"}  # "0" is a value there
+_STRING_PARAMS = {"networkmode", "cpusetcpus", "cpusetmems", "cgroupparent", "outputs", "isolation"}  # "0" is a value there
 
 
 
@@ -203,6 +206,16 @@ def _check_networking(body: dict[str, Any]) -> None:
     if not isinstance(endpoints, dict):
         return  # the type check (wiretypes) owns malformed values
     for name, settings in endpoints.items():
+        check_endpoint(name, settings)
+
+
+def check_endpoint(name: str, settings: Any) -> None:
+    """Refuse endpoint settings (create or ``network connect``) hako would ignore.
+
+    Raises:
+        InvalidArgument: naming the field.
+    """
+    if isinstance(settings, dict) or settings is None:
         for key, value in (settings or {}).items():
             if key == "IPAMConfig" and isinstance(value, dict):
                 extra = {k: v for k, v in value.items() if k != "IPv4Address" and not is_zero(v)}

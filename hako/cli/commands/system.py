@@ -17,7 +17,7 @@ from hako.opts import filters as fopts
 
 def bytes_size(size: float) -> str:
     """go-units BytesSize: binary units with 4 significant digits ("23.47GiB")."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
     i = 0
     while size >= 1024 and i < len(units) - 1:
         size /= 1024
@@ -157,6 +157,10 @@ def check(ctx: Any, argv: list[str]) -> int:
     return 0
 
 
+EMPTY_EVENT = {"status": "", "id": "", "from": "", "Type": "", "Action": "",
+               "Actor": {"ID": "", "Attributes": {}}, "scope": "", "time": 0, "timeNano": 0}
+
+
 def format_event(ev: dict[str, Any]) -> str:
     """One event as docker prints it: time, type, action, id, (attributes)."""
     nano = ev.get("timeNano") or int(ev.get("time", 0)) * 1_000_000_000
@@ -182,9 +186,11 @@ def events(ctx: Any, argv: list[str]) -> int:
     p.multi("-f", "--filter")
     p.option("--format")
     opts, _ = p.parse(argv, ctx.stderr)
+    tmpl = Template(opts.format) if opts.format and opts.format != "json" else None
+    if tmpl is not None:
+        tmpl.render(EMPTY_EVENT)  # docker validates the template before streaming
     resp = ctx.api.system.events(timestamp_arg(opts.since), timestamp_arg(opts.until),
                                  fopts.to_wire(fopts.parse_flags(opts.filter)))
-    tmpl = Template(opts.format) if opts.format and opts.format != "json" else None
     for ev in json_lines(resp.iter_chunks()):
         if opts.format == "json":
             ctx.out(json.dumps(ev))

@@ -34,8 +34,9 @@ class UsageError(Exception):
 class HelpShown(UsageError):
     """``--help``/``-h``: the text goes to stdout and the status is 0, as docker's."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, parser: "Parser | None" = None) -> None:
         super().__init__(message, 0)
+        self.parser = parser  # the command's parser (shell completion reads its flags)
 
 
 class _BoolAction(argparse.Action):
@@ -136,7 +137,7 @@ class Parser(argparse.ArgumentParser):
         if opts.help_:
             from hako.cli.help import command_help
 
-            raise HelpShown(command_help(self))
+            raise HelpShown(command_help(self), self)
         positionals = [t for t in rest if not t.startswith("-") or t == "-"] + tail
         return opts, positionals
 

@@ -88,6 +88,7 @@ class Context:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.command = ""
+        self.invoked = ""  # the command path as typed ("container ls")
         self.tls = None  # endpoint.TLSConfig when the endpoint uses TLS
         self.context = "default"
         self.options: Any = None  # endpoint.GlobalOptions
@@ -229,8 +230,6 @@ def _resolve(args: list[str], environ: Mapping[str, str]) -> tuple[str, str, lis
     """argv after global flags → (command name, "module:function", rest)."""
     if not args or args == ["--help"]:
         raise HelpShown(root_help(environ))
-    if args[0] == "help":
-        return _resolve(args[1:] + ["--help"] if args[1:] else [], environ)
     name, rest = args[0], args[1:]
     if name in GROUPS:
         if not rest or rest[0] in ("--help", "-h") or (rest[0] == "help" and len(rest) == 1):
@@ -330,7 +329,10 @@ def run_cli(argv: Sequence[str], environ: Mapping[str, str] | None = None,
 
             ctx.out(f"hako version {__version__}")
             return 0
+        if args[:1] == ["help"]:  # hako help [COMMAND...]
+            args = args[1:] + ["--help"] if args[1:] else []
         name, target, rest = _resolve(args, environ)
+        ctx.invoked = " ".join(args[: len(args) - len(rest)])
         if "--help" not in rest and "-h" not in rest:
             ctx.configure(opts)
         ctx.command = name.split()[-1] if name.startswith("image ") else name
@@ -341,6 +343,10 @@ def run_cli(argv: Sequence[str], environ: Mapping[str, str] | None = None,
         if isinstance(exc, SystemExit):
             raise
         code, text = exit_status(exc, ctx)
+        if text and isinstance(exc, UsageError):
+            from hako.cli.parsing import as_invoked
+
+            text = as_invoked(text, exc.command, ctx.invoked)
         if text and isinstance(exc, HelpShown):
             ctx.out(text)
         elif text:

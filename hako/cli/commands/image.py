@@ -193,8 +193,7 @@ def load(ctx: Any, argv: list[str]) -> int:
     p.option("-i", "--input")
     p.flag("-q", "--quiet")
     opts, args = p.parse(argv, ctx.stderr)
-    if args:
-        raise p.usage_error(f'"{p.prog}" accepts no arguments.')
+    p.need_args(args, exactly=0)
     if opts.input:
         f = open(opts.input, "rb")
     else:

@@ -76,8 +76,7 @@ def ls(ctx: Any, argv: list[str]) -> int:
     p.multi("-f", "--filter")
     p.option("--format")
     opts, args = p.parse(argv, ctx.stderr)
-    if args:
-        raise p.usage_error(f'"{p.prog}" accepts no arguments.')
+    p.need_args(args, exactly=0)
     items = ctx.api.networks.list(fopts.to_wire(fopts.parse_flags(opts.filter)))
     items.sort(key=lambda n: n["Name"])
     rows = [{"ID": n["Id"] if opts.no_trunc else n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"],

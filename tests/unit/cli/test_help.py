@@ -35,7 +35,9 @@ def test_command_help_has_usage_description_aliases_and_described_flags():
                           "  hako container ls, hako container list, hako container ps, hako ps\n")
     assert "  -n, --last int        Show n last created containers (includes all\n" \
            "                        states) (default -1)\n" in out
-    assert run(["help", "ps"])[1] == out == run(["container", "ls", "-h"])[1]
+    assert run(["help", "ps"])[1] == out
+    other = run(["container", "ls", "-h"])[1]  # usage names the command as typed, as docker
+    assert other == out.replace("Usage:  hako ps ", "Usage:  hako container ls ", 1)
 
 
 def test_run_help_keeps_h_for_hostname_and_lists_help():

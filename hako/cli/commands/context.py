@@ -188,7 +188,8 @@ def ls(ctx: Any, argv: list[str]) -> int:
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=0)
     current = _current(ctx)
-    metas = [_default_meta(ctx)] + endpoint.list_contexts(ctx.environ)
+    metas = sorted([_default_meta(ctx)] + endpoint.list_contexts(ctx.environ),
+                   key=lambda m: m.get("Name", ""))
     rows = [_row(ctx, m, current) for m in metas]
     if opts.quiet:
         ctx.stdout.write("".join(r["Name"] + "\n" for r in rows))

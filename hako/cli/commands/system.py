@@ -45,6 +45,18 @@ def _client_version(ctx: Any) -> dict[str, Any]:
             else platform.machine(), "Context": "default"}
 
 
+# Go field names of docker's version structs whose JSON names differ (templates see fields)
+_GO_NAMES = {"ApiVersion": "APIVersion", "MinAPIVersion": "MinAPIVersion",
+             "DefaultAPIVersion": "DefaultAPIVersion"}
+
+
+def go_fields(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{{.Server.APIVersion}}`` works as with docker: Go names beside the JSON ones."""
+    if doc is None:
+        return None
+    return {**doc, **{go: doc[js] for js, go in _GO_NAMES.items() if js in doc}}
+
+
 def version(ctx: Any, argv: list[str]) -> int:
     """hako version [-f FORMAT]"""
     p = Parser("version", "[OPTIONS]")
@@ -58,7 +70,8 @@ def version(ctx: Any, argv: list[str]) -> int:
     except errors.EngineError as exc:
         server_err = exc
     if opts.format:
-        ctx.out(Template(opts.format).render({"Client": client, "Server": server}))
+        ctx.out(Template(opts.format).render({"Client": go_fields(client),
+                                              "Server": go_fields(server)}))
     else:
         ctx.stdout.write(_version_text(client, server))
     if server_err is not None:

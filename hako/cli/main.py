@@ -68,7 +68,7 @@ HIDDEN_ALIASES = {"list", "remove", "ps"}  # spellings docker accepts but does n
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
            "image bootstrap": "image:bootstrap", "system check": "system:check",
-           "system df": "system:df", "system prune": "prune:system_prune",
+           "system df": "df:df", "system prune": "prune:system_prune",
            "container prune": "prune:container_prune", "builder prune": "prune:builder_prune",
            **{f"context {v}": f"context:{v}" for v in ("create", "use", "ls", "inspect", "rm",
                                                        "show", "update")},
@@ -333,8 +333,11 @@ def run_cli(argv: Sequence[str], environ: Mapping[str, str] | None = None,
             args = args[1:] + ["--help"] if args[1:] else []
         name, target, rest = _resolve(args, environ)
         ctx.invoked = " ".join(args[: len(args) - len(rest)])
-        if "--help" not in rest and "-h" not in rest:
+        try:
             ctx.configure(opts)
+        except CliError:
+            if "--help" not in rest and "-h" not in rest:
+                raise  # help needs no daemon, so a bad context does not stop it
         ctx.command = name.split()[-1] if name.startswith("image ") else name
         module, func = target.split(":")
         fn = getattr(importlib.import_module(f"hako.cli.commands.{module}"), func)

@@ -64,6 +64,7 @@ GROUPS: dict[str, dict[str, str]] = {
     "network": {v: "network " + v for v in ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")}
     | {"list": "network ls", "remove": "network rm"},
 }
+MANAGEMENT_COMMANDS = {"compose"}  # listed with the groups in the root help, as docker's plugins
 HIDDEN_ALIASES = {"list", "remove", "ps"}  # spellings docker accepts but does not list
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
@@ -251,7 +252,8 @@ def _resolve(args: list[str], environ: Mapping[str, str]) -> tuple[str, str, lis
 def root_help(environ: Mapping[str, str]) -> str:
     from hako.cli import help as helptext
 
-    return helptext.root_help(set(COMMANDS) | set(GROUPS), set(GROUPS), global_parser(),
+    management = set(GROUPS) | (MANAGEMENT_COMMANDS & set(COMMANDS))
+    return helptext.root_help(set(COMMANDS) | set(GROUPS), management, global_parser(),
                               environ)
 
 

@@ -34,7 +34,7 @@ def _query(params: dict[str, Any] | None) -> str:
         if isinstance(v, bool):
             v = "1" if v else "0"
         elif isinstance(v, dict) or (isinstance(v, list) and type(v) is list):
-            v = json.dumps(v)
+            v = json.dumps(v, separators=(",", ":"))  # compact, as the docker CLI
         clean[k] = v
     return "?" + urlencode(clean, doseq=True) if clean else ""
 

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from tests.cli.test_cli_parity import normalise
 from tests.daemon_harness import docker, out, poll
 
 pytestmark = pytest.mark.integration
@@ -199,3 +200,27 @@ def test_bootstrapped_busybox_runs_bin_applets_as_entrypoint(hakod, tmp_path):
                                     "drwxr-xr-x"]
     finally:
         hako(hakod, "rmi", "-f", tag + "-wc", tag)
+
+
+@pytest.mark.parametrize("args", [
+    ("network", "create", "--ipam-driver", "foo", "hako-refused-net"),
+    ("network", "create", "--config-only", "hako-refused-net"),
+    ("network", "create", "--ipam-opt", "a=b", "hako-refused-net"),
+    ("network", "connect", "--link", "x:y", "bridge", "nosuchcontainer"),
+    ("network", "connect", "--ip6", "fd00::5", "bridge", "nosuchcontainer"),
+    ("run", "--rm", "--device-read-bps", "/dev/null:1mb", "busybox", "true"),
+    ("run", "--rm", "--cpu-rt-runtime", "100", "busybox", "true"),
+    ("run", "--rm", "--storage-opt", "size=1G", "busybox", "true"),
+    ("build", "--ulimit", "nofile=10:10", "{ctx}"),
+    ("build", "--cgroup-parent", "/x", "{ctx}"),
+], ids=" ".join)
+def test_flags_hakod_refuses_are_sent_as_docker_sends_them(hakod, docker_cli, tmp_path, args):
+    """Each flag reaches hakod, which refuses it naming the field, for both clients alike."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    args = [a.replace("{ctx}", str(tmp_path)) for a in args]
+    mine, theirs = hako(hakod, *args), docker(hakod, docker_cli, *args)
+    hako(hakod, "network", "rm", "hako-refused-net")
+    err = mine.stderr.decode()
+    assert mine.returncode == theirs.returncode != 0
+    assert "is not supported yet" in err or "not found" in err, err
+    assert normalise(err) == normalise(theirs.stderr.decode())

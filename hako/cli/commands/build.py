@@ -94,7 +94,7 @@ def build_params(opts: Any, env: Any, dockerfile: str, remote: str = "") -> dict
     if opts.cache_from:
         params["cachefrom"] = list(opts.cache_from)
     if opts.ulimit:
-        params["ulimits"] = [{"Name": u.name, "Soft": u.soft, "Hard": u.hard}
+        params["ulimits"] = [{"Name": u.name, "Hard": u.hard, "Soft": u.soft}
                              for u in (resources.parse_ulimit(x) for x in opts.ulimit)]
     params.update({q: getattr(opts, d) for d, q in _QUERY_OF.items()
                    if getattr(opts, d) is not None})

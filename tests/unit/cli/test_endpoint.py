@@ -63,3 +63,14 @@ def test_tls_from_flags_env_and_cert_path(tmp_path):
     assert endpoint.resolve(GlobalOptions(), env(tmp_path)).tls is None
     tls = endpoint.resolve(GlobalOptions(tls=True, tlscacert="/my/ca"), env(tmp_path)).tls
     assert not tls.verify and tls.ca == "/my/ca" and tls.cert.endswith("cert.pem")
+
+
+def test_context_tls_material_is_used(tmp_path):
+    e = env(tmp_path)
+    endpoint.save_context(e, {"Name": "secure", "Metadata": {}, "Endpoints": {"docker": {
+        "Host": "tcp://h:2376", "SkipTLSVerify": False}}},
+        {"ca.pem": b"ca", "cert.pem": b"cert", "key.pem": b"key"})
+    got = endpoint.resolve(GlobalOptions(context="secure"), e)
+    assert got.host == "tcp://h:2376" and got.tls.verify
+    assert open(got.tls.ca).read() == "ca" and got.tls.key.endswith("/docker/key.pem")
+    assert os.stat(got.tls.key).st_mode & 0o777 == 0o600

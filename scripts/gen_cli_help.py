@@ -19,6 +19,8 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "hako", "cli", "helpdata.jso
 # management commands hako serves (swarm, plugin, trust, manifest, checkpoint: not served)
 GROUPS = ["builder", "container", "context", "image", "network", "system", "volume"]
 FLAG = re.compile(r"^  (?:(-\w), )?\s*(--[\w-]+)(?: ([\w.]+))?(?:\s{2,}(.*))?$")
+COBRA_SECTIONS = {"Aliases:", "Examples:", "Options:", "Commands:", "Common Commands:",
+                  "Management Commands:", "Swarm Commands:", "Global Options:"}
 DEFAULT = re.compile(r"^(.*?)\s*\(default (.*)\)$", re.S)
 
 
@@ -39,7 +41,7 @@ def sections(text: str) -> tuple[str, str, dict[str, list[str]]]:
         i += 1
     i += 1
     short = []
-    while i < len(lines) and not (lines[i] and lines[i][0] != " " and lines[i].endswith(":")):
+    while i < len(lines) and lines[i] not in COBRA_SECTIONS:
         short.append(lines[i].rstrip())
         i += 1
     out: dict[str, list[str]] = {}

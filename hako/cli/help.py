@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
@@ -64,7 +65,7 @@ def short(command: str) -> str:
 def _long(command: str) -> str:
     doc = entry(command)
     text = (doc or {}).get("long") or short(command)
-    return text.replace("docker ", f"{PROG} ")
+    return re.sub(r"(?<![-\w])docker ", f"{PROG} ", text)
 
 
 def _wrap_n(i: int, s: str) -> tuple[str, str]:

@@ -26,6 +26,9 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_modifyitems(config, items):
+    from tests.cli import alias
+
+    alias.mark_expected_failures(items)
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="needs root: containers use namespaces, mounts and cgroups")
         for item in items:
@@ -60,10 +63,33 @@ def fresh_hakod():
         d.cleanup()
 
 
-@pytest.fixture(scope="session")
-def docker_cli() -> str:
-    """Path of the real docker CLI."""
+def _real_docker() -> str:
     for path in ("/usr/local/bin/docker", shutil.which("docker") or ""):
         if path and os.path.exists(path):
             return path
     pytest.skip("the docker CLI is not installed (make install puts Debian's docker.io client in place)")
+
+
+def _hako_cli() -> str:
+    path = os.path.join(os.path.dirname(sys.executable), "hako")
+    if not os.path.exists(path):
+        pytest.skip("the hako console script is not installed in this environment")
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_cli(request) -> str:
+    """Path of the client the black-box CLI suite drives: the real docker CLI, or ``hako``
+    (``alias docker=hako``) for the tests tests/cli/alias.py selects."""
+    return _hako_cli() if getattr(request, "param", "docker") == "hako" else _real_docker()
+
+
+def pytest_generate_tests(metafunc):
+    """The black-box suite (tests/cli/test_docker_*.py) also runs with hako as the client."""
+    if "docker_cli" not in metafunc.fixturenames:
+        return
+    from tests.cli import alias
+
+    clients = alias.clients_for(metafunc.module.__name__, metafunc.function.__name__, os.environ)
+    if clients != ["docker"]:
+        metafunc.parametrize("docker_cli", clients, indirect=True, scope="session")

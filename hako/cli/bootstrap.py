@@ -1,10 +1,11 @@
 """``hako image bootstrap``: make base images without a registry, through the API only.
 
-- ``busybox``: a rootfs from Debian's static ``/bin/busybox`` (one symlink per applet at the
-  path ``busybox --list-full`` gives, like ``--install -s``), ``/etc/passwd`` with root,
-  nobody and postgres (999, as Debian assigns it), ``/etc/group``, ``/tmp`` (1777),
-  ``/root``, ``/home``, ``/var``, and empty ``/proc /sys /dev``; tarred in memory with
-  numeric root ownership and imported with ``CMD ["sh"]``.
+- ``busybox``: a rootfs from Debian's static ``/bin/busybox`` laid out as Docker Hub's
+  ``busybox:latest`` (docker-library/busybox): every applet a hard link in ``/bin``
+  (``busybox --install /bin``), ``/usr/bin/env`` → ``../../bin/env``, buildroot's
+  ``/etc/passwd``, ``/etc/group`` and ``/etc/shadow`` (root locked) with their home
+  directories and owners, ``/etc/localtime`` (UTC), ``/tmp`` (1777), ``/root`` (700); tarred
+  in memory with numeric ownership and imported with ``CMD ["sh"]``.
 - ``debian:SUITE``: ``debootstrap --variant=minbase SUITE <tmpdir> <mirror>`` (the mirror
   comes from apt's configured sources), tarred and imported with ``CMD ["bash"]``.
 
@@ -27,21 +28,51 @@ from hako.cli.main import CliError
 from hako.cli.progress import render_progress
 
 BUSYBOX = "/bin/busybox"
+# Docker Hub's busybox:latest takes these from buildroot's skeleton (docker-library/busybox's
+# Dockerfile.builder): the same users, groups and home directories
 PASSWD = (
     "root:x:0:0:root:/root:/bin/sh\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-    "postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/sh\n"
+    "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+    "bin:x:2:2:bin:/bin:/bin/false\n"
+    "sys:x:3:3:sys:/dev:/bin/false\n"
+    "sync:x:4:100:sync:/bin:/bin/sync\n"
+    "mail:x:8:8:mail:/var/spool/mail:/bin/false\n"
+    "www-data:x:33:33:www-data:/var/www:/bin/false\n"
+    "operator:x:37:37:Operator:/var:/bin/false\n"
+    "nobody:x:65534:65534:nobody:/home:/bin/false\n"
 )
-GROUP = "root:x:0:\nnogroup:x:65534:\npostgres:x:999:\n"
+GROUP = "".join(f"{name}:x:{gid}:{members}\n" for name, gid, members in (
+    ("root", 0, ""), ("daemon", 1, ""), ("bin", 2, ""), ("sys", 3, ""), ("adm", 4, ""),
+    ("tty", 5, ""), ("disk", 6, ""), ("lp", 7, ""), ("mail", 8, ""), ("kmem", 9, ""),
+    ("wheel", 10, "root"), ("cdrom", 11, ""), ("dialout", 18, ""), ("floppy", 19, ""),
+    ("video", 28, ""), ("audio", 29, ""), ("tape", 32, ""), ("www-data", 33, ""),
+    ("operator", 37, ""), ("utmp", 43, ""), ("plugdev", 46, ""), ("staff", 50, ""),
+    ("lock", 54, ""), ("netdev", 82, ""), ("users", 100, ""), ("nobody", 65534, "")))
+# root's password locked, as the image fixes CVE-2019-5021
+SHADOW = "".join(f"{line.split(':')[0]}:*:::::::\n" for line in PASSWD.splitlines())
+# directory → (mode, uid, gid); buildroot's device_table.txt plus the users' homes
+DIRS = {
+    "bin": (0o755, 0, 0), "dev": (0o755, 0, 0), "etc": (0o755, 0, 0),
+    "etc/network": (0o755, 0, 0), "etc/network/if-down.d": (0o755, 0, 0),
+    "etc/network/if-post-down.d": (0o755, 0, 0), "etc/network/if-pre-up.d": (0o755, 0, 0),
+    "etc/network/if-up.d": (0o755, 0, 0), "home": (0o755, 0, 0), "proc": (0o755, 0, 0),
+    "root": (0o700, 0, 0), "sys": (0o755, 0, 0), "tmp": (0o1777, 0, 0), "usr": (0o755, 0, 0),
+    "usr/bin": (0o755, 0, 0), "usr/sbin": (0o755, 1, 1), "var": (0o755, 0, 0),
+    "var/spool": (0o755, 0, 0), "var/spool/mail": (0o755, 8, 8), "var/www": (0o755, 33, 33),
+}
+ZONEINFO_UTC = "/usr/share/zoneinfo/UTC"
 
 
 def _applets(busybox: str) -> list[str]:
-    out = subprocess.run([busybox, "--list-full"], capture_output=True, text=True, check=True)
-    return sorted({line.strip() for line in out.stdout.splitlines() if line.strip()})
+    """Applet names (``busybox --list``): each becomes a hard link in /bin, as
+    ``busybox --install /bin`` makes them in Docker Hub's image."""
+    out = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True)
+    return sorted({line.strip() for line in out.stdout.splitlines() if line.strip()} -
+                  {"busybox"})
 
 
 def busybox_tar(busybox: str = BUSYBOX, mtime: float | None = None) -> bytes:
-    """Build the busybox rootfs tar in memory.
+    """Build the busybox rootfs tar in memory, laid out as Docker Hub's busybox:latest.
 
     Raises:
         CliError: the busybox binary is missing.
@@ -51,31 +82,28 @@ def busybox_tar(busybox: str = BUSYBOX, mtime: float | None = None) -> bytes:
     mtime = int(os.stat(busybox).st_mtime if mtime is None else mtime)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        def add(name: str, kind: bytes, mode: int, data: bytes = b"", link: str = "") -> None:
+        def add(name: str, kind: bytes, mode: int, data: bytes = b"", link: str = "",
+                owner: int = 0) -> None:
             info = tarfile.TarInfo(name)
             info.type, info.mode, info.mtime, info.linkname = kind, mode, mtime, link
-            info.uid = info.gid = 0
+            info.uid = info.gid = owner
             info.uname = info.gname = ""
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data) if data else None)
 
-        dirs = {"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "home", "var",
-                "var/lib", "var/lib/postgresql", "proc", "sys", "dev", "tmp", "lib"}
-        applets = [a for a in _applets(busybox) if a != "bin/busybox"]
-        for a in applets:
-            parent = os.path.dirname(a)
-            while parent:
-                dirs.add(parent)
-                parent = os.path.dirname(parent)
-        modes = {"tmp": 0o1777, "root": 0o700}
-        for d in sorted(dirs):
-            add(d, tarfile.DIRTYPE, modes.get(d, 0o755))
+        for d, (mode, uid, _gid) in sorted(DIRS.items()):
+            add(d, tarfile.DIRTYPE, mode, owner=uid)
         with open(busybox, "rb") as f:
             add("bin/busybox", tarfile.REGTYPE, 0o755, f.read())
-        for a in applets:
-            add(a, tarfile.SYMTYPE, 0o777, link="/bin/busybox")
+        for a in _applets(busybox):
+            add(f"bin/{a}", tarfile.LNKTYPE, 0o755, link="bin/busybox")
+        add("usr/bin/env", tarfile.SYMTYPE, 0o777, link="../../bin/env")
         add("etc/passwd", tarfile.REGTYPE, 0o644, PASSWD.encode())
         add("etc/group", tarfile.REGTYPE, 0o644, GROUP.encode())
+        add("etc/shadow", tarfile.REGTYPE, 0o600, SHADOW.encode())
+        if os.path.exists(ZONEINFO_UTC):
+            with open(ZONEINFO_UTC, "rb") as f:
+                add("etc/localtime", tarfile.REGTYPE, 0o644, f.read())
     return buf.getvalue()
 
 

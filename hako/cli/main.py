@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from hako import errors
-from hako.cli.parsing import PROG, UsageError
+from hako.cli.parsing import PROG, HelpShown, UsageError
 
 # command → "module:function" (modules under hako.cli.commands; imported lazily)
 COMMANDS: dict[str, str] = {
@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "login": "registry_cmds:login", "logout": "registry_cmds:logout",
     "search": "registry_cmds:search",
     "info": "system:info", "version": "system:version", "events": "system:events",
+    "stats": "stats:stats", "update": "update:update", "completion": "completion:completion",
 }
 GROUPS: dict[str, dict[str, str]] = {
     "container": {
@@ -41,7 +42,8 @@ GROUPS: dict[str, dict[str, str]] = {
         "inspect": "container inspect", **{c: c for c in (
             "run", "create", "start", "attach", "stop", "kill", "restart", "rename",
             "pause", "unpause", "wait", "top", "diff", "export", "port", "logs", "exec",
-            "commit", "cp")},
+            "commit", "cp", "stats", "update")},
+        "prune": "container prune",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
@@ -50,17 +52,27 @@ GROUPS: dict[str, dict[str, str]] = {
         "prune": "image prune",
         "bootstrap": "image bootstrap", "build": "build",
     },
-    "system": {"info": "info", "events": "events", "check": "system check", "df": "system df"},
+    "system": {"info": "info", "events": "events", "check": "system check", "df": "system df",
+               "prune": "system prune"},
+    "builder": {"build": "build", "prune": "builder prune"},
+    "context": {v: "context " + v for v in ("create", "use", "ls", "inspect", "rm", "show",
+                                            "update")} | {"list": "context ls",
+                                                          "remove": "context rm"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls",
                "inspect": "volume inspect", "rm": "volume rm", "remove": "volume rm",
                "prune": "volume prune"},
     "network": {v: "network " + v for v in ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")}
     | {"list": "network ls", "remove": "network rm"},
 }
+MANAGEMENT_COMMANDS = {"compose"}  # listed with the groups in the root help, as docker's plugins
+HIDDEN_ALIASES = {"list", "remove", "ps"}  # spellings docker accepts but does not list
 SPECIAL = {"container inspect": "inspect:container_inspect",
            "image inspect": "inspect:image_inspect", "image prune": "image:prune",
            "image bootstrap": "image:bootstrap", "system check": "system:check",
-           "system df": "system:df",
+           "system df": "df:df", "system prune": "prune:system_prune",
+           "container prune": "prune:container_prune", "builder prune": "prune:builder_prune",
+           **{f"context {v}": f"context:{v}" for v in ("create", "use", "ls", "inspect", "rm",
+                                                       "show", "update")},
            **{f"volume {v}": f"volume:{v}" for v in ("create", "ls", "inspect", "rm", "prune")},
            **{f"network {v}": f"network:{v}" for v in ("create", "ls", "inspect", "rm", "prune", "connect",
                                                        "disconnect")}}
@@ -77,6 +89,10 @@ class Context:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.command = ""
+        self.invoked = ""  # the command path as typed ("container ls")
+        self.tls = None  # endpoint.TLSConfig when the endpoint uses TLS
+        self.context = "default"
+        self.options: Any = None  # endpoint.GlobalOptions
         self._api = None
 
     @property
@@ -84,8 +100,29 @@ class Context:
         if self._api is None:
             from hako.client.api import APIClient
 
-            self._api = APIClient.from_host(self.host, self.environ.get("DOCKER_API_VERSION"))
+            self._api = APIClient.from_host(self.host, self.environ.get("DOCKER_API_VERSION"),
+                                            tls=self.tls)
         return self._api
+
+    def configure(self, opts: Any) -> None:
+        """Apply the global flags: config dir, then the endpoint (contexts).
+
+        Raises:
+            CliError: an unknown context or conflicting options, with docker's text.
+        """
+        from hako.cli import endpoint
+
+        self.options = opts
+        if opts.config:
+            self.environ = {**self.environ, "DOCKER_CONFIG": opts.config}
+        try:
+            ep = endpoint.resolve(opts, self.environ)
+        except endpoint.ContextNotFound as exc:
+            raise CliError(f"Failed to initialize: unable to resolve docker endpoint: {exc}",
+                           bare=True) from exc
+        except errors.InvalidArgument as exc:
+            raise CliError(str(exc), bare=True) from exc
+        self.host, self.tls, self.context = ep.host, ep.tls, ep.context
 
     def out(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -120,46 +157,89 @@ class CliError(Exception):
         self.bare = bare
 
 
-def _global_flags(argv: list[str], environ: Mapping[str, str]) -> tuple[str, list[str]]:
-    host = environ.get("HAKO_HOST") or environ.get("DOCKER_HOST") or ""
+GLOBAL_VALUE_FLAGS = {"-H": "hosts", "--host": "hosts", "-l": "log_level",
+                      "--log-level": "log_level", "--config": "config", "-c": "context",
+                      "--context": "context", "--tlscacert": "tlscacert",
+                      "--tlscert": "tlscert", "--tlskey": "tlskey"}
+GLOBAL_BOOL_FLAGS = {"-D": "debug", "--debug": "debug", "--tls": "tls", "--tlsverify": "tlsverify"}
+
+
+def global_parser():
+    """The global flags as a Parser (for help and completion; parsing is _global_flags)."""
+    from hako.cli.parsing import Parser
+
+    p = Parser("", "[OPTIONS] COMMAND")
+    p.option("--config")
+    p.option("-c", "--context")
+    p.flag("-D", "--debug")
+    p.multi("-H", "--host")
+    p.option("-l", "--log-level")
+    for name in ("--tls", "--tlsverify"):
+        p.flag(name)
+    for name in ("--tlscacert", "--tlscert", "--tlskey"):
+        p.option(name)
+    p.flag("-v", "--version")
+    return p
+
+
+def _usage_error(what: str) -> UsageError:
+    return UsageError(f"{what}\n\nUsage:  {PROG} [OPTIONS] COMMAND [ARG...]\n\n"
+                      f"Run '{PROG} --help' for more information", 125)
+
+
+def _global_flags(argv: list[str]) -> tuple[Any, list[str]]:
+    """Leading global flags → (GlobalOptions, the rest of argv)."""
+    from hako.cli.endpoint import GlobalOptions
+
+    found: dict[str, Any] = {"hosts": []}
     i = 0
-    while i < len(argv) and argv[i].startswith("-"):
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
         tok = argv[i]
         name, eq, value = tok.partition("=")
-        if name in ("-H", "--host", "--log-level", "-l", "--config", "--context", "-c"):
+        if name[:2] in ("-H", "-l", "-c") and len(name) > 2 and not name.startswith("--"):
+            name, eq, value = name[:2], "=", tok[2:].lstrip("=")
+        if name in GLOBAL_VALUE_FLAGS:
             if not eq:
                 i += 1
-                value = argv[i] if i < len(argv) else ""
-            if name in ("-H", "--host"):
-                host = value
-        elif tok.startswith("-H") and len(tok) > 2:
-            host = tok[2:]
-        elif name in ("-D", "--debug", "--tls", "--tlsverify"):
-            pass
+                if i >= len(argv):
+                    raise _usage_error(f"flag needs an argument: {name}")
+                value = argv[i]
+            key = GLOBAL_VALUE_FLAGS[name]
+            if key == "hosts":
+                found["hosts"].append(value)
+            else:
+                found[key] = value
+        elif name in GLOBAL_BOOL_FLAGS:
+            found[GLOBAL_BOOL_FLAGS[name]] = value.lower() not in ("0", "f", "false") \
+                if eq else True
         elif name in ("-v", "--version"):
-            return host, ["--version"]
+            return GlobalOptions(), ["--version"]
         elif name in ("--help", "-h"):
-            return host, ["--help"]
+            return GlobalOptions(), ["--help"]
+        elif tok == "--":
+            i += 1
+            break
         else:
-            what = f"unknown flag: {name}" if name.startswith("--") else \
-                f"unknown shorthand flag: '{name[1]}' in {name}"
-            raise UsageError(f"{what}\n\nUsage:  {PROG} [OPTIONS] COMMAND [ARG...]\n\n"
-                             f"Run '{PROG} --help' for more information", 125)
+            raise _usage_error(f"unknown flag: {name}" if name.startswith("--") else
+                               f"unknown shorthand flag: '{name[1]}' in {name}")
         i += 1
-    return host or "unix:///run/hako/hako.sock", argv[i:]
+    found["hosts"] = tuple(found["hosts"])
+    return GlobalOptions(**found), argv[i:]
 
 
-def _resolve(args: list[str]) -> tuple[str, str, list[str]]:
+def _resolve(args: list[str], environ: Mapping[str, str]) -> tuple[str, str, list[str]]:
     """argv after global flags → (command name, "module:function", rest)."""
-    if not args:
-        raise UsageError(_usage(), 0)
+    if not args or args == ["--help"]:
+        raise HelpShown(root_help(environ))
     name, rest = args[0], args[1:]
     if name in GROUPS:
-        if not rest or rest[0] not in GROUPS[name]:
-            sub = rest[0] if rest else ""
-            msg = (f"{PROG}: unknown command: {PROG} {name} {sub}\n\n"
-                   f"Run '{PROG} {name} --help' for more information")
-            raise UsageError(msg if sub else _usage(), 1 if sub else 0)
+        if not rest or rest[0] in ("--help", "-h") or (rest[0] == "help" and len(rest) == 1):
+            raise HelpShown(group_help(name))
+        if rest[0] not in GROUPS[name]:
+            sub = rest[0]
+            raise UsageError(f"{PROG}: unknown command: {PROG} {name} {sub}\n\n"
+                             f"Usage:  {PROG} {name}\n\n"
+                             f"Run '{PROG} {name} --help' for more information", 1)
         name, rest = GROUPS[name][rest[0]], rest[1:]
     if name in SPECIAL:
         return name, SPECIAL[name], rest
@@ -169,10 +249,31 @@ def _resolve(args: list[str]) -> tuple[str, str, list[str]]:
     return name, COMMANDS[name], rest
 
 
-def _usage() -> str:
-    names = "  ".join(sorted(COMMANDS))
-    return (f"Usage:  {PROG} [OPTIONS] COMMAND\n\nA docker-compatible container engine client\n"
-            f"\nCommands:\n  {names}\n\nManagement Commands:\n  container  image  network  system")
+def root_help(environ: Mapping[str, str]) -> str:
+    from hako.cli import help as helptext
+
+    management = set(GROUPS) | (MANAGEMENT_COMMANDS & set(COMMANDS))
+    return helptext.root_help(set(COMMANDS) | set(GROUPS), management, global_parser(),
+                              environ)
+
+
+def group_help(group: str) -> str:
+    from hako.cli import help as helptext
+
+    subs = sorted(s for s in GROUPS[group] if s not in HIDDEN_ALIASES)
+    return helptext.group_help(group, subs)
+
+
+# command → (exit code, prefix) of a template parse error, then of an execution error, as
+# docker's (formatter-based list commands validate and report both as "template parsing error")
+TEMPLATE_ERRORS: dict[str, tuple[int, str, int, str]] = {
+    "": (1, "template parsing error: ", 1, "template parsing error: "),
+    "ps": (1, "failed to parse template: ", 1, "failed to execute template: "),
+    "inspect": (64, "template parsing error: ", 1, "template parsing error: "),
+    "version": (64, "template parsing error: ", 1, ""),
+    "info": (64, "template parsing error: ", 1, ""),
+    "events": (64, "Error parsing format: ", 64, "Error parsing format: "),
+}
 
 
 def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:
@@ -200,11 +301,10 @@ def exit_status(exc: BaseException, ctx: Context) -> tuple[int, str | None]:
     if isinstance(exc, CliError):
         return exc.status, (str(exc) if exc.bare else f"Error: {exc}") if str(exc) else None
     if isinstance(exc, TemplateError):
-        if isinstance(exc, TemplateParseError):
-            return 64, f"template parsing error: {exc}"
-        prefix = "template parsing error" if ctx.command == "inspect" else \
-            "failed to execute template"
-        return 1, f"{prefix}: {exc}"
+        codes = TEMPLATE_ERRORS.get(ctx.command.split()[-1] if ctx.command.endswith(
+            " inspect") else ctx.command, TEMPLATE_ERRORS[""])
+        code, prefix = codes[:2] if isinstance(exc, TemplateParseError) else codes[2:]
+        return code, f"{prefix}{exc}"
     if isinstance(exc, errors.Unavailable) and not is_daemon_error(exc):
         return 1, str(exc)
     if isinstance(exc, errors.EngineError):
@@ -225,14 +325,21 @@ def run_cli(argv: Sequence[str], environ: Mapping[str, str] | None = None,
     environ = os.environ if environ is None else environ
     ctx = ctx or Context("", environ)
     try:
-        host, args = _global_flags(list(argv), environ)
-        ctx.host = host
+        opts, args = _global_flags(list(argv))
         if args == ["--version"]:
             from hako import __version__
 
             ctx.out(f"hako version {__version__}")
             return 0
-        name, target, rest = _resolve(args)
+        if args[:1] == ["help"]:  # hako help [COMMAND...]
+            args = args[1:] + ["--help"] if args[1:] else []
+        name, target, rest = _resolve(args, environ)
+        ctx.invoked = " ".join(args[: len(args) - len(rest)])
+        try:
+            ctx.configure(opts)
+        except CliError:
+            if "--help" not in rest and "-h" not in rest:
+                raise  # help needs no daemon, so a bad context does not stop it
         ctx.command = name.split()[-1] if name.startswith("image ") else name
         module, func = target.split(":")
         fn = getattr(importlib.import_module(f"hako.cli.commands.{module}"), func)
@@ -241,7 +348,13 @@ def run_cli(argv: Sequence[str], environ: Mapping[str, str] | None = None,
         if isinstance(exc, SystemExit):
             raise
         code, text = exit_status(exc, ctx)
-        if text:
+        if text and isinstance(exc, UsageError):
+            from hako.cli.parsing import as_invoked
+
+            text = as_invoked(text, exc.command, ctx.invoked)
+        if text and isinstance(exc, HelpShown):
+            ctx.out(text)
+        elif text:
             try:
                 ctx.stdout.flush()
             except (OSError, ValueError):

@@ -26,9 +26,18 @@ _FALSE = {"0", "f", "false", "n", "no"}
 class UsageError(Exception):
     """Bad command line: ``str()`` is the full text to print, ``status`` the exit code."""
 
-    def __init__(self, message: str, status: int = 125) -> None:
+    def __init__(self, message: str, status: int = 125, command: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.command = command  # the parser's command path, when a parser raised it
+
+
+class HelpShown(UsageError):
+    """``--help``/``-h``: the text goes to stdout and the status is 0, as docker's."""
+
+    def __init__(self, message: str, parser: "Parser | None" = None) -> None:
+        super().__init__(message, 0, parser.command if parser else "")
+        self.parser = parser  # the command's parser (shell completion reads its flags)
 
 
 class _BoolAction(argparse.Action):
@@ -59,8 +68,14 @@ class Parser(argparse.ArgumentParser):
         """A flag with a value (``type`` may raise EngineError or ValueError)."""
         self.add_argument(*names, **kw)
 
+    def content_trust(self) -> None:
+        """docker's ``--disable-content-trust`` (default true); see :func:`check_trust`."""
+        self.flag("--disable-content-trust", default=True)
+
     def multi(self, *names: str, **kw: Any) -> None:
-        """A repeatable flag collecting a list."""
+        """A repeatable flag collecting a list (``--filter`` values must be name=value)."""
+        if "--filter" in names and "type" not in kw:
+            kw["type"] = filter_arg
         self.add_argument(*names, action="append", default=[], **kw)
 
     # -- errors ----------------------------------------------------------------------------
@@ -68,7 +83,7 @@ class Parser(argparse.ArgumentParser):
     def usage_error(self, message: str, status: int = 125) -> UsageError:
         return UsageError(
             f"{message}\n\nUsage:  {self.usage_line}\n\n"
-            f"Run '{PROG} {self.command} --help' for more information", status)
+            f"Run '{PROG} {self.command} --help' for more information", status, self.command)
 
     def error(self, message: str):  # argparse hook
         raise self.usage_error(message)
@@ -87,6 +102,11 @@ class Parser(argparse.ArgumentParser):
                   at_most: int | None = None) -> None:
         """Check the positional count with docker's messages (exit status 1)."""
         n = len(args)
+        if n and (exactly == 0 or at_most == 0):
+            raise UsageError(
+                f"{PROG}: '{PROG} {self.command}' accepts no arguments\n\nUsage:  "
+                f"{self.usage_line}\n\nRun '{PROG} {self.command} --help' for more information",
+                1, self.command)
         if exactly is not None and n != exactly:
             what = f"exactly {exactly} argument{'s' if exactly != 1 else ''}"
         elif n < at_least:
@@ -97,7 +117,7 @@ class Parser(argparse.ArgumentParser):
             return
         raise UsageError(
             f"{PROG}: '{PROG} {self.command}' requires {what}\n\nUsage:  {self.usage_line}\n\n"
-            f"See '{PROG} {self.command} --help' for more information", 1)
+            f"See '{PROG} {self.command} --help' for more information", 1, self.command)
 
     # -- parsing ---------------------------------------------------------------------------
 
@@ -121,7 +141,9 @@ class Parser(argparse.ArgumentParser):
         for dest, value in overrides.items():
             setattr(opts, dest, value)
         if opts.help_:
-            raise UsageError(self.format_help(), 0)
+            from hako.cli.help import command_help
+
+            raise HelpShown(command_help(self), self)
         positionals = [t for t in rest if not t.startswith("-") or t == "-"] + tail
         return opts, positionals
 
@@ -173,6 +195,8 @@ class Parser(argparse.ArgumentParser):
                 skip_next = False
                 out.append(tok)
                 continue
+            if tok == "-h" and "-h" not in self._option_string_actions:
+                tok = "--help"
             tok = self._seed_spelling(tok, stderr)
             name, eq, value = tok.partition("=")
             dest = self._bool_dest(name)
@@ -217,6 +241,40 @@ class Parser(argparse.ArgumentParser):
             stderr.write(f"Warning: '{old_name}' is deprecated, it will be replaced by "
                          f"'{new_name}' soon. See usage.\n")
         return new
+
+
+def as_invoked(text: str, command: str, invoked: str) -> str:
+    """Usage texts name the command as typed (``hako container ls``, not ``hako ps``)."""
+    if not command or not invoked or command == invoked:
+        return text
+    old, new = f"{PROG} {command}", f"{PROG} {invoked}"
+    out = []
+    for line in text.split("\n"):
+        if line.startswith(("Usage:", "Run '", "See '")) or f"'{old}'" in line:
+            line = line.replace(old + " ", new + " ").replace(f"'{old}'", f"'{new}'")
+            if line.endswith(old):
+                line = line[: -len(old)] + new
+        out.append(line)
+    return "\n".join(out)
+
+
+def check_trust(opts: argparse.Namespace) -> None:
+    """Content trust (Notary) does not exist in hako: asking for it is refused.
+
+    Raises:
+        InvalidArgument: ``--disable-content-trust=false``.
+    """
+    from hako.errors import InvalidArgument
+
+    if not getattr(opts, "disable_content_trust", True):
+        raise InvalidArgument("content trust is not supported (--disable-content-trust=false)")
+
+
+def filter_arg(text: str) -> str:
+    """A ``--filter`` value: docker refuses one without '=' as a flag error."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError("bad format of filter (expected name=value)")
+    return text
 
 
 def go_int(text: str) -> int:

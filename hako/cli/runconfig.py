@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from hako.cli import runextra
 from hako.cli.parsing import Parser, go_int
 from hako.errors import InvalidArgument
 from hako.opts import env as envopts
@@ -99,6 +100,7 @@ def add_run_flags(p: Parser) -> None:
     p.multi("-v", "--volume", type=_typed(mounts.parse_volume))
     p.multi("--volumes-from")
     p.option("-w", "--workdir")
+    runextra.add_extra_run_flags(p)
 
 
 _HEALTH_DURATIONS = ("interval", "timeout", "start-period", "start-interval")
@@ -224,7 +226,7 @@ def _attach_streams(opts: argparse.Namespace, detach: bool) -> tuple[bool, bool,
     streams = {s.lower() for s in opts.attach}
     for s in streams:
         if s not in ("stdin", "stdout", "stderr"):
-            raise InvalidArgument(f"valid streams are STDIN, STDOUT and STDERR")
+            raise InvalidArgument("valid streams are STDIN, STDOUT and STDERR")
     if not streams:
         return opts.interactive, True, True
     return "stdin" in streams or opts.interactive, "stdout" in streams, "stderr" in streams
@@ -334,6 +336,7 @@ def _host_config(opts: argparse.Namespace, binds: list[str], mount_list: list[di
         host["Init"] = True
     if opts.runtime:
         host["Runtime"] = opts.runtime
+    host.update(runextra.extra_host_config(opts))
     return host
 
 

@@ -45,7 +45,7 @@ class RawTerminal:
             import tty
 
             self._saved = termios.tcgetattr(self.fd)
-            tty.setraw(self.fd)
+            tty.setraw(self.fd, termios.TCSANOW)  # keep typed-ahead input, as docker
         if self.on_resize is not None and threading.current_thread() is threading.main_thread():
             self._old_handler = signal.signal(signal.SIGWINCH, lambda *_: self.resize())
         return self

@@ -34,7 +34,7 @@ def _query(params: dict[str, Any] | None) -> str:
         if isinstance(v, bool):
             v = "1" if v else "0"
         elif isinstance(v, dict) or (isinstance(v, list) and type(v) is list):
-            v = json.dumps(v)
+            v = json.dumps(v, separators=(",", ":"))  # compact, as the docker CLI
         clean[k] = v
     return "?" + urlencode(clean, doseq=True) if clean else ""
 
@@ -53,8 +53,8 @@ class APIClient:
         self.networks = Networks(self)
 
     @classmethod
-    def from_host(cls, host: str, version: str | None = None) -> "APIClient":
-        return cls(Transport(host), version)
+    def from_host(cls, host: str, version: str | None = None, tls: Any = None) -> "APIClient":
+        return cls(Transport(host, tls=tls), version)
 
     @property
     def version(self) -> str:
@@ -193,6 +193,18 @@ class Containers:
         if doc.get("Error") and doc["Error"].get("Message"):
             raise errors.Internal(doc["Error"]["Message"])
         return int(doc.get("StatusCode", 0))
+
+    def stats(self, ref: str, stream: bool = True) -> Response:
+        """``GET /containers/{id}/stats``: JSON lines (one when not ``stream``)."""
+        return self.api.request("GET", f"/containers/{_cid(ref)}/stats", {"stream": stream},
+                                not_found=errors.ContainerNotFound)
+
+    def update(self, ref: str, body: dict) -> dict:
+        return self.api.post_json(f"/containers/{_cid(ref)}/update", None, body,
+                                  not_found=errors.ContainerNotFound)
+
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.api.post_json("/containers/prune", {"filters": filters or None})
 
     def top(self, ref: str, ps_args: str | None = None) -> dict:
         return self.api.get_json(f"/containers/{_cid(ref)}/top", {"ps_args": ps_args},
@@ -352,6 +364,9 @@ class System:
 
     def df(self) -> dict:
         return self.api.get_json("/system/df")
+
+    def build_prune(self, params: dict[str, Any]) -> dict:
+        return self.api.post_json("/build/prune", params)
 
     def check(self) -> list[str]:
         """hako's store consistency check (``GET /system/check``, not in Docker's API)."""

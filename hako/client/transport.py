@@ -45,9 +45,9 @@ def parse_host(text: str) -> HostAddress:
     parts = urlsplit(text)
     if parts.scheme == "unix":
         return HostAddress("unix", parts.path or "/run/hako/hako.sock")
-    if parts.scheme in ("tcp", "http"):
+    if parts.scheme in ("tcp", "http", "https"):
         host = parts.hostname or "127.0.0.1"
-        port = parts.port or 2375
+        port = parts.port or (2376 if parts.scheme == "https" else 2375)
         return HostAddress("tcp", f"{host}:{port}")
     raise InvalidArgument(f"unable to parse docker host `{text}`")
 
@@ -132,14 +132,34 @@ class Hijacked:
 class Transport:
     """Real transport to one daemon address."""
 
-    def __init__(self, host: HostAddress | str = DEFAULT_HOST, timeout: float | None = None):
+    def __init__(self, host: HostAddress | str = DEFAULT_HOST, timeout: float | None = None,
+                 tls: Any = None):
+        """``tls``: None, or anything with ``verify``, ``ca``, ``cert``, ``key`` (paths)."""
         self.host = parse_host(host) if isinstance(host, str) else host
         self.timeout = timeout
+        self.tls = tls
+        self._ssl = None
+
+    def _ssl_context(self):
+        if self._ssl is None:
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=self.tls.ca if self.tls.verify else None)
+            if not self.tls.verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            if self.tls.cert:
+                ctx.load_cert_chain(self.tls.cert, self.tls.key)
+            self._ssl = ctx
+        return self._ssl
 
     def _connection(self) -> http.client.HTTPConnection:
         if self.host.scheme == "unix":
             return _UnixConnection(self.host.address, timeout=self.timeout)
         h, _, p = self.host.address.rpartition(":")
+        if self.tls is not None:
+            return http.client.HTTPSConnection(h, int(p), timeout=self.timeout,
+                                               context=self._ssl_context())
         return http.client.HTTPConnection(h, int(p), timeout=self.timeout)
 
     def _connect_error(self, exc: OSError) -> Unavailable:

@@ -158,13 +158,16 @@ BUILD_QUERY: dict[str, Any] = {
     "cpusetcpus": Refuse("resource limits on build steps"),
     "cpuperiod": Refuse("resource limits on build steps"),
     "cpuquota": Refuse("resource limits on build steps"),
+    "cpusetmems": Refuse("resource limits on build steps"),
+    "cgroupparent": Refuse("a cgroup parent for build steps"),
+    "ulimits": Refuse("ulimits of build steps"),
     "shmsize": Refuse("shm size of build steps"),
     "squash": Refuse("squash (experimental in Docker)"),
     "outputs": Refuse("outputs (BuildKit only)"),
     "isolation": Refuse("isolation other than default", ok=("default",)),
 }
 
-_STRING_PARAMS = {"networkmode", "cpusetcpus", "outputs", "isolation"}  # "0" is a value there
+_STRING_PARAMS = {"networkmode", "cpusetcpus", "cpusetmems", "cgroupparent", "outputs", "isolation"}  # "0" is a value there
 
 
 

@@ -133,6 +133,7 @@ class Services:
     events: Any
     volumes: Any = None
     network: Any = None
+    engine_id: str = ""
 
 
 def build_services(config: Any) -> Services:
@@ -151,8 +152,11 @@ def build_services(config: Any) -> Services:
     volumes = VolumeService(os.path.join(config.data_root, "volumes"))
     network = NetworkService(config.network_config())
     containers = ContainerService(config, images, events, volumes, network)
+    from hako.daemon import engineid
+
     return Services(config, images, containers, ExecService(containers), events,
-                    volumes=volumes, network=network)
+                    volumes=volumes, network=network,
+                    engine_id=engineid.load_or_create(config.data_root))
 
 
 def build_router() -> Any:

@@ -39,20 +39,18 @@ def parse_volume(spec: str) -> MountSpec:
     opts: list[str] = []
     if len(parts) == 1:
         source, target = "", parts[0]
-    elif len(parts) == 2 and not parts[1].startswith("/"):
-        # "dst:ro"? only when the second part is a mode list
-        if all(o in _VOLUME_OPTS for o in parts[1].split(",")):
-            source, target, opts = "", parts[0], parts[1].split(",")
-        else:
-            raise InvalidArgument(f"invalid volume specification: '{spec}'")
+    elif len(parts) == 2 and not parts[1].startswith("/") and \
+            all(o in _VOLUME_OPTS for o in parts[1].split(",")):
+        source, target, opts = "", parts[0], parts[1].split(",")  # "dst:ro"
     else:
         source, target = parts[0], parts[1]
         if len(parts) == 3:
             opts = parts[2].split(",")
     if not target.startswith("/"):
+        kind = "bind" if source.startswith(("/", ".")) else "volume"
         raise InvalidArgument(
             f"invalid volume specification: '{spec}': invalid mount config for type "
-            f'"volume": invalid mount path: \'{target}\' mount path must be absolute'
+            f'"{kind}": invalid mount path: \'{target}\' mount path must be absolute'
         )
     for o in opts:
         if o not in _VOLUME_OPTS:

@@ -30,3 +30,19 @@ def for_each(ctx: Any, refs: Iterable[str], fn: Callable[[str], Any],
         if echo:
             ctx.out(ref)
     return status
+
+
+def confirm(ctx: Any, warning: str) -> bool:
+    """docker's prune prompt: ``warning``, then "Are you sure…? [y/N] "; True on y/yes."""
+    ctx.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    ctx.stdout.flush()
+    return ctx.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def print_deleted(ctx: Any, title: str, items: list[str]) -> None:
+    """A "Deleted X:" section of a prune report (nothing when empty)."""
+    if items:
+        ctx.out(f"Deleted {title}:")
+        for item in items:
+            ctx.out(item)
+        ctx.out()

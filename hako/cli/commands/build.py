@@ -15,7 +15,9 @@ from typing import Any
 
 from hako.cli.commands import buildctx
 from hako.cli.main import CliError
-from hako.cli.parsing import Parser
+from hako.cli.parsing import Parser, check_trust, go_int
+from hako.cli.runconfig import _typed
+from hako.opts import resources
 from hako.support.units import human_size
 
 
@@ -37,7 +39,27 @@ def _parser() -> Parser:
     p.multi("--add-host")
     p.option("--platform", default="")
     p.multi("--ulimit")
+    # resource limits of build steps and the rest: sent as docker sends them; hakod honours
+    # or refuses each (daemon/fields.py BUILD_QUERY)
+    p.option("--cgroup-parent")
+    p.option("--cpu-period", type=go_int)
+    p.option("--cpu-quota", type=go_int)
+    p.option("-c", "--cpu-shares", type=go_int)
+    p.option("--cpuset-cpus")
+    p.option("--cpuset-mems")
+    p.content_trust()
+    p.option("--isolation")
+    p.option("-m", "--memory", type=_typed(resources.parse_memory))
+    p.option("--memory-swap", type=_typed(resources.parse_memory_swap))
+    p.option("--shm-size", type=_typed(resources.parse_memory))
+    p.flag("--squash")
     return p
+
+
+_QUERY_OF = {"cgroup_parent": "cgroupparent", "cpu_period": "cpuperiod", "cpu_quota": "cpuquota",
+             "cpu_shares": "cpushares", "cpuset_cpus": "cpusetcpus", "cpuset_mems": "cpusetmems",
+             "isolation": "isolation", "memory": "memory", "memory_swap": "memswap",
+             "shm_size": "shmsize"}
 
 
 def _kv_map(items: list[str], env: Any) -> dict[str, Any]:
@@ -71,6 +93,14 @@ def build_params(opts: Any, env: Any, dockerfile: str, remote: str = "") -> dict
         params["labels"] = _labels(opts.label)
     if opts.cache_from:
         params["cachefrom"] = list(opts.cache_from)
+    if opts.ulimit:
+        params["ulimits"] = [{"Name": u.name, "Hard": u.hard, "Soft": u.soft}
+                             for u in (resources.parse_ulimit(x) for x in opts.ulimit)]
+    params.update({q: getattr(opts, d) for d, q in _QUERY_OF.items()
+                   if getattr(opts, d) is not None})
+    if opts.squash:
+        params["squash"] = True
+    check_trust(opts)
     return {k: v for k, v in params.items() if v is not None}
 
 

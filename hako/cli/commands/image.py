@@ -12,7 +12,7 @@ from hako.cli import formatting as fmt
 from hako.cli.commands import for_each
 from hako.cli.commands.container import write_stream
 from hako.cli.main import CliError
-from hako.cli.parsing import Parser
+from hako.cli.parsing import Parser, check_trust
 from hako.cli.progress import render_progress
 from hako.opts import filters as fopts
 from hako.support.units import human_size
@@ -193,8 +193,7 @@ def load(ctx: Any, argv: list[str]) -> int:
     p.option("-i", "--input")
     p.flag("-q", "--quiet")
     opts, args = p.parse(argv, ctx.stderr)
-    if args:
-        raise p.usage_error(f'"{p.prog}" accepts no arguments.')
+    p.need_args(args, exactly=0)
     if opts.input:
         f = open(opts.input, "rb")
     else:
@@ -216,8 +215,10 @@ def pull(ctx: Any, argv: list[str]) -> int:
     p.flag("-q", "--quiet")
     p.flag("-a", "--all-tags")
     p.option("--platform")
+    p.content_trust()
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=1)
+    check_trust(opts)
     ref = args[0]
     repo, t = split_repo_tag(ref) if "@" not in ref else (ref, "")
     if not t and "@" not in ref and not opts.all_tags:

@@ -6,7 +6,7 @@ from typing import Any
 
 from hako import errors
 from hako.cli import formatting as fmt
-from hako.cli.commands import for_each
+from hako.cli.commands import confirm, for_each, print_deleted
 from hako.cli.gotemplate import Template
 from hako.cli.parsing import Parser
 from hako.opts import filters as fopts
@@ -36,6 +36,13 @@ def create(ctx: Any, argv: list[str]) -> int:
     p.flag("--ipv6")
     p.multi("--label")
     p.multi("-o", "--opt")
+    p.multi("--aux-address")
+    p.option("--config-from")
+    p.flag("--config-only")
+    p.flag("--ingress")
+    p.option("--ipam-driver", default="default")
+    p.multi("--ipam-opt")
+    p.option("--scope")
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=1)
     pools = []
@@ -45,11 +52,18 @@ def create(ctx: Any, argv: list[str]) -> int:
             pool["Gateway"] = opts.gateway[i]
         if i < len(opts.ip_range):
             pool["IPRange"] = opts.ip_range[i]
+        if opts.aux_address:
+            pool["AuxiliaryAddresses"] = _labels(opts.aux_address)
         pools.append(pool)
     body = {"Name": args[0], "CheckDuplicate": True, "Driver": opts.driver,
-            "IPAM": {"Driver": "default", "Config": pools, "Options": {}},
+            "IPAM": {"Driver": opts.ipam_driver, "Config": pools,
+                     "Options": _labels(opts.ipam_opt)},
             "Internal": opts.internal, "Attachable": opts.attachable, "EnableIPv6": opts.ipv6,
-            "Options": _labels(opts.opt), "Labels": _labels(opts.label)}
+            "Options": _labels(opts.opt), "Labels": _labels(opts.label),
+            "Ingress": opts.ingress, "ConfigOnly": opts.config_only,
+            "Scope": opts.scope or ""}
+    if opts.config_from:
+        body["ConfigFrom"] = {"Network": opts.config_from}
     ctx.out(ctx.api.networks.create(body)["Id"])
     return 0
 
@@ -62,8 +76,7 @@ def ls(ctx: Any, argv: list[str]) -> int:
     p.multi("-f", "--filter")
     p.option("--format")
     opts, args = p.parse(argv, ctx.stderr)
-    if args:
-        raise p.usage_error(f'"{p.prog}" accepts no arguments.')
+    p.need_args(args, exactly=0)
     items = ctx.api.networks.list(fopts.to_wire(fopts.parse_flags(opts.filter)))
     items.sort(key=lambda n: n["Name"])
     rows = [{"ID": n["Id"] if opts.no_trunc else n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"],
@@ -100,9 +113,17 @@ def inspect(ctx: Any, argv: list[str]) -> int:
 def rm(ctx: Any, argv: list[str]) -> int:
     """hako network rm NETWORK..."""
     p = Parser("network rm", "NETWORK [NETWORK...]")
-    _, args = p.parse(argv, ctx.stderr)
+    p.flag("-f", "--force")
+    opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, at_least=1)
-    return for_each(ctx, args, ctx.api.networks.remove)
+
+    def remove(ref: str) -> None:
+        try:
+            ctx.api.networks.remove(ref)
+        except errors.NotFound:
+            if not opts.force:  # -f: a network that does not exist is no error (docker 28)
+                raise
+    return for_each(ctx, args, remove)
 
 
 def prune(ctx: Any, argv: list[str]) -> int:
@@ -111,18 +132,11 @@ def prune(ctx: Any, argv: list[str]) -> int:
     p.flag("-f", "--force")
     p.multi("--filter")
     opts, _ = p.parse(argv, ctx.stderr)
-    if not opts.force:
-        ctx.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        ctx.stdout.flush()
-        if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
-    deleted = (ctx.api.networks.prune(fopts.to_wire(fopts.parse_flags(opts.filter))) or {}).get("NetworksDeleted")
-    if deleted:
-        ctx.out("Deleted Networks:")
-        for name in deleted:
-            ctx.out(name)
-        ctx.out()
+    if not opts.force and not confirm(ctx, "WARNING! This will remove all custom networks not "
+                                           "used by at least one container."):
+        return 0
+    doc = ctx.api.networks.prune(fopts.to_wire(fopts.parse_flags(opts.filter))) or {}
+    print_deleted(ctx, "Networks", doc.get("NetworksDeleted") or [])
     return 0
 
 

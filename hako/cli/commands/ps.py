@@ -21,8 +21,7 @@ def ps(ctx: Any, argv: list[str]) -> int:
     p.multi("-f", "--filter")
     p.option("--format")
     opts, args = p.parse(argv, ctx.stderr)
-    if args:
-        raise p.usage_error(f'"{p.prog}" accepts no arguments.')
+    p.need_args(args, exactly=0)
     last = opts.last
     if opts.latest and last == -1:
         last = 1
@@ -36,6 +35,8 @@ def ps(ctx: Any, argv: list[str]) -> int:
         template = fmt.PS_TABLE if opts.format == "table" else opts.format
     else:
         template = fmt.PS_TABLE + ("\t{{.Size}}" if opts.size else "")
+    if not items and template != "json":  # docker ps checks the template even with no rows
+        fmt.render(template, [fmt.container_row({})], fmt.PS_HEADERS)
     rows = [fmt.container_row(c, trunc=not opts.no_trunc) for c in items]
     ctx.stdout.write(fmt.render(template, rows, fmt.PS_HEADERS))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hako.cli import credentials
-from hako.cli.parsing import Parser
+from hako.cli.parsing import Parser, check_trust
 from hako.cli.progress import render_progress
 
 
@@ -14,8 +14,10 @@ def push(ctx: Any, argv: list[str]) -> int:
     p = Parser("push", "[OPTIONS] NAME[:TAG]")
     p.flag("-a", "--all-tags")
     p.flag("-q", "--quiet")
+    p.content_trust()
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=1)
+    check_trust(opts)
     name, tag = args[0], ""
     slash, colon = name.rfind("/"), name.rfind(":")
     if colon > slash and "@" not in name:
@@ -68,6 +70,29 @@ def logout(ctx: Any, argv: list[str]) -> int:
     return 0
 
 
+SEARCH_HEADERS = {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
+                  "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"}
+
+
+def search_rows(results: list[dict[str, Any]], template: str, no_trunc: bool) -> str:
+    """``search --format``: docker's fields (Name, Description, StarCount, IsOfficial,
+    IsAutomated; the booleans shown as "[OK]" or empty)."""
+    from hako.cli import formatting as fmt
+
+    rows = []
+    for r in results:
+        desc = r.get("description") or ""
+        if not no_trunc and len(desc) > 45:
+            desc = desc[:44] + "…"
+        rows.append({"Name": r.get("name", ""), "Description": desc,
+                     "StarCount": str(r.get("star_count", 0)),
+                     "IsOfficial": "[OK]" if r.get("is_official") else "",
+                     "IsAutomated": "[OK]" if r.get("is_automated") else ""})
+    if template == "table":
+        template = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}"
+    return fmt.render(template, rows, SEARCH_HEADERS)
+
+
 def search(ctx: Any, argv: list[str]) -> int:
     """hako search [--limit N] [-f FILTER] [--no-trunc] TERM"""
     import json
@@ -76,8 +101,13 @@ def search(ctx: Any, argv: list[str]) -> int:
     p.option("--limit")
     p.multi("-f", "--filter")
     p.flag("--no-trunc")
+    p.option("--format")
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=1)
+    if opts.format:
+        from hako.cli import formatting as fmt
+
+        fmt.render(opts.format, [], SEARCH_HEADERS)  # a bad template fails before the search
     filters: dict[str, list[str]] = {}
     for f in opts.filter or []:
         k, _, v = f.partition("=")
@@ -86,6 +116,9 @@ def search(ctx: Any, argv: list[str]) -> int:
               "filters": json.dumps(filters) if filters else None}
     hdrs = credentials.header(ctx.environ, credentials.registry_of(args[0]))
     results = ctx.api.request("GET", "/images/search", params, headers=hdrs).json()
+    if opts.format:
+        ctx.stdout.write(search_rows(results, opts.format, opts.no_trunc))
+        return 0
     rows = [("NAME", "DESCRIPTION", "STARS", "OFFICIAL", "AUTOMATED")]
     for r in results:
         desc = r.get("description") or ""

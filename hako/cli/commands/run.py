@@ -124,8 +124,9 @@ def _stdin_fd(ctx: Any) -> int | None:
 
 
 def _stream_and_wait(ctx: Any, cid: str, hijacked: Any, waiter: Any, tty: bool,
-                     stdin_fd: int | None, sig_proxy: bool) -> int:
-    """Pump the attached streams, then report the exit code (0 when detached)."""
+                     stdin_fd: int | None, sig_proxy: bool, detach_error: bool = False) -> int:
+    """Pump the attached streams, then report the exit code (0 when detached; ``attach``
+    reports a detach as docker's "read escape sequence" error, status 1)."""
     ctx.stdout.flush()
     containers = ctx.api.containers
     restore = _proxy_signals(ctx, cid) if sig_proxy else {}
@@ -139,6 +140,8 @@ def _stream_and_wait(ctx: Any, cid: str, hijacked: Any, waiter: Any, tty: bool,
                 pump(hijacked, stdin_fd, ctx.stdout.fileno(), ctx.stderr.fileno(), tty)
             if _detached(ctx, cid, waiter):
                 waiter.close()
+                if detach_error:
+                    raise CliError("read escape sequence", bare=True)
                 return 0
         return _wait_status(waiter)
     finally:
@@ -253,4 +256,5 @@ def attach(ctx: Any, argv: list[str]) -> int:
     waiter = ctx.api.containers.wait_request(cid, "next-exit")
     hijacked = ctx.api.containers.attach(cid, stdin, True, True, detach_keys=opts.detach_keys)
     return _stream_and_wait(ctx, cid, hijacked, waiter, tty,
-                            _stdin_fd(ctx) if stdin else None, opts.sig_proxy and not tty)
+                            _stdin_fd(ctx) if stdin else None, opts.sig_proxy and not tty,
+                            detach_error=True)

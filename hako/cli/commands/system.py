@@ -17,7 +17,7 @@ from hako.opts import filters as fopts
 
 def bytes_size(size: float) -> str:
     """go-units BytesSize: binary units with 4 significant digits ("23.47GiB")."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
     i = 0
     while size >= 1024 and i < len(units) - 1:
         size /= 1024
@@ -45,6 +45,18 @@ def _client_version(ctx: Any) -> dict[str, Any]:
             else platform.machine(), "Context": "default"}
 
 
+# Go field names of docker's version structs whose JSON names differ (templates see fields)
+_GO_NAMES = {"ApiVersion": "APIVersion", "MinAPIVersion": "MinAPIVersion",
+             "DefaultAPIVersion": "DefaultAPIVersion"}
+
+
+def go_fields(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{{.Server.APIVersion}}`` works as with docker: Go names beside the JSON ones."""
+    if doc is None:
+        return None
+    return {**doc, **{go: doc[js] for js, go in _GO_NAMES.items() if js in doc}}
+
+
 def version(ctx: Any, argv: list[str]) -> int:
     """hako version [-f FORMAT]"""
     p = Parser("version", "[OPTIONS]")
@@ -58,7 +70,8 @@ def version(ctx: Any, argv: list[str]) -> int:
     except errors.EngineError as exc:
         server_err = exc
     if opts.format:
-        ctx.out(Template(opts.format).render({"Client": client, "Server": server}))
+        ctx.out(Template(opts.format).render({"Client": go_fields(client),
+                                              "Server": go_fields(server)}))
     else:
         ctx.stdout.write(_version_text(client, server))
     if server_err is not None:
@@ -117,30 +130,73 @@ def info(ctx: Any, argv: list[str]) -> int:
             ctx.out(Template(opts.format).render(doc))
         return 0
     client = _client_version(ctx)
-    rows = [
-        ("Containers", doc.get("Containers")), (" Running", doc.get("ContainersRunning")),
-        (" Paused", doc.get("ContainersPaused")), (" Stopped", doc.get("ContainersStopped")),
-        ("Images", doc.get("Images")), ("Server Version", doc.get("ServerVersion")),
-        ("Storage Driver", doc.get("Driver")), ("Logging Driver", doc.get("LoggingDriver")),
-        ("Cgroup Driver", doc.get("CgroupDriver")), ("Cgroup Version", doc.get("CgroupVersion")),
-        ("Runtimes", " ".join(sorted(doc.get("Runtimes") or {}))),
-        ("Default Runtime", doc.get("DefaultRuntime")),
-        ("Kernel Version", doc.get("KernelVersion")),
-        ("Operating System", doc.get("OperatingSystem")), ("OSType", doc.get("OSType")),
-        ("Architecture", doc.get("Architecture")), ("CPUs", doc.get("NCPU")),
-        ("Total Memory", bytes_size(doc.get("MemTotal") or 0)), ("Name", doc.get("Name")),
-        ("ID", doc.get("ID")), ("Docker Root Dir", doc.get("DockerRootDir")),
-        ("Debug Mode", str(bool(doc.get("Debug"))).lower()),
-        ("Experimental", str(bool(doc.get("ExperimentalBuild"))).lower()),
-        ("Live Restore Enabled", str(bool(doc.get("LiveRestoreEnabled"))).lower()),
-    ]
-    out = ["Client:", f" Version:    {client['Version']}", " Context:    default",
-           " Debug Mode: false", "", "Server:"]
-    out += [f" {k}: {v}" for k, v in rows if v is not None and v != ""]
+    out = ["Client:", f" Version:    {client['Version']}", f" Context:    {ctx.context}",
+           " Debug Mode: false", "", "Server:"] + server_info_lines(doc)
+    ctx.stdout.write("\n".join(out) + "\n\n")
     for w in doc.get("Warnings") or []:
-        out.append(w)
-    ctx.stdout.write("\n".join(out) + "\n")
+        ctx.err(w)
     return 0
+
+
+def _security_lines(options: list[str]) -> list[str]:
+    out = [" Security Options:"]
+    for opt in options:
+        kv = dict(p.partition("=")[::2] for p in opt.split(","))
+        out.append(f"  {kv.get('name', opt)}")
+        out += [f"   {k.capitalize()}: {v}" for k, v in kv.items() if k != "name"]
+    return out
+
+
+def server_info_lines(doc: dict[str, Any]) -> list[str]:
+    """The "Server:" part of ``docker info`` (prettyPrintServerInfo's order and labels)."""
+    def kv(label: str, value: Any) -> list[str]:
+        return [] if value is None else [f" {label}: {value}"]
+
+    lines = kv("Containers", doc.get("Containers"))
+    lines += [f"  {k}: {doc.get(f'Containers{k}')}" for k in ("Running", "Paused", "Stopped")]
+    lines += kv("Images", doc.get("Images")) + kv("Server Version", doc.get("ServerVersion"))
+    lines += kv("Storage Driver", doc.get("Driver"))
+    lines += [f"  {k}: {v}" for k, v in doc.get("DriverStatus") or []]
+    lines += kv("Logging Driver", doc.get("LoggingDriver"))
+    lines += kv("Cgroup Driver", doc.get("CgroupDriver"))
+    lines += kv("Cgroup Version", doc.get("CgroupVersion"))
+    plugins = doc.get("Plugins") or {}
+    lines += [" Plugins:"] + [f"  {k}: {' '.join(plugins[k])}" for k in ("Volume", "Network",
+                                                                          "Authorization", "Log")
+                              if plugins.get(k)]
+    lines += kv("Swarm", ((doc.get("Swarm") or {}).get("LocalNodeState") or "inactive"))
+    lines += kv("Runtimes", " ".join(sorted(doc.get("Runtimes") or {})))
+    lines += kv("Default Runtime", doc.get("DefaultRuntime"))
+    lines += kv("Init Binary", doc.get("InitBinary"))
+    for label, key in (("containerd", "ContainerdCommit"), ("runc", "RuncCommit"),
+                       ("init", "InitCommit")):
+        lines.append(f" {label} version: {(doc.get(key) or {}).get('ID', '')}")
+    if doc.get("SecurityOptions"):
+        lines += _security_lines(doc["SecurityOptions"])
+    for label, key in (("Kernel Version", "KernelVersion"), ("Operating System",
+                       "OperatingSystem"), ("OSType", "OSType"),
+                       ("Architecture", "Architecture"), ("CPUs", "NCPU")):
+        lines += kv(label, doc.get(key))
+    lines += kv("Total Memory", bytes_size(doc.get("MemTotal") or 0))
+    lines += kv("Name", doc.get("Name")) + kv("ID", doc.get("ID"))
+    lines += kv("Docker Root Dir", doc.get("DockerRootDir"))
+    lines += kv("Debug Mode", str(bool(doc.get("Debug"))).lower())
+    for label, key in (("HTTP Proxy", "HttpProxy"), ("HTTPS Proxy", "HttpsProxy"),
+                       ("No Proxy", "NoProxy")):
+        if doc.get(key):
+            lines += kv(label, doc[key])
+    lines += kv("Experimental", str(bool(doc.get("ExperimentalBuild"))).lower())
+    if doc.get("Labels"):
+        lines += [" Labels:"] + [f"  {x}" for x in doc["Labels"]]
+    reg = doc.get("RegistryConfig") or {}
+    insecure = [n for n, c in (reg.get("IndexConfigs") or {}).items()
+                if not c.get("Secure", True)] + list(reg.get("InsecureRegistryCIDRs") or [])
+    if insecure:
+        lines += [" Insecure Registries:"] + [f"  {x}" for x in insecure]
+    if reg.get("Mirrors"):
+        lines += [" Registry Mirrors:"] + [f"  {x}" for x in reg["Mirrors"]]
+    lines += kv("Live Restore Enabled", str(bool(doc.get("LiveRestoreEnabled"))).lower())
+    return lines
 
 
 def check(ctx: Any, argv: list[str]) -> int:
@@ -155,6 +211,10 @@ def check(ctx: Any, argv: list[str]) -> int:
         return 1
     ctx.stdout.write("no problems found\n")
     return 0
+
+
+EMPTY_EVENT = {"status": "", "id": "", "from": "", "Type": "", "Action": "",
+               "Actor": {"ID": "", "Attributes": {}}, "scope": "", "time": 0, "timeNano": 0}
 
 
 def format_event(ev: dict[str, Any]) -> str:
@@ -182,98 +242,15 @@ def events(ctx: Any, argv: list[str]) -> int:
     p.multi("-f", "--filter")
     p.option("--format")
     opts, _ = p.parse(argv, ctx.stderr)
+    tmpl = Template(opts.format) if opts.format and opts.format != "json" else None
+    if tmpl is not None:
+        tmpl.render(EMPTY_EVENT)  # docker validates the template before streaming
     resp = ctx.api.system.events(timestamp_arg(opts.since), timestamp_arg(opts.until),
                                  fopts.to_wire(fopts.parse_flags(opts.filter)))
-    tmpl = Template(opts.format) if opts.format and opts.format != "json" else None
     for ev in json_lines(resp.iter_chunks()):
         if opts.format == "json":
             ctx.out(json.dumps(ev))
         else:
             ctx.out(tmpl.render(ev) if tmpl else format_event(ev))
         ctx.stdout.flush()
-    return 0
-
-
-def _reclaimable(part: int, total: int, percent: bool = True) -> str:
-    from hako.support.units import human_size
-
-    if not percent:
-        return human_size(part)
-    pct = int(100 * part / total) if total else 0
-    return f"{human_size(part)} ({pct}%)"
-
-
-def df(ctx: Any, argv: list[str]) -> int:
-    """hako system df [-v] [--format F]: docker's disk usage summary (``GET /system/df``)."""
-    from hako.cli import formatting as fmt
-    from hako.support.units import human_size
-
-    p = Parser("system df", "[OPTIONS]")
-    p.flag("-v", "--verbose")
-    p.option("--format")
-    opts, args = p.parse(argv, ctx.stderr)
-    p.need_args(args, at_most=0)
-    doc = ctx.api.system.df()
-    images = doc.get("Images") or []
-    containers = doc.get("Containers") or []
-    volumes = doc.get("Volumes") or []
-    if not opts.verbose:
-        img_size = int(doc.get("LayersSize") or 0)
-        img_free = sum(int(i.get("Size") or 0) - int(i.get("SharedSize") or 0)
-                       for i in images if not i.get("Containers"))
-        c_size = sum(int(c.get("SizeRw") or 0) for c in containers)
-        c_free = sum(int(c.get("SizeRw") or 0) for c in containers if c.get("State") != "running")
-        v_size = sum(int((v.get("UsageData") or {}).get("Size") or 0) for v in volumes)
-        v_free = sum(int((v.get("UsageData") or {}).get("Size") or 0) for v in volumes
-                     if not (v.get("UsageData") or {}).get("RefCount"))
-        rows = [
-            {"Type": "Images", "TotalCount": str(len(images)),
-             "Active": str(sum(1 for i in images if i.get("Containers"))),
-             "Size": human_size(img_size), "Reclaimable": _reclaimable(img_free, img_size)},
-            {"Type": "Containers", "TotalCount": str(len(containers)),
-             "Active": str(sum(1 for c in containers if c.get("State") == "running")),
-             "Size": human_size(c_size), "Reclaimable": _reclaimable(c_free, c_size)},
-            {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
-             "Active": str(sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount"))),
-             "Size": human_size(v_size), "Reclaimable": _reclaimable(v_free, v_size)},
-            {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": human_size(0),
-             "Reclaimable": _reclaimable(0, 0, percent=False)},
-        ]
-        headers = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
-                   "Reclaimable": "RECLAIMABLE"}
-        template = opts.format or ("table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t"
-                                   "{{.Reclaimable}}")
-        ctx.stdout.write(fmt.render(template, rows, headers))
-        return 0
-    ctx.out("Images space usage:\n")
-    rows = [{"Repository": (i.get("RepoTags") or ["<none>:<none>"])[0].rsplit(":", 1)[0],
-             "Tag": (i.get("RepoTags") or ["<none>:<none>"])[0].rsplit(":", 1)[-1],
-             "ID": fmt.truncate_id(i.get("Id", "")),
-             "Size": human_size(int(i.get("Size") or 0)),
-             "SharedSize": human_size(int(i.get("SharedSize") or 0)),
-             "UniqueSize": human_size(int(i.get("Size") or 0) - int(i.get("SharedSize") or 0)),
-             "Containers": str(i.get("Containers") or 0)} for i in images]
-    ctx.stdout.write(fmt.render(
-        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}\t{{.SharedSize}}\t"
-        "{{.UniqueSize}}\t{{.Containers}}", rows,
-        {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Size": "SIZE",
-         "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS"}))
-    ctx.out("\nContainers space usage:\n")
-    rows = [{"ID": fmt.truncate_id(c.get("Id", "")), "Image": c.get("Image", ""),
-             "Command": json.dumps(c.get("Command", "")),
-             "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")),
-             "Size": human_size(int(c.get("SizeRw") or 0)), "Status": c.get("Status", ""),
-             "Names": ",".join(n.lstrip("/") for n in c.get("Names") or [])} for c in containers]
-    ctx.stdout.write(fmt.render(
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.Status}}\t"
-        "{{.Names}}", rows,
-        {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
-         "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "Status": "STATUS", "Names": "NAMES"}))
-    ctx.out("\nLocal Volumes space usage:\n")
-    rows = [{"Name": v.get("Name", ""),
-             "Links": str((v.get("UsageData") or {}).get("RefCount", 0)),
-             "Size": human_size(int((v.get("UsageData") or {}).get("Size") or 0))} for v in volumes]
-    ctx.stdout.write(fmt.render("table {{.Name}}\t{{.Links}}\t{{.Size}}", rows,
-                                {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}))
-    ctx.out("\nBuild cache usage: 0B\n")
     return 0

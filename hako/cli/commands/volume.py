@@ -6,7 +6,7 @@ from typing import Any
 
 from hako import errors
 from hako.cli import formatting as fmt
-from hako.cli.commands import for_each
+from hako.cli.commands import confirm, for_each, print_deleted
 from hako.cli.gotemplate import Template
 from hako.cli.main import CliError
 from hako.cli.parsing import Parser
@@ -123,18 +123,10 @@ def prune(ctx: Any, argv: list[str]) -> int:
     p.multi("--filter")
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, at_most=0)
-    if not opts.force:
-        ctx.stdout.write("WARNING! This will remove all local volumes not used by at least one "
-                         "container.\nAre you sure you want to continue? [y/N] ")
-        ctx.stdout.flush()
-        if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    if not opts.force and not confirm(ctx, "WARNING! This will remove all local volumes not "
+                                           "used by at least one container."):
+        return 0
     doc = ctx.api.volumes.prune(fopts.to_wire(fopts.parse_flags(opts.filter))) or {}
-    deleted = doc.get("VolumesDeleted") or []
-    if deleted:
-        ctx.out("Deleted Volumes:")
-        for name in deleted:
-            ctx.out(name)
-        ctx.out()
+    print_deleted(ctx, "Volumes", doc.get("VolumesDeleted") or [])
     ctx.out(f"Total reclaimed space: {human_size(doc.get('SpaceReclaimed') or 0)}")
     return 0

@@ -54,7 +54,7 @@ def test_inspect_format():
     assert (code, out) == (0, "running\n")
 
 
-def test_template_parse_error_is_64():
+def test_inspect_template_parse_error_is_64():
     code, _, err, _ = cli(["inspect", "-f", "{{.X", "c"], lambda m, p, b: (200, {}, {}))
     assert code == 64 and err.startswith("template parsing error:")
 

@@ -51,7 +51,7 @@ def test_query_encoding_of_filters_and_repeated_values():
     t = FakeTransport(lambda m, p, b: (200, {}, []))
     api = APIClient(t, "1.41")
     api.containers.list(all=True, filters={"name": ["a"]})
-    assert t.calls[0][1] == "/v1.41/containers/json?all=1&size=0&filters=%7B%22name%22%3A+%5B%22a%22%5D%7D"
+    assert t.calls[0][1] == "/v1.41/containers/json?all=1&size=0&filters=%7B%22name%22%3A%5B%22a%22%5D%7D"
     api.images.save(["a:1", "b"])
     assert t.calls[1][1] == "/v1.41/images/get?names=a%3A1&names=b"
 

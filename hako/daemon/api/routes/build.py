@@ -15,12 +15,27 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from hako.daemon import pools
-from hako.daemon.api.router import Request, Router, StreamResponse
+from hako.daemon.api.router import JSONResponse, Request, Router, StreamResponse
 from hako.errors import InvalidArgument
 
 
 def register(router: Router) -> None:
     router.add("POST", "/build", build)
+    router.add("POST", "/build/prune", prune)
+
+
+# moby's accepted build-cache filter keys (builder-next/prune filters)
+PRUNE_FILTERS = ("until", "id", "parent", "type", "description", "inuse", "shared", "private",
+                 "unused-for", "label")
+
+
+async def prune(req: Request) -> Any:
+    """POST /build/prune: the legacy builder keeps no cache apart from images, so nothing is
+    ever deleted (``docker system df`` reports a build cache of 0B); filters are validated."""
+    from hako.opts.filters import validate_keys
+
+    validate_keys(req.query_filters(), PRUNE_FILTERS)
+    return JSONResponse({"CachesDeleted": None, "SpaceReclaimed": 0})
 
 
 def build_options(req: Request) -> Any:

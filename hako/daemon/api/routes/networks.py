@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hako.daemon import fields
 from hako.daemon.api.router import EmptyResponse, JSONResponse, Request, Router
 from hako.errors import InvalidArgument, NotFound, PermissionDenied
 from hako.opts import filters as filtermod
@@ -113,6 +114,23 @@ async def inspect(req: Request) -> JSONResponse:
     return JSONResponse(dict(n, Containers=_containers(req, n["Name"])))
 
 
+def _refuse_unsupported(body: dict) -> None:
+    """Fields of a create that hako cannot honour: a 400 naming each (fail closed)."""
+    ipam = body.get("IPAM") or {}
+    refused = [
+        ("ConfigOnly", bool(body.get("ConfigOnly")), "config-only networks"),
+        ("ConfigFrom", bool((body.get("ConfigFrom") or {}).get("Network")),
+         "networks made from a config-only network"),
+        ("Scope", body.get("Scope") not in (None, "", "local"), "scopes other than local"),
+        ("IPAM.Driver", ipam.get("Driver") not in (None, "", "default"),
+         "IPAM drivers other than default"),
+        ("IPAM.Options", bool(ipam.get("Options")), "IPAM driver options"),
+    ]
+    for name, bad, feature in refused:
+        if bad:
+            raise InvalidArgument(f"{name} is not supported yet ({feature})")
+
+
 async def create(req: Request) -> JSONResponse:
     body = await req.json(default=None)
     if not isinstance(body, dict):
@@ -120,6 +138,7 @@ async def create(req: Request) -> JSONResponse:
     labels = body.get("Labels")
     if labels is not None and not isinstance(labels, dict):
         raise InvalidArgument("Labels must be a map of strings")
+    _refuse_unsupported(body)
     rec = await req.run(
         req.services.network.create_network, body.get("Name") or "", body.get("Driver") or "bridge",
         body.get("IPAM"), bool(body.get("Internal")), labels, body.get("Options"),
@@ -157,6 +176,7 @@ async def connect(req: Request) -> EmptyResponse:
     body = await req.json(default=None) or {}
     fields.check_endpoint("EndpointConfig", body.get("EndpointConfig"))
     name = _find(req, req.params["id"])["Name"]
+    fields.check_endpoint(name, body.get("EndpointConfig"))
     await req.services.containers.network_connect(body.get("Container") or "", name,
                                                   body.get("EndpointConfig") or {})
     return EmptyResponse(200)

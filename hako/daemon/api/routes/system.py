@@ -126,7 +126,7 @@ async def info(req: Request) -> JSONResponse:
     images = req.services.images
     bus = getattr(req.services, "events", None)
     return JSONResponse({
-        "ID": cfg.data_root, "Containers": len(cs),
+        "ID": getattr(req.services, "engine_id", "") or "", "Containers": len(cs),
         "ContainersRunning": count(Status.RUNNING, Status.RESTARTING),
         "ContainersPaused": count(Status.PAUSED),
         "ContainersStopped": count(Status.EXITED, Status.CREATED, Status.DEAD),

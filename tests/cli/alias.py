@@ -1,0 +1,60 @@
+"""``alias docker=hako``: which black-box CLI tests also run with hako as the client.
+
+The suite tests/cli/test_docker_*.py drives hakod through the ``docker_cli`` fixture. By
+default a representative part of it (SUBSET: containers, images, volumes, tty; about 2
+minutes) runs a second time with ``hako`` in the docker CLI's place; the whole suite through
+hako takes about 5 minutes more, too much for every ``make test``. ``HAKO_ALIAS_DOCKER=all`` runs every file with both clients,
+``HAKO_ALIAS_DOCKER=only`` with hako alone, ``HAKO_ALIAS_DOCKER=off`` with docker alone.
+
+With ``HAKO_ALIAS_DOCKER=only`` every file passes through hako (checked when this was
+written) except the EXPECTED_FAILURES. They are the hako runs known to fail, each with its reason; they are strict
+xfails, so a fix makes the run fail until the entry goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+FILES = ("test_docker_",)
+SUBSET = {"test_docker_containers", "test_docker_images", "test_docker_volumes", "test_docker_tty"}
+_HEALTH = "hako has no health-check flags yet: they come with the health-check work (branch health)"
+# "file::test[params without the client]" → why hako differs from docker there
+EXPECTED_FAILURES: dict[str, str] = {
+    "test_docker_fields::test_run_refuses_field_naming_it[flags6-Healthcheck]": _HEALTH,
+    "test_docker_fields::test_plain_runs_still_work[flags3]": _HEALTH,
+}
+
+
+def _base(module: str) -> str:
+    return module.rsplit(".", 1)[-1]
+
+
+def clients_for(module: str, function: str, environ: Mapping[str, str]) -> list[str]:
+    """The clients a test of ``module`` runs with."""
+    base = _base(module)
+    if not base.startswith(FILES):
+        return ["docker"]
+    mode = environ.get("HAKO_ALIAS_DOCKER", "subset")
+    if mode == "off":
+        return ["docker"]
+    if mode == "only":
+        return ["hako"]
+    if mode == "all" or base in SUBSET:
+        return ["docker", "hako"]
+    return ["docker"]
+
+
+def mark_expected_failures(items) -> None:
+    """Strict xfail for the hako runs listed in EXPECTED_FAILURES."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("docker_cli") != "hako":
+            continue
+        parts = callspec.id.split("-")
+        parts.remove("hako")
+        key = f"{item.path.stem}::{item.originalname}" + (f"[{'-'.join(parts)}]" if parts else "")
+        reason = EXPECTED_FAILURES.get(key)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))

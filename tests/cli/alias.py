@@ -19,12 +19,8 @@ import pytest
 
 FILES = ("test_docker_",)
 SUBSET = {"test_docker_containers", "test_docker_images", "test_docker_volumes", "test_docker_tty"}
-_HEALTH = "hako has no health-check flags yet: they come with the health-check work (branch health)"
 # "file::test[params without the client]" → why hako differs from docker there
-EXPECTED_FAILURES: dict[str, str] = {
-    "test_docker_fields::test_run_refuses_field_naming_it[flags6-Healthcheck]": _HEALTH,
-    "test_docker_fields::test_plain_runs_still_work[flags3]": _HEALTH,
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
 def _base(module: str) -> str:

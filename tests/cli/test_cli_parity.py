@@ -28,12 +28,7 @@ ABSENT_COMMANDS = {
     "context import": "contexts are not exported or imported as archives",
     "volume update": "cluster volumes only (" + SWARM + ")",
 }
-HEALTH = "health-check flags come with the health-check work (branch health)"
 ABSENT = {
-    **{(c, f): HEALTH for c in ("container run", "container create", "run", "create")
-       for f in ("--health-cmd", "--health-interval", "--health-retries",
-                 "--health-start-interval", "--health-start-period", "--health-timeout",
-                 "--no-healthcheck")},
     **{(c, "--use-api-socket"): "docker 28 client feature (bind-mounts the engine socket and "
        "injects credentials), not part of the Engine API" for c in
        ("container run", "container create", "run", "create")},

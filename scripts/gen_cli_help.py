@@ -18,7 +18,7 @@ DOCKER = os.environ.get("DOCKER", "/usr/local/bin/docker")
 OUT = os.path.join(os.path.dirname(__file__), "..", "hako", "cli", "helpdata.json")
 # management commands hako serves (swarm, plugin, trust, manifest, checkpoint: not served)
 GROUPS = ["builder", "container", "context", "image", "network", "system", "volume"]
-FLAG = re.compile(r"^  (?:(-\w), )?\s*(--[\w-]+)(?: ([\w.]+))?(?:\s{2,}(.*))?$")
+FLAG = re.compile(r"^  (?:(-\w), )?\s*(--[\w-]+)(?: ([\w.-]+))?(?:\s{2,}(.*))?$")
 COBRA_SECTIONS = {"Aliases:", "Examples:", "Options:", "Commands:", "Common Commands:",
                   "Management Commands:", "Swarm Commands:", "Global Options:"}
 DEFAULT = re.compile(r"^(.*?)\s*\(default (.*)\)$", re.S)

@@ -29,6 +29,8 @@ ABSENT_COMMANDS = {
     "volume update": "cluster volumes only (" + SWARM + ")",
 }
 ABSENT = {
+    **{(c, "--gpus"): "GPU device requests need a GPU runtime hook (nvidia-container-toolkit); "
+       "hakod refuses HostConfig.DeviceRequests" for c in ("container run", "container create", "run", "create")},
     **{(c, "--use-api-socket"): "docker 28 client feature (bind-mounts the engine socket and "
        "injects credentials), not part of the Engine API" for c in
        ("container run", "container create", "run", "create")},

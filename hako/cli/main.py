@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "login": "registry_cmds:login", "logout": "registry_cmds:logout",
     "search": "registry_cmds:search",
     "info": "system:info", "version": "system:version", "events": "system:events",
+    "compose": "compose:compose",
 }
 GROUPS: dict[str, dict[str, str]] = {
     "container": {

@@ -160,9 +160,9 @@ def config(ctx: Any, argv: list[str]) -> int:
     if opts.quiet:
         return 0
     if opts.services:
-        text = "".join(n + "\n" for n in project.services)
+        text = "".join(n + "\n" for n in sorted(project.services))
     elif opts.volumes:
-        text = "".join(n + "\n" for n in project.volumes)
+        text = "".join(n + "\n" for n in sorted(project.volumes))
     elif opts.profiles:
         profs = {pr for s in [*project.services.values(), *project.disabled.values()]
                  for pr in s.get("profiles") or []}

@@ -13,7 +13,6 @@ from typing import Any
 from hako import errors
 from hako.compose import graph
 from hako.compose import labels as L
-from hako.compose.parallel import run_all, run_levels
 from hako.compose.project import ComposeService, name_of
 
 
@@ -50,8 +49,8 @@ def down(cs: ComposeService, opts: DownOptions) -> None:
                 "project. If you removed or renamed this service in your compose file, you "
                 "can run this command with the --remove-orphans flag to clean it up.")
     groups = _by_service(cs, containers)
-    run_levels(_reverse_levels(cs, list(groups)),
-               lambda s: run_all(groups[s], lambda c: cs.remove_container(
+    cs.levels(_reverse_levels(cs, list(groups)),
+               lambda s: cs.all(groups[s], lambda c: cs.remove_container(
                    c, volumes=opts.volumes, timeout=opts.timeout)))
     nets = cs.api.networks.list(filters={"label": [f"{L.PROJECT}={cs.project.name}"]})
     declared = {n["name"] for n in cs.project.networks.values() if not n.get("external")}
@@ -119,7 +118,7 @@ def stop(cs: ComposeService, services: list[str], timeout: int | None = None) ->
         cs.api.containers.stop(c["Id"], timeout)
         cs.report("Container", name_of(c), "Stopped")
 
-    run_levels(_reverse_levels(cs, list(groups)), lambda s: run_all(groups[s], one))
+    cs.levels(_reverse_levels(cs, list(groups)), lambda s: cs.all(groups[s], one))
 
 
 def start(cs: ComposeService, services: list[str]) -> None:
@@ -127,7 +126,7 @@ def start(cs: ComposeService, services: list[str]) -> None:
     if not groups:
         raise errors.NotFound("service(s) not running: no container found for the project")
     levels = graph.levels(cs.project, [s for s in groups if s in cs.project.services])
-    run_levels(levels, lambda s: cs.start_service(s, [c["Id"] for c in groups[s]]))
+    cs.levels(levels, lambda s: cs.start_service(s, [c["Id"] for c in groups[s]]))
 
 
 def restart(cs: ComposeService, services: list[str], timeout: int | None = None) -> None:
@@ -139,7 +138,7 @@ def restart(cs: ComposeService, services: list[str], timeout: int | None = None)
         cs.report("Container", name_of(c), "Started")
 
     levels = graph.levels(cs.project, [s for s in groups if s in cs.project.services])
-    run_levels(levels, lambda s: run_all(groups[s], one))
+    cs.levels(levels, lambda s: cs.all(groups[s], one))
 
 
 def simple(cs: ComposeService, services: list[str], verb: str, doing: str, done: str,
@@ -154,7 +153,7 @@ def simple(cs: ComposeService, services: list[str], verb: str, doing: str, done:
         getattr(cs.api.containers, verb)(c["Id"], **kw)
         cs.report("Container", name_of(c), done)
 
-    run_all([c for s in groups.values() for c in s], one)
+    cs.all([c for s in groups.values() for c in s], one)
 
 
 def remove(cs: ComposeService, services: list[str], stop_first: bool, volumes: bool,
@@ -168,5 +167,5 @@ def remove(cs: ComposeService, services: list[str], stop_first: bool, volumes: b
     gone = [c for c in every if c.get("State") not in ("running", "paused", "restarting")]
     if not gone or not confirm([name_of(c) for c in gone]):
         return []
-    run_all(gone, lambda c: cs.remove_container(c, volumes=volumes))
+    cs.all(gone, lambda c: cs.remove_container(c, volumes=volumes))
     return [name_of(c) for c in gone]

@@ -67,7 +67,7 @@ class ComposeService:
     def __init__(self, api: Any, project: Project, report: Report,
                  builder: Callable[[Service, str], None] | None = None,
                  warn: Callable[[str], None] = lambda m: None, clock=time.monotonic,
-                 sleep=time.sleep) -> None:
+                 sleep=time.sleep, limit: int = 8) -> None:
         self.api = api
         self.project = project
         self.report = report
@@ -75,6 +75,15 @@ class ComposeService:
         self.warn = warn
         self.clock = clock
         self.sleep = sleep
+        self.limit = limit if limit > 0 else 64  # --parallel (-1: unlimited)
+
+    def all(self, items: Any, fn: Callable[[Any], Any]) -> list[Any]:
+        """``fn`` over ``items`` in parallel, at most ``limit`` at once."""
+        return run_all(items, fn, self.limit)
+
+    def levels(self, levels: Any, fn: Callable[[Any], Any]) -> None:
+        """Level after level, each in parallel (see :func:`.parallel.run_levels`)."""
+        run_levels(levels, fn, self.limit)
 
     # -- observation ----------------------------------------------------------------------
 
@@ -144,7 +153,7 @@ class ComposeService:
                     raise ComposeError(f"service {name!r} has no image to run (build disabled)")
             elif not present:
                 raise ComposeError(f"No such image: {image}")
-        run_all(sorted(set(todo_pull)), self.pull_image)
+        self.all(sorted(set(todo_pull)), self.pull_image)
         for svc in todo_build:
             self.build_service(svc)
 
@@ -229,7 +238,7 @@ class ComposeService:
         existing = self.containers(name)
         keep = [c for c in existing if 0 < number_of(c) <= want][:want]
         extra = [c for c in existing if c not in keep]
-        run_all(sorted(extra, key=number_of, reverse=True),
+        self.all(sorted(extra, key=number_of, reverse=True),
                 lambda c: self.remove_container(c, timeout=opts.timeout))
         expected = convert.config_hash(svc)
         ids: list[str] = []
@@ -243,7 +252,7 @@ class ComposeService:
                 ids.append(c["Id"])
         taken = {number_of(c) for c in keep}
         free = [n for n in range(1, want + 1 + len(taken)) if n not in taken]
-        ids += run_all(free[: want - len(keep)],
+        ids += self.all(free[: want - len(keep)],
                        lambda n: self.create_container(svc, n))
         return ids
 
@@ -264,7 +273,7 @@ class ComposeService:
             self.api.containers.start(cid)
             self.report("Container", cname, "Started")
 
-        run_all(ids, start)
+        self.all(ids, start)
 
     def wait_condition(self, dep: str, condition: str, required: bool = True,
                        timeout: float = 0) -> None:
@@ -327,9 +336,9 @@ class ComposeService:
         def converge(n: str) -> None:
             ids[n] = self.converge(n, opts)
 
-        run_levels(levels, converge)
+        self.levels(levels, converge)
         if not opts.no_start:
-            run_levels(levels, lambda n: self.start_service(n, ids[n]))
+            self.levels(levels, lambda n: self.start_service(n, ids[n]))
         if opts.wait:
             self.wait_running(names, opts.wait_timeout)
         return ids
@@ -339,7 +348,7 @@ class ComposeService:
         if not orphans:
             return
         if remove:
-            run_all(orphans, lambda c: self.remove_container(c, timeout=timeout))
+            self.all(orphans, lambda c: self.remove_container(c, timeout=timeout))
         else:
             self.warn(f"Found orphan containers ({', '.join(name_of(c) for c in orphans)}) "
                       f"for this project. If you removed or renamed this service in your "

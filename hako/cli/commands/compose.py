@@ -42,6 +42,25 @@ class Globals:
         self.ansi = "auto"
         self.parallel = "-1"
 
+    @property
+    def parallel_limit(self) -> int:
+        return int(self.parallel)
+
+    def check(self) -> None:
+        """Refuse values compose does not know (or that hako compose does not render)."""
+        if self.progress not in ("auto", "tty", "plain", "quiet"):
+            raise UsageError(f"unsupported --progress value {self.progress!r}"
+                             + (" (json is not supported by hako compose)"
+                                if self.progress == "json" else ""), 1)
+        if self.ansi not in ("auto", "never", "always"):
+            raise UsageError(f"unsupported --ansi value {self.ansi!r}", 1)
+        try:
+            int(self.parallel)
+        except ValueError:
+            raise UsageError(f'invalid argument "{self.parallel}" for "--parallel" flag: '
+                             f'strconv.ParseInt: parsing "{self.parallel}": invalid syntax',
+                             1) from None
+
 
 def _parse_globals(argv: list[str]) -> tuple[Globals, list[str]]:
     g = Globals()
@@ -89,6 +108,7 @@ def compose(ctx: Any, argv: list[str]) -> int:
     from hako.compose.errors import ComposeError
 
     g, rest = _parse_globals(list(argv))
+    g.check()
     if not rest:
         raise UsageError(_usage(), 0)
     verb, args = rest[0], rest[1:]

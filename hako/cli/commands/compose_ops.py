@@ -15,8 +15,16 @@ from hako.cli.parsing import Parser, UsageError, go_int
 def service(ctx: Any, project: Any):
     from hako.compose.project import ComposeService
 
-    return ComposeService(ctx.api, project, Progress(ctx.stderr), builder=builder(ctx, project),
-                          warn=warner(ctx))
+    g = ctx.compose
+    return ComposeService(ctx.api, project, progress(ctx), builder=builder(ctx, project),
+                          warn=warner(ctx), limit=g.parallel_limit)
+
+
+def progress(ctx: Any):
+    """The progress sink ``--progress`` asks for (plain lines; nothing when quiet)."""
+    if ctx.compose.progress == "quiet":
+        return lambda kind, name, status: None
+    return Progress(ctx.stderr)
 
 
 def builder(ctx: Any, project: Any):
@@ -315,7 +323,7 @@ def build(ctx: Any, argv: list[str]) -> int:
     opts, names = p.parse(argv, ctx.stderr)
     project = load(ctx, names)
     make = builder(ctx, project)
-    progress = Progress(ctx.stderr)
+    report = progress(ctx)
     for n in names or list(project.services):
         svc = project.service(n)
         if not svc.get("build"):
@@ -324,16 +332,14 @@ def build(ctx: Any, argv: list[str]) -> int:
             k, eq, v = arg.partition("=")
             svc.spec["build"] = {**svc.spec["build"], "args": {
                 **(svc.spec["build"].get("args") or {}), k: v if eq else ctx.environ.get(k)}}
-        progress("Service", n, "Building")
+        report("Service", n, "Building")
         make(svc, convert.image_name(project, svc), opts.no_cache, opts.pull)
-        progress("Service", n, "Built")
+        report("Service", n, "Built")
     return 0
 
 
 def pull(ctx: Any, argv: list[str]) -> int:
     """hako compose pull [--ignore-buildable] [-q] [SERVICE...]"""
-    from hako.compose.parallel import run_all
-
     p = Parser("compose pull", "[OPTIONS] [SERVICE...]")
     p.flag("-q", "--quiet")
     p.flag("--ignore-buildable")
@@ -345,7 +351,7 @@ def pull(ctx: Any, argv: list[str]) -> int:
     refs = sorted({s.get("image") for n, s in project.services.items()
                    if (not names or n in names) and s.get("image")
                    and not (opts.ignore_buildable and s.get("build"))})
-    run_all(refs, cs.pull_image)
+    cs.all(refs, cs.pull_image)
     return 0
 
 

@@ -52,25 +52,29 @@ def check_project(project: Project) -> None:
 
 
 def _port_conflicts(project: Project) -> None:
-    seen: dict[tuple[str, int, str], str] = {}
+    """Two services (or replicas) cannot bind the same host port: the same address, or
+    one of them on every address (0.0.0.0)."""
+    seen: dict[tuple[int, str], list[tuple[str, str]]] = {}
     for name in sorted(project.services):
         svc = project.services[name]
         for i, port in enumerate(svc.get("ports") or []):
             pub = port.get("published")
-            if not pub:
+            lo, _, hi = str(pub or "").partition("-")
+            if not lo or hi:  # ephemeral, or a range: replicas take one each
                 continue
-            lo, _, hi = str(pub).partition("-")
-            if hi:  # a range: replicas take one each
-                continue
-            key = (port.get("host_ip") or "0.0.0.0", int(lo), port.get("protocol", "tcp"))
-            where = ("services", name, "ports", i)
-            other = seen.get(key)
-            if other is None and svc.replicas > 1:
-                other = name
-            if other is not None:
+            ip = port.get("host_ip") or "0.0.0.0"
+            key = (int(lo), port.get("protocol", "tcp"))
+            taken = seen.setdefault(key, [])
+            clash = [other for other, other_ip in taken
+                     if "0.0.0.0" in (ip, other_ip) or ip == other_ip]
+            if not clash and svc.replicas > 1:
+                clash = [name]
+            if clash:
+                other = clash[0]
                 who = f'services "{other}" and "{name}"' if other != name else \
                     f'{svc.replicas} replicas of service "{name}"'
                 raise project.marks.error(
-                    f"port {key[0]}:{key[1]}/{key[2]} is published by {who}: Bind for "
-                    f"{key[0]}:{key[1]} would fail with port is already allocated", where)
-            seen[key] = name
+                    f"port {ip}:{key[0]}/{key[1]} is published by {who}: Bind for "
+                    f"{ip}:{key[0]} would fail with port is already allocated",
+                    ("services", name, "ports", i))
+            taken.append((name, ip))

@@ -149,7 +149,7 @@ def _port_entries(value: Any, path: tuple, marks: Marks) -> list[dict[str, Any]]
     return out
 
 
-def _volume_entry(value: Any, path: tuple, marks: Marks) -> dict[str, Any]:
+def volume_entry(value: Any, path: tuple, marks: Marks) -> dict[str, Any]:
     if isinstance(value, dict):
         out = dict(value)
         if "read_only" in out:
@@ -239,7 +239,7 @@ def normalize_service(name: str, svc: dict[str, Any], env: Mapping[str, str],
     if "expose" in out:
         out["expose"] = [str(e) for e in out["expose"]]
     if "volumes" in out:
-        out["volumes"] = [_volume_entry(v, base + ("volumes", i), marks)
+        out["volumes"] = [volume_entry(v, base + ("volumes", i), marks)
                           for i, v in enumerate(out["volumes"])]
     for key in ("secrets", "configs"):
         if key in out:

@@ -49,10 +49,10 @@ def run_oneoff(ctx: Any, opts: Any, name: str, command: list[str]) -> int:
         spec["labels"] = {**(spec.get("labels") or {}),
                           **{k: v for k, _, v in (i.partition("=") for i in opts.label)}}
     if opts.volume:
-        from hako.compose.model import _volume_entry
+        from hako.compose.model import volume_entry
 
         spec["volumes"] = list(spec.get("volumes") or []) + [
-            _volume_entry(v, ("run", "volume"), project.marks) for v in opts.volume]
+            volume_entry(v, ("run", "volume"), project.marks) for v in opts.volume]
     tty = not opts.no_TTY and _tty(ctx)
     spec["tty"] = tty
     spec["stdin_open"] = not opts.detach

@@ -273,3 +273,29 @@ def test_every_spec_service_key_is_known():
     spec = json.loads(SPEC.read_text()) if SPEC.exists() else pytest.skip("no spec")
     assert set(spec["definitions"]["service"]["properties"]) == set(schema.SERVICE)
     assert set(spec["properties"]) == set(schema.TOP)
+
+
+@pytest.mark.parametrize("a,b,clash", [
+    ("127.0.0.1:18080:80", "127.0.0.1:18080:81", True),
+    ("18080:80", "127.0.0.1:18080:81", True),
+    ("127.0.0.1:18080:80", "127.0.0.2:18080:81", False),
+    ("127.0.0.1:18080:80/udp", "127.0.0.1:18080:80", False),
+    ("127.0.0.1::80", "127.0.0.1::80", False),
+])
+def test_port_conflicts(tmp_path, a, b, clash):
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  x:\n    image: busybox\n    ports: ['{a}']\n"
+        f"  y:\n    image: busybox\n    ports: ['{b}']\n")
+    if clash:
+        with pytest.raises(ComposeError, match='published by services "x" and "y"'):
+            project(tmp_path)
+    else:
+        project(tmp_path)
+
+
+def test_replicas_with_a_fixed_port_conflict(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  x:\n    image: busybox\n    ports: ['18080:80']\n"
+        "    deploy: {replicas: 2}\n")
+    with pytest.raises(ComposeError, match='2 replicas of service "x"'):
+        project(tmp_path)

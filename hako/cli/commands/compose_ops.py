@@ -21,10 +21,23 @@ def service(ctx: Any, project: Any):
 
 
 def progress(ctx: Any):
-    """The progress sink ``--progress`` asks for (plain lines; nothing when quiet)."""
-    if ctx.compose.progress == "quiet":
+    """The progress sink ``--progress`` asks for: compose's live display on a TTY (or with
+    ``tty``), plain lines otherwise (or with ``plain``), nothing when ``quiet``."""
+    mode = ctx.compose.progress
+    if mode == "quiet":
         return lambda kind, name, status: None
+    if mode == "tty" or (mode == "auto" and _isatty(ctx.stderr)):
+        from hako.cli.commands.compose_view import TtyProgress
+
+        return TtyProgress(ctx.stderr)
     return Progress(ctx.stderr)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def builder(ctx: Any, project: Any):

@@ -28,6 +28,45 @@ class Progress:
             self.out.flush()
 
 
+_DONE = {"Created", "Started", "Running", "Removed", "Stopped", "Healthy", "Pulled", "Built",
+         "Recreated", "Exited", "Killed", "Paused", "Unpaused"}
+
+
+class TtyProgress:
+    """compose's live display under a TTY: a ``[+] Running k/n`` header and one line per
+    resource, redrawn in place (cursor up, clear line) at every event."""
+
+    def __init__(self, out: TextIO, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.out = out
+        self.clock = clock or time.monotonic
+        self.lock = threading.Lock()
+        self.rows: dict[tuple[str, str], list] = {}  # (kind, name) → [status, start, end]
+        self.drawn = 0
+
+    def __call__(self, kind: str, name: str, status: str) -> None:
+        with self.lock:
+            now = self.clock()
+            row = self.rows.setdefault((kind, name), [status, now, None])
+            row[0], row[2] = status, (now if status in _DONE else None)
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        done = sum(1 for r in self.rows.values() if r[2] is not None)
+        lines = [f"[+] Running {done}/{len(self.rows)}"]
+        width = max(len(f"{k} {n}") for k, n in self.rows)
+        for (kind, name), (status, start, end) in self.rows.items():
+            mark = "\u2714" if end is not None else "\u283f"
+            label = f"{kind} {name}".ljust(width)
+            lines.append(f" {mark} {label}  {status:<10} {(end or now) - start:.1f}s")
+        text = (f"\x1b[{self.drawn}A" if self.drawn else "") + \
+            "".join(f"\x1b[2K{line}\n" for line in lines)
+        self.drawn = len(lines)
+        self.out.write(text)
+        self.out.flush()
+
+
 def table(headers: list[str], rows: Iterable[list[str]]) -> str:
     """A docker-style table: columns padded to the widest cell plus three spaces."""
     rows = [headers] + [list(r) for r in rows]

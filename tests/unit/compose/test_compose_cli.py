@@ -95,3 +95,22 @@ def test_errors_are_printed_bare_with_file_and_line(tmp_path):
 
 def test_version():
     assert cli("version")[1].startswith("hako compose version v")
+
+
+def test_tty_progress_redraws_in_place():
+    from hako.cli.commands.compose_view import TtyProgress
+
+    out = io.StringIO()
+    t = iter([0.0, 0.1, 0.5, 0.6])
+    p = TtyProgress(out, clock=lambda: next(t))
+    p("Network", "d_default", "Creating")
+    p("Network", "d_default", "Created")
+    p("Container", "d-web-1", "Creating")
+    p("Container", "d-web-1", "Created")
+    frames = out.getvalue().split("\x1b[")
+    assert out.getvalue().count("[+] Running") == 4
+    last = out.getvalue().rsplit("[+] Running", 1)[1]
+    assert last.startswith(" 2/2\n")
+    assert "\u2714 Network d_default  Created    0.1s" in last
+    assert "\u2714 Container d-web-1  Created    0.1s" in last
+    assert any(f.startswith("2A") for f in frames)  # cursor up over the previous frame

@@ -61,6 +61,26 @@ def name_of(c: dict[str, Any]) -> str:
     return names[0].lstrip("/")
 
 
+def inherit_anonymous_volumes(body: dict[str, Any], old: dict[str, Any]) -> None:
+    """Give a recreated container the anonymous volumes of the one it replaces (same
+    targets), as compose does, so their data survives like named volumes' does."""
+    named = {m.get("Source") for m in (body.get("HostConfig") or {}).get("Mounts") or []}
+    anonymous = {m["Destination"]: m["Name"] for m in old.get("Mounts") or []
+                 if m.get("Type") == "volume" and m.get("Name") and m["Name"] not in named
+                 and len(m["Name"]) == 64}
+    if not anonymous:
+        return
+    hc = body.setdefault("HostConfig", {})
+    mounts = hc.setdefault("Mounts", [])
+    bound = {b.split(":")[1] for b in hc.get("Binds") or [] if ":" in b}
+    for m in mounts:
+        if m.get("Type") == "volume" and not m.get("Source") and m["Target"] in anonymous:
+            m["Source"] = anonymous.pop(m["Target"])
+    for target, name in sorted(anonymous.items()):
+        if target not in bound and target not in {m["Target"] for m in mounts}:
+            mounts.append({"Type": "volume", "Source": name, "Target": target})
+
+
 class ComposeService:
     """Operations on one project; every call goes through ``api``."""
 
@@ -213,13 +233,16 @@ class ComposeService:
         self.report("Container", name, "Removed")
 
     def recreate(self, svc: Service, c: dict[str, Any], timeout: int | None) -> str:
-        """compose's recreation: stop, rename the old one aside, create, remove the old."""
+        """compose's recreation: stop, rename the old one aside, create the new one with the
+        old one's anonymous volumes, remove the old one."""
         name = name_of(c)
         self.report("Container", name, "Recreate")
         if c.get("State") in ("running", "paused", "restarting"):
             self.api.containers.stop(c["Id"], timeout)
+        old = self.api.containers.inspect(c["Id"])
         self.api.containers.rename(c["Id"], f"{c['Id'][:12]}_{name}")
         body = convert.container_body(self.project, svc, number_of(c))
+        inherit_anonymous_volumes(body, old)
         cid = self.api.containers.create(body, name=name)["Id"]
         if not svc.get("network_mode"):
             for net, ep in convert.endpoints(self.project, svc)[1:]:

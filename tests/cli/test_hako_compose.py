@@ -120,10 +120,10 @@ services:
   db:
     image: busybox
     init: true
-    command: sh -c '[ -f /data/first ] || echo "$$(date +%s%N)-$$MODE" > /data/first; exec sleep 1000'
+    command: sh -c '[ -f /data/first ] || echo "$$(date +%s%N)-$$MODE" > /data/first; [ -f /anon/first ] || cp /data/first /anon/first; exec sleep 1000'
     environment:
       MODE: "${DBMODE:-one}"
-    volumes: [data:/data]
+    volumes: [data:/data, /anon]
 volumes:
   data: {}
 """
@@ -149,6 +149,7 @@ def test_recreate_only_changed_service_and_volume_survives(hakod, tmp_path, proj
     before = _ids(hakod, project)
     data = poll(lambda: _cat(hakod, project, "/data/first"))
     assert data.strip().endswith("-one")
+    assert poll(lambda: _cat(hakod, project, "/anon/first")) == data
     out = ok(hakod, tmp_path, "-p", project, "up", "-d")  # nothing changed
     assert _ids(hakod, project) == before
     assert "Recreate" not in out and f"{project}-web-1  Running" in out
@@ -159,6 +160,7 @@ def test_recreate_only_changed_service_and_volume_survives(hakod, tmp_path, proj
     assert f" Container {project}-db-1  Recreate" in out and f"{project}-web-1  Recreate" \
         not in out
     assert poll(lambda: _cat(hakod, project, "/data/first")) == data  # the volume survived
+    assert _cat(hakod, project, "/anon/first") == data  # and the anonymous one was carried over
     _, info = hakod.api("GET", f"/containers/{after['db-1']}/json")
     assert "MODE=two" in info["Config"]["Env"]
     out = ok(hakod, tmp_path, "-p", project, "up", "-d", "--force-recreate", "web",

@@ -276,3 +276,21 @@ def test_unknown_service_refused(tmp_path):
     cs, _, _, _ = make(tmp_path)
     with pytest.raises(ComposeError, match="no such service: nope"):
         cs.up(UpOptions(services=["nope"]))
+
+
+def test_recreate_inherits_anonymous_volumes():
+    from hako.compose.project import inherit_anonymous_volumes
+
+    anon, image_vol = "a" * 64, "b" * 64
+    body = {"HostConfig": {"Mounts": [{"Type": "volume", "Target": "/anon"},
+                                      {"Type": "volume", "Source": "p_data", "Target": "/d"}],
+                           "Binds": ["/h:/bound:rw"]}}
+    old = {"Mounts": [{"Type": "volume", "Name": anon, "Destination": "/anon"},
+                      {"Type": "volume", "Name": "p_data", "Destination": "/d"},
+                      {"Type": "volume", "Name": image_vol, "Destination": "/from-image"},
+                      {"Type": "bind", "Source": "/h", "Destination": "/bound"}]}
+    inherit_anonymous_volumes(body, old)
+    assert body["HostConfig"]["Mounts"] == [
+        {"Type": "volume", "Target": "/anon", "Source": anon},
+        {"Type": "volume", "Source": "p_data", "Target": "/d"},
+        {"Type": "volume", "Source": image_vol, "Target": "/from-image"}]

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PKGS := busybox-static runc tini tmux iptables nftables iproute2 debootstrap python3-venv curl docker-registry skopeo
+APT_PKGS := busybox-static runc tini tmux iptables nftables iproute2 debootstrap python3-venv curl docker-registry skopeo git supervisor runit
 HAKO_SOCK ?= /run/hako/hako.sock
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -12,7 +12,7 @@ install: system-packages $(VENV)/.installed
 
 system-packages:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	command -v docker >/dev/null 2>&1 || missing="$$missing docker.io"; \
+	{ command -v docker && command -v dockerd && command -v containerd; } >/dev/null 2>&1 || missing="$$missing docker.io"; \
 	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

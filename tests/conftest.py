@@ -14,6 +14,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tests.daemon_harness import Hakod, import_busybox, new_daemon  # noqa: E402
+from tests.tty_harness import term  # noqa: E402,F401 - a fixture for every test
 
 
 def pytest_sessionstart(session):

@@ -65,15 +65,23 @@ class Hakod:
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         return env
 
-    def start(self, timeout: float = 20.0) -> "Hakod":
+    def argv(self, listen: str = "") -> list[str]:
+        """hakod's command line for this daemon (``listen`` replaces ``-H unix://<socket>``)."""
         prefix = ["nsenter", f"--net={self.netns}"] if self.netns else []
-        args = [*prefix, sys.executable, "-m", "hako.daemon.main", "-H", self.host, "--data-root", self.data_root,
+        return [*prefix, sys.executable, "-m", "hako.daemon.main", "-H", listen or self.host,
+                "--data-root", self.data_root,
                 "--exec-root", self.exec_root, "--cgroup-parent", self.cgroup_parent,
                 "--default-runtime", self.runtime, "--config-file", os.path.join(self.root, "daemon.json"),
                 "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.gateway + "/24",
                 "--ip-forward=false", "--default-address-pool", "base=10.214.0.0/16,size=24", *self.extra_args]
+
+    def start(self, timeout: float = 20.0, args: list[str] | None = None, env: dict | None = None,
+              pass_fds: tuple[int, ...] = ()) -> "Hakod":
+        """Start hakod (``args``: another command line that still serves ``self.socket``,
+        e.g. under a supervisor or with socket activation) and wait until it answers."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=REPO)
+        self.proc = subprocess.Popen(args or self.argv(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     cwd=REPO, env=env, pass_fds=pass_fds)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

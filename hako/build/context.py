@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import tarfile
@@ -25,7 +26,7 @@ from typing import BinaryIO
 from hako.build import cache
 from hako.opts.dockerignore import Matcher, read_patterns
 from hako.errors import InvalidArgument, NotFound
-from hako.support import tarsafe, untar
+from hako.support import fsroot, tarsafe, untar
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 
@@ -225,7 +226,10 @@ def check_remote_url(url: str) -> None:
     Raises:
         InvalidArgument: naming the scheme (``file``, ``ftp``, ...) or the bare path.
     """
-    if is_git_url(url) or url.startswith(("http://", "https://")):
+    if is_git_url(url):
+        parse_git_url(url)  # a ref git would read as an option is refused before any fetch
+        return
+    if url.startswith(("http://", "https://")):
         return
     scheme, sep, _ = url.partition("://")
     what = f"scheme {scheme!r}" if sep and scheme else "a bare path or unknown form"
@@ -253,29 +257,80 @@ def from_remote(url: str, dockerfile: str = "", tmp_root: str | None = None) -> 
     return BuildContext(root)
 
 
-def _git_clone(url: str, root: str) -> None:
+_GIT_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/@+-]*$")
+
+
+def parse_git_url(url: str) -> tuple[str, str, str]:
+    """``repo#ref:subdir`` → (repo, ref, subdir), as Docker's gitutils splits it.
+
+    Raises:
+        InvalidArgument: a ref git could read as an option or a revision expression.
+    """
     repo, _, fragment = url.partition("#")
     ref, _, subdir = fragment.partition(":")
     if repo.startswith("github.com/"):
         repo = "https://" + repo
-    checkout = os.path.join(root, ".clone")
-    cmd = ["git", "clone", "--quiet", "--recurse-submodules"]
-    if ref:
-        cmd += ["--branch", ref]
+    if ref and (not _GIT_REF_RE.match(ref) or ".." in ref or ref.endswith((".lock", "/"))):
+        raise InvalidArgument(f"invalid git reference {ref!r} in remote context {url}")
+    return repo, ref, subdir
+
+
+def _git(cwd: str, *args: str) -> None:
+    # submodules and redirects may only use the schemes a remote may name; never a prompt
+    env = dict(os.environ, GIT_ALLOW_PROTOCOL="http:https:git:ssh", GIT_TERMINAL_PROMPT="0",
+               GIT_CONFIG_NOSYSTEM="1", HOME=cwd)
     try:
-        # submodules and redirects may only use the schemes a remote may name
-        env = dict(os.environ, GIT_ALLOW_PROTOCOL="http:https:git:ssh", GIT_TERMINAL_PROMPT="0")
-        subprocess.run(cmd + ["--", repo, checkout], check=True, capture_output=True, timeout=300, env=env)
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=300, env=env)
     except (OSError, subprocess.SubprocessError) as exc:
         err = getattr(exc, "stderr", b"") or b""
         raise InvalidArgument(f"error fetching: {err.decode(errors='replace').strip() or exc}") from exc
-    src = os.path.realpath(os.path.join(checkout, subdir)) if subdir else checkout
-    if not src.startswith(os.path.realpath(checkout)) or not os.path.isdir(src):
-        raise InvalidArgument(f"error fetching: subdirectory {subdir!r} not found")
-    shutil.rmtree(os.path.join(src, ".git"), ignore_errors=True)
-    for name in os.listdir(src):
-        os.rename(os.path.join(src, name), os.path.join(root, name))
+
+
+def _git_clone(url: str, root: str) -> None:
+    """Fetch ``ref`` (a branch, tag or commit; the remote's HEAD when empty) of the repository
+    into ``root``, then keep only ``subdir`` (resolved inside the checkout, through
+    descriptors), as Docker's remote git contexts do: init, fetch, checkout FETCH_HEAD,
+    submodules."""
+    repo, ref, subdir = parse_git_url(url)
+    checkout = os.path.join(root, ".clone")
+    os.mkdir(checkout, 0o700)
+    _git(checkout, "init", "-q")
+    _git(checkout, "remote", "add", "origin", repo)
+    # dumb http cannot do shallow fetches; smart http, git:// and ssh can (Docker probes the
+    # same way: supportsShallowClone)
+    depth = [] if repo.startswith(("http://", "https://")) and not _smart_http(repo) else ["--depth", "1"]
+    _git(checkout, "fetch", "-q", *depth, "origin", ref or "HEAD")
+    _git(checkout, "checkout", "-q", "FETCH_HEAD")
+    _git(checkout, "submodule", "update", "-q", "--init", "--recursive", *depth)
+    shutil.rmtree(os.path.join(checkout, ".git"), ignore_errors=True)
+    with fsroot.Root(checkout) as tree:
+        try:
+            src = tree.open_dir(subdir) if subdir else os.open(checkout, os.O_PATH | os.O_DIRECTORY)
+        except (FileNotFoundError, InvalidArgument):
+            raise InvalidArgument(f"error setting git context, not a directory: {subdir}") from None
+        try:
+            listing = os.open(fsroot.proc_path(src), os.O_RDONLY | os.O_DIRECTORY)
+            dst = os.open(root, os.O_PATH | os.O_DIRECTORY)
+            try:
+                for name in os.listdir(listing):
+                    os.rename(name, name, src_dir_fd=src, dst_dir_fd=dst)
+            finally:
+                os.close(listing)
+                os.close(dst)
+        finally:
+            os.close(src)
     shutil.rmtree(checkout, ignore_errors=True)
+
+
+def _smart_http(repo: str) -> bool:
+    """Whether an http(s) git remote speaks the smart protocol (can fetch shallow)."""
+    from hako.support import fetch
+
+    try:
+        return fetch.content_type(repo.rstrip("/") + "/info/refs?service=git-upload-pack") == \
+            "application/x-git-upload-pack-advertisement"
+    except OSError:
+        return False
 
 
 def _download_context(url: str, root: str, dockerfile: str) -> None:

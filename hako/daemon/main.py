@@ -60,7 +60,11 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL")
     p.add_argument("--max-concurrent-downloads", dest="max_concurrent_downloads", type=int)
     p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int)
+    p.add_argument("-r", "--restart", dest="seed_restart", type=_bool, nargs="?", const=True,
+                   metavar="BOOL", help="deprecated (Docker 0.x): use a restart policy per container")
     ns = p.parse_args(argv)
+    _seed_restart(ns.seed_restart)
+    ns.seed_restart = None
     flags = {k: v for k, v in vars(ns).items() if v is not None and k != "config_file"}
     if "default_address_pools" in flags:
         from hako.network.config import parse_address_pool
@@ -78,6 +82,24 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
             table[name] = path
         flags["runtimes"] = table
     return flags, ns.config_file
+
+
+def _seed_restart(value: bool | None) -> None:
+    """The seed's ``-r=false`` (do not restart containers when the daemon starts) is what
+    hakod does today: only a container's own restart policy (``run --restart``) restarts it.
+    ``-r=true`` asked the daemon to restart every container that was running; that has no
+    honest mapping, so it is refused with the replacement named.
+
+    Raises:
+        InvalidArgument: ``-r=true``.
+    """
+    if value is None:
+        return
+    if value:
+        raise InvalidArgument("the -r/--restart daemon flag was removed: give containers a restart "
+                              "policy instead (run --restart=always or unless-stopped)")
+    sys.stderr.write("hakod: Flag -r/--restart is deprecated: containers are restarted only by "
+                     "their own restart policy (run --restart); -r=false is what hakod does\n")
 
 
 def _bool(value: str) -> bool:
@@ -163,7 +185,10 @@ def _write_pidfile(path: str) -> None:
     write_bytes(path, f"{os.getpid()}\n".encode())
 
 
-async def serve(config: Any) -> None:
+async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> None:
+    """Run the daemon until SIGTERM/SIGINT. ``manager`` is a ``support.systemd.Notifier``
+    (READY/STOPPING/WATCHDOG to a service manager, when there is one); ``activated`` are the
+    sockets socket activation handed over, served by ``-H fd://``."""
     from hako.daemon.api.server import ApiServer
 
     from hako.daemon.config import tls_context
@@ -171,20 +196,35 @@ async def serve(config: Any) -> None:
     from hako.daemon import pools
 
     ssl_context = tls_context(config)  # bad TLS material fails before anything is touched
+    from hako.support import systemd
+
+    for host in config.hosts:  # so does an fd:// that socket activation did not provide
+        if host.startswith("fd://"):
+            systemd.select_fds(host[len("fd://"):], list(activated))
     pools.install_blocking_executor(asyncio.get_running_loop())
     services = build_services(config)
     await asyncio.get_running_loop().run_in_executor(None, services.network.setup)
     await services.containers.restore()
     server = ApiServer(build_router(), services)
     for host in config.hosts:
-        await server.listen(host, ssl_context if host.startswith("tcp://") else None)
+        await server.listen(host, ssl_context if host.startswith(("tcp://", "fd://")) else None,
+                            activated)
     log.info("hakod listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watchdog = None
+    if manager is not None:
+        manager.notify("READY=1", f"MAINPID={os.getpid()}", "STATUS=serving the Engine API")
+        if manager.watchdog_interval():
+            watchdog = loop.create_task(_watchdog(manager))
     await stop.wait()
     log.info("hakod shutting down")
+    if manager is not None:
+        manager.notify("STOPPING=1", "STATUS=shutting down")
+    if watchdog is not None:
+        watchdog.cancel()
     await server.close()
     running = any(c.state.running for c in services.containers.list())
     await asyncio.get_running_loop().run_in_executor(None, services.network.shutdown, running)
@@ -194,6 +234,13 @@ async def serve(config: Any) -> None:
                 os.unlink(host[len("unix://"):])
             except FileNotFoundError:
                 pass
+
+
+async def _watchdog(manager: Any) -> None:
+    """``WATCHDOG=1`` from the event loop itself: a loop that hangs stops the pings."""
+    while True:
+        manager.notify("WATCHDOG=1")
+        await asyncio.sleep(manager.watchdog_interval())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,10 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     import pyroute2.config.log  # noqa: F401 - it resets its logger's level when imported
 
     logging.getLogger("pyroute2").setLevel(logging.WARNING)  # one line per netlink message
+    from hako.support import systemd
+
     try:
+        # read (and drop from the environment) before any process is spawned
+        manager, activated = systemd.Notifier(), systemd.listen_fds()
         if config.pidfile:
             _write_pidfile(config.pidfile)
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, manager, activated))
     except EngineError as exc:
         log.error("%s", exc)
         return 1

@@ -71,7 +71,9 @@ def parse_errors(status: int, body: bytes) -> RegistryError:
         pass
     by_status = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NAME_UNKNOWN", 405: "UNSUPPORTED",
                  416: "RANGE_INVALID", 429: "TOOMANYREQUESTS", 503: "UNAVAILABLE"}
-    return RegistryError(by_status.get(status, "UNKNOWN"), f"status {status}", None, status)
+    code = by_status.get(status, "UNKNOWN")
+    # a bodiless answer (HEAD) of a known status reads as that code's own text, as docker's does
+    return RegistryError(code, "" if code != "UNKNOWN" else f"status {status}", None, status)
 
 
 # -- ranges ----------------------------------------------------------------------------------

@@ -41,6 +41,17 @@ def download(url: str, out: BinaryIO, timeout: float = 60, what: str = "URL") ->
         return resp.headers
 
 
+def content_type(url: str, timeout: float = 30, what: str = "URL") -> str:
+    """The media type a GET of ``url`` answers with (the body is not read).
+
+    Raises:
+        InvalidArgument: as :func:`download`. OSError: the request failed.
+    """
+    check_scheme(url, what)
+    with _opener(what).open(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+        return resp.headers.get_content_type()
+
+
 def _opener(what: str) -> Any:
     import urllib.request
 

@@ -4,6 +4,10 @@ as its dictionary and ended with a sync flush, and the raw deflate pieces are co
 into one gzip member (mtime 0, no name). The same input always gives the same bytes,
 whatever the number of threads.
 
+Deflate is ISA-L's (the ``isal`` package: 3-5x zlib's speed at level 1 for the same ratio),
+or zlib's where ``isal`` cannot be imported; each gives the same bytes for the same input and
+level every time, though not the same bytes as the other.
+
 Layer 1. May import: nothing.
 """
 
@@ -21,10 +25,21 @@ WINDOW = 32 << 10
 _HEADER = b"\x1f\x8b\x08\x00" + b"\x00\x00\x00\x00" + b"\x00\xff"
 
 
+def _deflater():
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib, 3
+    except ImportError:  # pragma: no cover - isal has wheels for the platforms we run on
+        return zlib, 9
+
+
 def _deflate(block: bytes, dictionary: bytes, level: int, last: bool) -> bytes:
-    c = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
-                         dictionary) if dictionary else \
-        zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY)
+    mod, top = _deflater()
+    level = min(level, top)
+    c = mod.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
+                        dictionary) if dictionary else \
+        mod.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY)
     return c.compress(block) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 

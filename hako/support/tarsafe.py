@@ -135,6 +135,21 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def decompress_errors() -> tuple[type[BaseException], ...]:
+    """What reading a :func:`decompressed` stream raises on corrupt compressed data (besides
+    EOFError for a truncated one and OSError for a bad header)."""
+    import zlib
+
+    errors: tuple[type[BaseException], ...] = (zlib.error,)
+    try:
+        from isal import isal_zlib
+
+        errors += (isal_zlib.error,)
+    except ImportError:  # pragma: no cover
+        pass
+    return errors
+
+
 def decompressed(fileobj: BinaryIO) -> BinaryIO:
     """Wrap a possibly gzip-, bzip2-, xz- or zstd-compressed stream so reads return the plain tar.
 
@@ -149,7 +164,12 @@ def decompressed(fileobj: BinaryIO) -> BinaryIO:
         head += chunk
     stream: BinaryIO = io.BufferedReader(_Prefixed(head, fileobj), 1 << 16)
     if head.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        try:  # ISA-L inflates 2-3x faster than zlib (pulls, loads, ADD of a .tar.gz)
+            from isal import igzip
+
+            return igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        except ImportError:  # pragma: no cover
+            return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
     if head.startswith(BZIP2_MAGIC):
         import bz2
 

@@ -167,6 +167,8 @@ def extract(fileobj: BinaryIO, dest: str, opts: Options | None = None,
             raise InvalidArgument(f"invalid tar archive: {exc}") from exc
         except EOFError as exc:
             raise InvalidArgument("invalid tar archive: unexpected end of data") from exc
+        except tarsafe.decompress_errors() as exc:
+            raise InvalidArgument(f"invalid tar archive: corrupt compressed data: {exc}") from exc
         ex.finish()
         return ex.result
 

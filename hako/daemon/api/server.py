@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -310,14 +311,28 @@ class ApiServer:
         finally:
             self._conns.discard(task)
 
-    async def listen(self, address: str, ssl_context: Any = None) -> None:
-        """Start listening on ``address``.
+    async def listen(self, address: str, ssl_context: Any = None, activated: list[int] = ()) -> None:
+        """Start listening on ``address``: ``unix://path``, ``tcp://host:port`` or, under
+        socket activation, ``fd://`` (every socket handed over) or ``fd://N``.
 
         Raises:
-            InvalidArgument: the address scheme is not unix:// or tcp://.
+            InvalidArgument: the address scheme is not unix://, tcp:// or fd://, or fd:// names
+            no socket activation gave (dockerd's texts).
         """
         from hako.errors import InvalidArgument
 
+        if address.startswith("fd://"):
+            from hako.support import systemd
+
+            for fd in systemd.select_fds(address[len("fd://"):], list(activated)):
+                sock = socket.socket(fileno=fd)
+                if sock.family == socket.AF_UNIX:
+                    server = await asyncio.start_unix_server(self._on_conn, sock=sock, limit=1 << 20)
+                else:
+                    server = await asyncio.start_server(self._on_conn, sock=sock, ssl=ssl_context,
+                                                        limit=1 << 20)
+                self._servers.append(server)
+            return
         if address.startswith("unix://"):
             path = address[len("unix://"):]
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

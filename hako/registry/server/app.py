@@ -22,7 +22,7 @@ from hako.oci import manifest as oci_manifest, mediatypes as mt
 from hako.oci.digest import Digest
 from hako.errors import EngineError
 from hako.registry.protocol import RegistryError, parse_content_range, parse_range
-from hako.registry.server.storage import Storage, parse_digest
+from hako.registry.server.storage import Storage, parse_digest, referrer_descriptor
 
 log = logging.getLogger("hako.registry")
 
@@ -35,7 +35,11 @@ ROUTES = [
     ("upload_start", re.compile(rf"^/v2/{_NAME}/blobs/uploads/?$")),
     ("upload", re.compile(rf"^/v2/{_NAME}/blobs/uploads/(?P<uuid>[0-9a-f-]+)$")),
     ("blob", re.compile(rf"^/v2/{_NAME}/blobs/(?P<digest>[^/]+)$")),
+    ("referrers", re.compile(rf"^/v2/{_NAME}/referrers/(?P<digest>[^/]+)$")),
     ("search", re.compile(r"^/v1/search$")),
+    ("autobuild_hook", re.compile(rf"^/autobuild/hooks/{_NAME}$")),
+    ("autobuild_builds", re.compile(r"^/autobuild/builds/?$")),
+    ("autobuild_build", re.compile(r"^/autobuild/builds/(?P<build>[0-9a-f]{32})(?P<log>/log)?$")),
     ("token", re.compile(r"^/token$")),
 ]
 MANIFEST_TYPES = mt.MANIFESTS | mt.INDEXES
@@ -88,16 +92,16 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _dispatch
 
     def _authorize(self, kind: str, name: str) -> None:
-        write = self.command in ("PUT", "POST", "PATCH", "DELETE")
+        write = self.command in ("PUT", "POST", "PATCH", "DELETE") and kind != "autobuild_hook"
         if write and getattr(self.server, "read_only", False):
             raise RegistryError("UNSUPPORTED", "registry is in read-only mode")
         auth = getattr(self.server, "auth", None)
         if auth is None:
             return
-        if kind == "token":
+        if kind in ("token", "autobuild_hook"):  # the hook is guarded by its own secret
             return
         actions: tuple[str, ...] = ()
-        if kind in ("catalog",):
+        if kind in ("catalog", "autobuild_builds", "autobuild_build"):  # filtered by _visible
             scope_type, scope_name, actions = "registry", "catalog", ("*",)
         elif name:
             scope_type, scope_name = "repository", name
@@ -192,8 +196,16 @@ class Handler(BaseHTTPRequestHandler):
                 headers.append(("Link", f'<{path}?n={limit}&last={nxt}>; rel="next"'))
         return items, headers
 
+    def _visible(self, repos: list[str]) -> list[str]:
+        """The repositories the caller may pull, when an ACL says who may."""
+        acl = getattr(getattr(self.server, "auth", None), "acl", None)
+        if acl is None:
+            return repos
+        user = getattr(self, "auth_user", "")
+        return [r for r in repos if acl.permits(user, r, ("pull",))]
+
     def catalog_get(self) -> None:
-        repos, headers = self._page(self.storage.catalog())
+        repos, headers = self._page(self._visible(self.storage.catalog()))
         self._json(200, {"repositories": repos}, headers)
 
     def tags_get(self, name: str) -> None:
@@ -203,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
     def search_get(self) -> None:
         term = self.query.get("q", "")
         limit = int(self.query.get("n") or 25) if (self.query.get("n") or "25").isdigit() else 25
-        found = [r for r in self.storage.catalog() if term in r][: max(1, min(limit, 100))]
+        found = [r for r in self._visible(self.storage.catalog()) if term in r][: max(1, min(limit, 100))]
         results = [{"name": r, "description": "", "star_count": 0, "is_official": False,
                     "is_automated": False} for r in found]
         self._json(200, {"num_results": len(results), "query": term, "results": results})
@@ -213,6 +225,38 @@ class Handler(BaseHTTPRequestHandler):
         if auth is None or not hasattr(auth, "issue"):
             raise RegistryError("UNSUPPORTED", "this registry issues no tokens")
         self._json(200, auth.issue(self.headers, parse_qs(urlsplit(self.path).query)))
+
+    # -- automated builds (autobuild.py) ---------------------------------------------------
+    def _autobuilder(self):
+        builder = getattr(self.server, "autobuilder", None)
+        if builder is None:
+            raise RegistryError("UNSUPPORTED", "this registry runs no automated builds", status=404)
+        return builder
+
+    def autobuild_hook_post(self, name: str) -> None:
+        self._drain()
+        if not self._autobuilder().trigger(name, self.query.get("secret", "")):
+            raise RegistryError("DENIED", "no automated build for this repository, or a wrong secret",
+                                detail={"name": name})
+        self._json(202, {"repository": name})
+
+    def autobuild_builds_get(self) -> None:
+        from dataclasses import asdict
+
+        visible = set(self._visible(sorted({b.repository for b in self._autobuilder().list()})))
+        self._json(200, [asdict(b) for b in self._autobuilder().list() if b.repository in visible])
+
+    def autobuild_build_get(self, build: str, log: str | None = None) -> None:
+        from dataclasses import asdict
+
+        record = self._autobuilder().get(build)
+        if record is None or not self._visible([record.repository]):
+            raise RegistryError("UNKNOWN", "no such build", detail={"build": build}, status=404)
+        if log:
+            self._send(200, [("Content-Type", "text/plain; charset=utf-8")],
+                       (self._autobuilder().log_text(build) or "").encode())
+            return
+        self._json(200, asdict(record))
 
     # -- blobs -------------------------------------------------------------------------------
     def blob_head(self, name: str, digest: str) -> None:
@@ -324,7 +368,18 @@ class Handler(BaseHTTPRequestHandler):
         else:
             tag = ref
         d = self.storage.put_manifest(name, data, media_type, tag)
-        self._send(201, [("Location", f"/v2/{name}/manifests/{d}"), ("Docker-Content-Digest", str(d))])
+        headers = [("Location", f"/v2/{name}/manifests/{d}"), ("Docker-Content-Digest", str(d))]
+        subject, _ = referrer_descriptor(data, media_type, d)
+        if subject is not None:  # the registry keeps the referrers index itself (spec v1.1)
+            headers.append(("OCI-Subject", str(subject)))
+        self._send(201, headers)
+
+    def referrers_get(self, name: str, digest: str) -> None:
+        artifact_type = self.query.get("artifactType", "")
+        found = self.storage.referrers(name, parse_digest(digest), artifact_type)
+        headers = [("OCI-Filters-Applied", "artifactType")] if artifact_type else []
+        index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": found}
+        self._send(200, [("Content-Type", mt.OCI_INDEX), *headers], json.dumps(index).encode())
 
     def _check_references(self, name: str, doc: Any) -> None:
         if isinstance(doc, oci_manifest.Index):

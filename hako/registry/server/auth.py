@@ -7,10 +7,12 @@ Token mode (``--token-realm URL``): the registry answers 401 with
 ``Bearer realm=URL,service=S,scope=repository:NAME:ACTIONS``; the token endpoint (``GET
 /token`` on this server) grants the asked actions to users whose basic credentials check
 out, ``pull`` to anonymous callers when ``--anonymous-pull`` is given and nothing otherwise
-(wrong credentials: 401). Tokens are HMAC-signed claims (issuer-local secret, 5 minutes),
+(wrong credentials: 401). With ``--acl FILE`` (``acl.py``), a user gets only the actions
+the first matching rule allows: basic mode answers 403 ``DENIED`` past that, token mode
+grants no more than that. Tokens are HMAC-signed claims (issuer-local secret, 5 minutes),
 opaque to clients, as the distribution token spec allows.
 
-Layer 4. May import: errors, support, registry.protocol.
+Layer 4. May import: errors, support, registry.protocol, registry.server.acl.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ TOKEN_TTL = 300
 class Htpasswd:
     """``user:bcrypt-hash`` lines (Apache htpasswd -B), read once at start."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str = "") -> None:
         self.users: dict[str, bytes] = {}
+        self.internal: dict[str, str] = {}  # accounts of this process (autobuild), never on disk
+        if not path:
+            return
         with open(path) as f:
             for line in f:
                 line = line.strip()
@@ -47,6 +52,9 @@ class Htpasswd:
     def check(self, user: str, password: str) -> bool:
         import bcrypt
 
+        internal = self.internal.get(user)
+        if internal is not None:
+            return hmac.compare_digest(internal.encode(), password.encode())
         hashed = self.users.get(user)
         if hashed is None:
             return False
@@ -56,6 +64,17 @@ class Htpasswd:
             return False
 
 
+def add_internal_account(auth: "BasicAuth | TokenAuth") -> tuple[str, str]:
+    """A user only this process knows (random name and password), allowed everything the ACL
+    would refuse too: the registry's own autobuilder pushes as it."""
+    if auth.htpasswd is None:
+        auth.htpasswd = Htpasswd()
+    user, password = f"autobuild-{os.urandom(6).hex()}", os.urandom(24).hex()
+    auth.htpasswd.internal[user] = password
+    auth.internal_user = user
+    return user, password
+
+
 def _unauthorized(challenge: str, detail: Any = None, message: str = "") -> RegistryError:
     err = RegistryError("UNAUTHORIZED", message or "authentication required", detail)
     err.challenge = challenge  # type: ignore[attr-defined]
@@ -63,8 +82,10 @@ def _unauthorized(challenge: str, detail: Any = None, message: str = "") -> Regi
 
 
 class BasicAuth:
-    def __init__(self, htpasswd: Htpasswd, realm: str = "hako-registry") -> None:
-        self.htpasswd, self.realm = htpasswd, realm
+    internal_user = ""
+
+    def __init__(self, htpasswd: Htpasswd, realm: str = "hako-registry", acl: Any = None) -> None:
+        self.htpasswd, self.realm, self.acl = htpasswd, realm, acl
 
     def check(self, headers: Any, scope_type: str, name: str, actions: tuple[str, ...],
               mount_from: str = "") -> str:
@@ -72,14 +93,20 @@ class BasicAuth:
         if creds is None or not self.htpasswd.check(*creds):
             detail = [{"Type": scope_type, "Name": name, "Action": a} for a in actions] or None
             raise _unauthorized(f'Basic realm="{self.realm}"', detail)
+        if self.acl is not None and scope_type == "repository" and creds[0] != self.internal_user \
+                and not self.acl.permits(creds[0], name, actions):
+            raise RegistryError("DENIED", detail=[{"Type": scope_type, "Name": name, "Action": a}
+                                                  for a in actions])
         return creds[0]
 
 
 class TokenAuth:
+    internal_user = ""
+
     def __init__(self, realm: str, service: str, htpasswd: Htpasswd | None,
-                 anonymous_pull: bool) -> None:
+                 anonymous_pull: bool, acl: Any = None) -> None:
         self.realm, self.service = realm, service
-        self.htpasswd, self.anonymous_pull = htpasswd, anonymous_pull
+        self.htpasswd, self.anonymous_pull, self.acl = htpasswd, anonymous_pull, acl
         self._secret = os.urandom(32)
 
     # -- the token endpoint ---------------------------------------------------------------------
@@ -97,6 +124,8 @@ class TokenAuth:
             if scope is None:
                 continue
             granted = self._grant(user, scope.actions)
+            if self.acl is not None and scope.type == "repository" and user != self.internal_user:
+                granted = self.acl.allowed(user, scope.name, scope.actions)
             if granted:
                 access.append({"type": scope.type, "name": scope.name, "actions": granted})
         now = int(time.time())
@@ -153,8 +182,25 @@ class TokenAuth:
         return False
 
 
-def make_auth(htpasswd: str, token_realm: str, service: str, anonymous_pull: bool):
+def make_auth(htpasswd: str, token_realm: str, service: str, anonymous_pull: bool,
+              acl_path: str = ""):
+    """The auth of ``serve``'s flags.
+
+    Raises:
+        InvalidArgument: ``--acl`` without an auth mode, or with ``--anonymous-pull`` (anonymous
+        pulls are then rules of the ACL), or a bad htpasswd or ACL file.
+    """
+    acl = None
+    if acl_path:
+        from hako.registry.server import acl as aclmod
+
+        if not (htpasswd or token_realm):
+            raise InvalidArgument("--acl needs --htpasswd or --token-realm (who is asking?)")
+        if anonymous_pull:
+            raise InvalidArgument("--anonymous-pull cannot be combined with --acl: give anonymous "
+                                  "pulls as a rule (\"account\": \"anonymous\")")
+        acl = aclmod.load(acl_path)
     users = Htpasswd(htpasswd) if htpasswd else None
     if token_realm:
-        return TokenAuth(token_realm, service, users, anonymous_pull)
-    return BasicAuth(users)  # type: ignore[arg-type]
+        return TokenAuth(token_realm, service, users, anonymous_pull, acl)
+    return BasicAuth(users, acl=acl)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 
+from hako.errors import EngineError
 from hako.registry.server.app import Handler
 from hako.registry.server.storage import Storage
 
@@ -22,6 +23,8 @@ class RegistryServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    autobuilder = None  # autobuild.AutoBuilder with --autobuild
 
     def __init__(self, addr: tuple[str, int], storage: Storage, auth=None, read_only: bool = False):
         super().__init__(addr, Handler)
@@ -48,10 +51,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     s.add_argument("--service", default="hako-registry", help="bearer token service name")
     s.add_argument("--anonymous-pull", action="store_true",
                    help="token mode: anonymous tokens may pull")
+    s.add_argument("--acl", default="",
+                   help="per-repository permissions (JSON rules, see registry/server/acl.py)")
+    s.add_argument("--autobuild", default="",
+                   help="automated builds: JSON list of repositories to build from git "
+                        "(see registry/server/autobuild.py)")
+    s.add_argument("--autobuild-daemon", default="unix:///run/hako/hako.sock",
+                   help="the hakod (or dockerd) that runs the automated builds")
+    s.add_argument("--autobuild-poll", type=float, default=60.0,
+                   help="seconds between checks of the watched branches")
     s.add_argument("--read-only", action="store_true")
     s.add_argument("--tls-cert", default="")
     s.add_argument("--tls-key", default="")
     s.add_argument("--log-level", default="info")
+    b = sub.add_parser("builds", help="list automated builds, or show one build and its log")
+    b.add_argument("--registry", default="127.0.0.1:5000", help="registry HOST:PORT")
+    b.add_argument("--tls", action="store_true", help="the registry speaks https")
+    b.add_argument("build", nargs="?", default="", help="a build id: show it")
+    b.add_argument("--log", action="store_true", help="print the build's log")
     g = sub.add_parser("gc", help="remove blobs no manifest references (registry stopped or read-only)")
     g.add_argument("--root", required=True)
     g.add_argument("--delete-untagged", action="store_true")
@@ -74,7 +91,7 @@ def run_gc(ns: argparse.Namespace) -> int:
 
 def build_server(ns: argparse.Namespace) -> RegistryServer:
     server = RegistryServer(_split_addr(ns.addr), Storage(ns.root), None, ns.read_only)
-    if ns.htpasswd or ns.token_realm:
+    if ns.htpasswd or ns.token_realm or ns.acl:
         from hako.registry.server.auth import make_auth
 
         realm = ns.token_realm
@@ -82,7 +99,9 @@ def build_server(ns: argparse.Namespace) -> RegistryServer:
             host, port = server.server_address[:2]
             scheme = "https" if ns.tls_cert else "http"
             realm = f"{scheme}://{host}:{port}/token"
-        server.auth = make_auth(ns.htpasswd, realm, ns.service, ns.anonymous_pull)
+        server.auth = make_auth(ns.htpasswd, realm, ns.service, ns.anonymous_pull, ns.acl)
+    if ns.autobuild:
+        _attach_autobuilder(server, ns)
     if ns.tls_cert:
         import ssl
 
@@ -92,16 +111,94 @@ def build_server(ns: argparse.Namespace) -> RegistryServer:
     return server
 
 
+def _attach_autobuilder(server: RegistryServer, ns: argparse.Namespace) -> None:
+    from hako.registry.server import autobuild
+
+    if ns.read_only:
+        raise EngineError("--autobuild cannot push to a --read-only registry")
+    if ns.autobuild_poll <= 0:
+        raise EngineError("--autobuild-poll must be a positive number of seconds")
+    with open(ns.autobuild) as f:
+        sources = autobuild.parse(f.read(), ns.autobuild)
+    host, port = server.server_address[:2]
+    registry_host = f"{host}:{port}"
+    header = ""
+    if server.auth is not None:
+        from hako.registry.server.auth import add_internal_account
+
+        header = autobuild.registry_auth_header(*add_internal_account(server.auth), registry_host)
+    server.autobuilder = autobuild.AutoBuilder(ns.root, sources, autobuild.Daemon(ns.autobuild_daemon),
+                                               registry_host, header, ns.autobuild_poll)
+
+
+def run_builds(ns: argparse.Namespace) -> int:
+    """``hako registry builds``: a table of builds, or one build (``--log``: its log)."""
+    import http.client
+    import json
+    import time
+
+    conn = (http.client.HTTPSConnection if ns.tls else http.client.HTTPConnection)(ns.registry, timeout=30)
+    path = "/autobuild/builds" + (f"/{ns.build}" if ns.build else "") + ("/log" if ns.log and ns.build else "")
+    headers = _config_auth(ns.registry)
+    conn.request("GET", path, headers=headers)
+    resp = conn.getresponse()
+    body = resp.read()
+    if resp.status != 200:
+        try:
+            msg = json.loads(body)["errors"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            msg = body.decode(errors="replace").strip()
+        print(f"hako registry builds: {resp.status}: {msg}", file=sys.stderr)
+        return 1
+    if ns.log and ns.build:
+        sys.stdout.write(body.decode(errors="replace"))
+        return 0
+    builds = json.loads(body)
+    rows = [builds] if ns.build else builds
+    print(f"{'BUILD ID':<14}{'REPOSITORY':<24}{'COMMIT':<14}{'TAGS':<20}{'STATUS':<11}{'STARTED':<21}DURATION")
+    for b in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b["started"])) if b["started"] else "-"
+        took = f"{b['finished'] - b['started']:.1f}s" if b["finished"] and b["started"] else "-"
+        print(f"{b['id'][:12]:<14}{b['repository']:<24}{b['commit'][:12]:<14}"
+              f"{','.join(b['tags']):<20}{b['status']:<11}{started:<21}{took}")
+    if ns.build and builds.get("error"):
+        print(f"error: {builds['error']}")
+    return 0
+
+
+def _config_auth(registry: str) -> dict[str, str]:
+    """Basic credentials ``docker login`` stored for ``registry`` (DOCKER_CONFIG), if any."""
+    import json
+    import os
+
+    path = os.path.join(os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"), "config.json")
+    try:
+        with open(path) as f:
+            auth = json.load(f)["auths"][registry]["auth"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"Authorization": f"Basic {auth}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ns = parse_args(sys.argv[1:] if argv is None else argv)
     if ns.command == "gc":
         return run_gc(ns)
+    if ns.command == "builds":
+        return run_builds(ns)
     logging.basicConfig(level=getattr(logging, ns.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = build_server(ns)
+    try:
+        server = build_server(ns)
+    except (EngineError, OSError) as exc:
+        print(f"hako registry: {exc}", file=sys.stderr)
+        return 1
     host, port = server.server_address[:2]
     logging.getLogger("hako.registry").info("listening on %s:%s, root %s", host, port, ns.root)
     print(f"listening on {host}:{port}", flush=True)
+    builder = getattr(server, "autobuilder", None)
+    if builder is not None:
+        builder.start()
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -109,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     server.serve_forever(poll_interval=0.2)
+    if builder is not None:
+        builder.stop()
     server.server_close()
     return 0
 

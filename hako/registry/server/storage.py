@@ -7,6 +7,9 @@ On-disk layout (under ``root``)::
     repositories/<name>/_layers/sha256/<hex>          the blob is linked into the repository
     repositories/<name>/_manifests/revisions/sha256/<hex>   the manifest's media type
     repositories/<name>/_manifests/tags/<tag>         the digest the tag points at
+    repositories/<name>/_referrers/sha256/<subject-hex>/sha256/<hex>
+                                                      descriptor (JSON) of a manifest whose
+                                                      ``subject`` is that digest (referrers API)
 
 An upload lives only in its ingest directory until its final PUT: the data is fsynced,
 digest-verified and renamed into ``blobs/`` (``LocalContentStore``), then linked. A crash
@@ -16,6 +19,7 @@ temp → fsync → rename. Layer 4. May import: errors, support, oci, store, reg
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -148,7 +152,35 @@ class Storage:
         write_bytes(self._link(name, "_manifests/revisions", digest), media_type.encode())
         if tag:
             write_bytes(os.path.join(self._repo(name), "_manifests", "tags", tag), str(digest).encode())
+        subject, desc = referrer_descriptor(data, media_type, digest)
+        if subject is not None:
+            write_bytes(self._referrer_link(name, subject, digest), json.dumps(desc).encode())
         return digest
+
+    def _referrer_link(self, name: str, subject: Digest, digest: Digest) -> str:
+        return os.path.join(self._repo(name), "_referrers", subject.algorithm, subject.hex,
+                            digest.algorithm, digest.hex)
+
+    def referrers(self, name: str, subject: Digest, artifact_type: str = "") -> list[dict]:
+        """Descriptors of the manifests in ``name`` whose ``subject`` is ``subject``, sorted by
+        digest; only those of ``artifact_type`` when given. An unknown repository or subject
+        has none (the referrers API never answers 404)."""
+        self._repo(name)  # NAME_INVALID for a malformed name
+        base = os.path.join(self.root, "repositories", name, "_referrers", subject.algorithm,
+                            subject.hex)
+        out = []
+        for dirpath, _, files in os.walk(base):
+            for fname in sorted(files):
+                if fname.startswith("."):
+                    continue
+                try:
+                    with open(os.path.join(dirpath, fname)) as f:
+                        desc = json.load(f)
+                except (OSError, ValueError):
+                    continue
+                if not artifact_type or desc.get("artifactType") == artifact_type:
+                    out.append(desc)
+        return sorted(out, key=lambda d: d["digest"])
 
     def resolve(self, name: str, reference: str) -> Digest:
         """Digest of a tag or digest reference in ``name``.
@@ -192,6 +224,14 @@ class Storage:
                         os.unlink(os.path.join(tags_dir, tag))
             except FileNotFoundError:
                 pass
+        with open(self._link(name, "_manifests/revisions", digest)) as f:
+            media_type = f.read()
+        subject, _ = referrer_descriptor(self.content.read_bytes(digest), media_type, digest)
+        if subject is not None:
+            try:
+                os.unlink(self._referrer_link(name, subject, digest))
+            except FileNotFoundError:
+                pass
         os.unlink(self._link(name, "_manifests/revisions", digest))
 
     def tags(self, name: str) -> list[str]:
@@ -216,3 +256,23 @@ class Storage:
 
     def remove_repository_files(self, name: str) -> None:
         shutil.rmtree(self._repo(name), ignore_errors=True)
+
+
+def referrer_descriptor(data: bytes, media_type: str, digest: Digest) -> tuple[Digest | None, dict]:
+    """The subject of a manifest and the descriptor the referrers API lists for it.
+
+    ``artifactType`` is the manifest's own, else (image manifests) its config's media type, as
+    the OCI distribution spec v1.1 says. A manifest without a valid ``subject`` gives None.
+    """
+    try:
+        doc = json.loads(data)
+        subject = Digest.parse(doc["subject"]["digest"])
+    except Exception:  # noqa: BLE001 - no (usable) subject: not a referrer
+        return None, {}
+    desc: dict = {"mediaType": media_type, "digest": str(digest), "size": len(data)}
+    artifact = doc.get("artifactType") or (doc.get("config") or {}).get("mediaType") or ""
+    if artifact:
+        desc["artifactType"] = artifact
+    if doc.get("annotations"):
+        desc["annotations"] = doc["annotations"]
+    return subject, desc

@@ -201,3 +201,60 @@ def test_gc_removes_only_unreferenced(tmp_path):
         assert req(r, "GET", f"/v2/gc/app/manifests/{digest(kept)}")[0] == 404
     finally:
         r.cleanup()
+
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+EMPTY = b"{}"
+
+
+def push_referrer(reg, repo, subject: bytes, artifact_type: str, payload: bytes) -> bytes:
+    """An OCI artifact manifest (empty config, one blob) whose subject is ``subject``."""
+    upload(reg, repo, EMPTY)
+    upload(reg, repo, payload)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest(EMPTY),
+                   "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": digest(payload),
+                    "size": len(payload)}],
+        "subject": {"mediaType": DOCKER_MANIFEST, "digest": digest(subject), "size": len(subject)},
+        "annotations": {"org.example.kind": artifact_type.rsplit(".", 1)[-1]}}).encode()
+    status, headers, body = req(reg, "PUT", f"/v2/{repo}/manifests/{digest(manifest)}", manifest,
+                                {"Content-Type": OCI_MANIFEST})
+    assert status == 201, body
+    assert headers["OCI-Subject"] == digest(subject)  # the registry indexes referrers itself
+    return manifest
+
+
+def test_referrers_api(reg):
+    image = push_image(reg, "ref/app", "v1", b"referred layer")
+    sbom = push_referrer(reg, "ref/app", image, "application/vnd.example.sbom", b"sbom")
+    sig = push_referrer(reg, "ref/app", image, "application/vnd.example.sig", b"signature")
+
+    status, headers, body = req(reg, "GET", f"/v2/ref/app/referrers/{digest(image)}")
+    assert status == 200 and headers["Content-Type"] == "application/vnd.oci.image.index.v1+json"
+    index = json.loads(body)
+    assert index["schemaVersion"] == 2 and index["mediaType"] == headers["Content-Type"]
+    want = sorted([(digest(sbom), len(sbom), "application/vnd.example.sbom"),
+                   (digest(sig), len(sig), "application/vnd.example.sig")])
+    assert sorted((m["digest"], m["size"], m["artifactType"]) for m in index["manifests"]) == want
+    assert all(m["mediaType"] == OCI_MANIFEST for m in index["manifests"])
+    assert {m["annotations"]["org.example.kind"] for m in index["manifests"]} == {"sbom", "sig"}
+
+    status, headers, body = req(reg, "GET", f"/v2/ref/app/referrers/{digest(image)}"
+                                            "?artifactType=application/vnd.example.sig")
+    assert headers["OCI-Filters-Applied"] == "artifactType"
+    assert [m["digest"] for m in json.loads(body)["manifests"]] == [digest(sig)]
+
+    # a subject nobody refers to, or a repository that does not exist: an empty index, not 404
+    for path in (f"/v2/ref/app/referrers/{digest(b'nothing')}",
+                 f"/v2/no/such/referrers/{digest(image)}"):
+        status, _, body = req(reg, "GET", path)
+        assert status == 200 and json.loads(body)["manifests"] == []
+    status, _, body = req(reg, "GET", "/v2/ref/app/referrers/sha256:nothex")
+    assert status == 400 and json.loads(body)["errors"][0]["code"] == "DIGEST_INVALID"
+
+    # deleting a referrer takes it out of the index
+    assert req(reg, "DELETE", f"/v2/ref/app/manifests/{digest(sig)}")[0] == 202
+    index = json.loads(req(reg, "GET", f"/v2/ref/app/referrers/{digest(image)}")[2])
+    assert [m["digest"] for m in index["manifests"]] == [digest(sbom)]

@@ -257,3 +257,55 @@ def test_bad_input_is_refused_and_creates_nothing(hakod, tmp_path, project, case
     assert stderr.startswith(str(tmp_path / "compose.yaml") + ":"), stderr
     assert error in stderr, stderr
     assert resources(hakod, project) == {"containers": [], "networks": [], "volumes": []}
+
+
+def _states(d, project):
+    return {c["Labels"]["com.docker.compose.service"] + "-" +
+            c["Labels"]["com.docker.compose.container-number"]: c["State"]
+            for c in resources(d, project)["containers"]}
+
+
+def test_lifecycle_verbs(hakod, tmp_path, project):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 1000\n"
+        "  b:\n    image: busybox\n    init: true\n    command: sleep 1000\n"
+        "    depends_on: [a]\n")
+    ok(hakod, tmp_path, "-p", project, "create")
+    assert _states(hakod, project) == {"a-1": "created", "b-1": "created"}
+    ok(hakod, tmp_path, "-p", project, "start")
+    assert _states(hakod, project) == {"a-1": "running", "b-1": "running"}
+    ok(hakod, tmp_path, "-p", project, "pause", "b")
+    assert _states(hakod, project)["b-1"] == "paused"
+    ok(hakod, tmp_path, "-p", project, "unpause", "b")
+    out = ok(hakod, tmp_path, "-p", project, "stop", "-t", "1")
+    assert out.index(f"{project}-b-1  Stopped") < out.index(f"{project}-a-1  Stopped")
+    assert set(_states(hakod, project).values()) == {"exited"}
+    ok(hakod, tmp_path, "-p", project, "restart", "a")
+    assert _states(hakod, project) == {"a-1": "running", "b-1": "exited"}
+    ok(hakod, tmp_path, "-p", project, "kill", "a")
+    poll(lambda: _states(hakod, project)["a-1"] == "exited")
+    listing = ok(hakod, tmp_path, "ls", "-a")
+    assert any(line.split()[0] == project and "exited(2)" in line
+               for line in listing.splitlines())
+    ok(hakod, tmp_path, "-p", project, "rm", "-f")
+    assert _states(hakod, project) == {}
+
+
+def test_build_service_image(hakod, tmp_path, project):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile.app").write_text(
+        "FROM busybox\nARG WORD\nRUN echo \"built $WORD\" > /built\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    build:\n      context: ./app\n      dockerfile: Dockerfile.app\n"
+        "      args: {WORD: yes-it-was}\n    command: cat /built\n")
+    try:
+        out = ok(hakod, tmp_path, "-p", project, "up", "--exit-code-from", "app")
+        assert "app-1  | built yes-it-was" in out
+        _, img = hakod.api("GET", f"/images/{project}-app/json")
+        assert img["RepoTags"] == [f"{project}-app:latest"]
+        images = ok(hakod, tmp_path, "-p", project, "images")
+        assert f"{project}-app" in images and images.startswith("CONTAINER")
+    finally:
+        ok(hakod, tmp_path, "-p", project, "down", "--rmi", "local")
+    status, _ = hakod.api("GET", f"/images/{project}-app/json")
+    assert status == 404

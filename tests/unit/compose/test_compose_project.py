@@ -294,3 +294,46 @@ def test_recreate_inherits_anonymous_volumes():
         {"Type": "volume", "Target": "/anon", "Source": anon},
         {"Type": "volume", "Source": "p_data", "Target": "/d"},
         {"Type": "volume", "Source": image_vol, "Target": "/from-image"}]
+
+
+COMPLETED = """
+services:
+  web:
+    image: busybox
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+  migrate:
+    image: busybox
+"""
+
+
+@pytest.mark.parametrize("code,ok", [(0, True), (2, False)])
+def test_service_completed_successfully(tmp_path, code, ok):
+    cs, api, events, _ = make(tmp_path, COMPLETED)
+    real_start = api.start
+
+    def start_and_exit(ref):
+        real_start(ref)
+        c = api._get(ref)
+        if "migrate" in c["Names"][0]:
+            c["State"] = "exited"
+            c["ExitCode"] = code
+
+    api.start = start_and_exit
+    real_inspect = api.inspect
+
+    def inspect(ref):
+        doc = real_inspect(ref)
+        doc["State"]["ExitCode"] = api._get(ref).get("ExitCode", 0)
+        return doc
+
+    api.inspect = inspect
+    if ok:
+        cs.up(UpOptions())
+        assert events.index(("Container", "p-migrate-1", "Exited")) < \
+            events.index(("Container", "p-web-1", "Started"))
+    else:
+        with pytest.raises(ComposeError, match='service "migrate" didn\'t complete '
+                                               "successfully: exit 2"):
+            cs.up(UpOptions())
+        assert ("Container", "p-web-1", "Started") not in events

@@ -244,6 +244,11 @@ def ls(ctx: Any, argv: list[str]) -> int:
     p.option("--format", default="table")
     p.multi("--filter")
     opts, _ = p.parse(argv, ctx.stderr)
+    for f in opts.filter:
+        if not f.startswith("name="):
+            raise UsageError(f"invalid filter {f!r}: hako compose ls filters by name only", 1)
+    if opts.format not in ("table", "json"):
+        raise UsageError(f"unsupported --format {opts.format!r}: table or json", 1)
     containers = ctx.api.containers.list(all=True, filters={"label": [L.PROJECT]})
     projects: dict[str, dict[str, Any]] = {}
     for c in containers:

@@ -12,13 +12,15 @@ from hako.cli.parsing import UsageError
 
 
 def run_oneoff(ctx: Any, opts: Any, name: str, command: list[str]) -> int:
-    from hako.cli.commands.compose_ops import service
+    from hako.cli.commands.compose_ops import quiet_pulls, service
     from hako.compose import convert, graph
     from hako.compose.project import UpOptions
 
     project = load(ctx, [name])
     svc = project.service(name)
     cs = service(ctx, project)
+    if opts.quiet_pull:
+        quiet_pulls(cs)
     if not opts.no_deps:
         deps = [d for d in graph.with_dependencies(project, [name]) if d != name]
         if deps:
@@ -27,7 +29,48 @@ def run_oneoff(ctx: Any, opts: Any, name: str, command: list[str]) -> int:
     cs.ensure_networks([name])
     cs.ensure_volumes([name])
     cs.ensure_images([name], build=opts.build)
-    spec = dict(svc.spec)
+    spec = _oneoff_spec(ctx, opts, svc.spec, command, project)
+    from hako.compose.model import Service
+
+    one = Service(name, spec)
+    body = convert.container_body(project, one, 1, oneoff=True)
+    if not opts.use_aliases:  # a one-off answers to its own name only, unless -P
+        for ep in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).values():
+            ep.pop("Aliases", None)
+    if opts.publish:
+        from hako.opts.ports import parse_publish, to_port_map
+
+        bindings = [b for spec_ in opts.publish for b in parse_publish(spec_)]
+        body["HostConfig"]["PortBindings"] = to_port_map(bindings)
+        body.setdefault("ExposedPorts", {}).update({b.key: {} for b in bindings})
+    cname = opts.name or f"{project.name}-{name}-run-{os.urandom(6).hex()}"
+    body["HostConfig"]["AutoRemove"] = bool(opts.rm and opts.detach)
+    quiet = _Quiet()
+    from hako.compose.project import ComposeService
+
+    creator = ComposeService(ctx.api, project, quiet)
+    cid = creator.create_container(one, 1, name=cname, oneoff=True, body=body)
+    if opts.detach:
+        ctx.api.containers.start(cid)
+        ctx.out(cname)
+        return 0
+    from hako.cli.commands.run import start
+
+    argv = ["-a"] + (["-i"] if not opts.no_TTY or opts.interactive else [])
+    try:
+        return start(ctx, argv + [cid])
+    finally:
+        if opts.rm:
+            try:
+                ctx.api.containers.remove(cid, force=True, volumes=True)
+            except Exception:  # noqa: BLE001 - already gone (AutoRemove) is fine
+                pass
+
+
+def _oneoff_spec(ctx: Any, opts: Any, base: dict[str, Any], command: list[str],
+                 project: Any) -> dict[str, Any]:
+    """The service's spec as ``run``'s flags change it (ports only with --service-ports)."""
+    spec = dict(base)
     if not opts.service_ports:
         spec.pop("ports", None)
     if command:
@@ -57,38 +100,7 @@ def run_oneoff(ctx: Any, opts: Any, name: str, command: list[str]) -> int:
     spec["tty"] = tty
     spec["stdin_open"] = not opts.detach
     spec.pop("container_name", None)
-    from hako.compose.model import Service
-
-    one = Service(name, spec)
-    body = convert.container_body(project, one, 1, oneoff=True)
-    if opts.publish:
-        from hako.opts.ports import parse_publish, to_port_map
-
-        bindings = [b for spec_ in opts.publish for b in parse_publish(spec_)]
-        body["HostConfig"]["PortBindings"] = to_port_map(bindings)
-        body.setdefault("ExposedPorts", {}).update({b.key: {} for b in bindings})
-    cname = opts.name or f"{project.name}-{name}-run-{os.urandom(6).hex()}"
-    body["HostConfig"]["AutoRemove"] = bool(opts.rm and opts.detach)
-    quiet = _Quiet()
-    from hako.compose.project import ComposeService
-
-    creator = ComposeService(ctx.api, project, quiet)
-    cid = creator.create_container(one, 1, name=cname, oneoff=True, body=body)
-    if opts.detach:
-        ctx.api.containers.start(cid)
-        ctx.out(cname)
-        return 0
-    from hako.cli.commands.run import start
-
-    argv = ["-a"] + (["-i"] if not opts.no_TTY or opts.interactive else [])
-    try:
-        return start(ctx, argv + [cid])
-    finally:
-        if opts.rm:
-            try:
-                ctx.api.containers.remove(cid, force=True, volumes=True)
-            except Exception:  # noqa: BLE001 - already gone (AutoRemove) is fine
-                pass
+    return spec
 
 
 class _Quiet:

@@ -33,6 +33,13 @@ def progress(ctx: Any):
     return Progress(ctx.stderr)
 
 
+def quiet_pulls(cs: Any) -> None:
+    """``--quiet-pull``: no progress lines for image pulls."""
+    report = cs.report
+    cs.report = lambda kind, name, status: None if kind == "Image" else \
+        report(kind, name, status)
+
+
 def _isatty(stream: Any) -> bool:
     try:
         return os.isatty(stream.fileno())
@@ -132,6 +139,8 @@ def up(ctx: Any, argv: list[str]) -> int:
     if opts.exit_code_from:
         project.service(opts.exit_code_from)
     cs = service(ctx, project)
+    if opts.quiet_pull:
+        quiet_pulls(cs)
     detach = opts.detach or opts.wait
     cs.up(UpOptions(services=names, no_deps=opts.no_deps, build=opts.build,
                     no_build=opts.no_build, pull=opts.pull, force_recreate=opts.force_recreate,
@@ -281,8 +290,7 @@ def kill(ctx: Any, argv: list[str]) -> int:
     from hako.compose.lifecycle import simple
 
     cs, opts, names = _names_verb(ctx, argv, "kill", extra=(
-        lambda p: p.option("-s", "--signal", default="SIGKILL"),
-        lambda p: p.flag("--remove-orphans")))
+        lambda p: p.option("-s", "--signal", default="SIGKILL"),))
     simple(cs, names, "kill", "Killing", "Killed", ("running", "restarting", "paused"),
            signal=opts.signal)
     return 0
@@ -352,7 +360,11 @@ def build(ctx: Any, argv: list[str]) -> int:
 
 
 def pull(ctx: Any, argv: list[str]) -> int:
-    """hako compose pull [--ignore-buildable] [-q] [SERVICE...]"""
+    """hako compose pull [--ignore-buildable] [--ignore-pull-failures] [--include-deps] [-q]
+    [SERVICE...]"""
+    from hako import errors
+    from hako.compose import graph
+
     p = Parser("compose pull", "[OPTIONS] [SERVICE...]")
     p.flag("-q", "--quiet")
     p.flag("--ignore-buildable")
@@ -360,11 +372,24 @@ def pull(ctx: Any, argv: list[str]) -> int:
     p.flag("--include-deps")
     opts, names = p.parse(argv, ctx.stderr)
     project = load(ctx, names)
+    if names and opts.include_deps:
+        names = graph.with_dependencies(project, names)
     cs = service(ctx, project)
+    if opts.quiet:
+        cs.report = lambda kind, name, status: None
     refs = sorted({s.get("image") for n, s in project.services.items()
                    if (not names or n in names) and s.get("image")
                    and not (opts.ignore_buildable and s.get("build"))})
-    cs.all(refs, cs.pull_image)
+
+    def one(ref: str) -> None:
+        try:
+            cs.pull_image(ref)
+        except errors.EngineError as exc:
+            if not opts.ignore_pull_failures:
+                raise
+            ctx.err(f"WARN[0000] {ref}: {exc}")
+
+    cs.all(refs, one)
     return 0
 
 

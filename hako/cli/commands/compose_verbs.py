@@ -48,9 +48,11 @@ def ps(ctx: Any, argv: list[str]) -> int:
     p.multi("--filter")
     p.option("--format", default="table")
     opts, names = p.parse(argv, ctx.stderr)
+    for f in opts.filter:
+        if not f.startswith("status="):
+            raise UsageError(f"invalid filter {f!r}: hako compose ps filters by status only", 1)
     project = load(ctx, names)
-    statuses = opts.status + [f.partition("=")[2] for f in opts.filter
-                              if f.startswith("status=")]
+    statuses = opts.status + [f.partition("=")[2] for f in opts.filter]
     found = _containers(ctx, project, names, all=opts.all or bool(statuses))
     if statuses:
         found = [c for c in found if c.get("State") in statuses]
@@ -96,6 +98,10 @@ def logs(ctx: Any, argv: list[str]) -> int:
     opts, names = p.parse(argv, ctx.stderr)
     project = load(ctx, names)
     found = _containers(ctx, project, names, oneoff=None)
+    if opts.index:
+        from hako.compose.project import number_of
+
+        found = [c for c in found if number_of(c) == opts.index]
     labels = {c["Id"]: short_name(c, project.name) for c in found}
     printer = LogPrinter(ctx.stdout, list(labels.values()), use_color(ctx) and not opts.no_color,
                          not opts.no_log_prefix)
@@ -168,6 +174,12 @@ def images(ctx: Any, argv: list[str]) -> int:
         for r in dict.fromkeys(r[3] for r in rows):
             ctx.out(r)
         return 0
+    if opts.format == "json":
+        ctx.out(json.dumps([{"ContainerName": r[0], "Repository": r[1], "Tag": r[2],
+                             "ID": r[3], "Size": r[4]} for r in rows]))
+        return 0
+    if opts.format != "table":
+        raise UsageError(f"unsupported --format {opts.format!r}: table or json", 1)
     ctx.stdout.write(table(["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"], rows))
     return 0
 

@@ -8,7 +8,8 @@ the whole project (cycles, undefined references, port conflicts, build contexts)
 
 Spec forms: a type string (``"str"``, ``"int|str"``, ``"bool|str"``, ``"num|str"``, or a
 named form ``"@list_or_dict"``), a dict (an object: its keys, ``_req`` required keys,
-``_x`` False when ``x-`` keys are not allowed, ``_null`` True when null is allowed), a
+``_x`` False when ``x-`` keys are not allowed, ``_open`` True when any other key is, ``_null``
+True when null is allowed), a
 ``List``, a ``Map`` (pattern-named keys) or ``OneOf`` (the branch chosen by the value's type).
 """
 
@@ -43,6 +44,14 @@ class OneOf:
 class Enum:
     values: tuple
     pattern: str = ""
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """An integer within [low, high] (None: unbounded on that side)."""
+
+    low: int | None = None
+    high: int | None = None
 
 
 NAME = r"^[a-zA-Z0-9._-]+$"
@@ -97,7 +106,8 @@ VOLUME_LONG = {
              "recursive": Enum(("enabled", "disabled", "writable", "readonly")),
              "selinux": Enum(("z", "Z"))},
     "volume": {"labels": LIST_OR_DICT, "nocopy": "bool|str", "subpath": "str"},
-    "tmpfs": {"size": "int|str", "mode": "num|str"}, "image": {"subpath": "str"},
+    "tmpfs": {"size": OneOf((Bounded(0), "str")), "mode": "num|str"},
+    "image": {"subpath": "str"},
     "_req": ("type",),
 }
 NETWORK_ATTACH = OneOf(("null", {
@@ -120,7 +130,7 @@ SERVICE = {
     "cap_add": STRS, "cap_drop": STRS, "cgroup": Enum(("host", "private")),
     "cgroup_parent": "str", "command": COMMAND, "configs": CONFIG_OR_SECRET,
     "container_name": Enum((), "[a-zA-Z0-9][a-zA-Z0-9_.-]+"),
-    "cpu_count": OneOf(("str", "int")), "cpu_percent": OneOf(("str", "int")),
+    "cpu_count": OneOf(("str", Bounded(0))), "cpu_percent": OneOf(("str", Bounded(0, 100))),
     "cpu_shares": "num|str", "cpu_quota": "num|str", "cpu_period": "num|str",
     "cpu_rt_period": "num|str", "cpu_rt_runtime": "num|str", "cpus": "num|str", "cpuset": "str",
     "credential_spec": {"config": "str", "file": "str", "registry": "str"},
@@ -146,7 +156,7 @@ SERVICE = {
     "models": OneOf((STRS, Map({"endpoint_var": "str", "model_var": "str"}, NAME,
                                closed=False))),
     "networks": OneOf((STRS, Map(NETWORK_ATTACH, NAME))),
-    "oom_kill_disable": "bool|str", "oom_score_adj": OneOf(("str", "int")),
+    "oom_kill_disable": "bool|str", "oom_score_adj": OneOf(("str", Bounded(-1000, 1000))),
     "pid": "str|null", "pids_limit": "num|str", "platform": "str",
     "ports": List(OneOf(("num", "str", {
         "name": "str", "mode": "str", "host_ip": "str", "target": "int|str",
@@ -174,11 +184,11 @@ NETWORK = {"_null": True, "name": "str", "driver": "str", "driver_opts": Map("st
 VOLUME = {"_null": True, "name": "str", "driver": "str", "driver_opts": Map("str|num", closed=False),
           "external": EXTERNAL, "labels": LIST_OR_DICT}
 SECRET = {"name": "str", "environment": "str", "file": "str",
-          "external": OneOf(("bool|str", {"name": "str", "_x": False})),
+          "external": OneOf(("bool|str", {"name": "str", "_open": True})),
           "labels": LIST_OR_DICT, "driver": "str", "driver_opts": Map("str|num", closed=False),
           "template_driver": "str"}
 CONFIG = {"name": "str", "content": "str", "environment": "str", "file": "str",
-          "external": OneOf(("bool|str", {"name": "str", "_x": False})), "labels": LIST_OR_DICT,
+          "external": OneOf(("bool|str", {"name": "str", "_open": True})), "labels": LIST_OR_DICT,
           "template_driver": "str"}
 MODEL = {"name": "str", "model": "str", "context_size": "int", "runtime_flags": List("str"),
          "_req": ("model",)}
@@ -232,6 +242,8 @@ def _matches(value: Any, spec: Any) -> bool:
         return isinstance(value, dict)
     if isinstance(spec, Enum):
         return isinstance(value, str)
+    if isinstance(spec, Bounded):
+        return _is(value, "int")
     return any(_matches(value, b) for b in spec.branches)
 
 
@@ -244,6 +256,8 @@ def _describe(spec: Any) -> str:
         return "a list"
     if isinstance(spec, Enum):
         return "a string"
+    if isinstance(spec, Bounded):
+        return "an integer"
     return " or ".join(dict.fromkeys(_describe(b) for b in spec.branches))
 
 
@@ -267,6 +281,12 @@ def _check(value: Any, spec: Any, path: Path, marks: Marks) -> None:
                                       path + (key,))
                 continue
             _check(item, spec.value, path + (key,), marks)
+    elif isinstance(spec, Bounded):
+        if (spec.low is not None and value < spec.low) or \
+                (spec.high is not None and value > spec.high):
+            bounds = f"between {spec.low} and {spec.high}" if spec.high is not None else \
+                f"at least {spec.low}"
+            raise marks.error(f"must be an integer {bounds}", path)
     elif isinstance(spec, Enum):
         ok = value in spec.values if spec.values else bool(re.search(spec.pattern, value))
         if not ok:
@@ -280,6 +300,8 @@ def _check_object(value: dict, spec: dict, path: Path, marks: Marks) -> None:
     for key, item in value.items():
         if key in spec and not key.startswith("_"):
             _check(item, spec[key], path + (key,), marks)
+        elif spec.get("_open"):
+            continue
         elif not (isinstance(key, str) and key.startswith("x-") and spec.get("_x", True)):
             raise marks.error(f"additional property {key!r} is not allowed", path,
                               path + (key,))

@@ -225,7 +225,7 @@ def _interpolated(path: Path, env=None):
     return interpolate(doc, env or {}, marks), marks
 
 
-EXAMPLES = ["fig/fig.yml", "full/compose.yaml", "override/compose.yaml",
+EXAMPLES = ["fig/fig.yml", "everything/compose.yaml", "full/compose.yaml", "override/compose.yaml",
             "override/compose.override.yaml", "override/other.yaml", "extends/base.yaml",
             "extends/compose.yaml", "include/compose.yaml", "include/sub/compose.yaml",
             "profiles/compose.yaml", "envfile/compose.yaml"]
@@ -299,3 +299,50 @@ def test_replicas_with_a_fixed_port_conflict(tmp_path):
         "    deploy: {replicas: 2}\n")
     with pytest.raises(ComposeError, match='2 replicas of service "x"'):
         project(tmp_path)
+
+
+def _paths(d, p=()):
+    yield p
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from _paths(v, p + (k,))
+    elif isinstance(d, list):
+        for i, v in enumerate(d):
+            yield from _paths(v, p + (i,))
+
+
+MUTANTS = [1, 1.5, True, "s", [], {}, None, ["a", "a"], ["a"], {"a": 1}, -5]
+
+
+@pytest.mark.parametrize("name", ["everything/compose.yaml", "full/compose.yaml"])
+def test_mutations_agree_with_the_oracle(name):
+    """Every path of a file that uses every key, replaced by a value of another shape (one
+    per path, in rotation), and an unknown key added to every mapping: our validation
+    rejects exactly what the specification's JSON schema rejects."""
+    import copy
+
+    spec = oracle()
+    doc, _ = _interpolated(DATA / name, {"TAG": "latest"})
+    assert spec.is_valid(doc)
+    disagreements, count = [], 0
+    for n, path in enumerate(p for p in _paths(doc) if p):
+        for mutant in (MUTANTS[n % len(MUTANTS)], "unknown-key"):
+            d = copy.deepcopy(doc)
+            target = d
+            for key in path[:-1]:
+                target = target[key]
+            if mutant == "unknown-key":
+                if not isinstance(target[path[-1]], dict):
+                    continue
+                target[path[-1]]["zz_unknown"] = 1
+            else:
+                target[path[-1]] = mutant
+            count += 1
+            try:
+                schema.validate(d, Marks())
+                ours = True
+            except ComposeError:
+                ours = False
+            if ours != spec.is_valid(d):
+                disagreements.append((".".join(map(str, path)), mutant, ours))
+    assert count > 150 and disagreements == []

@@ -309,3 +309,28 @@ def test_build_service_image(hakod, tmp_path, project):
         ok(hakod, tmp_path, "-p", project, "down", "--rmi", "local")
     status, _ = hakod.api("GET", f"/images/{project}-app/json")
     assert status == 404
+
+
+def test_attached_up_stops_the_project_on_sigterm(hakod, tmp_path, project):
+    import signal
+    import subprocess
+
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: busybox\n    init: true\n"
+        "    command: sh -c 'echo up-and-running; exec sleep 1000'\n")
+    env = dict(hakod.env)
+    proc = subprocess.Popen([sys.executable, "-m", "hako.cli", "compose", "-p", project, "up"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        poll(lambda: _states(hakod, project).get("a-1") == "running", timeout=30)
+        line = proc.stdout.readline().decode()
+        assert line == "a-1  | up-and-running\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Gracefully stopping..." in proc.stderr.read().decode()
+    assert _states(hakod, project) == {"a-1": "exited"}

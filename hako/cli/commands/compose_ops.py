@@ -176,6 +176,7 @@ def attached(ctx: Any, cs: Any, names: list[str], opts: Any) -> int:
     threads = [threading.Thread(target=follow, args=(c,), daemon=True) for c in labels]
     for t in threads:
         t.start()
+    _interrupt_on_sigterm()
     exit_code, first = 0, None
     reported: set[str] = set()
     try:
@@ -207,6 +208,18 @@ def attached(ctx: Any, cs: Any, names: list[str], opts: Any) -> int:
     elif opts.abort_on_container_exit and first is not None:
         exit_code = _exit_code(ctx, first)
     return exit_code
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (and SIGINT, even when the shell started us with it ignored) stops the
+    project's containers as Ctrl-C does."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
 
 
 def _exit_code(ctx: Any, cid: str) -> int:

@@ -10,6 +10,7 @@ May import: errors (through .errors).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hako.compose.errors import ComposeError
@@ -57,11 +58,32 @@ class Marks:
         self._by_path.update(other._by_path)
 
 
+@functools.lru_cache(maxsize=None)
 def _loader_class():
+    """A safe loader that resolves plain scalars as YAML 1.2's core schema does (as the
+    YAML library of compose v2 does): ``yes``/``no``/``on``/``off`` and dates stay strings,
+    ``22:22`` is not a base-60 number; only ``true``/``false`` are booleans."""
+    import re
+
     import yaml
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml, base
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        yaml_implicit_resolvers: dict = {}
+
+    rules = [
+        ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+        ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                  r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+        ("merge", r"^(?:<<)$", "<"),
+    ]
+    for tag, pattern, first in rules:
+        Loader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern),
+                                     list(first))
+    return yaml, Loader
 
 
 def load(text: str, file: str, marks: Marks) -> Any:

@@ -346,3 +346,21 @@ def test_mutations_agree_with_the_oracle(name):
             if ours != spec.is_valid(d):
                 disagreements.append((".".join(map(str, path)), mutant, ours))
     assert count > 150 and disagreements == []
+
+
+def test_yaml_core_schema_scalars():
+    """Plain scalars resolve as YAML 1.2 (compose v2), not PyYAML's YAML 1.1."""
+    doc = load("a: yes\nb: no\nc: on\nd: 22:22\ne: 2024-01-01\nf: true\ng: False\n"
+               "h: 0x1F\ni: 0o17\nj: 1.5\nk: ~\nl: null\nm: 12\nn: 1e3\n", "f", Marks())
+    assert doc == {"a": "yes", "b": "no", "c": "on", "d": "22:22", "e": "2024-01-01",
+                   "f": True, "g": False, "h": 31, "i": 15, "j": 1.5, "k": None, "l": None,
+                   "m": 12, "n": 1000.0}
+
+
+def test_restart_no_and_sexagesimal_ports(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: busybox\n    restart: no\n    ports:\n      - 22:22\n")
+    svc = project(tmp_path)[0].services["a"].spec
+    assert svc["restart"] == "no"
+    assert svc["ports"] == [{"mode": "ingress", "target": 22, "published": "22",
+                             "protocol": "tcp"}]

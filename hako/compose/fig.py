@@ -2,8 +2,9 @@
 Specification.
 
 Fig's keys that the specification renamed are moved (``net`` → ``network_mode``,
-``dockerfile`` → ``build.dockerfile``, ``log_driver``/``log_opt`` → ``logging``); ``links``,
-``volumes_from`` and ``external_links`` keep their meaning. Line marks move with the keys.
+``dockerfile`` → ``build.dockerfile``, ``log_driver``/``log_opt`` → ``logging``,
+``volumes_from`` of a container that is not a service → ``container:NAME``); ``links`` and
+``external_links`` keep their meaning. Line marks move with the keys.
 
 May import: nothing internal.
 """
@@ -44,6 +45,10 @@ def convert(doc: dict[str, Any], marks: Marks) -> dict[str, Any]:
             build = {"context": build} if isinstance(build, str) else dict(build)
             build["dockerfile"] = svc.pop("dockerfile")
             svc["build"] = build
+        if isinstance(svc.get("volumes_from"), list):  # Fig named services or containers
+            svc["volumes_from"] = [v if str(v).split(":")[0] in doc or
+                                   str(v).startswith("container:") else f"container:{v}"
+                                   for v in svc["volumes_from"]]
         if "log_driver" in svc or "log_opt" in svc:
             logging = {}
             if "log_driver" in svc:

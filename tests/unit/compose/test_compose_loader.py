@@ -206,8 +206,10 @@ def test_fig_v1_converted_with_warning():
 
 def test_fig_net_and_dockerfile(tmp_path):
     (tmp_path / "fig.yml").write_text(
-        "a:\n  build: .\n  dockerfile: Other\n  net: host\n  log_driver: none\n")
+        "a:\n  build: .\n  dockerfile: Other\n  net: host\n  log_driver: none\n"
+        "  volumes_from: [b, datacontainer:ro]\nb:\n  image: busybox\n")
     a = project(tmp_path)[0].services["a"].spec
+    assert a["volumes_from"] == ["b", "container:datacontainer:ro"]
     assert a["network_mode"] == "host" and "networks" not in a
     assert a["build"] == {"context": str(tmp_path), "dockerfile": "Other"}
     assert a["logging"] == {"driver": "none"}

@@ -334,3 +334,27 @@ def test_attached_up_stops_the_project_on_sigterm(hakod, tmp_path, project):
             proc.wait()
     assert "Gracefully stopping..." in proc.stderr.read().decode()
     assert _states(hakod, project) == {"a-1": "exited"}
+
+
+def test_top_cp_and_events(hakod, tmp_path, project):
+    import subprocess
+
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 1000\n")
+    events = subprocess.Popen([sys.executable, "-m", "hako.cli", "compose", "-p", project,
+                               "events", "--json"], cwd=tmp_path, env=hakod.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        ok(hakod, tmp_path, "-p", project, "up", "-d")
+        first = json.loads(events.stdout.readline())
+        assert first["action"] == "create" and first["service"] == "a"
+        assert json.loads(events.stdout.readline())["action"] in ("connect", "start")
+    finally:
+        events.kill()
+        events.wait()
+    top = ok(hakod, tmp_path, "-p", project, "top")
+    assert f"{project}-a-1" in top and "sleep 1000" in top
+    (tmp_path / "in.txt").write_text("copied in\n")
+    ok(hakod, tmp_path, "-p", project, "cp", str(tmp_path / "in.txt"), "a:/tmp/in.txt")
+    ok(hakod, tmp_path, "-p", project, "cp", "a:/tmp/in.txt", str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_text() == "copied in\n"

@@ -20,7 +20,6 @@ import hashlib
 import json
 from typing import Any
 
-from hako import __version__
 from hako.compose import labels as L
 from hako.compose.model import Project, Service
 
@@ -389,6 +388,3 @@ def volume_body(project: Project, key: str) -> dict[str, Any]:
             "DriverOpts": {k: str(v) for k, v in (vol.get("driver_opts") or {}).items()},
             "Labels": labels}
 
-
-__all__ = ["check_supported", "config_hash", "container_body", "container_name", "endpoints",
-           "host_config", "image_name", "network_body", "volume_body", "__version__"]

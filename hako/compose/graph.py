@@ -10,8 +10,6 @@ May import: errors (through .errors).
 
 from __future__ import annotations
 
-from typing import Any
-
 from hako.compose.model import Project, Service
 
 
@@ -117,8 +115,3 @@ def dependents(project: Project, name: str) -> list[str]:
     return [n for n, s in project.services.items() if name in dependencies(s)]
 
 
-def as_edges(project: Project) -> dict[str, list[str]]:  # for debugging/printing
-    return {n: sorted(dependencies(s)) for n, s in project.services.items()}
-
-
-__all__: list[Any] = ["dependencies", "check", "levels", "with_dependencies", "dependents"]

@@ -8,7 +8,6 @@ import os
 from typing import Any
 
 from hako.cli.commands.compose import load
-from hako.cli.parsing import UsageError
 
 
 def run_oneoff(ctx: Any, opts: Any, name: str, command: list[str]) -> int:
@@ -114,5 +113,3 @@ def _tty(ctx: Any) -> bool:
     except (AttributeError, OSError, ValueError):
         return False
 
-
-__all__ = ["run_oneoff", "UsageError"]

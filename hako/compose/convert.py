@@ -387,4 +387,3 @@ def volume_body(project: Project, key: str) -> dict[str, Any]:
     return {"Name": vol["name"], "Driver": vol.get("driver") or "local",
             "DriverOpts": {k: str(v) for k, v in (vol.get("driver_opts") or {}).items()},
             "Labels": labels}
-

@@ -113,5 +113,3 @@ def with_dependencies(project: Project, names: list[str]) -> list[str]:
 def dependents(project: Project, name: str) -> list[str]:
     """Services that depend on ``name`` directly."""
     return [n for n, s in project.services.items() if name in dependencies(s)]
-
-

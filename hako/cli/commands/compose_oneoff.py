@@ -112,4 +112,3 @@ def _tty(ctx: Any) -> bool:
         return os.isatty(ctx.stdin.fileno()) and os.isatty(ctx.stdout.fileno())
     except (AttributeError, OSError, ValueError):
         return False
-

@@ -25,8 +25,8 @@ from hako.compose.model import Project, Service
 
 UNSUPPORTED = ("develop", "gpus", "models", "provider", "post_start", "pre_stop",
                "credential_spec", "use_api_socket", "blkio_config", "cgroup", "isolation",
-               "storage_opt", "label_file", "device_cgroup_rules", "attach", "annotations",
-               "cpu_count", "cpu_percent", "cpu_rt_period", "cpu_rt_runtime", "mac_address")
+               "storage_opt", "device_cgroup_rules", "annotations", "cpu_count", "cpu_percent",
+               "cpu_rt_period", "cpu_rt_runtime")
 _HASH_DROP = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
 

@@ -85,8 +85,18 @@ def _interp(value: str, env: Mapping[str, str], file: str, line: int) -> str:
         raise ComposeError(str(exc), file, line) from None
 
 
-def read(path: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """Read and parse an env file.
+def parse_raw(text: str) -> dict[str, str]:
+    """``format: raw``: ``KEY=VALUE`` taken literally (no quotes, no interpolation)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value
+    return out
+
+
+def read(path: str, environ: Mapping[str, str], raw: bool = False) -> dict[str, str]:
+    """Read and parse an env file (``raw``: literally, see :func:`parse_raw`).
 
     Raises:
         ComposeError: the file cannot be read or is malformed.
@@ -97,4 +107,4 @@ def read(path: str, environ: Mapping[str, str]) -> dict[str, str]:
     except OSError as exc:
         raise ComposeError(f"couldn't read env file: open {path}: "
                            f"{(exc.strerror or str(exc)).lower()}") from exc
-    return parse(text, environ, path)
+    return parse_raw(text) if raw else parse(text, environ, path)

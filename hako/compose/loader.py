@@ -185,6 +185,10 @@ def resolve_paths(svc: dict[str, Any], base: str) -> dict[str, Any]:
     if isinstance(svc.get("env_file"), list):
         svc["env_file"] = [absolute(e) if isinstance(e, str) else {**e, "path": absolute(e["path"])}
                            for e in svc["env_file"]]
+    if isinstance(svc.get("label_file"), str):
+        svc["label_file"] = [svc["label_file"]]
+    if isinstance(svc.get("label_file"), list):
+        svc["label_file"] = [absolute(p) for p in svc["label_file"]]
     if isinstance(svc.get("volumes"), list):
         svc["volumes"] = [_resolve_volume(v, absolute) for v in svc["volumes"]]
     return svc

@@ -110,7 +110,11 @@ def _environment(svc: dict[str, Any], env: Mapping[str, str], base: tuple,
                 raise marks.error(f"env file {path} not found: stat {path}: no such file or "
                                   "directory", base + ("env_file",))
             continue
-        out.update(dotenv.read(path, env))
+        fmt = "" if isinstance(item, str) else item.get("format", "")
+        if fmt not in ("", "raw"):
+            raise marks.error(f"unsupported env_file format {fmt!r} (raw or the default)",
+                              base + ("env_file",))
+        out.update(dotenv.read(path, env, raw=fmt == "raw"))
     for key, value in list_or_dict_to_dict(svc.get("environment")).items():
         if value is None:
             value = env.get(key)
@@ -219,6 +223,12 @@ def normalize_service(name: str, svc: dict[str, Any], env: Mapping[str, str],
             out[key] = _command(out[key])
     if "environment" in out or "env_file" in out:
         out["environment"] = _environment(svc, env, base, marks)
+    if out.get("label_file"):
+        files = out.pop("label_file")
+        labels: dict[str, Any] = {}
+        for path in files:  # made absolute by the loader
+            labels.update(dotenv.read(path, {}, raw=True))
+        out["labels"] = {**labels, **list_or_dict_to_dict(out.get("labels"))}
     for key in ("labels", "sysctls", "annotations"):
         if key in out:
             out[key] = {k: ("" if v is None else str(v)) for k, v in

@@ -189,12 +189,15 @@ def test_scale_up_to_five_and_down_to_one(hakod, tmp_path, project):
 def test_attached_up_prefixes_logs_and_exit_code_from(hakod, tmp_path, project):
     (tmp_path / "compose.yaml").write_text(
         "services:\n  a:\n    image: busybox\n    command: sh -c 'echo hello from a; exit 3'\n"
-        "  b:\n    image: busybox\n    init: true\n    command: sleep 1000\n")
+        "  b:\n    image: busybox\n    init: true\n    command: sleep 1000\n"
+        "  c:\n    image: busybox\n    init: true\n    attach: false\n"
+        "    command: sh -c 'echo not-attached; exec sleep 1000'\n")
     res = compose(hakod, tmp_path, "-p", project, "up", "--exit-code-from", "a")
     out = res.stdout.decode()
     assert res.returncode == 3, res.stderr.decode()
     assert "a-1  | hello from a" in out
     assert "a-1 exited with code 3" in out
+    assert "not-attached" not in out  # attach: false
     assert "Aborting on container exit..." in res.stderr.decode()
     logs = ok(hakod, tmp_path, "-p", project, "logs", "--no-color", "a")
     assert "a-1  | hello from a" in logs

@@ -159,7 +159,8 @@ def attached(ctx: Any, cs: Any, names: list[str], opts: Any) -> int:
     wanted = names or list(cs.project.services)
     if opts.attach:
         wanted = [n for n in wanted if n in opts.attach]
-    wanted = [n for n in wanted if n not in opts.no_attach]
+    wanted = [n for n in wanted if n not in opts.no_attach and (
+        n in opts.attach or cs.project.services[n].get("attach", True))]
     containers = [c for n in wanted for c in cs.containers(n)]
     labels = {c["Id"]: short_name(c, cs.project.name) for c in containers}
     printer = LogPrinter(ctx.stdout, list(labels.values()),

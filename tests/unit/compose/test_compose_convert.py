@@ -217,3 +217,14 @@ def test_unsupported_keys_are_refused(tmp_path, key):
 def test_environment_secret_refused(tmp_path):
     with pytest.raises(ComposeError, match="only file-based secrets"):
         body(tmp_path, "secrets: [t]", "secrets:\n  t: {environment: HOME}\n")
+
+
+def test_label_file_env_file_raw_and_mac_address(tmp_path):
+    (tmp_path / "l.env").write_text("a=from-file\nb=x\n")
+    (tmp_path / "raw.env").write_text("Q=\"kept $as is\"\n")
+    b = body(tmp_path, "label_file: l.env\nlabels: {b: y}\n"
+                       "env_file: [{path: raw.env, format: raw}]\n"
+                       "mac_address: '02:42:ac:11:00:02'")
+    assert b["Labels"]["a"] == "from-file" and b["Labels"]["b"] == "y"
+    assert b["Env"] == ['Q="kept $as is"']
+    assert b["MacAddress"] == "02:42:ac:11:00:02"

@@ -130,6 +130,9 @@ def start(cs: ComposeService, services: list[str]) -> None:
 
 
 def restart(cs: ComposeService, services: list[str], timeout: int | None = None) -> None:
+    """Restart the services, and those that depend on one of them with ``restart: true``."""
+    if services:
+        services = _with_restart_dependents(cs, services)
     groups = _select(cs, services)
 
     def one(c: dict[str, Any]) -> None:
@@ -139,6 +142,16 @@ def restart(cs: ComposeService, services: list[str], timeout: int | None = None)
 
     levels = graph.levels(cs.project, [s for s in groups if s in cs.project.services])
     cs.levels(levels, lambda s: cs.all(groups[s], one))
+
+
+def _with_restart_dependents(cs: ComposeService, services: list[str]) -> list[str]:
+    out = list(services)
+    for name in out:  # grows while we walk it
+        for other, svc in cs.project.services.items():
+            cond = svc.depends_on.get(name) or {}
+            if other not in out and str(cond.get("restart", False)).lower() == "true":
+                out.append(other)
+    return out
 
 
 def simple(cs: ComposeService, services: list[str], verb: str, doing: str, done: str,

@@ -336,3 +336,23 @@ def test_service_completed_successfully(tmp_path, code, ok):
                                                "successfully: exit 2"):
             cs.up(UpOptions())
         assert ("Container", "p-web-1", "Started") not in events
+
+
+def test_restart_takes_dependents_with_restart_true(tmp_path):
+    from hako.compose.lifecycle import restart
+
+    cs, api, events, _ = make(tmp_path, """
+services:
+  db: {image: busybox}
+  web:
+    image: busybox
+    depends_on:
+      db: {condition: service_started, restart: true}
+  worker:
+    image: busybox
+    depends_on: [db]
+""")
+    api.restart = lambda ref, timeout=None: api.log("restart", api._get(ref)["Names"][0][1:])
+    cs.up(UpOptions())
+    restart(cs, ["db"])
+    assert [c[1] for c in api.calls if c[0] == "restart"] == ["p-db-1", "p-web-1"]

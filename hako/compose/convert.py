@@ -26,7 +26,12 @@ from hako.compose.model import Project, Service
 UNSUPPORTED = ("develop", "gpus", "models", "provider", "post_start", "pre_stop",
                "credential_spec", "use_api_socket", "blkio_config", "cgroup", "isolation",
                "storage_opt", "device_cgroup_rules", "annotations", "cpu_count", "cpu_percent",
-               "cpu_rt_period", "cpu_rt_runtime")
+               "cpu_rt_period", "cpu_rt_runtime", "pull_refresh_after")
+# deploy keys honoured without swarm: replicas, resources.limits, resources.reservations.memory,
+# restart_policy; the rest describes a swarm service
+DEPLOY_UNSUPPORTED = ("endpoint_mode", "labels", "rollback_config", "update_config",
+                      "placement")
+PULL_POLICIES = ("always", "never", "build", "missing", "if_not_present")
 _HASH_DROP = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
 
@@ -41,6 +46,12 @@ def check_supported(project: Project) -> None:
             if svc.get(key) not in (None, [], {}):
                 raise project.marks.error("is not supported by hako compose",
                                           ("services", name, key))
+        _check_deploy(project, name, svc.get("deploy") or {})
+        policy = svc.get("pull_policy")
+        if policy and policy not in PULL_POLICIES:
+            raise project.marks.error(f"pull_policy {policy!r} is not supported by hako "
+                                      f"compose ({', '.join(PULL_POLICIES)})",
+                                      ("services", name, "pull_policy"))
         for kind in ("secrets", "configs"):
             for ref in svc.get(kind) or []:
                 res = getattr(project, kind).get(ref["source"], {})
@@ -48,6 +59,18 @@ def check_supported(project: Project) -> None:
                     raise project.marks.error(
                         f"{kind} {ref['source']!r}: only file-based {kind} are supported "
                         "(as compose does without swarm)", ("services", name, kind))
+
+
+def _check_deploy(project: Project, name: str, deploy: dict[str, Any]) -> None:
+    base = ("services", name, "deploy")
+    bad = [k for k in DEPLOY_UNSUPPORTED if deploy.get(k) not in (None, [], {})]
+    if deploy.get("mode") not in (None, "replicated"):
+        bad.append("mode")
+    reservations = (deploy.get("resources") or {}).get("reservations") or {}
+    bad += [f"resources.reservations.{k}" for k in reservations if k != "memory"]
+    if bad:
+        raise project.marks.error("is not supported by hako compose (a swarm setting)",
+                                  base + tuple(bad[0].split(".")))
 
 
 def config_hash(svc: Service) -> str:
@@ -180,7 +203,17 @@ def _mounts(project: Project, svc: Service) -> tuple[list[str], list[dict[str, A
     return binds, mounts
 
 
-def _restart(text: str | None) -> dict[str, Any] | None:
+def _restart(text: str | None, deploy: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    policy = (deploy or {}).get("restart_policy")
+    if not text and policy:  # compose maps deploy.restart_policy when restart is unset
+        name = {"none": "no", "on-failure": "on-failure", "any": "always"}.get(
+            policy.get("condition", "any"), "")
+        if not name:
+            from hako.errors import InvalidArgument
+
+            raise InvalidArgument(f"invalid restart policy condition {policy['condition']!r}")
+        return {"Name": "" if name == "no" else name,
+                "MaximumRetryCount": int(policy.get("max_attempts") or 0)}
     if not text:
         return None
     from hako.opts.restart import parse
@@ -198,6 +231,9 @@ def _resources(svc: Service) -> dict[str, Any]:
     cpus = limits.get("cpus", svc.get("cpus"))
     if cpus not in (None, "", 0):
         out["NanoCpus"] = parse_cpus(str(cpus))
+    reserved = ((svc.get("deploy") or {}).get("resources") or {}).get("reservations") or {}
+    if reserved.get("memory"):
+        out["MemoryReservation"] = _bytes(reserved["memory"])
     memory = limits.get("memory", svc.get("mem_limit"))
     if memory not in (None, ""):
         out["Memory"] = _bytes(memory)
@@ -288,7 +324,7 @@ def host_config(project: Project, svc: Service) -> dict[str, Any]:
     _, bindings = _ports(svc)
     hc: dict[str, Any] = {"NetworkMode": _network_mode(project, svc), **_resources(svc)}
     fields = (("Binds", binds), ("Mounts", mounts), ("PortBindings", bindings),
-              ("RestartPolicy", _restart(svc.get("restart"))),
+              ("RestartPolicy", _restart(svc.get("restart"), svc.get("deploy"))),
               ("Links", _links(project, svc)), ("VolumesFrom", _volumes_from(project, svc)),
               ("CapAdd", svc.get("cap_add")), ("CapDrop", svc.get("cap_drop")),
               ("Privileged", svc.get("privileged")), ("ReadonlyRootfs", svc.get("read_only")),

@@ -211,7 +211,7 @@ class ComposeService:
         name = name or convert.container_name(self.project, svc, number)
         body = body or convert.container_body(self.project, svc, number, oneoff)
         self.report("Container", name, "Creating")
-        cid = self.api.containers.create(body, name=name)["Id"]
+        cid = self.api.containers.create(body, name=name, platform=svc.get("platform"))["Id"]
         if not svc.get("network_mode"):
             for net, ep in convert.endpoints(self.project, svc)[1:]:
                 self.api.networks.connect(net, cid, ep)
@@ -243,7 +243,7 @@ class ComposeService:
         self.api.containers.rename(c["Id"], f"{c['Id'][:12]}_{name}")
         body = convert.container_body(self.project, svc, number_of(c))
         inherit_anonymous_volumes(body, old)
-        cid = self.api.containers.create(body, name=name)["Id"]
+        cid = self.api.containers.create(body, name=name, platform=svc.get("platform"))["Id"]
         if not svc.get("network_mode"):
             for net, ep in convert.endpoints(self.project, svc)[1:]:
                 self.api.networks.connect(net, cid, ep)

@@ -64,6 +64,14 @@ CASES = [
      lambda b: (b["HostConfig"]["NanoCpus"], b["HostConfig"]["Memory"],
                 b["HostConfig"]["PidsLimit"]) == (1_500_000_000, 1 << 30, 10)),
     ("mem_limit: 64m", lambda b: b["HostConfig"]["Memory"] == 64 << 20),
+    ("deploy: {resources: {reservations: {memory: 32m}}}",
+     lambda b: b["HostConfig"]["MemoryReservation"] == 32 << 20),
+    ("deploy: {restart_policy: {condition: on-failure, max_attempts: 4}}",
+     lambda b: b["HostConfig"]["RestartPolicy"] == {"Name": "on-failure",
+                                                    "MaximumRetryCount": 4}),
+    ("deploy: {restart_policy: {condition: any}}\nrestart: 'no'",
+     lambda b: b["HostConfig"]["RestartPolicy"]["Name"] == ""),  # restart wins
+    ("deploy: {mode: replicated, replicas: 3}", lambda b: "Replicas" not in b),
     ("labels: {a: b}", lambda b: b["Labels"]["a"] == "b" and b["Labels"][L.SERVICE] == "s"),
     ("user: nobody", lambda b: b["User"] == "nobody"),
     ("working_dir: /w", lambda b: b["WorkingDir"] == "/w"),
@@ -207,7 +215,10 @@ def test_build_image_name(tmp_path):
 
 
 @pytest.mark.parametrize("key", ["gpus: all", "post_start: [{command: x}]",
-                                 "cgroup: host"])
+                                 "cgroup: host", "pull_policy: daily",
+                                 "deploy: {placement: {constraints: [a==b]}}",
+                                 "deploy: {mode: global}",
+                                 "deploy: {resources: {reservations: {cpus: '1'}}}"])
 def test_unsupported_keys_are_refused(tmp_path, key):
     with pytest.raises(ComposeError, match="is not supported by hako compose") as ei:
         body(tmp_path, key)

@@ -42,7 +42,7 @@ class FakeAPI:
                     out.append(dict(c))
         return out
 
-    def create(self, body, name=None):
+    def create(self, body, name=None, platform=None):
         with self.lock:
             self.n += 1
             cid = f"{self.n:064x}"

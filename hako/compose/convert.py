@@ -59,6 +59,20 @@ def check_supported(project: Project) -> None:
                     raise project.marks.error(
                         f"{kind} {ref['source']!r}: only file-based {kind} are supported "
                         "(as compose does without swarm)", ("services", name, kind))
+                extra = sorted(set(res) - {"file"})
+                if extra:
+                    raise project.marks.error("is not supported by hako compose (file-based "
+                                              f"{kind} are bind mounts)",
+                                              (kind, ref["source"], extra[0]))
+                for key in ("uid", "gid", "mode"):
+                    if key in ref:
+                        raise project.marks.error(
+                            "is not supported by hako compose (the file is bind-mounted "
+                            "read-only as it is)", ("services", name, kind))
+    for key, net in project.networks.items():
+        if str(net.get("enable_ipv4", True)).lower() == "false":
+            raise project.marks.error("is not supported by hako compose (Engine API 1.41)",
+                                      ("networks", key, "enable_ipv4"))
 
 
 def _check_deploy(project: Project, name: str, deploy: dict[str, Any]) -> None:
@@ -399,6 +413,8 @@ def network_body(project: Project, key: str) -> dict[str, Any]:
             str(net["internal"]).lower() == "true"
     if net.get("attachable"):
         body["Attachable"] = True
+    if str(net.get("enable_ipv6", False)).lower() == "true":
+        body["EnableIPv6"] = True
     if net.get("driver_opts"):
         body["Options"] = {k: str(v) for k, v in net["driver_opts"].items()}
     ipam = net.get("ipam") or {}

@@ -337,6 +337,8 @@ def load_project(opts: Options, wanted: list[str] | None = None, check: bool = T
     from hako.compose.model import build_project
 
     loaded = assemble(opts)
+    if loaded.doc.get("models"):
+        raise loaded.marks.error("is not supported by hako compose", ("models",))
     project = build_project(loaded.name, loaded.working_dir, loaded.files, loaded.doc,
                             loaded.environment, loaded.marks,
                             active_profiles(opts, loaded.environment), wanted)

@@ -239,3 +239,19 @@ def test_label_file_env_file_raw_and_mac_address(tmp_path):
     assert b["Labels"]["a"] == "from-file" and b["Labels"]["b"] == "y"
     assert b["Env"] == ['Q="kept $as is"']
     assert b["MacAddress"] == "02:42:ac:11:00:02"
+
+
+@pytest.mark.parametrize("extra,path", [
+    ("secrets:\n  t: {file: ./t, template_driver: golang}\n", "secrets.t.template_driver"),
+    ("secrets:\n  t: {file: ./t, name: n}\n", "secrets.t.name"),
+])
+def test_secret_keys_that_need_swarm_are_refused(tmp_path, extra, path):
+    with pytest.raises(ComposeError, match="is not supported by hako compose") as ei:
+        body(tmp_path, "secrets: [t]", extra)
+    assert ei.value.path == path
+
+
+def test_network_ipv6_flag(tmp_path):
+    p = load(tmp_path, "services:\n  a: {image: busybox, networks: [n]}\n"
+                       "networks:\n  n: {enable_ipv6: true}\n")
+    assert convert.network_body(p, "n")["EnableIPv6"] is True

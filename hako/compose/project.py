@@ -243,7 +243,14 @@ class ComposeService:
         self.api.containers.rename(c["Id"], f"{c['Id'][:12]}_{name}")
         body = convert.container_body(self.project, svc, number_of(c))
         inherit_anonymous_volumes(body, old)
-        cid = self.api.containers.create(body, name=name, platform=svc.get("platform"))["Id"]
+        try:
+            cid = self.api.containers.create(body, name=name,
+                                             platform=svc.get("platform"))["Id"]
+        except errors.EngineError:  # put the old one back as it was
+            self.api.containers.rename(c["Id"], name)
+            if c.get("State") == "running":
+                self.api.containers.start(c["Id"])
+            raise
         if not svc.get("network_mode"):
             for net, ep in convert.endpoints(self.project, svc)[1:]:
                 self.api.networks.connect(net, cid, ep)

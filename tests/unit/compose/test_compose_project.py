@@ -13,6 +13,8 @@ from hako.compose.lifecycle import DownOptions, down, stop
 from hako.compose.loader import Options, load_project
 from hako.compose.project import ComposeService, UpOptions
 
+pytestmark = pytest.mark.timeout(60)  # threads and polling loops: fail rather than hang
+
 
 class FakeAPI:
     """Just enough of hako.client.APIClient, recording every call in order."""
@@ -356,3 +358,21 @@ services:
     cs.up(UpOptions())
     restart(cs, ["db"])
     assert [c[1] for c in api.calls if c[0] == "restart"] == ["p-db-1", "p-web-1"]
+
+
+def test_failed_recreation_puts_the_old_container_back(tmp_path):
+    cs, api, events, _ = make(tmp_path, "services:\n  a: {image: busybox}\n")
+    cs.up(UpOptions())
+    [old] = api.store.values()
+    real_create = api.create
+
+    def refuse(body, name=None, platform=None):
+        raise errors.InvalidArgument("HostConfig.X is not supported yet")
+
+    api.create = refuse
+    with pytest.raises(errors.InvalidArgument):
+        cs.up(UpOptions(force_recreate=True))
+    api.create = real_create
+    [again] = api.store.values()
+    assert again["Id"] == old["Id"] and again["Names"] == ["/p-a-1"]
+    assert again["State"] == "running"

@@ -153,23 +153,41 @@ def _port_entries(value: Any, path: tuple, marks: Marks) -> list[dict[str, Any]]
     return out
 
 
+_MODES = {"ro", "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated", "shared",
+          "rshared", "slave", "rslave", "private", "rprivate"}
+
+
 def volume_entry(value: Any, path: tuple, marks: Marks) -> dict[str, Any]:
+    """One ``volumes`` entry in long syntax (short ``src:dst:mode`` converted).
+
+    Raises:
+        ComposeError: compose's ``invalid spec``/``mount path must be absolute`` texts.
+    """
     if isinstance(value, dict):
         out = dict(value)
         if "read_only" in out:
             out["read_only"] = to_bool(out["read_only"], path + ("read_only",), marks)
         if not out.get("target"):
             raise marks.error("target is required", path)
+        _absolute_target(out["target"], path, marks)
         return out
     parts = str(value).split(":")
+    if len(parts) == 2 and parts[0].startswith("/") and set(parts[1].split(",")) <= _MODES:
+        parts = ["", parts[0], parts[1]]  # "/ctr:ro": an anonymous volume with a mode
+    if len(parts) > 3 or "" in parts[1:]:
+        raise marks.error(f"invalid spec: {value}: too many colons" if len(parts) > 3
+                          else f"invalid spec: {value}: empty section", path)
     if len(parts) == 1:
-        return {"type": "volume", "target": parts[0]}
-    if len(parts) > 3:
-        raise marks.error(f"invalid spec: {value}: too many colons", path)
+        parts = ["", parts[0], ""]
     source, target, mode = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
-    kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
-    out: dict[str, Any] = {"type": kind, "source": source, "target": target}
+    _absolute_target(target, path, marks)
     opts = [m for m in mode.split(",") if m]
+    bad = [o for o in opts if o not in _MODES]
+    if bad:
+        raise marks.error(f"invalid spec: {value}: unknown option {bad[0]!r}", path)
+    kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
+    out: dict[str, Any] = {"type": kind, "source": source, "target": target} if source \
+        else {"type": "volume", "target": target}
     if "ro" in opts:
         out["read_only"] = True
     if kind == "bind":
@@ -183,6 +201,12 @@ def volume_entry(value: Any, path: tuple, marks: Marks) -> dict[str, Any]:
     elif "nocopy" in opts:
         out["volume"] = {"nocopy": True}
     return out
+
+
+def _absolute_target(target: str, path: tuple, marks: Marks) -> None:
+    if not str(target).startswith("/"):
+        raise marks.error(f"invalid mount config: mount path must be absolute: {target!r}",
+                          path)
 
 
 def _networks(svc: dict[str, Any]) -> dict[str, Any] | None:

@@ -365,3 +365,31 @@ def test_restart_no_and_sexagesimal_ports(tmp_path):
     assert svc["restart"] == "no"
     assert svc["ports"] == [{"mode": "ingress", "target": 22, "published": "22",
                              "protocol": "tcp"}]
+
+
+@pytest.mark.parametrize("spec,want", [
+    ("/anon", {"type": "volume", "target": "/anon"}),
+    ("/anon:ro", {"type": "volume", "target": "/anon", "read_only": True}),
+    ("v:/d:nocopy", {"type": "volume", "source": "v", "target": "/d",
+                     "volume": {"nocopy": True}}),
+    ("/h:/c:ro,rslave,z", {"type": "bind", "source": "/h", "target": "/c", "read_only": True,
+                           "bind": {"create_host_path": True, "propagation": "rslave",
+                                    "selinux": "z"}}),
+])
+def test_short_volume_syntax(spec, want):
+    from hako.compose.model import volume_entry
+
+    assert volume_entry(spec, ("v",), Marks()) == want
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("v:relative", "mount path must be absolute"),
+    ("/h:/c:bogus", "unknown option 'bogus'"),
+    ("a:b:c:d", "too many colons"),
+    ("/h::ro", "empty section"),
+])
+def test_short_volume_syntax_errors(spec, msg):
+    from hako.compose.model import volume_entry
+
+    with pytest.raises(ComposeError, match=msg):
+        volume_entry(spec, ("v",), Marks())

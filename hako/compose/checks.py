@@ -8,7 +8,10 @@ May import: errors (through .errors).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
+from hako import errors
 from hako.compose import graph
 from hako.compose.model import Project
 
@@ -48,7 +51,82 @@ def check_project(project: Project) -> None:
                                       f"{ref['source']}: invalid compose project",
                                       base + (key, i))
     _port_conflicts(project)
+    _values(project)
     graph.check(project)
+
+
+def _size(v: Any) -> None:
+    from hako.support.units import parse_ram_size
+
+    if not isinstance(v, int):
+        parse_ram_size(str(v))
+
+
+def _duration(v: Any) -> None:
+    from hako.support.units import parse_duration
+
+    parse_duration(str(v))
+
+
+def _cpus(v: Any) -> None:
+    from hako.opts.resources import parse_cpus
+
+    parse_cpus(str(v))
+
+
+def _restart(v: Any) -> None:
+    from hako.opts import restart
+
+    restart.validate(restart.parse(str(v)))
+
+
+def _expose(v: Any) -> None:
+    from hako.opts.ports import parse_expose
+
+    parse_expose(str(v))
+
+
+def _integer(v: Any) -> None:
+    int(v)
+
+
+# key path inside a service (``*`` = every item) → the parser its value must satisfy
+VALUES: list[tuple[tuple[str, ...], Callable[[Any], None]]] = [
+    (("expose", "*"), _expose), (("restart",), _restart),
+    (("stop_grace_period",), _duration), (("healthcheck", "interval"), _duration),
+    (("healthcheck", "timeout"), _duration), (("healthcheck", "start_period"), _duration),
+    (("healthcheck", "start_interval"), _duration),
+    (("mem_limit",), _size), (("memswap_limit",), _size), (("mem_reservation",), _size),
+    (("shm_size",), _size), (("deploy", "resources", "limits", "memory"), _size),
+    (("deploy", "resources", "reservations", "memory"), _size),
+    (("cpus",), _cpus), (("deploy", "resources", "limits", "cpus"), _cpus),
+    (("pids_limit",), _integer), (("deploy", "resources", "limits", "pids"), _integer),
+    (("cpu_shares",), _integer), (("cpu_quota",), _integer), (("cpu_period",), _integer),
+    (("mem_swappiness",), _integer), (("oom_score_adj",), _integer),
+]
+
+
+def _walk(value: Any, keys: tuple[str, ...], at: tuple) -> list[tuple[tuple, Any]]:
+    if not keys:
+        return [(at, value)]
+    if keys[0] == "*":
+        return [hit for i, v in enumerate(value if isinstance(value, list) else [])
+                for hit in _walk(v, keys[1:], at + (i,))]
+    if not isinstance(value, dict) or value.get(keys[0]) is None:
+        return []
+    return _walk(value[keys[0]], keys[1:], at + (keys[0],))
+
+
+def _values(project: Project) -> None:
+    """Values the Engine API bodies are made from parse (before anything is created)."""
+    for name, svc in project.services.items():
+        for keys, parse in VALUES:
+            for at, value in _walk(svc.spec, keys, ("services", name)):
+                try:
+                    parse(value)
+                except (errors.EngineError, ValueError, TypeError) as exc:
+                    raise project.marks.error(str(exc) or f"invalid value {value!r}",
+                                              at) from None
 
 
 def _port_conflicts(project: Project) -> None:

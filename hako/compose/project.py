@@ -356,6 +356,11 @@ class ComposeService:
         if not opts.no_deps:
             names = graph.with_dependencies(self.project, names)
         convert.check_supported(self.project)
+        for n in names:  # every body converts before anything is created
+            try:
+                convert.container_body(self.project, self.project.services[n], 1)
+            except errors.EngineError as exc:
+                raise self.project.marks.error(str(exc), ("services", n)) from None
         self.handle_orphans(opts.remove_orphans, opts.timeout)
         self.ensure_networks(names)
         self.ensure_volumes(names)

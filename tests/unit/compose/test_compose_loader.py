@@ -393,3 +393,19 @@ def test_short_volume_syntax_errors(spec, msg):
 
     with pytest.raises(ComposeError, match=msg):
         volume_entry(spec, ("v",), Marks())
+
+
+@pytest.mark.parametrize("line,path,msg", [
+    ("expose: [abc]", "services.a.expose.0", "invalid range format for --expose"),
+    ("restart: sometimes", "services.a.restart", "invalid restart policy"),
+    ("stop_grace_period: soon", "services.a.stop_grace_period", "invalid duration"),
+    ("mem_limit: lots", "services.a.mem_limit", "invalid size"),
+    ("cpus: many", "services.a.cpus", "as a rational number"),
+    ("healthcheck: {test: 'true', interval: 5x}", "services.a.healthcheck.interval",
+     "invalid duration"),
+])
+def test_values_are_checked_before_anything_is_created(tmp_path, line, path, msg):
+    (tmp_path / "compose.yaml").write_text(f"services:\n  a:\n    image: busybox\n    {line}\n")
+    with pytest.raises(ComposeError, match=msg) as ei:
+        project(tmp_path)
+    assert ei.value.path == path and ei.value.line == 4

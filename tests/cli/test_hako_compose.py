@@ -245,6 +245,9 @@ BAD = {
                       "  b:\n    image: busybox\n    ports: ['127.0.0.1:18999:81']\n",
                       ':7: services.b.ports.0: port 127.0.0.1:18999/tcp is published by '
                       'services "a" and "b"'),
+    "bad restart policy": ("services:\n  a:\n    image: busybox\n    restart: sometimes\n"
+                           "  b:\n    image: busybox\n",
+                           ":4: services.a.restart: invalid restart policy"),
     "missing build context": ("services:\n  a:\n    build: ./nope\n  b:\n    image: busybox\n",
                               ":3: services.a.build: build context"),
 }

@@ -16,8 +16,6 @@ from hako.compose.model import Project, Service
 def dependencies(svc: Service) -> dict[str, tuple[str, ...]]:
     """Service name → the key path (from the service) that makes the dependency."""
     out: dict[str, tuple[str, ...]] = {}
-    for name in svc.depends_on:
-        out.setdefault(name, ("depends_on", name))
     for i, link in enumerate(svc.get("links") or []):
         out.setdefault(link.split(":")[0], ("links", i))
     for i, vf in enumerate(svc.get("volumes_from") or []):
@@ -30,6 +28,8 @@ def dependencies(svc: Service) -> dict[str, tuple[str, ...]]:
         value = svc.get(key) or ""
         if value.startswith("service:"):
             out.setdefault(value[len("service:"):], (key,))
+    for name in svc.depends_on:  # after the keys that imply a dependency: their line wins
+        out.setdefault(name, ("depends_on", name))
     return out
 
 

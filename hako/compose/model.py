@@ -281,8 +281,12 @@ def normalize_service(name: str, svc: dict[str, Any], env: Mapping[str, str],
     nets = _networks(out)
     if nets is not None:
         out["networks"] = nets
-    if "depends_on" in out:
-        out["depends_on"] = _depends(out)
+    implied = _implied_dependencies(out)
+    if "depends_on" in out or implied:
+        deps = _depends(out)
+        for dep in implied:
+            deps.setdefault(dep, {"condition": "service_started", "required": True})
+        out["depends_on"] = deps
     if isinstance(out.get("healthcheck"), dict):
         out["healthcheck"] = _healthcheck(out["healthcheck"], base + ("healthcheck",), marks)
     if "scale" in out:
@@ -296,6 +300,18 @@ def normalize_service(name: str, svc: dict[str, Any], env: Mapping[str, str],
         out["build"] = {**out["build"], "args": {k: (env.get(k) if v is None else str(v))
                                                  for k, v in args.items()}}
     return out
+
+
+def _implied_dependencies(svc: dict[str, Any]) -> list[str]:
+    """Services that ``links``, ``volumes_from`` and ``network_mode: service:X`` name (compose
+    adds them to ``depends_on`` with ``service_started``)."""
+    out = [link.split(":")[0] for link in svc.get("links") or []]
+    out += [v.split(":")[0] for v in svc.get("volumes_from") or []
+            if not v.startswith("container:")]
+    mode = svc.get("network_mode") or ""
+    if mode.startswith("service:"):
+        out.append(mode[len("service:"):])
+    return list(dict.fromkeys(out))
 
 
 def _healthcheck(hc: dict[str, Any], path: tuple, marks: Marks) -> dict[str, Any]:

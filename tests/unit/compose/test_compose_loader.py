@@ -409,3 +409,17 @@ def test_values_are_checked_before_anything_is_created(tmp_path, line, path, msg
     with pytest.raises(ComposeError, match=msg) as ei:
         project(tmp_path)
     assert ei.value.path == path and ei.value.line == 4
+
+
+def test_links_and_volumes_from_imply_depends_on(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    links: ['db:database']\n"
+        "    volumes_from: [data]\n  db: {image: busybox}\n  data: {image: busybox}\n")
+    web = project(tmp_path)[0].services["web"]
+    assert web.depends_on == {"db": {"condition": "service_started", "required": True},
+                              "data": {"condition": "service_started", "required": True}}
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    links: [nope]\n")
+    with pytest.raises(ComposeError, match='depends on undefined service "nope"') as ei:
+        project(tmp_path)
+    assert ei.value.path == "services.web.links.0" and ei.value.line == 4

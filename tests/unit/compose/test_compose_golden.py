@@ -16,7 +16,7 @@ from hako.compose import labels as L
 from hako.compose.loader import Options, load_project
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "compose"
-EXAMPLES = {"fig": {}, "full": {"environ": {}}}
+EXAMPLES = ("fig", "full")
 
 
 def bodies(name: str) -> dict:

@@ -48,6 +48,8 @@ def ps(ctx: Any, argv: list[str]) -> int:
     p.multi("--filter")
     p.option("--format", default="table")
     opts, names = p.parse(argv, ctx.stderr)
+    if opts.format not in ("table", "json"):
+        raise UsageError(f"unsupported --format {opts.format!r}: table or json", 1)
     for f in opts.filter:
         if not f.startswith("status="):
             raise UsageError(f"invalid filter {f!r}: hako compose ps filters by status only", 1)

@@ -364,3 +364,28 @@ def test_top_cp_and_events(hakod, tmp_path, project):
     ok(hakod, tmp_path, "-p", project, "cp", str(tmp_path / "in.txt"), "a:/tmp/in.txt")
     ok(hakod, tmp_path, "-p", project, "cp", "a:/tmp/in.txt", str(tmp_path / "out.txt"))
     assert (tmp_path / "out.txt").read_text() == "copied in\n"
+
+
+def test_docker_compose_sees_a_hako_compose_project(hakod, tmp_path, project):
+    """The labels are compose's: Debian's docker-compose 1.29 lists and stops what hako
+    compose made."""
+    import subprocess
+
+    dc = shutil.which("docker-compose")
+    if not dc:
+        pytest.skip("docker-compose is not installed")
+    (tmp_path / "docker-compose.yml").write_text(
+        "version: '3.7'\nservices:\n  web:\n    image: busybox\n    init: true\n"
+        "    command: sleep 1000\n")
+    ok(hakod, tmp_path, "-p", project, "up", "-d", "--scale", "web=2")
+    res = subprocess.run([dc, "-p", project, "ps", "--services"], cwd=tmp_path,
+                         env=hakod.env, capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr.decode()
+    assert res.stdout.decode().split() == ["web"]
+    res = subprocess.run([dc, "-p", project, "ps", "-q"], cwd=tmp_path, env=hakod.env,
+                         capture_output=True, timeout=60)
+    assert sorted(res.stdout.decode().split()) == sorted(_ids(hakod, project).values())
+    res = subprocess.run([dc, "-p", project, "stop", "-t", "1"], cwd=tmp_path, env=hakod.env,
+                         capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr.decode()
+    assert set(_states(hakod, project).values()) == {"exited"}

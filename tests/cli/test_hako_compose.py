@@ -389,3 +389,23 @@ def test_docker_compose_sees_a_hako_compose_project(hakod, tmp_path, project):
                          capture_output=True, timeout=60)
     assert res.returncode == 0, res.stderr.decode()
     assert set(_states(hakod, project).values()) == {"exited"}
+
+
+def test_hako_compose_manages_a_docker_compose_project(hakod, tmp_path, project):
+    """And the other way round: what docker-compose 1.29 made, hako compose lists and
+    takes down (containers, network, volume)."""
+    import subprocess
+
+    dc = shutil.which("docker-compose")
+    if not dc:
+        pytest.skip("docker-compose is not installed")
+    (tmp_path / "docker-compose.yml").write_text(
+        "version: '3.7'\nservices:\n  web:\n    image: busybox\n    init: true\n"
+        "    command: sleep 1000\n    volumes: [data:/data]\nvolumes:\n  data: {}\n")
+    res = subprocess.run([dc, "-p", project, "up", "-d"], cwd=tmp_path, env=hakod.env,
+                         capture_output=True, timeout=120)
+    assert res.returncode == 0, res.stderr.decode()
+    ps = ok(hakod, tmp_path, "-p", project, "ps")
+    assert f"{project}_web_1" in ps and " web " in ps
+    ok(hakod, tmp_path, "-p", project, "down", "-v", "-t", "1")
+    assert resources(hakod, project) == {"containers": [], "networks": [], "volumes": []}

@@ -223,7 +223,6 @@ services:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="needs health checks (issue 13, branch health)")
 def test_depends_on_service_healthy_waits(hakod, tmp_path, project):
     (tmp_path / "compose.yaml").write_text(HEALTHY)
     out = ok(hakod, tmp_path, "-p", project, "up", "-d")

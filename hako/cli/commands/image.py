@@ -12,7 +12,7 @@ from hako.cli import formatting as fmt
 from hako.cli.commands import for_each
 from hako.cli.commands.container import write_stream
 from hako.cli.main import CliError
-from hako.cli.parsing import Parser, check_trust
+from hako.cli.parsing import Parser, UsageError, check_trust
 from hako.cli.progress import render_progress
 from hako.opts import filters as fopts
 from hako.support.units import human_size
@@ -28,8 +28,21 @@ def images(ctx: Any, argv: list[str]) -> int:
     p.multi("-f", "--filter")
     p.option("--format")
     p.flag("--tree")
+    if "-t" in argv[: argv.index("--") if "--" in argv else len(argv)]:  # the seed's images -t
+        ctx.stderr.write("Warning: '-t' is deprecated, it will be replaced by '--tree' soon. "
+                         "See usage.\n")
+        argv = ["--tree" if a == "-t" else a for a in argv]
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, at_most=1)
+    if opts.tree:
+        clash = [f for f, on in (("--quiet", opts.quiet), ("--format", opts.format),
+                                 ("--digests", opts.digests), ("--filter", opts.filter),
+                                 ("--no-trunc", opts.no_trunc)) if on] + (["REPOSITORY"] if args else [])
+        if clash:
+            raise UsageError(f"--tree cannot be combined with {clash[0]}")
+        from hako.cli import imagetree
+
+        return imagetree.show(ctx, opts.all)
     filters = fopts.parse_flags(opts.filter)
     if args:
         filters.setdefault("reference", set()).add(args[0])

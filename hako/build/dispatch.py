@@ -11,7 +11,7 @@ from typing import Any
 
 from hako.build.builder import Builder, BuildStepError, StageState
 from hako.build.dockerfile import instructions as ins
-from hako.build.dockerfile.expand import env_map, expand_word, expand_words, set_env
+from hako.build.dockerfile.expand import expand_word, expand_words, set_env
 from hako.build.dockerfile.parser import DockerfileParseError, parse_trigger
 from hako.errors import EngineError, InvalidArgument
 from hako.support.units import parse_go_duration

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import time
 from typing import Any
 
 from hako.cli.main import CliError

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Any
 
-from hako import errors
 from hako.cli import formatting as fmt
 from hako.cli.commands import for_each
 from hako.cli.commands.container import write_stream

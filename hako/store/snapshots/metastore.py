@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from hako.errors import AlreadyExists, Conflict
-from hako.support.sqlitedb import Database, Transaction
+from hako.support.sqlitedb import Database
 from hako.store.snapshots.base import Info, Kind, not_found
 
 SCHEMA_VERSION = 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hako.daemon import fields
 from hako.daemon.api.router import EmptyResponse, JSONResponse, Request, Router
 from hako.errors import InvalidArgument, NotFound, PermissionDenied
 from hako.opts import filters as filtermod

@@ -344,12 +344,27 @@ def connect(svc: Any, c: Container, name: str, config: dict[str, Any]) -> None:
         raise PermissionDenied(f"endpoint with name {c.name} already exists in network {name}")
     keep = epmod.settings(config, record is not None)
     if c.networking.get("Sandbox") and c.state.running:
+        first_user_net = record is not None and not any(n not in _BUILTIN for n in networks)
         extra = c.networking.setdefault("Extra", {})
         ep = net.join(c.id, record, f"eth{len(extra) + 1}", **_wanted(keep))
         extra[name] = ep.to_doc()
         networks[name] = _settings_for(net, c, name, ep, keep)
+        if first_user_net:  # as Docker: the embedded DNS from now on
+            net.start_dns(c.id, svc.dns_lookup, c.host_config.get("Dns"))
+            _rewrite_in_place(c.file("resolv.conf"), _resolv_for(c, True, bool(ep.ip6)).encode())
     else:
         networks[name] = _endpoint_settings(net.network_id(name), None, keep)
+
+
+def _rewrite_in_place(path: str, data: bytes) -> None:
+    """Replace a file's content keeping its inode: it is bind-mounted into a running container,
+    which would never see a renamed-in replacement (moby rewrites resolv.conf in place too).
+    It is derived state: a torn write is rewritten whole the next time the container starts."""
+    with open(path, "r+b") as f:
+        f.write(data)
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def disconnect(svc: Any, c: Container, name: str) -> None:

@@ -345,3 +345,26 @@ def test_hako_cli_network_flags(hakod, docker_cli):
     finally:
         docker(hakod, docker_cli, "rm", "-f", "hk1", "hk2")
         run("network", "rm", "hnet")
+
+
+def test_running_bridge_container_connected_to_a_user_network_gets_its_dns(hakod, docker_cli):
+    """As Docker: a container started on the default bridge and connected to a user-defined
+    network while running resolves that network's names through 127.0.0.11 from then on (its
+    resolv.conf is rewritten in place: the bind mount keeps the file's inode)."""
+    docker(hakod, docker_cli, "network", "create", "unet-late", check=True)
+    try:
+        docker(hakod, docker_cli, "run", "-d", "--name", "late-srv", "--network", "unet-late",
+               "busybox", "sleep", "60", check=True)
+        docker(hakod, docker_cli, "run", "-d", "--name", "late-cli", "busybox", "sleep", "60", check=True)
+        before = out(docker(hakod, docker_cli, "exec", "late-cli", "cat", "/etc/resolv.conf", check=True))
+        assert "127.0.0.11" not in before
+        docker(hakod, docker_cli, "network", "connect", "unet-late", "late-cli", check=True)
+        addr = json.loads(out(docker(hakod, docker_cli, "inspect", "late-srv", check=True)))[0][
+            "NetworkSettings"]["Networks"]["unet-late"]["IPAddress"]
+        text = out(docker(hakod, docker_cli, "exec", "late-cli", "sh", "-c",
+                          "cat /etc/resolv.conf; nslookup late-srv", check=True))
+        assert "nameserver 127.0.0.11\n" in text and "options ndots:0" in text
+        assert f"Address: {addr}" in text
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", "late-srv", "late-cli")
+        docker(hakod, docker_cli, "network", "rm", "unet-late")

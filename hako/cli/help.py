@@ -22,6 +22,7 @@ WIDTH = 79  # docker wraps flag usages at the terminal width - 1 (80 when not a 
 _SLOP = 5
 SHORT_OVERRIDES = {"registry": "Serve an OCI distribution registry (hako)",
                    "compose": "Docker Compose",
+                   "generate": "Generate a systemd unit for a container (hako)",
                    "completion": "Generate the autocompletion script for the specified shell",
                    "image bootstrap": "Make a base image locally (busybox, debian:bookworm)",
                    "system check": "Check the engine's store for inconsistencies (hako)"}

@@ -35,7 +35,7 @@ COMMANDS: dict[str, str] = {
     "search": "registry_cmds:search",
     "info": "system:info", "version": "system:version", "events": "system:events",
     "stats": "stats:stats", "update": "update:update", "completion": "completion:completion",
-    "compose": "compose:compose",
+    "compose": "compose:compose", "generate": "generate:generate",
 }
 GROUPS: dict[str, dict[str, str]] = {
     "container": {

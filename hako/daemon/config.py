@@ -49,6 +49,8 @@ class DaemonConfig:
     registry_mirrors: tuple[str, ...] = ()
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    live_restore: bool = False  # --live-restore: containers keep running through a shutdown
+    shutdown_timeout: int = 15  # --shutdown-timeout: seconds to stop containers at shutdown
     log_driver: str = "json-file"  # --log-driver: for containers created without one
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt KEY=VALUE
 
@@ -157,6 +159,8 @@ _FILE_KEYS = {
     "iptables": "iptables",
     "icc": "icc",
     "userland-proxy": "userland_proxy",
+    "live-restore": "live_restore",
+    "shutdown-timeout": "shutdown_timeout",
     "firewall-backend": "firewall_backend",
     "default-address-pools": "default_address_pools",
     "tls": "tls",

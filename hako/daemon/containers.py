@@ -273,6 +273,7 @@ class ContainerService:
             raise Conflict("container is marked for removal and cannot be started")
         if not by_policy:
             self._manual_stop.discard(c.id)
+            c.state.manually_stopped = False
         loop = asyncio.get_running_loop()
         self._loop = loop
         try:
@@ -356,6 +357,7 @@ class ContainerService:
             c.state.finished_at = status.get("exited_at") or now_rfc3339()
             c.state.pid = 0
             c.state.shim_pid = 0
+            c.state.manually_stopped = c.id in self._manual_stop
             restart = restartpolicy.should_restart(
                 c.host_config.get("RestartPolicy"), c.state.exit_code,
                 c.id in self._manual_stop or c.id in self._removing, c.restart_count)
@@ -807,6 +809,7 @@ class ContainerService:
 
         self._loop = loop = asyncio.get_running_loop()
         loaded = await loop.run_in_executor(None, self.store.load_all)
+        self._manual_stop.update(c.id for c in loaded if c.state.manually_stopped)
         for c in loaded:
             for name in mountpoints.volume_names(c.mounts):
                 self.volumes.adopt(name, c.id)

@@ -66,6 +66,10 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--log-driver", dest="log_driver", help="default driver for container logs")
     p.add_argument("--log-opt", dest="log_opts", action="append", metavar="KEY=VALUE",
                    help="default log driver options for containers")
+    p.add_argument("--live-restore", dest="live_restore", type=_bool, nargs="?", const=True,
+                   metavar="BOOL", help="keep containers running while the daemon is down")
+    p.add_argument("--shutdown-timeout", dest="shutdown_timeout", type=int,
+                   help="seconds to stop containers at shutdown (default 15)")
     p.add_argument("-r", "--restart", dest="seed_restart", type=_bool, nargs="?", const=True,
                    metavar="BOOL", help="deprecated (Docker 0.x): use a restart policy per container")
     ns = p.parse_args(argv)
@@ -228,6 +232,9 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
         await server.listen(host, ssl_context if host.startswith(("tcp://", "fd://")) else None,
                             activated)
     log.info("hakod listening on %s", ", ".join(config.hosts))
+    from hako.daemon import liverestore
+
+    boot = asyncio.get_running_loop().create_task(liverestore.start_at_boot(services.containers))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -244,6 +251,9 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
     if watchdog is not None:
         watchdog.cancel()
     await server.close()
+    boot.cancel()
+    if not config.live_restore:
+        await liverestore.shutdown(services.containers, config.shutdown_timeout)
     running = any(c.state.running for c in services.containers.list())
     await asyncio.get_running_loop().run_in_executor(None, services.network.shutdown, running)
     for host in config.hosts:

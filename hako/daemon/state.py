@@ -87,6 +87,9 @@ class State:
     finished_at: str = ZERO_TIME
     shim_pid: int = 0
     health: Health | None = None  # set at the first start of a container with a probe
+    # stopped or killed by the user (moby's HasBeenManuallyStopped): no restart by its policy,
+    # neither after the exit nor when the daemon starts again
+    manually_stopped: bool = False
 
     @property
     def running(self) -> bool:
@@ -155,7 +158,8 @@ class Container:
             "state": {"status": s.status.value, "pid": s.pid, "exit_code": s.exit_code,
                       "error": s.error, "oom_killed": s.oom_killed, "started_at": s.started_at,
                       "finished_at": s.finished_at, "shim_pid": s.shim_pid,
-                      "health": s.health.to_doc() if s.health is not None else None},
+                      "health": s.health.to_doc() if s.health is not None else None,
+                      "manually_stopped": s.manually_stopped},
         }
 
     @classmethod
@@ -166,7 +170,8 @@ class Container:
             exit_code=st.get("exit_code", 0), error=st.get("error", ""),
             oom_killed=st.get("oom_killed", False), started_at=st.get("started_at", ZERO_TIME),
             finished_at=st.get("finished_at", ZERO_TIME), shim_pid=st.get("shim_pid", 0),
-            health=Health.from_doc(st.get("health")))
+            health=Health.from_doc(st.get("health")),
+            manually_stopped=bool(st.get("manually_stopped", False)))
         return cls(
             id=doc["id"], name=doc["name"], created=doc["created"], image=doc["image"],
             image_ref=doc.get("image_ref", doc["image"]), path=doc["path"], args=doc["args"],

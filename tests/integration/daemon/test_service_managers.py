@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.daemon_harness import docker, import_busybox, out
+from tests.daemon_harness import docker, import_busybox, out, poll
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +206,39 @@ def test_contrib_units_verify(tmp_path):
     assert {"Type=notify", "ExecStart=/usr/local/bin/hakod -H fd://", "KillMode=process",
             "Requires=hakod.socket"} <= lines
     assert "ListenStream=/run/hako/hako.sock" in socket_unit
+
+
+def _state(d, cli, name):
+    return out(docker(d, cli, "inspect", "-f", "{{.State.Status}} {{.State.Running}}", name)).strip()
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_live_restore(fresh_hakod, docker_cli, live):
+    """Without --live-restore a graceful stop of hakod stops its containers, and policy
+    containers the user did not stop start again with it; with it they keep running."""
+    d = fresh_hakod()
+    d.extra_args = ("--live-restore",) if live else ("--shutdown-timeout", "20")
+    d.start()
+    import_busybox(d)
+    assert out(docker(d, docker_cli, "info", "-f", "{{.LiveRestoreEnabled}}", check=True)).strip() == \
+        str(live).lower()
+    loop = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    docker(d, docker_cli, "run", "-d", "--name", "plain", "busybox", *loop, check=True)
+    docker(d, docker_cli, "run", "-d", "--name", "always", "--restart", "always", "busybox", *loop, check=True)
+    docker(d, docker_cli, "run", "-d", "--name", "stopped", "--restart", "always", "busybox", *loop, check=True)
+    docker(d, docker_cli, "stop", "stopped", check=True)  # the user's stop: never restarted
+    pids = {n: out(docker(d, docker_cli, "inspect", "-f", "{{.State.Pid}}", n, check=True)).strip()
+            for n in ("plain", "always")}
+    d.stop()
+    assert d.proc.returncode == 0, d.read_log()
+    for n, pid in pids.items():  # the containers' processes, seen from the host
+        alive = os.path.exists(f"/proc/{pid}")
+        assert alive == live, (n, pid)
+    d.start()
+    if live:
+        assert _state(d, docker_cli, "plain") == "running true"
+    else:
+        assert _state(d, docker_cli, "plain").startswith("exited")
+    poll(lambda: _state(d, docker_cli, "always") == "running true")
+    assert _state(d, docker_cli, "stopped").startswith("exited")
+    docker(d, docker_cli, "rm", "-f", "plain", "always", "stopped", check=True)

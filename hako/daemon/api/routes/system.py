@@ -157,7 +157,7 @@ async def info(req: Request) -> JSONResponse:
         "DefaultRuntime": cfg.default_runtime, "Swarm": {"LocalNodeState": "inactive", "NodeID": "",
             "NodeAddr": "", "ControlAvailable": False, "Error": "", "RemoteManagers": None},
         # shims outlive the daemon and are re-adopted at start (ContainerService.restore)
-        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": _init_binary(cfg),
+        "LiveRestoreEnabled": bool(cfg.live_restore), "Isolation": "", "InitBinary": _init_binary(cfg),
         "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": security.info_options(),
         "Warnings": None,

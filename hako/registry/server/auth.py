@@ -75,6 +75,11 @@ def add_internal_account(auth: "BasicAuth | TokenAuth") -> tuple[str, str]:
     return user, password
 
 
+def _is_internal(auth: Any, user: str) -> bool:
+    """The autobuilder's in-process account (never the anonymous caller, whose name is "")."""
+    return bool(auth.internal_user) and user == auth.internal_user
+
+
 def _unauthorized(challenge: str, detail: Any = None, message: str = "") -> RegistryError:
     err = RegistryError("UNAUTHORIZED", message or "authentication required", detail)
     err.challenge = challenge  # type: ignore[attr-defined]
@@ -93,7 +98,7 @@ class BasicAuth:
         if creds is None or not self.htpasswd.check(*creds):
             detail = [{"Type": scope_type, "Name": name, "Action": a} for a in actions] or None
             raise _unauthorized(f'Basic realm="{self.realm}"', detail)
-        if self.acl is not None and scope_type == "repository" and creds[0] != self.internal_user \
+        if self.acl is not None and scope_type == "repository" and not _is_internal(self, creds[0]) \
                 and not self.acl.permits(creds[0], name, actions):
             raise RegistryError("DENIED", detail=[{"Type": scope_type, "Name": name, "Action": a}
                                                   for a in actions])
@@ -124,7 +129,7 @@ class TokenAuth:
             if scope is None:
                 continue
             granted = self._grant(user, scope.actions)
-            if self.acl is not None and scope.type == "repository" and user != self.internal_user:
+            if self.acl is not None and scope.type == "repository" and not _is_internal(self, user):
                 granted = self.acl.allowed(user, scope.name, scope.actions)
             if granted:
                 access.append({"type": scope.type, "name": scope.name, "actions": granted})

@@ -1,7 +1,7 @@
 """Per-container shim: holds stdio/pty, writes the json log, reaps, records the exit status.
 
 Layer: runtime (3). May import: hako.runtime.shim_server, shim_io, shim_runtime,
-shim_wire, jsonlog. Nothing heavy: the shim lives as long as its container, so its
+shim_wire, jsonlog; hako.runtime.cli only on the way out (in-process ``delete``). Nothing heavy: the shim lives as long as its container, so its
 imports are C modules plus a few small hako modules (see docs in shimclient).
 
 Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn``)::
@@ -21,8 +21,9 @@ it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
 (``{"ok": false, "error": "..."}``). The on-disk layout is in ``shim_server``.
 
 When the init exits: its output is drained, the OOM counter read, ``exit.json`` written,
-waiters answered, attach connections flushed and closed, ``runtime delete --force`` run,
-the sockets removed, and the shim exits 0.
+waiters answered, attach connections flushed and closed, the sockets removed,
+``runtime delete --force`` run (in this process when the runtime is hako's own wrapper,
+see ``runtime_delete``), and the shim exits 0.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Per-container shim: holds stdio/pty, writes the json log, reaps, records the exit status.
 
 Layer: runtime (3). May import: hako.runtime.shim_server, shim_io, shim_runtime,
-shim_wire, jsonlog. Nothing heavy: the shim lives as long as its container, so its
+shim_wire, jsonlog; hako.runtime.cli only on the way out (in-process ``delete``). Nothing heavy: the shim lives as long as its container, so its
 imports are C modules plus a few small hako modules (see docs in shimclient).
 
 Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn``)::
@@ -21,8 +21,9 @@ it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
 (``{"ok": false, "error": "..."}``). The on-disk layout is in ``shim_server``.
 
 When the init exits: its output is drained, the OOM counter read, ``exit.json`` written,
-waiters answered, attach connections flushed and closed, ``runtime delete --force`` run,
-the sockets removed, and the shim exits 0.
+waiters answered, attach connections flushed and closed, the sockets removed,
+``runtime delete --force`` run (in this process when the runtime is hako's own wrapper,
+see ``runtime_delete``), and the shim exits 0.
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
     except OSError as exc:
         call = shim_runtime.RuntimeCall(127, f"{opts['runtime']}: {exc}".encode(), None)
     if call.rc != 0:
-        shim_runtime.run(shim.runtime + ["delete", "--force", opts["id"]])
+        runtime_delete(shim.runtime, opts["id"])
         _cleanup_sockets(shim)
         if log is not None:
             log.close()
@@ -218,8 +219,46 @@ def _serve(shim, init) -> int:  # pragma: no cover
     while not shim.done:
         shim.loop.run_once()
     _cleanup_sockets(shim)  # first: late clients get ENOENT, not a reset, and read exit.json
-    shim_runtime.run(shim.runtime + ["delete", "--force", shim.opts["id"]])
+    runtime_delete(shim.runtime, shim.opts["id"])
     return 0
+
+
+def runtime_delete(runtime: list[str], ctr_id: str) -> int:
+    """``runtime delete --force ID``: in this process when the runtime is hako's own.
+
+    Exec-ing hako-runtime starts an interpreter (20-30 ms) just to remove a cgroup and a
+    state dir, on the path between the init's exit and the shim's exit (which the daemon
+    waits for). The shim only calls this when it is about to exit, after the init was
+    forked, so importing the runtime here costs no resident memory and breaks no fork rule.
+
+    Args:
+        runtime: ``[BIN, "--root", ROOT]`` as the shim runs it.
+        ctr_id: the container id.
+
+    Returns:
+        The runtime's exit code.
+    """
+    from hako.runtime import shim_runtime
+
+    if not is_own_runtime(runtime[0]):
+        return shim_runtime.run(runtime + ["delete", "--force", ctr_id]).rc
+    from hako.runtime.cli import main as runtime_main
+
+    return runtime_main(runtime[1:] + ["delete", "--force", ctr_id])
+
+
+def is_own_runtime(path: str) -> bool:
+    """True when ``path`` is hakod's lean hako-runtime wrapper (``shimclient.fast_runtime``)
+    for this interpreter and this hako package, so running it in-process is the same code.
+    (Checked without importing shimclient: socket and subprocess cost the shim ~15 ms.)"""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        with open(path) as f:
+            text = f.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return (text.startswith(f"#!{sys.executable} -S\n") and f"sys.path.insert(0, {root!r})\n" in text
+            and "\nfrom hako.runtime.cli import main\nsys.exit(main())\n" in text)
 
 
 def _shutdown(shim) -> None:  # pragma: no cover

@@ -281,7 +281,8 @@ def bootstrap(ctx: Any, argv: list[str]) -> int:
     p = Parser("image bootstrap", "[OPTIONS] busybox|debian:SUITE")
     p.option("--tag")
     p.option("--mirror")
-    p.option("--include", default="")
+    p.option("--include", default="", help="Comma-separated packages debootstrap adds "
+             "(debian:SUITE only)")
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=1)
     return boot.bootstrap(ctx, args[0], opts.tag, opts.mirror, opts.include)

@@ -7,7 +7,9 @@
   directories and owners, ``/etc/localtime`` (UTC), ``/tmp`` (1777), ``/root`` (700); tarred
   in memory with numeric ownership and imported with ``CMD ["sh"]``.
 - ``debian:SUITE``: ``debootstrap --variant=minbase SUITE <tmpdir> <mirror>`` (the mirror
-  comes from apt's configured sources), tarred and imported with ``CMD ["bash"]``.
+  comes from apt's configured sources), tarred and imported with ``CMD ["bash"]``;
+  ``--include PKGS`` (comma-separated) is debootstrap's ``--include``, so
+  ``--include systemd,systemd-sysv`` makes an image that boots systemd (``hako run --systemd``).
 
 Both POST ``/images/create?fromSrc=-``, so they work against real Docker too.
 """
@@ -138,14 +140,30 @@ def _import(ctx: Any, body: Any, ref: str, cmd: str) -> None:
     render_progress(resp.iter_chunks(), ctx.stdout)
 
 
-def _debootstrap(ctx: Any, suite: str, mirror: str | None, ref: str) -> None:
+def debootstrap_argv(suite: str, root: str, mirror: str, include: str = "") -> list[str]:
+    """The debootstrap command line; ``include`` is its comma-separated ``--include``.
+
+    Raises:
+        CliError: a package name debootstrap would take for an option or a path.
+    """
+    argv = ["debootstrap", "--variant=minbase"]
+    pkgs = [p.strip() for p in include.split(",") if p.strip()]
+    for pkg in pkgs:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]*", pkg):
+            raise CliError(f"invalid package name {pkg!r} in --include")
+    if pkgs:
+        argv.append("--include=" + ",".join(pkgs))
+    return argv + [suite, root, mirror]
+
+
+def _debootstrap(ctx: Any, suite: str, mirror: str | None, ref: str, include: str = "") -> None:
     if shutil.which("debootstrap") is None:
         raise CliError("debootstrap is not installed (apt-get install debootstrap)")
     mirror = mirror or apt_mirror()
     tmp = tempfile.mkdtemp(prefix="hako-debootstrap-")
     try:
         root = os.path.join(tmp, "rootfs")
-        proc = subprocess.run(["debootstrap", "--variant=minbase", suite, root, mirror],
+        proc = subprocess.run(debootstrap_argv(suite, root, mirror, include),
                               stdout=ctx.stderr, stderr=ctx.stderr)
         if proc.returncode != 0:
             raise CliError(f"debootstrap failed with exit status {proc.returncode}")
@@ -167,17 +185,20 @@ def _unmount_under(path: str) -> None:
         subprocess.run(["umount", "-l", target], check=False)
 
 
-def bootstrap(ctx: Any, what: str, tag: str | None, mirror: str | None) -> int:
+def bootstrap(ctx: Any, what: str, tag: str | None, mirror: str | None,
+              include: str = "") -> int:
     """Build and import a base image; prints the import stream (the new image id).
 
     Raises:
         CliError: unknown base or missing tools.
     """
     if what in ("busybox", "busybox:latest"):
+        if include:
+            raise CliError("--include is for debian:SUITE (debootstrap) only")
         _import(ctx, busybox_tar(), tag or "busybox:latest", '["sh"]')
     elif what.startswith("debian"):
         suite = what.partition(":")[2] or "bookworm"
-        _debootstrap(ctx, suite, mirror, tag or f"debian:{suite}")
+        _debootstrap(ctx, suite, mirror, tag or f"debian:{suite}", include)
     else:
         raise CliError(f"unknown bootstrap base {what!r}: use busybox or debian:SUITE")
     return 0

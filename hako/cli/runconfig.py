@@ -168,6 +168,8 @@ def _labels(opts: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, s
     for item in items:
         k, _, v = item.partition("=")
         out[k] = v
+    if getattr(opts, "systemd", None) is not None:  # hakod reads it (daemon/systemd_mode.py)
+        out["io.hako.systemd"] = opts.systemd
     return out
 
 

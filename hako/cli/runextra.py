@@ -80,6 +80,8 @@ def add_extra_run_flags(p: Parser) -> None:
     p.option("--kernel-memory", type=_size)
     p.option("--memory-swappiness", type=go_int, default=-1)
     p.multi("--storage-opt", type=_key_value)
+    p.option("--systemd", help="Run in systemd mode: true (when the command is an init), "
+             "false or always, as podman (the label io.hako.systemd)")
     p.option("--volume-driver")
 
 

@@ -132,6 +132,11 @@ def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = N
     taken = {m["destination"] for m in user_mounts}
     etc_mounts = [m for m in etc_mounts if m["destination"] not in taken] + user_mounts
     tmpfs = dict(hc.get("Tmpfs") or {})
+    from hako.daemon import systemd_mode
+
+    sd_mounts, sd_tmpfs = systemd_mode.start_options(svc, c, rootfs, taken | set(tmpfs))
+    etc_mounts += sd_mounts
+    tmpfs = {**sd_tmpfs, **tmpfs}
     rlimits = [(u.get("Name") or "", int(u.get("Soft") or 0), int(u.get("Hard") or 0))
                for u in hc.get("Ulimits") or []]  # Go zero values for missing fields
     from hako.daemon import security
@@ -155,6 +160,7 @@ def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = N
         init_path=_init_path(svc) if hc.get("Init") else None,
         shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
         seccomp_profile=security.seccomp_profile(hc),
+        cgroupns_private=hc.get("CgroupnsMode") == "private",
     )
 
 

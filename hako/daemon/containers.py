@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import shutil
 import signal as signals
 import time
@@ -57,6 +58,12 @@ def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int
             return num
         raise InvalidArgument(f"Invalid signal: {value}")
     name = text if text.startswith("SIG") else "SIG" + text
+    m = re.fullmatch(r"SIGRT(MIN|MAX)([+-]\d+)?", name)
+    if m:  # moby's signal table: RTMIN+n, RTMAX-n
+        num = (signals.SIGRTMIN if m.group(1) == "MIN" else signals.SIGRTMAX) + int(m.group(2) or 0)
+        if signals.SIGRTMIN <= num <= signals.SIGRTMAX:
+            return int(num)
+        raise InvalidArgument(f"Invalid signal: {value}")
     try:
         return int(getattr(signals.Signals, name))
     except AttributeError:
@@ -183,6 +190,9 @@ class ContainerService:
         for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
             conf[key] = bool(conf.get(key))
         path, args = createpolicy.entrypoint_and_args(conf)
+        from hako.daemon import systemd_mode
+
+        systemd_mode.apply_create(conf, host_config)  # --systemd (label io.hako.systemd)
         points = mountpoints.plan(conf, host_config, self.get)
         netsetup.normalize_links(self, name, host_config)
         self.store.reserve_name(name, cid)

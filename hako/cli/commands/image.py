@@ -275,12 +275,14 @@ def prune(ctx: Any, argv: list[str]) -> int:
 
 
 def bootstrap(ctx: Any, argv: list[str]) -> int:
-    """hako image bootstrap busybox|debian:SUITE [--tag REPO:TAG]"""
+    """hako image bootstrap busybox|debian:SUITE [--tag REPO:TAG] [--include PKG,...]"""
     from hako.cli import bootstrap as boot
 
     p = Parser("image bootstrap", "[OPTIONS] busybox|debian:SUITE")
     p.option("--tag")
     p.option("--mirror")
+    p.option("--include", default="", help="Comma-separated packages debootstrap adds "
+             "(debian:SUITE only)")
     opts, args = p.parse(argv, ctx.stderr)
     p.need_args(args, exactly=1)
-    return boot.bootstrap(ctx, args[0], opts.tag, opts.mirror)
+    return boot.bootstrap(ctx, args[0], opts.tag, opts.mirror, opts.include)

@@ -231,7 +231,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def rmdir_with_retry(directory: str, timeout: float) -> None:
-    """rmdir a cgroup dir; EBUSY right after the last task exits is retried until the deadline.
+    """rmdir a cgroup dir and the cgroups the container made below it (systemd in the
+    container makes init.scope, system.slice/...), deepest first, as runc's RemovePath;
+    EBUSY right after the last task exits is retried until the deadline.
 
     Raises:
         CgroupError: the directory is still busy at the deadline.
@@ -239,9 +241,11 @@ def rmdir_with_retry(directory: str, timeout: float) -> None:
 
     def attempt() -> bool:
         try:
-            os.rmdir(directory)
-        except FileNotFoundError:
-            return True
+            for sub, _dirs, _files in os.walk(directory, topdown=False):
+                try:
+                    os.rmdir(sub)
+                except FileNotFoundError:
+                    pass
         except OSError as exc:
             if exc.errno in (errno.EBUSY, errno.ENOTEMPTY):
                 return False

@@ -111,3 +111,15 @@ def test_oom_kill_count_from_oom_control(root):
     _write(f"{mgr.dir_for('memory')}/memory.oom_control",
            "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
     assert mgr.oom_kill_count() == 3
+
+
+def test_rmdir_takes_the_sub_cgroups_the_container_made(tmp_path):
+    """systemd in the container makes init.scope and system.slice/x.service below its
+    cgroup: removal takes them deepest first instead of retrying EBUSY until the deadline."""
+    from hako.runtime.cgroups import base
+
+    top = tmp_path / "hako" / "abc"
+    (top / "system.slice" / "x.service").mkdir(parents=True)
+    (top / "init.scope").mkdir()
+    base.rmdir_with_retry(str(top), timeout=0.5)
+    assert not top.exists() and (tmp_path / "hako").exists()

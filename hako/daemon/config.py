@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from hako.errors import InvalidArgument
 
@@ -51,6 +52,8 @@ class DaemonConfig:
     max_concurrent_uploads: int = 5
     log_driver: str = "json-file"  # --log-driver: for containers created without one
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt KEY=VALUE
+    userns_remap: str = ""  # --userns-remap: default, USER[:GROUP] or UID[:GID]
+    remap: Any = None  # its resolved hako.daemon.userns.Remap (set by load)
 
     def registry_options(self):
         """The image layer's registry settings (validated)."""
@@ -170,6 +173,7 @@ _FILE_KEYS = {
     "max-concurrent-uploads": "max_concurrent_uploads",
     "log-driver": "log_driver",
     "log-opts": "log_opts",
+    "userns-remap": "userns_remap",
 }
 
 
@@ -211,6 +215,12 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
             values[key] = tuple(values[key])  # type: ignore[arg-type]
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     _check_log_config(config)
+    if config.userns_remap:
+        from dataclasses import replace
+
+        from hako.daemon import userns
+
+        config = replace(config, remap=userns.resolve(config.userns_remap))
     return config
 
 

@@ -63,6 +63,16 @@ def unmount_rootfs(svc: Any, c: Container) -> None:
             unmount(target)
         except OSError:
             unmount(target, _MNT_DETACH)
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    if remap is not None:
+        from hako.errors import NotFound
+
+        try:
+            userns.unshift_rootfs(svc.images.rootfs_mounts(c.id), remap)
+        except NotFound:  # the snapshot is gone with the container
+            pass
 
 
 def _init_path(svc: Any) -> str:

@@ -229,16 +229,20 @@ def _idmapped(path: str, stage: str, ns_fd: int) -> str:
     return stage
 
 
-def shift_tree(top: str, remap: Remap) -> None:
-    """lchown every entry of ``top`` whose ids are still unshifted (below the map's size)
-    to the remapped ids; idempotent."""
+def shift_tree(top: str, remap: Remap, back: bool = False) -> None:
+    """lchown every entry of ``top`` whose ids are still unshifted (container ids) to the
+    host ids of the maps, or with ``back`` the other way; idempotent."""
+    move = _unshift if back else _shift
+
     def shift(path: str) -> None:
         st = os.lstat(path)
-        uid, gid = _shift(st.st_uid, remap.uid_maps), _shift(st.st_gid, remap.gid_maps)
+        uid, gid = move(st.st_uid, remap.uid_maps), move(st.st_gid, remap.gid_maps)
         if (uid, gid) != (st.st_uid, st.st_gid):
             os.lchown(path, uid, gid)
             if not os.path.islink(path) and st.st_mode & 0o6000:
                 os.chmod(path, st.st_mode & 0o7777)  # chown clears setuid/setgid
+    if not os.path.isdir(top):
+        return
     shift(top)
     for root, dirs, files in os.walk(top):
         for name in dirs + files:
@@ -252,6 +256,23 @@ def _shift(host_id: int, maps: tuple) -> int:
         if c <= host_id < c + n:
             return h + host_id - c
     return host_id
+
+
+def _unshift(host_id: int, maps: tuple) -> int:
+    for c, h, n in maps:
+        if h <= host_id < h + n:
+            return c + host_id - h
+    return host_id
+
+
+def unshift_rootfs(mounts: list, remap: Remap) -> None:
+    """Give the stopped container's upper dir its container ids back, so a commit, a build
+    step's layer, ``cp`` and ``diff`` see what the container saw (Docker's layers are
+    likewise unshifted on export)."""
+    for m in mounts:
+        for opt in m.options if m.type == "overlay" else ():
+            if opt.startswith("upperdir="):
+                shift_tree(opt.partition("=")[2], remap, back=True)
 
 
 def mount_rootfs(mounts: list, target: str, stage_dir: str, remap: Remap) -> None:

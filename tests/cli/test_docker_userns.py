@@ -99,6 +99,63 @@ def test_other_userns_mode_is_refused(remapd):
     assert status == 400 and "UsernsMode" in body["message"]
 
 
+def test_network_exec_and_named_volume(remapd, remap_user, docker_cli):
+    name, vol = "u" + uuid.uuid4().hex[:8], "v" + uuid.uuid4().hex[:8]
+    try:
+        docker(remapd, docker_cli, "run", "-d", "--name", name, "-v", f"{vol}:/vol", "busybox",
+               "sleep", "60", check=True)
+        res = docker(remapd, docker_cli, "exec", name, "sh", "-c",
+                     "touch /vol/x && ip -o -4 addr show eth0 && cat /proc/self/uid_map", check=True)
+        assert f"inet {remapd.subnet.rsplit('.', 1)[0]}." in out(res)
+        assert out(res).split()[-3:] == ["0", str(remap_user[1]), "65536"]
+        src = out(docker(remapd, docker_cli, "volume", "inspect", "-f", "{{.Mountpoint}}", vol,
+                         check=True)).strip()
+        assert os.stat(os.path.join(src, "x")).st_uid == remap_user[1]
+    finally:
+        docker(remapd, docker_cli, "rm", "-f", name)
+        docker(remapd, docker_cli, "volume", "rm", "-f", vol)
+
+
+def test_build_runs_steps_as_remapped_root_and_commits_container_ids(remapd, remap_user, docker_cli):
+    ctx = tempfile.mkdtemp(prefix="hako-userns-build-", dir="/tmp")
+    tag = "userns-build-" + uuid.uuid4().hex[:6]
+    try:
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write("FROM busybox\nRUN cat /proc/self/uid_map > /map && touch /made\n")
+        docker(remapd, docker_cli, "build", "-q", "-t", tag, ctx, check=True, timeout=120)
+        res = docker(remapd, docker_cli, "run", "--rm", tag, "sh", "-c", "cat /map; stat -c %u /made",
+                     check=True)
+        lines = out(res).split("\n")
+        assert lines[0].split() == ["0", str(remap_user[1]), "65536"] and lines[1] == "0"
+        res = docker(remapd, docker_cli, "run", "--rm", "--userns=host", tag, "stat", "-c", "%u",
+                     "/made", check=True)
+        assert out(res).strip() == "0"  # the layer holds container ids, not host ones
+    finally:
+        docker(remapd, docker_cli, "rmi", "-f", tag)
+        shutil.rmtree(ctx)
+
+
+def test_default_from_the_config_file_creates_hakoremap(etc_restored, docker_cli):
+    from hako.daemon import userns
+
+    assert "hakoremap:" not in open("/etc/passwd").read()
+    d = new_daemon()
+    os.chmod(d.root, 0o711)
+    with open(os.path.join(d.root, "daemon.json"), "w") as f:
+        f.write('{"userns-remap": "default"}')
+    try:
+        d.start()
+        uid = [line for line in open("/etc/subuid") if line.startswith("hakoremap:")]
+        assert len(uid) == 1
+        start = uid[0].split(":")[1]
+        import_busybox(d)
+        res = docker(d, docker_cli, "run", "--rm", "busybox", "cat", "/proc/self/uid_map", check=True)
+        assert out(res).split() == ["0", start, "65536"]
+        assert userns.DEFAULT_USER == "hakoremap"
+    finally:
+        d.cleanup()
+
+
 @pytest.mark.parametrize("value,needle", [
     ("nosuchuser" + uuid.uuid4().hex[:4], "uid lookup"),
     ("nobody", 'no subuid ranges found for user "nobody"'),

@@ -174,6 +174,23 @@ def wanted(remap: Remap | None, host_config: dict) -> Remap | None:
     return remap
 
 
+def check_create(remap: Remap | None, host_config: dict) -> None:
+    """moby's conflicts of a remapped container with host namespaces and privileged mode.
+
+    Raises:
+        InvalidArgument: Docker's texts.
+    """
+    if wanted(remap, host_config) is None:
+        return
+    if host_config.get("Privileged"):
+        raise InvalidArgument("privileged mode is incompatible with user namespaces.  You must run "
+                              "the container in the host namespace when running privileged mode")
+    if host_config.get("NetworkMode") == "host":
+        raise InvalidArgument("cannot share the host's network namespace when user namespaces are enabled")
+    if host_config.get("PidMode") == "host":
+        raise InvalidArgument("cannot share the host PID namespace when user namespaces are enabled")
+
+
 def apply_spec(spec: dict, remap: Remap) -> None:
     """A new user namespace with the maps; sysfs as a read-only rbind of the host's /sys."""
     linux = spec["linux"]

@@ -99,6 +99,20 @@ def test_other_userns_mode_is_refused(remapd):
     assert status == 400 and "UsernsMode" in body["message"]
 
 
+@pytest.mark.parametrize("flag,needle", [
+    ("--privileged", "privileged mode is incompatible with user namespaces"),
+    ("--network=host", "cannot share the host's network namespace"),
+])
+def test_host_namespaces_and_privileged_need_userns_host(remapd, docker_cli, flag, needle):
+    res = docker(remapd, docker_cli, "create", flag, "busybox")
+    assert res.returncode != 0 and needle in res.stderr.decode()
+    name = "h" + uuid.uuid4().hex[:8]
+    try:
+        docker(remapd, docker_cli, "create", "--name", name, "--userns=host", flag, "busybox", check=True)
+    finally:
+        docker(remapd, docker_cli, "rm", "-f", name)
+
+
 def test_network_exec_and_named_volume(remapd, remap_user, docker_cli):
     name, vol = "u" + uuid.uuid4().hex[:8], "v" + uuid.uuid4().hex[:8]
     try:

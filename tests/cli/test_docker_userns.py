@@ -125,6 +125,15 @@ def test_network_exec_and_named_volume(remapd, remap_user, docker_cli):
         src = out(docker(remapd, docker_cli, "volume", "inspect", "-f", "{{.Mountpoint}}", vol,
                          check=True)).strip()
         assert os.stat(os.path.join(src, "x")).st_uid == remap_user[1]
+        docker(remapd, docker_cli, "exec", name, "sh", "-c", "mkdir /etc/made && touch /etc/made/f",
+               check=True)
+        docker(remapd, docker_cli, "stop", "-t", "0", name, check=True)
+        res = docker(remapd, docker_cli, "diff", name, check=True)  # stopped: container ids
+        assert "A /etc/made/f" in out(res)
+        docker(remapd, docker_cli, "start", name, check=True)
+        res = docker(remapd, docker_cli, "exec", name, "sh", "-c", "touch /etc/made/g && stat -c %u /etc/made/f",
+                     check=True)
+        assert out(res).strip() == "0"
     finally:
         docker(remapd, docker_cli, "rm", "-f", name)
         docker(remapd, docker_cli, "volume", "rm", "-f", vol)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from hako.daemon import userns
@@ -62,3 +64,22 @@ def test_wanted_honours_userns_host():
     assert userns.wanted(REMAP, {"UsernsMode": "host"}) is None
     assert userns.wanted(REMAP, {}) is REMAP
     assert userns.wanted(None, {}) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lchown to other ids needs root")
+def test_shift_tree_round_trip_keeps_setuid(tmp_path):
+    top = tmp_path / "fs"
+    (top / "d").mkdir(parents=True)
+    f = top / "d" / "f"
+    f.write_text("x")
+    os.chown(f, 5, 6)
+    os.chmod(f, 0o4755)
+    os.symlink("f", top / "d" / "l")
+    userns.shift_tree(str(top), REMAP)
+    st = os.lstat(f)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (100005, 200006, 0o4755)
+    assert os.lstat(top / "d" / "l").st_uid == 100000
+    userns.shift_tree(str(top), REMAP)  # idempotent
+    assert os.lstat(f).st_uid == 100005
+    userns.shift_tree(str(top), REMAP, back=True)
+    assert (os.lstat(f).st_uid, os.lstat(top).st_uid) == (5, 0)

@@ -139,6 +139,19 @@ def test_network_exec_and_named_volume(remapd, remap_user, docker_cli):
         docker(remapd, docker_cli, "volume", "rm", "-f", vol)
 
 
+def test_named_volume_copied_from_the_image_belongs_to_container_root(remapd, remap_user, docker_cli):
+    vol = "v" + uuid.uuid4().hex[:8]
+    try:
+        res = docker(remapd, docker_cli, "run", "--rm", "-v", f"{vol}:/etc", "busybox", "sh", "-c",
+                     "stat -c %u /etc/passwd && touch /etc/new", check=True)
+        assert out(res).strip() == "0"
+        src = out(docker(remapd, docker_cli, "volume", "inspect", "-f", "{{.Mountpoint}}", vol,
+                         check=True)).strip()
+        assert os.stat(os.path.join(src, "passwd")).st_uid == remap_user[1]
+    finally:
+        docker(remapd, docker_cli, "volume", "rm", "-f", vol)
+
+
 def test_build_runs_steps_as_remapped_root_and_commits_container_ids(remapd, remap_user, docker_cli):
     ctx = tempfile.mkdtemp(prefix="hako-userns-build-", dir="/tmp")
     tag = "userns-build-" + uuid.uuid4().hex[:6]

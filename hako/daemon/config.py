@@ -220,7 +220,9 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
 
         from hako.daemon import userns
 
-        config = replace(config, remap=userns.resolve(config.userns_remap))
+        remap = userns.resolve(config.userns_remap)
+        userns.probe_idmap(config.data_root, remap)
+        config = replace(config, remap=remap)
     return config
 
 

@@ -120,6 +120,32 @@ def resolve(value: str, etc: str = "/etc") -> Remap:
     return Remap(user_names[0], group_names[0], to_maps(uids), to_maps(gids))
 
 
+def probe_idmap(data_root: str, remap: Remap) -> None:
+    """Refuse to start where image layers cannot be idmapped: a detached idmapped clone of
+    the data root's filesystem (or its nearest existing parent), closed again at once.
+
+    Raises:
+        InvalidArgument: naming the path and the kernel's reason.
+    """
+    from hako.linux import syscalls
+
+    path = os.path.abspath(data_root)
+    while not os.path.isdir(path):
+        path = os.path.dirname(path)
+    ns_fd = userns_fd(remap)
+    try:
+        tree = syscalls.open_tree(path, syscalls.OPEN_TREE_CLONE | syscalls.OPEN_TREE_CLOEXEC)
+        try:
+            syscalls.mount_setattr_idmap(tree, ns_fd, False)
+        finally:
+            os.close(tree)
+    except OSError as exc:
+        raise InvalidArgument(f"userns-remap: the filesystem of {path} does not support idmapped "
+                              f"mounts ({exc.strerror or exc})") from None
+    finally:
+        os.close(ns_fd)
+
+
 def _free_start(paths: tuple[str, ...]) -> int:
     """The first range start at or above 100000 overlapping no range of either file."""
     taken = []

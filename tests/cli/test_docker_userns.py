@@ -205,3 +205,22 @@ def test_bad_remap_refuses_to_start(value, needle, etc_restored):
         assert not os.path.exists(d.data_root)
     finally:
         d.cleanup()
+
+
+def test_data_root_without_idmapped_mounts_refuses_to_start(remap_user):
+    d = new_daemon(extra_args=("--userns-remap", remap_user[0]))
+    layers = os.path.join(d.root, "layers")
+    for sub in ("l", "u", "w"):
+        os.makedirs(os.path.join(layers, sub))
+    os.makedirs(d.data_root)
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",  # overlay refuses to be idmapped
+                    f"lowerdir={layers}/l,upperdir={layers}/u,workdir={layers}/w", d.data_root],
+                   check=True)
+    try:
+        with pytest.raises(RuntimeError) as err:
+            d.start(timeout=10)
+        assert f"the filesystem of {d.data_root} does not support idmapped mounts" in str(err.value)
+        assert os.listdir(d.data_root) == []
+    finally:
+        subprocess.run(["umount", d.data_root], check=True)
+        d.cleanup()

@@ -222,6 +222,16 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
         raise
 
 
+def reshift_rootfs(svc: Any, c: Container) -> None:
+    """--userns-remap: after a ``cp`` into a running container, give what it wrote to the
+    upper dir (container ids) the remapped ids its running container's upper holds."""
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    if remap is not None:
+        userns.shift_rootfs(svc.images.rootfs_mounts(c.id), remap)
+
+
 def _remap(svc: Any, c: Container, spec: dict, rootfs: str) -> None:
     """--userns-remap: the spec's user namespace, the idmapped rootfs, remapped root's files."""
     from hako.daemon import userns

@@ -312,10 +312,15 @@ def unshift_rootfs(mounts: list, remap: Remap) -> None:
     """Give the stopped container's upper dir its container ids back, so a commit, a build
     step's layer, ``cp`` and ``diff`` see what the container saw (Docker's layers are
     likewise unshifted on export)."""
+    shift_rootfs(mounts, remap, back=True)
+
+
+def shift_rootfs(mounts: list, remap: Remap, back: bool = False) -> None:
+    """``shift_tree`` on the snapshot's overlay upper dir."""
     for m in mounts:
         for opt in m.options if m.type == "overlay" else ():
             if opt.startswith("upperdir="):
-                shift_tree(opt.partition("=")[2], remap, back=True)
+                shift_tree(opt.partition("=")[2], remap, back=back)
 
 
 def mount_rootfs(mounts: list, target: str, stage_dir: str, remap: Remap) -> None:

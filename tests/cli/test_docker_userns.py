@@ -127,6 +127,12 @@ def test_network_exec_and_named_volume(remapd, remap_user, docker_cli):
         assert os.stat(os.path.join(src, "x")).st_uid == remap_user[1]
         docker(remapd, docker_cli, "exec", name, "sh", "-c", "mkdir /etc/made && touch /etc/made/f",
                check=True)
+        host_file = os.path.join(remapd.root, "copied")
+        with open(host_file, "w") as f:
+            f.write("hi")
+        docker(remapd, docker_cli, "cp", host_file, f"{name}:/etc/made/copied", check=True)
+        res = docker(remapd, docker_cli, "exec", name, "stat", "-c", "%u", "/etc/made/copied", check=True)
+        assert out(res).strip() == "0"  # container root's, as Docker's cp into a remapped container
         docker(remapd, docker_cli, "stop", "-t", "0", name, check=True)
         res = docker(remapd, docker_cli, "diff", name, check=True)  # stopped: container ids
         assert "A /etc/made/f" in out(res)

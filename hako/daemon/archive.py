@@ -338,6 +338,7 @@ class Session:
         self.proc: Any = None
         self._mounted_here = False
         self._lock_held = False
+        self.op = ""
 
     async def open(self, op: str, path: str, stdin: bool = False, **extra: Any) -> Any:
         import asyncio
@@ -347,6 +348,7 @@ class Session:
         loop = asyncio.get_running_loop()
         await self.c.op_lock.acquire()
         self._lock_held = True
+        self.op = op
         try:
             was = self.c.state.running
             rootfs = await loop.run_in_executor(None, bundle.mount_rootfs, self.svc, self.c)
@@ -390,6 +392,9 @@ class Session:
                 if self._mounted_here and not self.c.state.running:
                     await asyncio.get_running_loop().run_in_executor(
                         None, bundle.unmount_rootfs, self.svc, self.c)
+                elif self.op == "put" and self.proc is not None and self.proc.returncode == 0:
+                    await asyncio.get_running_loop().run_in_executor(
+                        None, bundle.reshift_rootfs, self.svc, self.c)
             finally:
                 self._lock_held = False
                 self.c.op_lock.release()

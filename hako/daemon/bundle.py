@@ -38,6 +38,13 @@ def mount_rootfs(svc: Any, c: Container) -> str:
     os.makedirs(target, exist_ok=True)
     if mountinfo.is_mountpoint(target):
         return target
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    if remap is not None:
+        userns.mount_rootfs(svc.images.rootfs_mounts(c.id), target,
+                            os.path.join(svc.bundle(c), "idmap"), remap)
+        return target
     for m in svc.images.rootfs_mounts(c.id):
         m.mount(target)
     return target
@@ -56,6 +63,16 @@ def unmount_rootfs(svc: Any, c: Container) -> None:
             unmount(target)
         except OSError:
             unmount(target, _MNT_DETACH)
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    if remap is not None:
+        from hako.errors import NotFound
+
+        try:
+            userns.unshift_rootfs(svc.images.rootfs_mounts(c.id), remap)
+        except NotFound:  # the snapshot is gone with the container
+            pass
 
 
 def _init_path(svc: Any) -> str:
@@ -196,6 +213,7 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
 
         mounts.prepare(svc.volumes, c.id, c.mounts, rootfs)
         spec = build_spec(spec_options(svc, c, rootfs, netns_path, network_host))
+        _remap(svc, c, spec, rootfs)
         atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
         conf = c.config
         runtime = shimclient.fast_runtime(svc.config.runtime_path(c.runtime),
@@ -208,6 +226,26 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
     except BaseException:
         unmount_rootfs(svc, c)
         raise
+
+
+def reshift_rootfs(svc: Any, c: Container) -> None:
+    """--userns-remap: after a ``cp`` into a running container, give what it wrote to the
+    upper dir (container ids) the remapped ids its running container's upper holds."""
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    if remap is not None:
+        userns.shift_rootfs(svc.images.rootfs_mounts(c.id), remap)
+
+
+def _remap(svc: Any, c: Container, spec: dict, rootfs: str) -> None:
+    """--userns-remap: the spec's user namespace, the idmapped rootfs, remapped root's files."""
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    if remap is not None:
+        userns.apply_spec(spec, remap)
+        userns.prepare_container(svc, c, rootfs, remap)
 
 
 def load_shim(svc: Any, c: Container) -> Any:

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from hako.errors import InvalidArgument
 
@@ -53,6 +54,8 @@ class DaemonConfig:
     shutdown_timeout: int = 15  # --shutdown-timeout: seconds to stop containers at shutdown
     log_driver: str = "json-file"  # --log-driver: for containers created without one
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt KEY=VALUE
+    userns_remap: str = ""  # --userns-remap: default, USER[:GROUP] or UID[:GID]
+    remap: Any = None  # its resolved hako.daemon.userns.Remap (set by load)
 
     def registry_options(self):
         """The image layer's registry settings (validated)."""
@@ -174,6 +177,7 @@ _FILE_KEYS = {
     "max-concurrent-uploads": "max_concurrent_uploads",
     "log-driver": "log_driver",
     "log-opts": "log_opts",
+    "userns-remap": "userns_remap",
 }
 
 
@@ -215,6 +219,14 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
             values[key] = tuple(values[key])  # type: ignore[arg-type]
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     _check_log_config(config)
+    if config.userns_remap:
+        from dataclasses import replace
+
+        from hako.daemon import userns
+
+        remap = userns.resolve(config.userns_remap)
+        userns.probe_idmap(config.data_root, remap)
+        config = replace(config, remap=remap)
     return config
 
 

@@ -99,7 +99,7 @@ HOST_CONFIG: dict[str, Any] = {
     "Tmpfs": HONOURED,
     "UTSMode": Refuse(f"UTS mode host: {_NO_NS}"),
     # no user-namespace remapping exists, so "host" is what every container gets
-    "UsernsMode": Refuse("user namespace modes other than host (no remapping)", ok=("host",)),
+    "UsernsMode": Refuse("user namespace modes other than host", ok=("host",)),
     "ShmSize": HONOURED, "Sysctls": HONOURED, "Runtime": HONOURED,
     "ConsoleSize": HONOURED,  # the pty is sized by the client's resize, as Docker 20.10
     "Isolation": Refuse("isolation other than default (Linux has only that)", ok=("default",)),

@@ -39,6 +39,7 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--add-runtime", dest="runtimes", action="append", metavar="NAME=PATH")
     p.add_argument("--cgroup-parent", dest="cgroup_parent")
     p.add_argument("--init-path", dest="init_path")
+    p.add_argument("--userns-remap", dest="userns_remap")
     p.add_argument("-b", "--bridge", dest="bridge_name")
     p.add_argument("--bip", dest="bridge_cidr")
     p.add_argument("--bridge-name", dest="default_bridge_name",

@@ -363,10 +363,19 @@ def join_namespaces(ctx: InitContext) -> None:
 
     if ctx.process.get("terminal"):
         os.setsid()
+    fds = dict(ctx.ns_fds)
+    if "user" in fds:  # runc's two passes: a netns the daemon made is the host userns's
+        for kind in EXEC_ORDER[1:-1]:  # not mount: joined last, paths change meaning
+            if kind in fds:
+                try:
+                    syscalls.setns(fds[kind], KINDS[kind][0])
+                except PermissionError:
+                    continue  # owned by the container's userns: joined after it
+                os.close(fds.pop(kind))
     for kind in EXEC_ORDER:
-        if kind in ctx.ns_fds:
-            syscalls.setns(ctx.ns_fds[kind], KINDS[kind][0])
-            os.close(ctx.ns_fds[kind])
+        if kind in fds:
+            syscalls.setns(fds[kind], KINDS[kind][0])
+            os.close(fds[kind])
 
 
 def run_exec(ctx: InitContext) -> None:

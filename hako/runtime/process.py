@@ -92,6 +92,19 @@ def _spawn(ctx, child_main: Callable) -> int:
     return pid
 
 
+def _join_before_userns(ctx) -> None:
+    """As runc's nsexec: namespaces joined by path (a netns the daemon made, owned by the
+    host's user namespace) are entered before the new user namespace is created, while we
+    still hold the host's capabilities over them; the init then skips them."""
+    from hako.runtime.namespaces import enter
+
+    for kind in ("ipc", "uts", "network"):
+        entry = ctx.namespaces.get(kind)
+        if entry is not None and entry.path:
+            enter(entry)
+            ctx.namespaces = {k: v for k, v in ctx.namespaces.items() if k != kind}
+
+
 def _spawn_in_userns(ctx, child_main: Callable, ns: dict, spec: dict) -> int:
     """Two stages, as runc's nsexec: a first child enters the user namespace (a new one
     gets its uid/gid maps written by us, from outside), becomes root in it, enters the pid
@@ -116,6 +129,8 @@ def _spawn_in_userns(ctx, child_main: Callable, ns: dict, spec: dict) -> int:
 
         try:
             preload(ctx)  # the mapped root may not read the host's Python files
+            if not user.path:
+                _join_before_userns(ctx)
             enter(user)
             if not user.path:
                 sync.send(ctx.sock, "userns")

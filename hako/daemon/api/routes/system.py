@@ -103,6 +103,12 @@ def cgroup_features(root: str = "/sys/fs/cgroup") -> dict[str, bool]:
             "PidsLimit": has("pids", "pids.max")}
 
 
+def _userns_option(cfg) -> list[str]:
+    from hako.daemon import userns
+
+    return userns.info_options(cfg.remap)
+
+
 def _init_binary(cfg) -> str:
     from hako.daemon.bundle import _INIT_CANDIDATES
 
@@ -159,7 +165,7 @@ async def info(req: Request) -> JSONResponse:
         # shims outlive the daemon and are re-adopted at start (ContainerService.restore)
         "LiveRestoreEnabled": bool(cfg.live_restore), "Isolation": "", "InitBinary": _init_binary(cfg),
         "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
-        "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": security.info_options(),
+        "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": security.info_options() + _userns_option(cfg),
         "Warnings": None,
     })
 

@@ -64,11 +64,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     s.add_argument("--tls-cert", default="")
     s.add_argument("--tls-key", default="")
     s.add_argument("--log-level", default="info")
-    b = sub.add_parser("builds", help="list automated builds, or show one build and its log")
-    b.add_argument("--registry", default="127.0.0.1:5000", help="registry HOST:PORT")
-    b.add_argument("--tls", action="store_true", help="the registry speaks https")
-    b.add_argument("build", nargs="?", default="", help="a build id: show it")
-    b.add_argument("--log", action="store_true", help="print the build's log")
     g = sub.add_parser("gc", help="remove blobs no manifest references (registry stopped or read-only)")
     g.add_argument("--root", required=True)
     g.add_argument("--delete-untagged", action="store_true")
@@ -131,61 +126,10 @@ def _attach_autobuilder(server: RegistryServer, ns: argparse.Namespace) -> None:
                                                registry_host, header, ns.autobuild_poll)
 
 
-def run_builds(ns: argparse.Namespace) -> int:
-    """``hako registry builds``: a table of builds, or one build (``--log``: its log)."""
-    import http.client
-    import json
-    import time
-
-    conn = (http.client.HTTPSConnection if ns.tls else http.client.HTTPConnection)(ns.registry, timeout=30)
-    path = "/autobuild/builds" + (f"/{ns.build}" if ns.build else "") + ("/log" if ns.log and ns.build else "")
-    headers = _config_auth(ns.registry)
-    conn.request("GET", path, headers=headers)
-    resp = conn.getresponse()
-    body = resp.read()
-    if resp.status != 200:
-        try:
-            msg = json.loads(body)["errors"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            msg = body.decode(errors="replace").strip()
-        print(f"hako registry builds: {resp.status}: {msg}", file=sys.stderr)
-        return 1
-    if ns.log and ns.build:
-        sys.stdout.write(body.decode(errors="replace"))
-        return 0
-    builds = json.loads(body)
-    rows = [builds] if ns.build else builds
-    print(f"{'BUILD ID':<14}{'REPOSITORY':<24}{'COMMIT':<14}{'TAGS':<20}{'STATUS':<11}{'STARTED':<21}DURATION")
-    for b in rows:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b["started"])) if b["started"] else "-"
-        took = f"{b['finished'] - b['started']:.1f}s" if b["finished"] and b["started"] else "-"
-        print(f"{b['id'][:12]:<14}{b['repository']:<24}{b['commit'][:12]:<14}"
-              f"{','.join(b['tags']):<20}{b['status']:<11}{started:<21}{took}")
-    if ns.build and builds.get("error"):
-        print(f"error: {builds['error']}")
-    return 0
-
-
-def _config_auth(registry: str) -> dict[str, str]:
-    """Basic credentials ``docker login`` stored for ``registry`` (DOCKER_CONFIG), if any."""
-    import json
-    import os
-
-    path = os.path.join(os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"), "config.json")
-    try:
-        with open(path) as f:
-            auth = json.load(f)["auths"][registry]["auth"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return {"Authorization": f"Basic {auth}"}
-
-
 def main(argv: list[str] | None = None) -> int:
     ns = parse_args(sys.argv[1:] if argv is None else argv)
     if ns.command == "gc":
         return run_gc(ns)
-    if ns.command == "builds":
-        return run_builds(ns)
     logging.basicConfig(level=getattr(logging, ns.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -93,3 +93,15 @@ def pytest_generate_tests(metafunc):
     clients = alias.clients_for(metafunc.module.__name__, metafunc.function.__name__, os.environ)
     if clients != ["docker"]:
         metafunc.parametrize("docker_cli", clients, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="module")
+def hako_registry():
+    """A ``hako registry serve`` on loopback (no auth) shared by a test module."""
+    from tests.registry_harness import HakoRegistry
+
+    reg = HakoRegistry()
+    try:
+        yield reg.start()
+    finally:
+        reg.cleanup()

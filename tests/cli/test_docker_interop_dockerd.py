@@ -14,7 +14,6 @@ import uuid
 import pytest
 
 from tests.daemon_harness import docker, out
-from tests.registry_harness import HakoRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +34,6 @@ def ref_docker():
         ref.cleanup()
 
 
-@pytest.fixture(scope="module")
-def registry():
-    reg = HakoRegistry()
-    try:
-        yield reg.start()
-    finally:
-        reg.cleanup()
-
 
 def ref_cli(ref, docker_cli, *args, check=True):
     env = dict(os.environ, DOCKER_HOST=ref.host, DOCKER_CONFIG=os.path.join(ref.root, "cli"))
@@ -52,8 +43,8 @@ def ref_cli(ref, docker_cli, *args, check=True):
     return res
 
 
-def test_hakod_push_dockerd_pull_and_back(hakod, docker_cli, ref_docker, registry):
-    name = f"{registry.host}/interop/from-hako:{uuid.uuid4().hex[:6]}"
+def test_hakod_push_dockerd_pull_and_back(hakod, docker_cli, ref_docker, hako_registry):
+    name = f"{hako_registry.host}/interop/from-hako:{uuid.uuid4().hex[:6]}"
     docker(hakod, docker_cli, "tag", "busybox", name, check=True)
     try:
         docker(hakod, docker_cli, "push", name, check=True)
@@ -67,7 +58,7 @@ def test_hakod_push_dockerd_pull_and_back(hakod, docker_cli, ref_docker, registr
         assert ours.strip() == theirs.strip() and "sha256:" in ours
 
         # and back: dockerd pushes its own tag of that image, hakod pulls and runs it
-        back = f"{registry.host}/interop/from-docker:{uuid.uuid4().hex[:6]}"
+        back = f"{hako_registry.host}/interop/from-docker:{uuid.uuid4().hex[:6]}"
         ref_cli(ref_docker, docker_cli, "tag", name, back)
         ref_cli(ref_docker, docker_cli, "push", back)
         docker(hakod, docker_cli, "pull", back, check=True)

@@ -14,23 +14,14 @@ import uuid
 import pytest
 
 from tests.daemon_harness import docker
-from tests.registry_harness import HakoRegistry
 
 pytestmark = pytest.mark.integration
 HAKO = [sys.executable, "-m", "hako.cli"]
 
 
-@pytest.fixture(scope="module")
-def registry():
-    reg = HakoRegistry()
-    try:
-        yield reg.start()
-    finally:
-        reg.cleanup()
-
 
 @pytest.fixture
-def big_image(hakod, registry):
+def big_image(hakod, hako_registry):
     """An image with a 24 MiB random layer (so bytes visibly move), tagged for the registry."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
@@ -38,7 +29,7 @@ def big_image(hakod, registry):
         info = tarfile.TarInfo("blob")
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))
-    name = f"{registry.host}/progress/big:{uuid.uuid4().hex[:6]}"
+    name = f"{hako_registry.host}/progress/big:{uuid.uuid4().hex[:6]}"
     repo, tag = name.rsplit(":", 1)
     status, body = hakod.api("POST", "/images/create", raw=buf.getvalue(), timeout=120,
                              query={"fromSrc": "-", "repo": repo, "tag": tag})

@@ -79,20 +79,12 @@ def test_login_push_search_pull_logout(hakod, fresh_hakod, secured):
         assert secured.host not in json.load(f).get("auths", {})
 
 
-@pytest.fixture
-def registry():
-    reg = HakoRegistry()
-    try:
-        yield reg.start()
-    finally:
-        reg.cleanup()
 
-
-def test_skopeo_copies_in_and_out(hakod, fresh_hakod, docker_cli, registry, tmp_path):
+def test_skopeo_copies_in_and_out(hakod, fresh_hakod, docker_cli, hako_registry, tmp_path):
     skopeo = shutil.which("skopeo")
     if skopeo is None:
         pytest.fail("skopeo is not installed (make install adds it)")
-    name = f"{registry.host}/sk/bb-{uuid.uuid4().hex[:6]}"
+    name = f"{hako_registry.host}/sk/bb-{uuid.uuid4().hex[:6]}"
     docker(hakod, docker_cli, "tag", "busybox", f"{name}:a", check=True)
     try:
         pushed = out(docker(hakod, docker_cli, "push", f"{name}:a", check=True))

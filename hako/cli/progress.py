@@ -61,7 +61,7 @@ def render_progress(chunks: Iterable[bytes], out: TextIO, quiet: bool = False) -
 
 # statuses after which a layer's bytes are all there (its bar, if it had one, is full)
 _DONE = {"Pull complete", "Download complete", "Already exists", "Pushed", "Layer already exists",
-         "Mounted from", "Loading layer"}
+         "Mounted from"}  # not "Loading layer": load reports its bytes under that status
 
 
 def _render_live(chunks: Iterable[bytes], out: TextIO) -> list[dict]:

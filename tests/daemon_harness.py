@@ -191,6 +191,7 @@ def sweep_stale_roots(base: str = "/tmp") -> list[str]:
             _remove_cgroups("/" + os.path.relpath(top, os.path.dirname(top)))
         shutil.rmtree(root, ignore_errors=True)
         swept.append(root)
+    _sweep_orphan_cgroups()
     return swept
 
 
@@ -270,6 +271,25 @@ def _unmount_under(root: str) -> None:
             subprocess.run(["umount", "-l", t], capture_output=True)
 
 
+def _thaw(cgroup_dir: str) -> None:
+    for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+        try:
+            Path(cgroup_dir, name).write_text(value)
+        except OSError:
+            pass
+
+
+def _sweep_orphan_cgroups() -> None:
+    """Test cgroups (``/hako-test-<pytest pid>-<root>``) of runs whose process is gone, even
+    when their root directory was already removed."""
+    import glob
+
+    for top in glob.glob("/sys/fs/cgroup/*/hako-test-*-*"):
+        pid = os.path.basename(top).split("-")[2]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _remove_cgroups("/" + os.path.basename(top))
+
+
 def _remove_cgroups(parent: str) -> None:
     base = "/sys/fs/cgroup"
     if not os.path.isdir(base):
@@ -279,6 +299,7 @@ def _remove_cgroups(parent: str) -> None:
         if not os.path.isdir(top):
             continue
         for dirpath, dirs, _ in sorted(os.walk(top), key=lambda x: len(x[0]), reverse=True):
+            _thaw(dirpath)  # a paused container's processes ignore SIGKILL until thawed
             procs = os.path.join(dirpath, "cgroup.procs")
             try:
                 for pid in Path(procs).read_text().split():

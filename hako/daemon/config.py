@@ -56,6 +56,7 @@ class DaemonConfig:
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt KEY=VALUE
     userns_remap: str = ""  # --userns-remap: default, USER[:GROUP] or UID[:GID]
     remap: Any = None  # its resolved hako.daemon.userns.Remap (set by load)
+    rootless: bool = False  # a user's hakod in its own namespaces (hako.daemon.rootless)
 
     def registry_options(self):
         """The image layer's registry settings (validated)."""
@@ -79,6 +80,7 @@ class DaemonConfig:
             mtu=int(self.mtu or 0), ip_forward=self.ip_forward,
             iptables=self.iptables, icc=self.icc, userland_proxy=self.userland_proxy,
             firewall_backend=self.firewall_backend,
+            port_forwarder=os.path.join(self.exec_root, "slirp4netns.sock") if self.rootless else "",
             default_address_pools=tuple(tuple(p) for p in self.default_address_pools))
 
     @property
@@ -181,17 +183,21 @@ _FILE_KEYS = {
 }
 
 
-def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
+def load(flags: dict[str, object], config_file: str | None, rootless: bool = False) -> DaemonConfig:
     """Merge explicitly given flags with the config file, like dockerd.
 
     Args:
         flags: field name → value, only for flags given on the command line.
-        config_file: path of a JSON file with daemon.json keys, or None.
+        config_file: path of a JSON file with daemon.json keys, or None for the default
+            (``/etc/hako/daemon.json``; rootless: ``$XDG_CONFIG_HOME/hako/daemon.json``).
+        rootless: inside a rootless hakod's namespaces: its defaults for roots and socket.
 
     Raises:
         InvalidArgument: unreadable file, unknown key, or a directive given both ways.
     """
     values: dict[str, object] = {}
+    if config_file is None:
+        config_file = _default_config_file(rootless)
     if config_file and os.path.exists(config_file):
         try:
             with open(config_file) as f:
@@ -214,6 +220,12 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
                 value = tuple((p["base"], int(p["size"])) for p in value)
             values[_FILE_KEYS[key]] = value
     values.update(flags)
+    if rootless:
+        from hako.daemon import rootless as rootlessmod
+
+        values = {**rootlessmod.defaults(), **values, "rootless": True}
+        if values.get("userns_remap"):
+            raise InvalidArgument("--userns-remap is not supported by rootless hakod")
     for key in ("hosts", "insecure_registries", "registry_mirrors"):
         if key in values:
             values[key] = tuple(values[key])  # type: ignore[arg-type]
@@ -228,6 +240,13 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
         userns.probe_idmap(config.data_root, remap)
         config = replace(config, remap=remap)
     return config
+
+
+def _default_config_file(rootless: bool) -> str:
+    if not rootless:
+        return "/etc/hako/daemon.json"
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "hako", "daemon.json")
 
 
 def _check_log_config(config: DaemonConfig) -> None:

@@ -166,9 +166,10 @@ class ContainerService:
         logconfig.validate(host_config["LogConfig"])
         warnings = createpolicy.validate_host_config(host_config)
         security.check(host_config)
-        from hako.daemon import userns
+        from hako.daemon import rootless, userns
 
         userns.check_create(self.config.remap, host_config)
+        rootless.check_resources(self.config, host_config)
         netsetup.check_create(body, host_config)
         # docker-py sends ``runtime=`` as a top-level Runtime; Docker ignores it but its
         # default runtime is runc, so honouring it gives what such clients expect.

@@ -31,7 +31,8 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--data-root", dest="data_root")
     p.add_argument("--exec-root", dest="exec_root")
     p.add_argument("-p", "--pidfile", dest="pidfile")
-    p.add_argument("--config-file", dest="config_file", default="/etc/hako/daemon.json")
+    p.add_argument("--config-file", dest="config_file", default=None,
+                   help="default /etc/hako/daemon.json (rootless: ~/.config/hako/daemon.json)")
     p.add_argument("-l", "--log-level", dest="log_level",
                    choices=["debug", "info", "warn", "error", "fatal"])
     p.add_argument("-D", "--debug", dest="debug", action="store_true", default=None)
@@ -275,9 +276,19 @@ async def _watchdog(manager: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     from hako.daemon import config as configmod
 
+    from hako.daemon import rootless
+
+    args = sys.argv[1:] if argv is None else argv
     try:
-        flags, config_file = parse_args(sys.argv[1:] if argv is None else argv)
-        config = configmod.load(flags, config_file)
+        flags, config_file = parse_args(args)
+        if rootless.wanted():  # a user's hakod: served by a child in namespaces of its own
+            return rootless.launch(args)
+        if os.environ.get(rootless.ENV):
+            rootless.enter()
+        config = configmod.load(flags, config_file, rootless=rootless.entered())
+        if config.rootless:
+            os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
+            rootless.bind_resolv_conf(config.exec_root)
     except EngineError as exc:
         sys.stderr.write(f"hakod: {exc}\n")
         return 1

@@ -55,6 +55,9 @@ def update(svc: Any, c: Container, body: dict[str, Any]) -> list[str]:
             raise Conflict("Restart policy cannot be updated because AutoRemove is enabled for the container")
         hc["RestartPolicy"] = {"Name": policy["Name"], "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
     warnings = createpolicy.validate_host_config(hc)
+    from hako.daemon import rootless
+
+    rootless.check_resources(svc.config, hc)
     if c.state.running:
         _apply_cgroup(svc, c, hc)
     c.host_config = hc

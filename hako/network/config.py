@@ -35,6 +35,7 @@ class NetworkConfig:
     userland_proxy: bool = True  # --userland-proxy
     firewall_backend: str = "auto"  # --firewall-backend (hako): auto (nft, else iptables), nft, iptables
     default_address_pools: tuple[tuple[str, int], ...] = ()  # --default-address-pool base=,size=
+    port_forwarder: str = ""  # rootless: slirp4netns's API socket, forwarding host ports in
 
     @property
     def bridge_device(self) -> str:

@@ -36,6 +36,7 @@ from hako.errors import InvalidArgument, NotFound
 from hako.linux import netlink
 from hako.errors import Internal
 from hako.network import portmap
+from hako.network import slirp
 from hako.network.proxy import Forward, UserlandProxy, bind, ipv6_listenable
 from hako.network.config import NetworkConfig
 from hako.network.filtering import Firewall, RuleSpec
@@ -109,6 +110,7 @@ class NetworkService:
         self.firewall = Firewall(config.firewall_backend if config.iptables else "none")
         self._ports: dict[str, list[tuple[str, int, str, str, int]]] = {}
         self._forwards: dict[str, list[Forward]] = {}
+        self._hostfwd: dict[str, list[int]] = {}
         self._links: dict[str, list[tuple[str, str, str, int]]] = {}
         self._dns: dict[str, Any] = {}
         self.proxy = UserlandProxy(forward=config.userland_proxy)
@@ -412,6 +414,7 @@ class NetworkService:
             Nothing stays bound when one fails.
         """
         made: list[Forward] = []
+        hostfwd: list[int] = []  # rootless: slirp4netns's forwards from the host
         result: dict[str, list[dict[str, str]]] = {}
         ours = {(f.host_ip, f.host_port, f.proto) for fs in self._forwards.values() for f in fs}
         try:
@@ -421,22 +424,30 @@ class NetworkService:
                     raise InvalidArgument(f"publishing {proto} ports is not supported by hako")
                 for b in items:
                     ips = [b["HostIp"]] if b.get("HostIp") else ["0.0.0.0"] + (["::"] if ipv6_listenable() else [])
+                    inner = self._netns_ips(ips)
 
-                    def try_bind(hp: int, ips: list[str] = ips, proto: str = proto) -> list[Any]:
+                    def try_bind(hp: int, ips: list[str] = inner, proto: str = proto) -> list[Any]:
                         return self._bind_all(ips, hp, proto, ours, endpoint_name)
 
                     hp, socks = self.allocator.choose(b.get("HostPort") or "", proto, try_bind)
                     fwds = [Forward(ip, hp, proto, ep.ip6 if ":" in ip and ep.ip6 else ep.ip, port, sock)
-                            for ip, sock in zip(ips, socks)]
+                            for ip, sock in zip(inner, socks)]
                     made += fwds
-                    for fwd in fwds:
+                    for fwd, shown in zip(fwds, ips):
                         ours.add((fwd.host_ip, hp, proto))
                         self.proxy.add(fwd)
-                        result.setdefault(key, []).append({"HostIp": fwd.host_ip, "HostPort": str(hp)})
+                        result.setdefault(key, []).append({"HostIp": shown, "HostPort": str(hp)})
+                        if self.config.port_forwarder and ":" not in shown:
+                            hostfwd.append(slirp.add(self.config.port_forwarder, shown, hp, proto,
+                                                     endpoint_name))
         except BaseException:
             for fwd in made:
                 self.proxy.remove(fwd)
+            for rule in hostfwd:
+                slirp.remove(self.config.port_forwarder, rule)
             raise
+        if hostfwd:
+            self._hostfwd[cid] = hostfwd
         if made:
             self._forwards[cid] = made
             self._ports[cid] = [(f.host_ip, f.host_port, f.proto, f.target_ip, f.target_port) for f in made]
@@ -465,9 +476,19 @@ class NetworkService:
             raise
         return socks
 
+    def _netns_ips(self, ips: list[str]) -> list[str]:
+        """Where a port is bound in our netns: as asked, except that a rootless hakod's
+        netns listens on all its IPv4 addresses (slirp4netns comes in on the tap device)
+        and the host side keeps the asked address."""
+        if not self.config.port_forwarder:
+            return ips
+        return ["0.0.0.0" if ":" not in ip else ip for ip in ips]
+
     def unpublish(self, cid: str) -> None:
         for fwd in self._forwards.pop(cid, []):
             self.proxy.remove(fwd)
+        for rule in self._hostfwd.pop(cid, []):
+            slirp.remove(self.config.port_forwarder, rule)
         links = self._links.pop(cid, None)
         if self._ports.pop(cid, None) or (links and not self.config.icc):
             self.rebuild_firewall()

@@ -119,7 +119,6 @@ def _spawn_in_userns(ctx, child_main: Callable, ns: dict, spec: dict) -> int:
     from hako.linux import syscalls
     from hako.runtime import sync
     from hako.runtime.namespaces import enter
-    from hako.runtime.validate import id_map_text
 
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     user = ns["user"]
@@ -153,10 +152,11 @@ def _spawn_in_userns(ctx, child_main: Callable, ns: dict, spec: dict) -> int:
     try:
         msg = sync.recv(ctx.sock, READY_TIMEOUT)
         if msg["type"] == "userns":
+            from hako.linux import idmaps
+
             linux = spec.get("linux") or {}
-            for name, key in (("uid_map", "uidMappings"), ("gid_map", "gidMappings")):
-                with open(f"/proc/{first}/{name}", "wb", buffering=0) as f:
-                    f.write(id_map_text(linux[key]))
+            idmaps.write(first, *([(m["containerID"], m["hostID"], m["size"]) for m in linux[key]]
+                                  for key in ("uidMappings", "gidMappings")))
             sync.send(ctx.sock, "mapped")
             msg = sync.recv(ctx.sock, READY_TIMEOUT)
         if msg["type"] == sync.ERROR:
@@ -164,7 +164,7 @@ def _spawn_in_userns(ctx, child_main: Callable, ns: dict, spec: dict) -> int:
         if msg["type"] != "init":
             raise RuntimeFailed(f"unexpected sync message {msg['type']!r}")
         return int(msg["pid"])
-    except (sync.SyncError, TimeoutError, OSError) as exc:
+    except (sync.SyncError, TimeoutError, OSError, InvalidArgument) as exc:
         _kill_and_reap(first)
         raise RuntimeFailed(f"unable to start container process: {exc}") from exc
     finally:

@@ -43,7 +43,8 @@ def new_manager(cgroups_path: str, container_id: str, root: str = DEFAULT_ROOT) 
         root: where the cgroup filesystems are mounted (injectable for tests).
 
     Returns:
-        A ``CgroupV2Manager`` on pure v2 hosts, else a ``CgroupV1Manager``. Nothing on disk
+        A ``CgroupV2Manager`` on pure v2 hosts, else a ``CgroupV1Manager``; a
+        ``NoCgroupManager`` in a user namespace without a delegated cgroup. Nothing on disk
         is touched until ``apply`` or ``set``.
 
     Raises:
@@ -53,6 +54,10 @@ def new_manager(cgroups_path: str, container_id: str, root: str = DEFAULT_ROOT) 
     path = cgroups_path or default_path(container_id)
     if ":" in path:
         raise Unsupported(f"systemd cgroup paths are not supported: {path!r}")
+    from hako.runtime.cgroups import none
+
+    if none.unavailable(root):
+        return none.NoCgroupManager(path)
     if is_v2(root):
         from hako.runtime.cgroups.v2 import CgroupV2Manager
 

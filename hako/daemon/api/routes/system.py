@@ -104,9 +104,15 @@ def cgroup_features(root: str = "/sys/fs/cgroup") -> dict[str, bool]:
 
 
 def _userns_option(cfg) -> list[str]:
-    from hako.daemon import userns
+    from hako.daemon import rootless, userns
 
-    return userns.info_options(cfg.remap)
+    return userns.info_options(cfg.remap) + rootless.info_options(cfg)
+
+
+def _rootless_fields(cfg) -> dict:
+    from hako.daemon import rootless
+
+    return rootless.info_fields(cfg)
 
 
 def _init_binary(cfg) -> str:
@@ -166,7 +172,7 @@ async def info(req: Request) -> JSONResponse:
         "LiveRestoreEnabled": bool(cfg.live_restore), "Isolation": "", "InitBinary": _init_binary(cfg),
         "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": security.info_options() + _userns_option(cfg),
-        "Warnings": None,
+        "Warnings": None, **_rootless_fields(cfg),
     })
 
 

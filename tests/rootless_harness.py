@@ -142,8 +142,9 @@ class DevicesOpened:
 
 
 class RootlessHakod:
-    def __init__(self, user: RootlessUser, log_dir: str) -> None:
+    def __init__(self, user: RootlessUser, log_dir: str, extra_args: tuple[str, ...] = ()) -> None:
         self.user = user
+        self.extra_args = extra_args
         self.socket = os.path.join(user.run_dir, "hako.sock")
         self.host = "unix://" + self.socket
         self.log_path = os.path.join(log_dir, f"hakod-{user.name}.log")
@@ -151,7 +152,7 @@ class RootlessHakod:
 
     def start(self, timeout: float = 30.0) -> "RootlessHakod":
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.user.argv("hakod", "--log-level", "debug"),
+            self.proc = subprocess.Popen(self.user.argv("hakod", "--log-level", "debug", *self.extra_args),
                                          stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          cwd="/")
         deadline = time.monotonic() + timeout

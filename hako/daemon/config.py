@@ -57,6 +57,7 @@ class DaemonConfig:
     userns_remap: str = ""  # --userns-remap: default, USER[:GROUP] or UID[:GID]
     remap: Any = None  # its resolved hako.daemon.userns.Remap (set by load)
     rootless: bool = False  # a user's hakod in its own namespaces (hako.daemon.rootless)
+    storage_driver: str = ""  # --storage-driver: overlay2 or fuse-overlayfs ("": overlay2, rootless: probed)
 
     def registry_options(self):
         """The image layer's registry settings (validated)."""
@@ -180,6 +181,7 @@ _FILE_KEYS = {
     "log-driver": "log_driver",
     "log-opts": "log_opts",
     "userns-remap": "userns_remap",
+    "storage-driver": "storage_driver",
 }
 
 

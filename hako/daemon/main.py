@@ -41,6 +41,10 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("--cgroup-parent", dest="cgroup_parent")
     p.add_argument("--init-path", dest="init_path")
     p.add_argument("--userns-remap", dest="userns_remap")
+    p.add_argument("-s", "--storage-driver", dest="storage_driver",
+                   choices=["overlay2", "fuse-overlayfs"],
+                   help="overlay2 (kernel overlayfs) or fuse-overlayfs (rootless default where "
+                        "the kernel refuses overlay in a user namespace)")
     p.add_argument("-b", "--bridge", dest="bridge_name")
     p.add_argument("--bip", dest="bridge_cidr")
     p.add_argument("--bridge-name", dest="default_bridge_name",
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.rootless:
             os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
             rootless.bind_resolv_conf(config.exec_root)
+        rootless.choose_storage(config)
     except EngineError as exc:
         sys.stderr.write(f"hakod: {exc}\n")
         return 1

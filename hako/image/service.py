@@ -107,7 +107,11 @@ class ImageService:
     @property
     def driver_name(self) -> str:
         """Docker's GraphDriver name for this store."""
-        return "overlay2" if getattr(self.sn, "whiteout_format", "") == "overlay" else "vfs"
+        if getattr(self.sn, "whiteout_format", "") != "overlay":
+            return "vfs"
+        from hako.store.mount import fuse_overlayfs
+
+        return "fuse-overlayfs" if fuse_overlayfs() else "overlay2"
 
     def close(self) -> None:
         self.meta.close()

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from hako.store.diff import OPAQUE, OPAQUE_XATTR, WHITEOUT_PREFIX
+from hako.support import untar
+from hako.support.untar import USER_OPAQUE_XATTR
 
 
 class Kind(enum.IntEnum):
@@ -68,10 +70,13 @@ def _is_whiteout_dev(st: os.stat_result) -> bool:
 
 
 def _is_opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+    for name in (OPAQUE_XATTR, USER_OPAQUE_XATTR):  # the second: rootless (userxattr)
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def overlay_changes(upper: str, lowers: Sequence[str]) -> list[Change]:
@@ -164,7 +169,7 @@ def _xattrs(path: str) -> dict[str, str]:
     except OSError:
         return out
     for name in names:
-        if name.startswith("trusted.overlay.") or name == "system.nfs4_acl":
+        if name.startswith(untar.OVERLAY_XATTR_PREFIXES) or name == "system.nfs4_acl":
             continue
         try:
             out[name] = os.getxattr(path, name, follow_symlinks=False).decode(

@@ -25,6 +25,18 @@ from hako.linux import mount as _linux
 
 _DATA_MAX = 3500
 _PATH_KEYS = ("lowerdir", "upperdir", "workdir")
+_fuse_helper = ""  # fuse-overlayfs's path once ``use_fuse_overlayfs`` chose it
+
+
+def use_fuse_overlayfs(path: str) -> None:
+    """Mount every overlay with fuse-overlayfs (``path``): where the kernel refuses overlay in
+    a user namespace, or ``--storage-driver fuse-overlayfs``. Same layout on disk."""
+    global _fuse_helper
+    _fuse_helper = path
+
+
+def fuse_overlayfs() -> str:
+    return _fuse_helper
 
 
 class Mount(_linux.Mount):
@@ -47,6 +59,12 @@ class Mount(_linux.Mount):
             OSError / Internal: the kernel or mount(8) refused.
         """
         dest = target or self.target
+        if self.type == "overlay" and _fuse_helper:
+            _mount_fuse(self, dest)
+            return
+        if self.type == "overlay" and _in_userns() and "userxattr" not in self.options:
+            # overlay's own xattrs are user.overlay.* where trusted.* is out of reach
+            self = self._replace(options=self.options + ("userxattr",))
         if self.type == "overlay" and len(",".join(self.options)) > _DATA_MAX:
             _mount_overlay_relative(self, dest)
             return
@@ -71,6 +89,28 @@ def _mount_overlay_relative(m: Mount, where: str) -> None:
     )
     if proc.returncode != 0:
         raise Internal(f"mount overlay on {where}: {proc.stderr.strip()}")
+
+
+_userns: list[bool] = []
+
+
+def _in_userns() -> bool:
+    """Not root of the host (a rootless hakod): overlay needs ``userxattr`` (Linux 5.11)."""
+    if not _userns:
+        from hako.linux.idmaps import privileged
+
+        _userns.append(not privileged())
+    return _userns[0]
+
+
+def _mount_fuse(m: Mount, where: str) -> None:
+    """fuse-overlayfs with the overlay's own options; it daemonizes once mounted and exits
+    when the mount is unmounted."""
+    opts = [o for o in m.options if o.partition("=")[0] in _PATH_KEYS or o in ("ro",)]
+    proc = subprocess.run([_fuse_helper, "-o", ",".join(opts), where],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Internal(f"fuse-overlayfs on {where}: {proc.stderr.strip() or proc.returncode}")
 
 
 def mount_all(mounts: Sequence[_linux.Mount], target: str) -> None:

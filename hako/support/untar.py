@@ -52,6 +52,10 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
 META_PREFIX = ".wh..wh."
 OPAQUE_XATTR = "trusted.overlay.opaque"
+# in a user namespace (rootless) trusted.* is out of reach: overlay's ``userxattr`` mount
+# option and fuse-overlayfs read this one instead
+USER_OPAQUE_XATTR = "user.overlay.opaque"
+OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 _XATTR_PAX = "SCHILY.xattr."
 _CHUNK = 1 << 20
 
@@ -397,7 +401,10 @@ class _Extractor:
             if self.opts.whiteouts == "overlay":
                 fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pfd)
                 try:
-                    os.setxattr(fd, OPAQUE_XATTR, b"y")
+                    try:
+                        os.setxattr(fd, OPAQUE_XATTR, b"y")
+                    except PermissionError:  # not root of the host: rootless hakod
+                        os.setxattr(fd, USER_OPAQUE_XATTR, b"y")
                 finally:
                     os.close(fd)
                 return
@@ -459,7 +466,7 @@ class _Extractor:
             if not key.startswith(_XATTR_PAX):
                 continue
             name = key[len(_XATTR_PAX):]
-            if name.startswith("trusted.overlay."):
+            if name.startswith(OVERLAY_XATTR_PREFIXES):
                 continue  # overlay's own metadata comes from whiteouts, never from a header
             try:
                 os.setxattr(target, name, value.encode("utf-8", "surrogateescape"))

@@ -59,7 +59,7 @@ def defaults() -> dict:
             "hosts": ("unix://" + os.path.join(run, "hako.sock"),)}
 
 
-def subordinate_maps() -> tuple[tuple, tuple]:
+def subordinate_maps(etc: str = "/etc") -> tuple[tuple, tuple]:
     """The user's own ids as root, then its subordinate ranges from 1 up.
 
     Raises:
@@ -80,8 +80,8 @@ def subordinate_maps() -> tuple[tuple, tuple]:
     except KeyError:
         group = str(gid)
     out = []
-    for path, own, names in (("/etc/subuid", uid, (user, str(uid))),
-                             ("/etc/subgid", gid, (user, group, str(gid)))):
+    for path, own, names in ((os.path.join(etc, "subuid"), uid, (user, str(uid))),
+                             (os.path.join(etc, "subgid"), gid, (user, group, str(gid)))):
         ranges = read_ranges(path, names)
         if not ranges:
             raise InvalidArgument(f'rootless hakod: no subordinate ids for user "{user}" in {path}: '

@@ -228,6 +228,9 @@ def load(flags: dict[str, object], config_file: str | None, rootless: bool = Fal
         values = {**rootlessmod.defaults(), **values, "rootless": True}
         if values.get("userns_remap"):
             raise InvalidArgument("--userns-remap is not supported by rootless hakod")
+        if values.get("live_restore"):
+            raise InvalidArgument("--live-restore is not supported by rootless hakod: its "
+                                  "containers live in the namespaces of the daemon that ran them")
     for key in ("hosts", "insecure_registries", "registry_mirrors"):
         if key in values:
             values[key] = tuple(values[key])  # type: ignore[arg-type]

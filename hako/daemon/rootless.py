@@ -127,6 +127,9 @@ def launch(argv: list[str]) -> int:
     exec_root = _flag(argv, "--exec-root") or defaults()["exec_root"]
     os.makedirs(exec_root, mode=0o700, exist_ok=True)
     api = os.path.join(exec_root, API_SOCKET)
+    from hako.linux import syscalls
+
+    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)  # orphaned shims and containers: ours
     to_parent_r, to_parent_w = os.pipe()
     to_child_r, to_child_w = os.pipe()
     env = dict(os.environ, **{ENV: f"{to_parent_w},{to_child_r}"})
@@ -212,22 +215,63 @@ def _stop(net: subprocess.Popen | None, api: str) -> None:
 
 
 def _supervise(child: subprocess.Popen, net: subprocess.Popen, api: str) -> int:
-    """Forward the stop signals to the daemon, wait for it, stop slirp4netns."""
+    """Forward the stop signals to the daemon and wait for it, reaping the shims and
+    containers orphaned to us meanwhile (we are their subreaper); then stop slirp4netns and
+    kill whatever the daemon left running (it was killed: nothing else can reach them)."""
     def forward(signum, _frame) -> None:
-        if child.poll() is None:
+        if child.returncode is None:
             child.send_signal(signum)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
     try:
-        while True:
+        while child.returncode is None:
             try:
-                rc = child.wait()
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
                 break
-            except InterruptedError:
-                continue
+            for proc in (child, net):
+                if pid == proc.pid:
+                    proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         _stop(net, api)
+        _kill_orphans()
+    rc = child.returncode if child.returncode is not None else 1
     return rc if rc >= 0 else 128 - rc
+
+
+def _children() -> list[int]:
+    me, out = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rpartition(")")[2].split()[1]) == me:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def _kill_orphans(timeout: float = 10.0) -> None:
+    """SIGKILL our remaining children (shims, then the container inits reparented to us as
+    each shim dies) until none is left."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = _children()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 # ------------------------------------------------------------------ the child

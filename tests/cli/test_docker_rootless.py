@@ -58,15 +58,13 @@ def rootless(request, tmp_path_factory):
     assert user.name not in open("/etc/subuid").read()
 
 
-@pytest.fixture(scope="module")
-def cli(rootless, tmp_path_factory):
-    config = str(tmp_path_factory.mktemp("docker-config"))
-
+def _cli(d: RootlessHakod, config: str):
+    """The docker CLI on ``d``'s socket, with busybox:latest imported."""
     def run(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         res = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout,
-                             env=rootless.env(config))
+                             env=d.env(config))
         if check and res.returncode:
-            raise AssertionError(f"docker {' '.join(args)}: {res.stderr}\n{rootless.read_log()}")
+            raise AssertionError(f"docker {' '.join(args)}: {res.stderr}\n{d.read_log()}")
         return res
 
     from tests.data.rootfs import make_busybox_rootfs_tar
@@ -75,6 +73,11 @@ def cli(rootless, tmp_path_factory):
         tar = make_busybox_rootfs_tar(os.path.join(tmp, "busybox.tar"))
         run("import", "-c", 'CMD ["sh"]', tar, "busybox:latest")
     return run
+
+
+@pytest.fixture(scope="module")
+def cli(rootless, tmp_path_factory):
+    return _cli(rootless, str(tmp_path_factory.mktemp("docker-config")))
 
 
 def test_defaults_and_info(rootless, cli):
@@ -174,3 +177,32 @@ def test_user_without_subuid_range_is_refused(tmp_path):
         assert not user.pids()
     finally:
         user.remove()
+
+
+def test_killed_daemon_leaves_nothing_running(tmp_path):
+    """SIGKILL of the daemon: its parent (the shims' subreaper) kills what it left behind,
+    and stops slirp4netns."""
+    if system_python_ok() or not os.path.exists(DOCKER):
+        pytest.skip(system_python_ok() or f"{DOCKER} is missing")
+    user = RootlessUser()
+    with DevicesOpened():
+        try:
+            user.create()
+            d = RootlessHakod(user, str(tmp_path)).start()
+            run = _cli(d, str(tmp_path / "config"))
+            run("run", "-d", "--name", "rl-sleeper", "-p", f"127.0.0.1:{_free_port()}:80",
+                "busybox", "sleep", "1000")
+            inner = [p for p in user.pids() if p != d.proc.pid and
+                     b"hako.daemon.main" in open(f"/proc/{p}/cmdline", "rb").read()
+                     and _ppid(p) == d.proc.pid]
+            assert len(inner) == 1, inner
+            os.kill(inner[0], 9)
+            assert d.proc.wait(30) == 137
+            poll(lambda: not user.pids(), timeout=15)
+        finally:
+            user.remove()
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])

@@ -293,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         if config.rootless:
             os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
             rootless.bind_resolv_conf(config.exec_root)
-        rootless.choose_storage(config)
+        from hako.daemon import storagedriver
+
+        storagedriver.choose(config)
     except EngineError as exc:
         sys.stderr.write(f"hakod: {exc}\n")
         return 1

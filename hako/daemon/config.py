@@ -225,7 +225,7 @@ def load(flags: dict[str, object], config_file: str | None, rootless: bool = Fal
     if rootless:
         from hako.daemon import rootless as rootlessmod
 
-        values = {**rootlessmod.defaults(), **values, "rootless": True}
+        values = {**rootlessmod.defaults(tuple(values)), **values, "rootless": True}
         if values.get("userns_remap"):
             raise InvalidArgument("--userns-remap is not supported by rootless hakod")
         if values.get("live_restore"):

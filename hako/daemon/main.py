@@ -288,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         if rootless.wanted():  # a user's hakod: served by a child in namespaces of its own
             return rootless.launch(args)
         if os.environ.get(rootless.ENV):
-            rootless.enter()
+            try:
+                rootless.enter()
+            except OSError as exc:
+                raise InvalidArgument(f"rootless hakod: {exc.strerror or exc}") from None
         config = configmod.load(flags, config_file, rootless=rootless.entered())
         if config.rootless:
             os.makedirs(config.exec_root, mode=0o700, exist_ok=True)

@@ -44,18 +44,21 @@ def wanted() -> bool:
     return os.geteuid() != 0 and not os.environ.get(ENV)
 
 
-def defaults() -> dict:
-    """Rootless dockerd's locations for the fields not given.
+def defaults(given: tuple[str, ...] = ()) -> dict:
+    """Rootless dockerd's locations for the fields not in ``given``.
 
     Raises:
-        InvalidArgument: ``XDG_RUNTIME_DIR`` is not set.
+        InvalidArgument: ``XDG_RUNTIME_DIR`` is not set and the exec root or socket is not given.
     """
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    out: dict = {"data_root": os.path.join(data, "hako")}
+    if "exec_root" in given and "hosts" in given:
+        return out
     run = os.environ.get("XDG_RUNTIME_DIR", "")
     if not run:
         raise InvalidArgument("rootless hakod needs XDG_RUNTIME_DIR: set it to a directory "
                               "the user owns (mode 0700), as rootless dockerd does")
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return {"data_root": os.path.join(data, "hako"), "exec_root": os.path.join(run, "hako"),
+    return {**out, "exec_root": os.path.join(run, "hako"),
             "hosts": ("unix://" + os.path.join(run, "hako.sock"),)}
 
 
@@ -124,7 +127,7 @@ def launch(argv: list[str]) -> int:
     if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
         raise InvalidArgument("rootless hakod: slirp4netns needs /dev/net/tun readable and writable "
                               "by the user (udev's default mode is 0666)")
-    exec_root = _flag(argv, "--exec-root") or defaults()["exec_root"]
+    exec_root = _flag(argv, "--exec-root") or defaults()["exec_root"]  # the rest: the child
     os.makedirs(exec_root, mode=0o700, exist_ok=True)
     api = os.path.join(exec_root, API_SOCKET)
     from hako.linux import syscalls
@@ -319,7 +322,11 @@ def bind_resolv_conf(exec_root: str) -> None:
 
     path = os.path.join(exec_root, "resolv.conf")
     write_bytes(path, f"nameserver {DNS_IP}\n".encode())
-    syscalls.mount(path, "/etc/resolv.conf", "", MS_BIND, "")
+    try:
+        syscalls.mount(path, "/etc/resolv.conf", "", MS_BIND, "")
+    except OSError as exc:
+        raise InvalidArgument(f"rootless hakod: cannot bind {path} over /etc/resolv.conf: "
+                              f"{exc.strerror or exc}") from None
 
 
 def api_socket(exec_root: str) -> str:

@@ -49,6 +49,7 @@ def test_defaults_follow_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     with pytest.raises(InvalidArgument, match="XDG_RUNTIME_DIR"):
         rootless.defaults()
+    assert rootless.defaults(("exec_root", "hosts")) == {"data_root": "/data/hako"}
 
 
 def test_config_load_rootless_defaults_yield_to_flags(monkeypatch, tmp_path):

@@ -162,6 +162,15 @@ def test_resource_limits_refused(cli):
     assert re.search(r"rootless hakod has no cgroups.*HostConfig\.Memory \(--memory\)", res.stderr)
     res = cli("run", "--rm", "--cpus", "0.5", "busybox", "true", check=False)
     assert res.returncode == 125 and "--cpus" in res.stderr
+    cli("run", "-d", "--name", "rl-limits", "busybox", "sleep", "1000")
+    try:
+        res = cli("update", "--memory", "64m", "rl-limits", check=False)
+        assert res.returncode == 1 and "HostConfig.Memory (--memory)" in res.stderr, res.stderr
+        res = cli("pause", "rl-limits", check=False)
+        assert res.returncode == 1 and "cgroups are not available" in res.stderr, res.stderr
+        assert cli("inspect", "-f", "{{.State.Status}}", "rl-limits").stdout == "running\n"
+    finally:
+        cli("rm", "-f", "rl-limits")
 
 
 def test_user_without_subuid_range_is_refused(tmp_path):

@@ -57,6 +57,7 @@ class DaemonConfig:
     userns_remap: str = ""  # --userns-remap: default, USER[:GROUP] or UID[:GID]
     remap: Any = None  # its resolved hako.daemon.userns.Remap (set by load)
     rootless: bool = False  # a user's hakod in its own namespaces (hako.daemon.rootless)
+    cgroup_delegated: bool = False  # rootless: the host delegated our cgroup v2 subtree
     storage_driver: str = ""  # --storage-driver: overlay2 or fuse-overlayfs ("": overlay2, rootless: probed)
 
     def registry_options(self):
@@ -226,6 +227,10 @@ def load(flags: dict[str, object], config_file: str | None, rootless: bool = Fal
         from hako.daemon import rootless as rootlessmod
 
         values = {**rootlessmod.defaults(tuple(values)), **values, "rootless": True}
+        own = rootlessmod.delegated_cgroup()
+        if own:  # containers under our delegated subtree, unless placed elsewhere
+            values = {"cgroup_parent": own.rstrip("/") + "/containers", **values,
+                      "cgroup_delegated": True}
         if values.get("userns_remap"):
             raise InvalidArgument("--userns-remap is not supported by rootless hakod")
         if values.get("live_restore"):

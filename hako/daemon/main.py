@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         if config.rootless:
             os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
             rootless.bind_resolv_conf(config.exec_root)
+            if config.cgroup_delegated:
+                rootless.adopt_cgroup(rootless.delegated_cgroup())
         from hako.daemon import storagedriver
 
         storagedriver.choose(config)

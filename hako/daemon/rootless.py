@@ -17,7 +17,8 @@ The parent forwards SIGTERM/SIGINT to the child, waits for it, stops slirp4netns
 with the child's status. Everything the child mounted goes with its mount namespace.
 Defaults as rootless dockerd: data root ``$XDG_DATA_HOME/hako`` (``~/.local/share/hako``),
 exec root ``$XDG_RUNTIME_DIR/hako``, socket ``$XDG_RUNTIME_DIR/hako.sock``. Cgroups: none
-(no delegation is used yet), so resource limits are refused (``hako.daemon.create``).
+unless the host delegated a cgroup v2 subtree to the user (``delegated_cgroup``): without
+one, resource limits are refused (``check_resources``).
 
 Layer: daemon (4). May import: errors, linux, support, daemon.userns.
 """
@@ -350,13 +351,18 @@ _CGROUP_FIELDS = (("Memory", "--memory"), ("MemorySwap", "--memory-swap"),
                   ("KernelMemory", "--kernel-memory"), ("CgroupParent", "--cgroup-parent"))
 
 
+def no_cgroups(config) -> bool:
+    """A rootless hakod on a host that delegated no cgroup to its user."""
+    return bool(getattr(config, "rootless", False)) and not getattr(config, "cgroup_delegated", False)
+
+
 def check_resources(config, hc: dict) -> None:
     """A rootless hakod without cgroups refuses limits instead of running without them.
 
     Raises:
         InvalidArgument: naming the first field (and its flag).
     """
-    if not getattr(config, "rootless", False):
+    if not no_cgroups(config):
         return
     for key, flag in _CGROUP_FIELDS:
         value = hc.get(key)
@@ -373,8 +379,8 @@ def _no_cgroups(what: str) -> str:
 
 
 def info_fields(config) -> dict:
-    """``GET /info`` of a rootless hakod: no cgroup driver, the ``rootless`` option."""
-    if not getattr(config, "rootless", False):
+    """``GET /info`` of a rootless hakod without cgroups: no cgroup driver, no limits."""
+    if not no_cgroups(config):
         return {}
     return {"CgroupDriver": "none", "MemoryLimit": False, "SwapLimit": False,
             "CpuCfsPeriod": False, "CpuCfsQuota": False, "CPUShares": False, "CPUSet": False,
@@ -384,3 +390,49 @@ def info_fields(config) -> dict:
 def info_options(config) -> list[str]:
     return ["name=rootless"] if getattr(config, "rootless", False) else []
 
+
+
+# ------------------------------------------------------------------ delegated cgroup v2
+
+def delegated_cgroup(root: str = "/sys/fs/cgroup", proc: str = "/proc/self/cgroup") -> str:
+    """Our own cgroup v2 path when the host delegated it to the user (systemd's
+    ``Delegate=yes``: the directory, its ``cgroup.procs`` and ``cgroup.subtree_control`` are
+    ours to write), else "" (cgroup v1, or nothing delegated)."""
+    if not os.path.exists(os.path.join(root, "cgroup.controllers")):
+        return ""
+    try:
+        with open(proc) as f:
+            own = next((line[3:].strip() for line in f if line.startswith("0::")), "")
+    except OSError:
+        return ""
+    if own in ("", "/"):
+        return ""
+    path = os.path.join(root, own.lstrip("/"))
+    if all(os.access(p, os.W_OK) for p in (path, os.path.join(path, "cgroup.procs"),
+                                           os.path.join(path, "cgroup.subtree_control"))):
+        return own
+    return ""
+
+
+def adopt_cgroup(own: str, root: str = "/sys/fs/cgroup") -> None:
+    """Move every process of the delegated cgroup (this daemon, its launcher, slirp4netns)
+    into a ``daemon`` leaf under it, so that it may enable controllers for the containers'
+    ``<own>/containers/<id>`` (cgroup v2 has no processes in inner nodes).
+
+    Raises:
+        InvalidArgument: a process could not be moved (the kernel's reason).
+    """
+    top = os.path.join(root, own.lstrip("/"))
+    leaf = os.path.join(top, "daemon")
+    os.makedirs(leaf, exist_ok=True)
+    with open(os.path.join(top, "cgroup.procs")) as f:
+        pids = f.read().split()
+    for pid in pids:
+        try:
+            with open(os.path.join(leaf, "cgroup.procs"), "a") as f:  # one pid a write
+                f.write(pid + "\n")
+        except ProcessLookupError:
+            continue
+        except OSError as exc:
+            raise InvalidArgument(f"rootless hakod: cannot move pid {pid} into {leaf}: "
+                                  f"{exc.strerror or exc}") from None

@@ -204,3 +204,60 @@ def test_overlay_in_a_user_namespace_uses_userxattr_and_fuse_keeps_the_paths(mon
     finally:
         smount.use_fuse_overlayfs("")
     assert runs == [["/usr/bin/fuse-overlayfs", "-o", "workdir=/w,upperdir=/u,lowerdir=/a:/b", "/t"]]
+
+
+def _fake_v2(tmp_path, own: str, writable: set[str]):
+    root = tmp_path / "cg"
+    (root / own.strip("/")).mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    for name in ("cgroup.procs", "cgroup.subtree_control"):
+        (root / own.strip("/") / name).write_text("")
+    proc = tmp_path / "cgroup"
+    proc.write_text(f"0::{own}\n")
+
+    def access(path, mode, _real=os.access):
+        return any(str(path).startswith(str(root / w.strip("/"))) for w in writable)
+    return str(root), str(proc), access
+
+
+def test_delegated_cgroup_is_our_own_v2_cgroup_when_writable(tmp_path, monkeypatch):
+    own = "/user.slice/user-1000.slice/user@1000.service/app.slice/hako.service"
+    root, proc, access = _fake_v2(tmp_path, own, {own})
+    monkeypatch.setattr(os, "access", access)
+    assert rootless.delegated_cgroup(root, proc) == own
+    root, proc, access = _fake_v2(tmp_path / "b", own, set())  # nothing delegated
+    monkeypatch.setattr(os, "access", access)
+    assert rootless.delegated_cgroup(root, proc) == ""
+    assert rootless.delegated_cgroup(str(tmp_path / "v1-has-no-controllers-file"), proc) == ""
+
+
+def test_adopt_cgroup_moves_our_processes_into_a_leaf(tmp_path):
+    own = "/u/hako.service"
+    root, _, _ = _fake_v2(tmp_path, own, set())
+    (tmp_path / "cg" / "u" / "hako.service" / "cgroup.procs").write_text("10\n11\n")
+    rootless.adopt_cgroup(own, root)
+    assert (tmp_path / "cg" / "u" / "hako.service" / "daemon" / "cgroup.procs").read_text() == "10\n11\n"
+
+
+def test_runtime_uses_cgroups_only_where_a_subtree_is_delegated(tmp_path, monkeypatch):
+    from hako.linux import idmaps
+    from hako.runtime.cgroups import none
+    from hako.runtime.cgroups.detect import new_manager
+
+    own = "/u/hako.service"
+    root, _, access = _fake_v2(tmp_path, own, {own})
+    monkeypatch.setattr(idmaps, "privileged", lambda: False)
+    monkeypatch.setattr(os, "access", access)
+    assert not none.unavailable(root, own + "/containers/abc")
+    assert none.unavailable(root, "/hako/abc")  # the root is not ours
+    assert isinstance(new_manager("/hako/abc", "abc", root=root), none.NoCgroupManager)
+    assert not isinstance(new_manager(own + "/containers/abc", "abc", root=root), none.NoCgroupManager)
+    monkeypatch.setattr(idmaps, "privileged", lambda: True)
+    assert not none.unavailable(root, "/hako/abc")
+
+
+def test_a_delegated_cgroup_lifts_the_refusals():
+    cfg = configmod.DaemonConfig(rootless=True, cgroup_delegated=True)
+    rootless.check_resources(cfg, {"Memory": 64 << 20})
+    assert rootless.info_fields(cfg) == {}
+    assert rootless.info_options(cfg) == ["name=rootless"]

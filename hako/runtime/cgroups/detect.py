@@ -56,7 +56,7 @@ def new_manager(cgroups_path: str, container_id: str, root: str = DEFAULT_ROOT) 
         raise Unsupported(f"systemd cgroup paths are not supported: {path!r}")
     from hako.runtime.cgroups import none
 
-    if none.unavailable(root):
+    if none.unavailable(root, path):
         return none.NoCgroupManager(path)
     if is_v2(root):
         from hako.runtime.cgroups.v2 import CgroupV2Manager

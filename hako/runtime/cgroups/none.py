@@ -69,14 +69,21 @@ class NoCgroupManager:
         raise Unsupported(f"{REASON}: no usage counters")
 
 
-def unavailable(root: str) -> bool:
-    """True in a user namespace (not root of the host's) where ``root``'s hierarchies are not
-    writable: no delegation."""
+def unavailable(root: str, path: str) -> bool:
+    """True in a user namespace (not root of the host's) where the container's cgroup cannot
+    be made: on cgroup v2, the nearest existing ancestor of ``path`` is not writable (no
+    subtree was delegated there); on v1, the hierarchies are not writable (v1 has no
+    delegation)."""
     import os
 
     from hako.linux.idmaps import privileged
 
     if privileged():
         return False
-    probe = root if os.path.exists(os.path.join(root, "cgroup.controllers")) else os.path.join(root, "pids")
-    return not os.access(probe, os.W_OK)
+    if not os.path.exists(os.path.join(root, "cgroup.controllers")):
+        return not os.access(os.path.join(root, "pids"), os.W_OK)
+    top = os.path.normpath(root)
+    probe = os.path.normpath(os.path.join(top, path.strip("/")))
+    while probe != top and not os.path.isdir(probe):
+        probe = os.path.dirname(probe)
+    return probe == top or not os.access(probe, os.W_OK)

@@ -170,6 +170,20 @@ class RootlessHakod:
             time.sleep(0.05)
         raise RuntimeError(f"rootless hakod did not answer in {timeout}s:\n{self.read_log()}")
 
+    def inner_pid(self) -> int:
+        """The daemon proper: the launcher's child running hako.daemon.main."""
+        for pid in self.user.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rpartition(")")[2].split()[1])
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if ppid == self.proc.pid and b"hako.daemon.main" in cmd:
+                return pid
+        raise AssertionError("no inner hakod process")
+
     def read_log(self) -> str:
         try:
             return Path(self.log_path).read_text(errors="replace")[-5000:]

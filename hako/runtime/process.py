@@ -275,6 +275,10 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         mgr = cgroup_manager(c.cgroups_path, c.id, log)
         from hako.runtime.init import run_init
 
+        if "mount" not in ns:  # its mounts are made in ours: find them to undo them
+            from hako.runtime import hostns
+
+            before = {mid for mid, _ in hostns.mounts_under(rootfs)}
         if "user" in ns:
             pid = _spawn_in_userns(ctx, run_init, ns, spec)
         else:
@@ -286,8 +290,12 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         c.pid, c.start_time = pid, proc.start_time(pid) or 0
         from hako.runtime.devices import with_default_rules
 
-        _handshake(ctx, pid, mgr, with_default_rules((spec.get("linux") or {}).get("resources")),
-                   c)
+        try:
+            _handshake(ctx, pid, mgr,
+                       with_default_rules((spec.get("linux") or {}).get("resources")), c)
+        finally:
+            if "mount" not in ns:
+                c.host_mounts = hostns.new_mounts(rootfs, before)
         os.close(ctx.fifo_fd)
         idmap.close(ctx.idmap_fds)
         if ctx.console is not None:
@@ -483,19 +491,23 @@ def exec_process(opts: ExecOptions, log: Callable[[str], None]) -> int:
     process = build_exec_process(c, opts)
     ns_fds = _open_ns_fds(c)
     ctx = InitContext(c.config, process, None, ns_fds=ns_fds, log=log)
+    if "mount" not in ns_fds:  # no mount namespace to join: its root is the init's chroot
+        ctx.root_fd = os.open(f"/proc/{c.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         prepare_seccomp(ctx, c.config, process, opts.root)
     except BaseException:
-        for fd in ns_fds.values():
-            os.close(fd)
+        for fd in [*ns_fds.values(), ctx.root_fd]:
+            if fd >= 0:
+                os.close(fd)
         raise
     if opts.console_socket:
         ctx.console = connect_console(opts.console_socket)
     if "pid" in ns_fds:
         syscalls.setns(ns_fds.pop("pid"), syscalls.CLONE_NEWPID)
     pid = _spawn(ctx, run_exec)
-    for fd in ns_fds.values():
-        os.close(fd)
+    for fd in [*ns_fds.values(), ctx.root_fd]:
+        if fd >= 0:
+            os.close(fd)
     if ctx.console is not None:
         ctx.console.close()
     try:

@@ -4,7 +4,7 @@ read-only paths.
 Layer: runtime (3). May import: errors, linux.
 
 Every function here runs in the container's init, inside its new mount namespace, and
-mutates only that namespace. Destinations are resolved inside the rootfs with symlinks
+mutates only that namespace (without one, the mounts go to the runtime's: ``hostns.py``). Destinations are resolved inside the rootfs with symlinks
 evaluated relative to it, through file descriptors (``hako.support.fsroot``), so a hostile
 image cannot redirect a mount onto the host, not even by racing a symlink swap.
 """
@@ -226,6 +226,13 @@ def pivot(rootfs: str) -> None:
     finally:
         os.close(old)
         os.close(new)
+    os.chdir("/")
+
+
+def chroot(rootfs: str) -> None:
+    """Without a mount namespace: chroot into ``rootfs`` (the host's mounts stay as they are)."""
+    os.chdir(rootfs)
+    os.chroot(".")
     os.chdir("/")
 
 

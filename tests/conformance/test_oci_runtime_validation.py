@@ -1,0 +1,133 @@
+"""OCI runtime validation: every scenario of ``ocivalidate`` (our Go program over the OCI's
+runtime-tools library, tests/conformance/ocivalidate/) against hako-runtime and runc, with
+one TAP parser for both. hako-runtime must pass every check runc passes, except the known
+differences below, each with its reason. The list is strict: a listed difference that no
+longer shows fails the test, so it is removed when fixed.
+
+The binary is built once per (runtime-tools package version, Go version, our source) into
+``.cache/ocivalidate/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SOURCE = Path(__file__).resolve().parent / "ocivalidate"
+GOPATH = "/usr/share/gocode"
+RUNTIMES = {"hako": [sys.executable, "-m", "hako.runtime.cli"], "runc": ["runc"]}
+
+# (scenario, check) → why hako-runtime does not pass a check runc passes.
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
+
+
+def _package_version(name: str) -> str:
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", name], capture_output=True,
+                         text=True)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def build() -> str:
+    """Path of the ocivalidate binary, built unless the cache has this exact one."""
+    digest = hashlib.sha256()
+    for path in sorted(SOURCE.glob("*.go")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    go = subprocess.run(["go", "version"], capture_output=True, text=True, check=True).stdout
+    version = _package_version("golang-github-opencontainers-runtime-tools-dev")
+    key = f"{version}-{hashlib.sha256(go.encode()).hexdigest()[:8]}-{digest.hexdigest()[:12]}"
+    cache = REPO / ".cache" / "ocivalidate"
+    binary = cache / key.replace("+", "_").replace("~", "_") / "ocivalidate"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        tmp = binary.with_suffix(".tmp")
+        env = dict(os.environ, GO111MODULE="off", GOPATH=GOPATH, CGO_ENABLED="0",
+                   GOCACHE=str(cache / "go-build"), GOFLAGS="")
+        subprocess.run(["go", "build", "-o", str(tmp), "."], cwd=SOURCE, env=env, check=True)
+        os.replace(tmp, binary)
+    return str(binary)
+
+
+def parse_tap(text: str) -> dict[str, bool]:
+    """check description → passed (a SKIP passes); a bail-out is one failed check.
+    A description met twice gets " #2" and so on, so keys are unique."""
+    results: dict[str, bool] = {}
+    for line in text.splitlines():
+        if line.startswith("Bail out!"):
+            results["bail out"] = False
+            continue
+        ok = line.startswith("ok ")
+        if not ok and not line.startswith("not ok "):
+            continue
+        desc = line.split(" - ", 1)[1] if " - " in line else line
+        desc = desc.split(" # SKIP", 1)[0]
+        key, n = desc, 1
+        while key in results:
+            n += 1
+            key = f"{desc} #{n}"
+        results[key] = ok
+    if not results:
+        results["the scenario printed TAP"] = False
+    return results
+
+
+def run_all(binary: str) -> dict[str, dict[tuple[str, str], bool]]:
+    """runtime → (scenario, check) → passed, every scenario of both runtimes in parallel."""
+    names = subprocess.run([binary, "list"], capture_output=True, text=True,
+                           check=True).stdout.split()
+
+    def one(job):
+        runtime, scenario = job
+        out = subprocess.run([binary, "run", scenario, *RUNTIMES[runtime]], cwd=REPO,
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=300)
+        return runtime, scenario, parse_tap(out.stdout)
+
+    results: dict[str, dict[tuple[str, str], bool]] = {name: {} for name in RUNTIMES}
+    jobs = [(runtime, name) for name in names for runtime in RUNTIMES]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for runtime, scenario, checks in pool.map(one, jobs):
+            for desc, ok in checks.items():
+                results[runtime][(scenario, desc)] = ok
+    return results
+
+
+def summary(results: dict) -> str:
+    return "; ".join(f"{name}: {sum(r.values())} ok / {sum(not v for v in r.values())} not ok"
+                     for name, r in sorted(results.items()))
+
+
+@pytest.fixture(scope="module")
+def validation():
+    for tool in ("go", "runc"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: make install brings it (APT_PKGS)")
+    if not os.path.isdir(f"{GOPATH}/src/github.com/opencontainers/runtime-tools"):
+        pytest.fail("golang-github-opencontainers-runtime-tools-dev is missing (APT_PKGS)")
+    results = run_all(build())
+    (REPO / ".cache" / "ocivalidate" / "last-run.txt").write_text(summary(results) + "\n")
+    return results
+
+
+def test_hako_runtime_passes_every_check_runc_passes(validation):
+    hako, runc = validation["hako"], validation["runc"]
+    assert len(runc) > 500, summary(validation)  # the suite really ran
+    regressions = sorted(key for key, ok in runc.items()
+                         if ok and not hako.get(key, False) and key not in KNOWN_DIFFERENCES)
+    assert not regressions, f"{summary(validation)}; hako-runtime fails: {regressions}"
+
+
+def test_known_differences_still_differ(validation):
+    hako, runc = validation["hako"], validation["runc"]
+    gone = sorted(key for key in KNOWN_DIFFERENCES
+                  if not runc.get(key, False) or hako.get(key, False))
+    assert not gone, f"no longer a difference, remove from KNOWN_DIFFERENCES: {gone}"

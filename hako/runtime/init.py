@@ -109,8 +109,13 @@ def setup_rootfs(ctx: InitContext) -> None:
 
     linux = ctx.spec.get("linux") or {}
     if "mount" in ctx.namespaces:  # else the host's "/": never touched (hostns.py)
-        rootfs.set_propagation(linux.get("rootfsPropagation", ""))
+        prop = linux.get("rootfsPropagation", "")
+        # binding from an unbindable "/" fails (runc fails there): it goes on the bind
+        late = prop if prop in ("unbindable", "runbindable") else ""
+        rootfs.set_propagation("" if late else prop)
         rootfs.bind_rootfs(ctx.rootfs)
+        if late:
+            rootfs.set_propagation(late, ctx.rootfs)
     cgroupns = "cgroup" in ctx.namespaces
     for i, entry in enumerate(ctx.spec.get("mounts") or []):
         try:

@@ -21,8 +21,9 @@ from hako.linux import syscalls
 _ST_TO_MS = ((2, mnt.MS_NOSUID), (4, mnt.MS_NODEV), (8, mnt.MS_NOEXEC))
 
 
-def set_propagation(name: str) -> None:
-    """Set the propagation of "/" in the new mount ns (default rslave, like runc).
+def set_propagation(name: str, path: str = "/") -> None:
+    """Set the propagation of ``path`` ("/" of the new mount ns by default; rslave when
+    no word is given, like runc).
 
     Raises:
         InvalidArgument: unknown propagation word.
@@ -30,7 +31,7 @@ def set_propagation(name: str) -> None:
     flag = mnt.PROPAGATION_WORDS.get(name or "rslave")
     if flag is None:
         raise InvalidArgument(f"rootfsPropagation {name!r} is not valid")
-    syscalls.mount(None, "/", None, flag)
+    syscalls.mount(None, path, None, flag)
 
 
 def bind_rootfs(rootfs: str) -> None:

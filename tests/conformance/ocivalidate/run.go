@@ -117,6 +117,9 @@ func runScenario(t *tap, name string, sc scenario, runtime []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // a mapped root must reach the rootfs
+		return err
+	}
 	g, err := generate.New("linux")
 	if err != nil {
 		return err

@@ -116,6 +116,29 @@ var scenarios = map[string]scenario{
 	"hooks_prestart_fails": {createFail: true, configure: func(g gen, _ string) {
 		g.AddPreStartHook(rspec.Hook{Path: "/bin/false"})
 	}},
+	"userns": {configure: func(g gen, _ string) {
+		g.AddOrReplaceLinuxNamespace("user", "")
+		g.AddLinuxUIDMapping(100000, 0, 65536)
+		g.AddLinuxGIDMapping(100000, 0, 65536)
+	}},
+	"namespace_path_uts": {configure: func(g gen, _ string) {
+		g.AddOrReplaceLinuxNamespace("uts", fmt.Sprintf("/proc/%d/ns/uts", os.Getpid()))
+		g.RemoveHostname()
+	}},
+	"namespace_path_wrong_type": {createFail: true, configure: func(g gen, _ string) {
+		g.AddOrReplaceLinuxNamespace("pid", "/proc/self/ns/net")
+	}},
+	"apparmor_unavailable": {createFail: !exists("/sys/kernel/security/apparmor"),
+		configure: func(g gen, _ string) { g.SetProcessApparmorProfile("ocivalidate") }},
+	"mount_label_unavailable": {createFail: !exists("/sys/fs/selinux/enforce"),
+		configure: func(g gen, _ string) { g.SetLinuxMountLabel("system_u:object_r:svirt_sandbox_file_t:s0") }},
+	"sysctl_not_namespaced": {createFail: true, configure: func(g gen, _ string) {
+		g.AddLinuxSysctl("kernel.printk", "4 4 1 7")
+	}},
+	"unknown_capability": {configure: func(g gen, _ string) {
+		caps := g.Config.Process.Capabilities // the generator itself refuses unknown names
+		caps.Bounding = append(caps.Bounding, "CAP_OCIVALIDATE_NO_SUCH")
+	}},
 	"bad_args": {createFail: true, configure: func(g gen, _ string) {
 		g.SetProcessArgs([]string{"/no/such/program"})
 	}},
@@ -147,7 +170,9 @@ func blockDevice() (int64, int64, bool) {
 	return major, minor, true
 }
 
-func hasCgroup(controller string) bool {
-	_, err := os.Stat(filepath.Join("/sys/fs/cgroup", controller))
+func hasCgroup(controller string) bool { return exists(filepath.Join("/sys/fs/cgroup", controller)) }
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
 	return err == nil
 }

@@ -333,3 +333,17 @@ def test_relative_cgroups_path_is_under_the_runtimes_own_cgroup(rt):
         rt.cmd("delete", "--force", cid)
     for ctl in ("memory", "pids"):
         assert not os.path.exists(f"/sys/fs/cgroup/{ctl}{own[ctl]}/{name}")
+
+
+@pytest.mark.parametrize("word", ["unbindable", "runbindable"])
+def test_unbindable_rootfs_propagation(rt, word):
+    """rootfsPropagation unbindable: the container's "/" is unbindable. runc 1.1 makes "/"
+    unbindable before binding the rootfs from it, which the kernel refuses (EINVAL), so
+    create fails there; hako-runtime makes the rootfs bind unbindable instead."""
+    rt.spec["linux"]["rootfsPropagation"] = word
+    out = rt.run("sh", "-c", "grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo")
+    if rt.name == "runc":
+        assert out.returncode == 1 and "invalid argument" in out.stderr, out.stderr
+        return
+    assert out.returncode == 0, out.stderr
+    assert "unbindable" in out.stdout.split(), out.stdout

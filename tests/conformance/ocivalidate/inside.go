@@ -26,6 +26,13 @@ func inside(t *tap) {
 	if err != nil {
 		return
 	}
+	if alt := os.Getenv("OCIVALIDATE_PROCESS"); alt != "" { // exec --process: that one
+		data, err = os.ReadFile(alt)
+		if err == nil {
+			err = json.Unmarshal(data, &spec.Process)
+		}
+		t.check(err == nil, "the exec process JSON is readable", err)
+	}
 	checkProcess(t, spec.Process)
 	checkCapabilities(t, spec.Process.Capabilities)
 	checkRlimits(t, spec.Process.Rlimits)
@@ -34,10 +41,24 @@ func inside(t *tap) {
 		t.check(name == spec.Hostname, "hostname is set", name)
 	}
 	checkFilesystem(t, spec)
+	for _, path := range strings.FieldsFunc(os.Getenv("OCIVALIDATE_DENIED"), isComma) {
+		f, err := os.Open(path)
+		if err == nil {
+			f.Close()
+		}
+		t.check(os.IsPermission(err), "the device cgroup denies "+path, err)
+	}
+	for _, path := range strings.FieldsFunc(os.Getenv("OCIVALIDATE_ALLOWED"), isComma) {
+		f, err := os.Open(path)
+		if err == nil {
+			f.Close()
+		}
+		t.check(err == nil, "the device cgroup allows "+path, err)
+	}
 	if spec.Linux != nil {
 		checkLinux(t, spec.Linux)
 	}
-	if os.Getenv("OCIVALIDATE_LINGER") != "" { // the lifecycle scenario: wait for kill TERM
+	if os.Getenv("OCIVALIDATE_LINGER") != "" && os.Getpid() == 1 { // lifecycle: wait for TERM
 		os.Stdout.Sync()
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM)
@@ -47,6 +68,8 @@ func inside(t *tap) {
 		}
 	}
 }
+
+func isComma(r rune) bool { return r == ',' }
 
 func checkProcess(t *tap, p *rspec.Process) {
 	cwd, _ := os.Getwd()

@@ -165,7 +165,7 @@ func runScenario(t *tap, name string, sc scenario, runtime []string) error {
 	stderr, err = d.run(io.Discard, "start", id)
 	t.check(err == nil, "start succeeds", stderr)
 	if sc.lifecycle {
-		lifecycleRunning(t, d, id)
+		lifecycleRunning(t, d, id, dir)
 	}
 	st = d.waitStatus(id, "stopped")
 	t.check(st.Status == "stopped", "the container reaches stopped after its process exits", st.Status)
@@ -198,9 +198,10 @@ func lifecycleBeforeStart(t *tap, d driver, id, dir string) {
 	t.check(err != nil, "delete of an unknown id fails", stderr)
 }
 
-func lifecycleRunning(t *tap, d driver, id string) {
+func lifecycleRunning(t *tap, d driver, id, dir string) {
 	st := d.waitStatus(id, "running")
 	t.check(st.Status == "running", "state status is running after start", st.Status)
+	execChecks(t, d, id, dir)
 	stderr, err := d.run(io.Discard, "start", id)
 	t.check(err != nil, "start of a running container fails", stderr)
 	stderr, err = d.run(io.Discard, "delete", id)
@@ -211,7 +212,47 @@ func lifecycleRunning(t *tap, d driver, id string) {
 	t.check(err == nil, "kill TERM succeeds", stderr)
 }
 
-func checkInsideOutput(t *tap, path string) {
+func checkInsideOutput(t *tap, path string) { reemit(t, path, "inside: ") }
+
+// execChecks runs the checker in the running container with exec, once as the config's
+// process and once as a process JSON of its own (--process).
+func execChecks(t *tap, d driver, id, dir string) {
+	proc := rspec.Process{Args: []string{"/ocivalidate", "inside"}, Cwd: "/tmp",
+		Env:             []string{"PATH=/bin", "OCIVALIDATE_PROCESS=/exec-process.json"},
+		User:            rspec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}},
+		NoNewPrivileges: true,
+		Capabilities: &rspec.LinuxCapabilities{Bounding: []string{"CAP_KILL"},
+			Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"},
+			Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}},
+		Rlimits: []rspec.POSIXRlimit{{Type: "RLIMIT_NPROC", Hard: 300, Soft: 200}}}
+	data, _ := json.Marshal(proc)
+	path := filepath.Join(dir, "exec-process.json")
+	for _, p := range []string{path, filepath.Join(dir, "rootfs", "exec-process.json")} {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.check(false, "exec process JSON written", err)
+			return
+		}
+	}
+	for _, c := range []struct {
+		prefix string
+		args   []string
+	}{
+		{"exec: ", []string{"exec", id, "/ocivalidate", "inside"}},
+		{"exec --process: ", []string{"exec", "--process", path, id}},
+	} {
+		out := filepath.Join(dir, "exec-out")
+		f, err := os.Create(out)
+		if err != nil {
+			return
+		}
+		stderr, err := d.run(f, c.args...)
+		f.Close()
+		t.check(err == nil, c.prefix+"succeeds", stderr)
+		reemit(t, out, c.prefix)
+	}
+}
+
+func reemit(t *tap, path, prefix string) {
 	f, err := os.Open(path)
 	if err != nil {
 		t.check(false, "the process's output is readable", err)
@@ -230,12 +271,12 @@ func checkInsideOutput(t *tap, path string) {
 		desc := line[strings.Index(line, " - ")+3:]
 		if strings.Contains(desc, " # SKIP ") {
 			parts := strings.SplitN(desc, " # SKIP ", 2)
-			t.skip("inside: "+parts[0], parts[1])
+			t.skip(prefix+parts[0], parts[1])
 			continue
 		}
-		t.check(ok, "inside: "+desc)
+		t.check(ok, prefix+desc)
 	}
-	t.check(seen > 0, "the process ran its checks inside the container")
+	t.check(seen > 0, prefix+"the checks ran inside the container")
 }
 
 // checkHooks: each hook line in order; startContainer (in the container) and poststart

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/generate"
@@ -94,6 +95,16 @@ var scenarios = map[string]scenario{
 	"cgroups_relative": {configure: func(g gen, _ string) {
 		cgroupLimits(g, "")
 		g.SetLinuxCgroupsPath("ocivalidate/relative")
+	}},
+	"cgroups_devices": {configure: func(g gen, dir string) {
+		major, null := int64(1), int64(3)
+		g.AddLinuxResourcesDevice(false, "a", nil, nil, "rwm")
+		g.AddLinuxResourcesDevice(true, "c", &major, &null, "rw")
+		// a node of the rootfs (not in linux.devices, which runtimes allow): /dev/mem's numbers
+		os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755)                                     //nolint:errcheck
+		syscall.Mknod(filepath.Join(dir, "rootfs", "ocimem"), syscall.S_IFCHR|0o600, 1<<8|1) //nolint:errcheck
+		g.AddProcessEnv("OCIVALIDATE_DENIED", "/ocimem")
+		g.AddProcessEnv("OCIVALIDATE_ALLOWED", "/dev/null")
 	}},
 	"cgroups_hugetlb_unavailable": {createFail: !hasCgroup("hugetlb"), configure: func(g gen, _ string) {
 		g.AddLinuxResourcesHugepageLimit("2MB", 4*1024*1024)

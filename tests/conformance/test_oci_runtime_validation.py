@@ -37,6 +37,30 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
 }
 
 
+def _kmem_limits_ignored() -> bool:
+    """Linux 5.16+ keeps memory.kmem.limit_in_bytes at "unlimited" whatever is written."""
+    d = f"/sys/fs/cgroup/memory/hako-kmem-probe-{os.getpid()}"
+    try:
+        os.mkdir(d)
+    except OSError:
+        return False
+    try:
+        with open(f"{d}/memory.kmem.limit_in_bytes", "w") as f:
+            f.write(str(64 << 20))
+        with open(f"{d}/memory.kmem.limit_in_bytes") as f:
+            return int(f.read()) != 64 << 20
+    except OSError:
+        return False
+    finally:
+        os.rmdir(d)
+
+
+if _kmem_limits_ignored():
+    KNOWN_DIFFERENCES[("cgroups_kernel_memory", "*")] = (
+        "this kernel ignores kernel memory limits; runc 1.1 runs the container without one, "
+        "hako-runtime refuses a limit that would not hold (fail closed)")
+
+
 def _known(key: tuple[str, str]) -> bool:
     return key in KNOWN_DIFFERENCES or (key[0], "*") in KNOWN_DIFFERENCES
 

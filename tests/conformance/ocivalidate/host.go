@@ -70,6 +70,11 @@ func checkCgroups(t *tap, pid int, spec rspec.Spec) {
 			if m.Swappiness != nil && got.Swappiness != nil {
 				t.check(*m.Swappiness == *got.Swappiness, "memory.swappiness is set", *got.Swappiness)
 			}
+			if m.DisableOOMKiller != nil && got.DisableOOMKiller != nil {
+				t.check(*m.DisableOOMKiller == *got.DisableOOMKiller, "memory.disableOOMKiller is set")
+			}
+			eqInt(t, "memory.kernel", m.Kernel, got.Kernel)
+			eqInt(t, "memory.kernelTCP", m.KernelTCP, got.KernelTCP)
 		}
 	}
 	if c := res.CPU; c != nil {
@@ -104,14 +109,22 @@ func eqInt(t *tap, name string, want, got *int64) {
 	if want == nil {
 		return
 	}
-	t.check(got != nil && *got == *want, name+" is set", fmt.Sprint(got))
+	if got == nil {
+		t.check(false, name+" is set", "not read")
+		return
+	}
+	t.check(*got == *want, name+" is set", *got)
 }
 
 func eqUint(t *tap, name string, want, got *uint64) {
 	if want == nil {
 		return
 	}
-	t.check(got != nil && *got == *want, name+" is set", fmt.Sprint(got))
+	if got == nil {
+		t.check(false, name+" is set", "not read")
+		return
+	}
+	t.check(*got == *want, name+" is set", *got)
 }
 
 // readCgroupFile reads a controller file of the container's cgroup (where the kernel

@@ -143,7 +143,11 @@ func runScenario(t *tap, name string, sc scenario, runtime []string) error {
 	}
 	defer out.Close()
 	defer d.run(io.Discard, "delete", "--force", id) //nolint:errcheck // cleanup
-	stderr, err := d.run(out, "create", "--bundle", dir, id)
+	create := []string{"create", "--bundle", dir}
+	if sc.lifecycle {
+		create = append(create, "--pid-file", filepath.Join(dir, "pidfile"))
+	}
+	stderr, err := d.run(out, append(create, id)...)
 	if sc.createFail {
 		t.check(err != nil, "create fails", stderr)
 		_, serr := d.state(id)
@@ -160,7 +164,7 @@ func runScenario(t *tap, name string, sc scenario, runtime []string) error {
 	checkState(t, st, id, dir, "created")
 	checkHost(t, st.Pid, spec)
 	if sc.lifecycle {
-		lifecycleBeforeStart(t, d, id, dir)
+		lifecycleBeforeStart(t, d, st, dir)
 	}
 	stderr, err = d.run(io.Discard, "start", id)
 	t.check(err == nil, "start succeeds", stderr)
@@ -169,6 +173,12 @@ func runScenario(t *tap, name string, sc scenario, runtime []string) error {
 	}
 	st = d.waitStatus(id, "stopped")
 	t.check(st.Status == "stopped", "the container reaches stopped after its process exits", st.Status)
+	if sc.lifecycle {
+		stderr, err = d.run(io.Discard, "kill", id, "KILL")
+		t.check(err != nil, "kill of a stopped container fails", stderr)
+		stderr, err = d.run(io.Discard, "start", id)
+		t.check(err != nil, "start of a stopped container fails", stderr)
+	}
 	checkInsideOutput(t, filepath.Join(dir, "out"))
 	stderr, err = d.run(io.Discard, "delete", id)
 	t.check(err == nil, "delete of a stopped container succeeds", stderr)
@@ -189,7 +199,23 @@ func checkState(t *tap, st rspec.State, id, dir, status string) {
 	t.check(st.Bundle == dir, "state has the absolute bundle path", st.Bundle)
 }
 
-func lifecycleBeforeStart(t *tap, d driver, id, dir string) {
+func lifecycleBeforeStart(t *tap, d driver, st rspec.State, dir string) {
+	id := st.ID
+	data, err := os.ReadFile(filepath.Join(dir, "pidfile"))
+	t.check(err == nil && strings.TrimSpace(string(data)) == fmt.Sprint(st.Pid),
+		"the pid file holds the container's pid", string(data))
+	// a config changed after create changes nothing: the process stays the created one
+	var spec rspec.Spec
+	if data, err = os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+		if json.Unmarshal(data, &spec) == nil {
+			for k, v := range spec.Annotations {
+				t.check(st.Annotations[k] == v, "state has annotation "+k, st.Annotations)
+			}
+			spec.Process.Args = []string{"/ocivalidate", "list"}
+			data, _ = json.Marshal(spec)
+			os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644) //nolint:errcheck
+		}
+	}
 	stderr, err := d.run(io.Discard, "create", "--bundle", dir, id)
 	t.check(err != nil, "create with an id in use fails", stderr)
 	_, err = d.state("ocivalidate-no-such-container")

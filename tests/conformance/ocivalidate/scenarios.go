@@ -30,6 +30,7 @@ var scenarios = map[string]scenario{
 	"default": {},
 	"lifecycle": {lifecycle: true, configure: func(g gen, _ string) {
 		g.AddProcessEnv("OCIVALIDATE_LINGER", "1")
+		g.AddAnnotation("org.ocivalidate.key", "value")
 	}},
 	"process": {configure: func(g gen, _ string) {
 		g.SetProcessUID(1000)
@@ -39,6 +40,7 @@ var scenarios = map[string]scenario{
 		g.AddProcessEnv("HELLO", "world=1")
 		g.AddProcessRlimits("RLIMIT_NOFILE", 8192, 4096) // soft: Go raises it to hard at start
 		g.AddProcessRlimits("RLIMIT_NPROC", 4096, 2048)
+		g.AddProcessEnv("EMPTY", "")
 		g.AddProcessRlimits("RLIMIT_CORE", 0, 0)
 		g.SetProcessNoNewPrivileges(true)
 		g.SetProcessOOMScoreAdj(500)
@@ -106,6 +108,12 @@ var scenarios = map[string]scenario{
 		g.AddProcessEnv("OCIVALIDATE_DENIED", "/ocimem")
 		g.AddProcessEnv("OCIVALIDATE_ALLOWED", "/dev/null")
 	}},
+	"cgroups_kernel_memory": {configure: func(g gen, _ string) {
+		g.SetLinuxResourcesMemoryKernel(64 << 20)
+	}},
+	"cgroups_kernel_tcp": {configure: func(g gen, _ string) {
+		g.SetLinuxResourcesMemoryKernelTCP(16 << 20)
+	}},
 	"cgroups_hugetlb_unavailable": {createFail: !hasCgroup("hugetlb"), configure: func(g gen, _ string) {
 		g.AddLinuxResourcesHugepageLimit("2MB", 4*1024*1024)
 	}},
@@ -150,6 +158,13 @@ var scenarios = map[string]scenario{
 		caps := g.Config.Process.Capabilities // the generator itself refuses unknown names
 		caps.Bounding = append(caps.Bounding, "CAP_OCIVALIDATE_NO_SUCH")
 	}},
+	"rlimit_unlimited": {configure: func(g gen, _ string) {
+		g.AddProcessRlimits("RLIMIT_MEMLOCK", ^uint64(0), ^uint64(0))
+	}},
+	"bad_rlimit": {createFail: true, configure: func(g gen, _ string) {
+		g.Config.Process.Rlimits = append(g.Config.Process.Rlimits,
+			rspec.POSIXRlimit{Type: "RLIMIT_OCIVALIDATE", Hard: 1, Soft: 1})
+	}},
 	"bad_args": {createFail: true, configure: func(g gen, _ string) {
 		g.SetProcessArgs([]string{"/no/such/program"})
 	}},
@@ -163,6 +178,10 @@ func cgroupLimits(g gen, _ string) {
 	g.SetLinuxResourcesCPUQuota(50000)
 	g.SetLinuxResourcesCPUPeriod(100000)
 	g.SetLinuxResourcesPidsLimit(64)
+	g.SetLinuxResourcesCPUCpus("0")
+	g.SetLinuxResourcesCPUMems("0")
+	g.SetLinuxResourcesMemorySwappiness(30)
+	g.SetLinuxResourcesMemoryDisableOOMKiller(true)
 	if major, minor, ok := blockDevice(); ok {
 		g.AddLinuxResourcesBlockIOThrottleReadBpsDevice(major, minor, 1048576)
 	}

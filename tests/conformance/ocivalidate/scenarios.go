@@ -159,7 +159,7 @@ var scenarios = map[string]scenario{
 		caps.Bounding = append(caps.Bounding, "CAP_OCIVALIDATE_NO_SUCH")
 	}},
 	"rlimit_unlimited": {configure: func(g gen, _ string) {
-		g.AddProcessRlimits("RLIMIT_MEMLOCK", ^uint64(0), ^uint64(0))
+		g.AddProcessRlimits("RLIMIT_CORE", ^uint64(0), ^uint64(0)) // hard: the host's already
 	}},
 	"bad_rlimit": {createFail: true, configure: func(g gen, _ string) {
 		g.Config.Process.Rlimits = append(g.Config.Process.Rlimits,

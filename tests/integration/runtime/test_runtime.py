@@ -85,6 +85,19 @@ def test_exec_errors_fail_create(rt, arg0, text):
     assert rt.cmd("state", cid).returncode == 1
 
 
+def test_unlimited_rlimit(rt):
+    """An rlimit of 2**64-1 is RLIM_INFINITY ("unlimited"), as runc reads it (hako-runtime
+    used to fail create converting it to a C long)."""
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] != resource.RLIM_INFINITY:
+        pytest.skip("the hard RLIMIT_CORE is finite here: raising it needs CAP_SYS_RESOURCE")
+    out = rt.run("sh", "-c", "ulimit -c", rlimits=[
+        {"type": "RLIMIT_CORE", "soft": 2**64 - 1, "hard": 2**64 - 1}])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "unlimited"
+
+
 def test_rlimit_above_hard_limit_fails(rt):
     import resource
 

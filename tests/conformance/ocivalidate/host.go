@@ -64,26 +64,26 @@ func checkCgroups(t *tap, pid int, spec rspec.Spec) {
 		got, err := cg.GetMemoryData(pid, path)
 		t.check(err == nil, "cgroup memory settings are readable", err)
 		if err == nil {
-			eqInt(t, "memory.limit", m.Limit, got.Limit)
-			eqInt(t, "memory.reservation", m.Reservation, got.Reservation)
-			eqInt(t, "memory.swap", m.Swap, got.Swap)
+			eq(t, "memory.limit", m.Limit, got.Limit)
+			eq(t, "memory.reservation", m.Reservation, got.Reservation)
+			eq(t, "memory.swap", m.Swap, got.Swap)
 			if m.Swappiness != nil && got.Swappiness != nil {
 				t.check(*m.Swappiness == *got.Swappiness, "memory.swappiness is set", *got.Swappiness)
 			}
 			if m.DisableOOMKiller != nil && got.DisableOOMKiller != nil {
 				t.check(*m.DisableOOMKiller == *got.DisableOOMKiller, "memory.disableOOMKiller is set")
 			}
-			eqInt(t, "memory.kernel", m.Kernel, got.Kernel)
-			eqInt(t, "memory.kernelTCP", m.KernelTCP, got.KernelTCP)
+			eq(t, "memory.kernel", m.Kernel, got.Kernel)
+			eq(t, "memory.kernelTCP", m.KernelTCP, got.KernelTCP)
 		}
 	}
 	if c := res.CPU; c != nil {
 		got, err := cg.GetCPUData(pid, path)
 		t.check(err == nil, "cgroup cpu settings are readable", err)
 		if err == nil {
-			eqUint(t, "cpu.shares", c.Shares, got.Shares)
-			eqInt(t, "cpu.quota", c.Quota, got.Quota)
-			eqUint(t, "cpu.period", c.Period, got.Period)
+			eq(t, "cpu.shares", c.Shares, got.Shares)
+			eq(t, "cpu.quota", c.Quota, got.Quota)
+			eq(t, "cpu.period", c.Period, got.Period)
 			if c.Cpus != "" {
 				t.check(c.Cpus == got.Cpus, "cpu.cpus is set", got.Cpus)
 			}
@@ -105,18 +105,7 @@ func checkCgroups(t *tap, pid int, spec rspec.Spec) {
 	}
 }
 
-func eqInt(t *tap, name string, want, got *int64) {
-	if want == nil {
-		return
-	}
-	if got == nil {
-		t.check(false, name+" is set", "not read")
-		return
-	}
-	t.check(*got == *want, name+" is set", *got)
-}
-
-func eqUint(t *tap, name string, want, got *uint64) {
+func eq[T int64 | uint64](t *tap, name string, want, got *T) {
 	if want == nil {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/syndtr/gocapability/capability"
@@ -87,6 +88,19 @@ func checkProcess(t *tap, p *rspec.Process) {
 	for _, kv := range p.Env {
 		parts := strings.SplitN(kv, "=", 2)
 		t.check(os.Getenv(parts[0]) == parts[1], "env "+parts[0]+" is set", os.Getenv(parts[0]))
+	}
+	if p.Terminal {
+		t.check(isTerminal(0) && isTerminal(1) && isTerminal(2), "stdio is the terminal")
+		var st syscall.Stat_t
+		err := syscall.Stat("/dev/console", &st)
+		t.check(err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFCHR && st.Rdev>>8 == 136,
+			"/dev/console is the pty", err)
+		var ws struct{ rows, cols, x, y uint16 }
+		syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws))) //nolint:errcheck
+		if p.ConsoleSize != nil {
+			t.check(uint(ws.cols) == p.ConsoleSize.Width && uint(ws.rows) == p.ConsoleSize.Height,
+				"consoleSize is the terminal's size", ws.cols, "x", ws.rows)
+		}
 	}
 	nnp := statusField("NoNewPrivs")
 	t.check((nnp == "1") == p.NoNewPrivileges, "noNewPrivileges is applied", nnp)
@@ -207,6 +221,15 @@ func checkFilesystem(t *tap, spec rspec.Spec) {
 		t.check(ok, "mount "+m.Destination+" exists", point)
 		if !ok {
 			continue
+		}
+		for _, opt := range m.Options {
+			if strings.HasPrefix(opt, "mode=") && m.Type == "tmpfs" {
+				var st syscall.Stat_t
+				err := syscall.Stat(point, &st)
+				want, _ := strconv.ParseUint(opt[5:], 8, 32)
+				t.check(err == nil && uint64(st.Mode&0o7777) == want,
+					"mount "+m.Destination+" has "+opt, fmt.Sprintf("%o", st.Mode&0o7777))
+			}
 		}
 		if m.Type != "bind" && m.Type != "" {
 			t.check(got.fstype == m.Type || (m.Type == "cgroup" && got.fstype == "tmpfs"),

@@ -23,6 +23,7 @@ type scenario struct {
 	configure  func(g *generate.Generator, dir string)
 	createFail bool // create must fail, leaving no container and no cgroup
 	lifecycle  bool // the process lingers: state running, kill, the runtime's refusals
+	terminal   bool // process.terminal, its pty master received on a console socket
 	hooks      []string
 }
 
@@ -147,6 +148,14 @@ func runScenario(t *tap, name string, sc scenario, runtime []string) error {
 	if sc.lifecycle {
 		create = append(create, "--pid-file", filepath.Join(dir, "pidfile"))
 	}
+	waitConsole := func() {}
+	if sc.terminal {
+		sock := filepath.Join(dir, "console.sock")
+		if waitConsole, err = consoleSocket(sock, out); err != nil {
+			return err
+		}
+		create = append(create, "--console-socket", sock)
+	}
 	stderr, err := d.run(out, append(create, id)...)
 	if sc.createFail {
 		t.check(err != nil, "create fails", stderr)
@@ -173,6 +182,7 @@ func runScenario(t *tap, name string, sc scenario, runtime []string) error {
 	}
 	st = d.waitStatus(id, "stopped")
 	t.check(st.Status == "stopped", "the container reaches stopped after its process exits", st.Status)
+	waitConsole()
 	if sc.lifecycle {
 		stderr, err = d.run(io.Discard, "kill", id, "KILL")
 		t.check(err != nil, "kill of a stopped container fails", stderr)
@@ -288,7 +298,7 @@ func reemit(t *tap, path, prefix string) {
 	seen := 0
 	scan := bufio.NewScanner(f)
 	for scan.Scan() {
-		line := scan.Text()
+		line := strings.TrimRight(scan.Text(), "\r")
 		ok := strings.HasPrefix(line, "ok ")
 		if !ok && !strings.HasPrefix(line, "not ok ") {
 			continue

@@ -56,10 +56,16 @@ var scenarios = map[string]scenario{
 		g.AddProcessCapabilityInheritable("CAP_KILL")
 		g.AddProcessCapabilityAmbient("CAP_KILL")
 	}},
+	"terminal": {terminal: true, configure: func(g gen, _ string) {
+		g.SetProcessTerminal(true)
+		g.SetProcessConsoleSize(100, 40)
+	}},
 	"hostname": {configure: func(g gen, _ string) { g.SetHostname("ocivalidate-host") }},
 	"sysctl": {configure: func(g gen, _ string) {
 		g.AddLinuxSysctl("net.ipv4.ip_forward", "1")
 		g.AddLinuxSysctl("kernel.shmmni", "2048")
+		g.AddLinuxSysctl("kernel.domainname", "ocivalidate.example")
+		g.AddLinuxSysctl("fs.mqueue.queues_max", "300")
 	}},
 	"mounts": {configure: func(g gen, dir string) {
 		os.WriteFile(filepath.Join(dir, "bound"), []byte("x"), 0o644) //nolint:errcheck
@@ -69,6 +75,14 @@ var scenarios = map[string]scenario{
 			Source: filepath.Join(dir, "bound"), Options: []string{"bind", "ro"}})
 		g.AddMount(rspec.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
 			Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}})
+	}},
+	"mounts_through_symlink": {configure: func(g gen, dir string) {
+		os.MkdirAll(filepath.Join(dir, "rootfs", "mnt", "target"), 0o755) //nolint:errcheck
+		os.Symlink("target", filepath.Join(dir, "rootfs", "mnt", "link")) //nolint:errcheck
+		os.Symlink("/..", filepath.Join(dir, "rootfs", "escape"))         //nolint:errcheck
+		g.AddMount(rspec.Mount{Destination: "/mnt/link", Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"mode=711"}})
+		g.AddMount(rspec.Mount{Destination: "/escape/inside", Type: "tmpfs", Source: "tmpfs"})
 	}},
 	"root_readonly": {configure: func(g gen, _ string) { g.SetRootReadonly(true) }},
 	"paths": {configure: func(g gen, _ string) {

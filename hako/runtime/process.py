@@ -273,20 +273,11 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         if opts.console_socket:
             ctx.console = connect_console(opts.console_socket)
         mgr = cgroup_manager(c.cgroups_path, c.id, log)
-        from hako.runtime.init import run_init
-
         if "mount" not in ns:  # its mounts are made in ours: find them to undo them
             from hako.runtime import hostns
 
             before = {mid for mid, _ in hostns.mounts_under(rootfs)}
-        if "user" in ns:
-            pid = _spawn_in_userns(ctx, run_init, ns, spec)
-        else:
-            if "pid" in ns:
-                from hako.runtime.namespaces import enter
-
-                enter(ns["pid"])
-            pid = _spawn(ctx, run_init)
+        pid = _spawn_init(ctx, ns, spec)
         c.pid, c.start_time = pid, proc.start_time(pid) or 0
         from hako.runtime.devices import with_default_rules
 
@@ -314,6 +305,20 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         remove_state(c)
         raise
     return c, pid
+
+
+def _spawn_init(ctx, ns: dict, spec: dict) -> int:
+    """Fork the container's init into its namespaces (through a user namespace when one is
+    asked; the pid namespace is entered here, as only children land in it)."""
+    from hako.runtime.init import run_init
+
+    if "user" in ns:
+        return _spawn_in_userns(ctx, run_init, ns, spec)
+    if "pid" in ns:
+        from hako.runtime.namespaces import enter
+
+        enter(ns["pid"])
+    return _spawn(ctx, run_init)
 
 
 def _cleanup_cgroup(mgr, log: Callable[[str], None]) -> None:

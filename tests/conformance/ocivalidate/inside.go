@@ -49,6 +49,10 @@ func inside(t *tap) {
 		}
 		t.check(os.IsPermission(err), "the device cgroup denies "+path, err)
 	}
+	if os.Getenv("OCIVALIDATE_MKDIR_DENIED") != "" {
+		err := os.Mkdir("/tmp/ocivalidate-seccomp", 0o755)
+		t.check(os.IsPermission(err), "seccomp: mkdir fails with EPERM", err)
+	}
 	for _, path := range strings.FieldsFunc(os.Getenv("OCIVALIDATE_ALLOWED"), isComma) {
 		f, err := os.Open(path)
 		if err == nil {

@@ -84,6 +84,14 @@ var scenarios = map[string]scenario{
 			Options: []string{"mode=711"}})
 		g.AddMount(rspec.Mount{Destination: "/escape/inside", Type: "tmpfs", Source: "tmpfs"})
 	}},
+	"seccomp_errno": {configure: func(g gen, _ string) {
+		eperm := uint(1)
+		g.Config.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow,
+			Architectures: []rspec.Arch{rspec.ArchX86_64},
+			Syscalls: []rspec.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"},
+				Action: rspec.ActErrno, ErrnoRet: &eperm}}}
+		g.AddProcessEnv("OCIVALIDATE_MKDIR_DENIED", "1")
+	}},
 	"root_readonly": {configure: func(g gen, _ string) { g.SetRootReadonly(true) }},
 	"paths": {configure: func(g gen, _ string) {
 		g.AddLinuxMaskedPaths("/etc/masked-dir")

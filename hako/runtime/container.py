@@ -69,7 +69,7 @@ def validate_id(container_id: str) -> None:
 
 SCHEMA_VERSION = 1
 _FIELDS = ("id", "bundle", "rootfs", "pid", "start_time", "created", "status",
-           "cgroups_path", "config")
+           "cgroups_path", "config", "host_mounts")
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
@@ -97,11 +97,14 @@ class Container:
     def __init__(self, id: str, state_dir: str, bundle: str = "", rootfs: str = "",
                  pid: int = 0, start_time: int = 0, created: str = "",
                  status: Status = Status.CREATED, cgroups_path: str = "",
-                 config: dict | None = None) -> None:
+                 config: dict | None = None, host_mounts: list | None = None) -> None:
         self.id, self.state_dir, self.bundle, self.rootfs = id, state_dir, bundle, rootfs
         self.pid, self.start_time, self.created = pid, start_time, created
         self.status, self.cgroups_path = Status(status), cgroups_path
         self.config = config or {}
+        # [mount id, point] made in our mount namespace by a container without its own
+        # (hostns.py): unmounted when it is deleted
+        self.host_mounts = host_mounts or []
 
     @property
     def fifo_path(self) -> str:
@@ -200,7 +203,12 @@ def list_ids(root: str) -> list[str]:
 
 
 def remove_state(container: Container) -> None:
-    """Remove the container's state dir (state.json, exec.fifo)."""
+    """Remove the container's state dir (state.json, exec.fifo), after detaching the
+    mounts it made in our namespace (a container without a mount namespace)."""
+    if container.host_mounts:
+        from hako.runtime import hostns
+
+        hostns.unmount(container.host_mounts)
     for name in (FIFO, STATE_FILE):
         try:
             os.unlink(os.path.join(container.state_dir, name))

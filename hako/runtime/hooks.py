@@ -139,14 +139,16 @@ def run_one(hook: dict, state_json: bytes) -> str:
         stdin_w = -1
         failed = os.read(err_r, 4096).decode(errors="replace")  # EOF once it has exec'd
         output = b""
-        pidfd = os.pidfd_open(pid)
+        pidfd = _pidfd(pid)
         try:
             deadline = None if timeout is None else _now() + timeout
             while True:
                 wait = None if deadline is None else max(0.0, deadline - _now())
+                if pidfd < 0:  # no pidfd: look at the child every 10 ms
+                    wait = 0.01 if wait is None else min(wait, 0.01)
                 watched = [fd for fd in (out_r, pidfd) if fd >= 0]
                 ready, _, _ = select.select(watched, [], [], wait)
-                if not ready:
+                if not ready and deadline is not None and _now() >= deadline:
                     os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                     return f"hook ran past specified timeout of {float(timeout):.1f}s"
@@ -156,11 +158,13 @@ def run_one(hook: dict, state_json: bytes) -> str:
                     if not chunk:
                         os.close(out_r)
                         out_r = -1
-                if pidfd in ready:
-                    _, status = os.waitpid(pid, 0)
-                    break
+                if pidfd in ready or pidfd < 0:
+                    done, status = os.waitpid(pid, 0 if pidfd >= 0 else os.WNOHANG)
+                    if done:
+                        break
         finally:
-            os.close(pidfd)
+            if pidfd >= 0:
+                os.close(pidfd)
         if out_r >= 0:  # what it wrote before exiting (a child it left may hold the pipe)
             os.set_blocking(out_r, False)
             try:
@@ -182,6 +186,15 @@ def run_one(hook: dict, state_json: bytes) -> str:
                     os.close(fd)
                 except OSError:
                     pass
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd of ``pid``, or -1 where pidfd_open is refused: startContainer hooks run under
+    the container's seccomp filter, and older profiles (the OCI generator's) lack it."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return -1
 
 
 def _children_in_own_pid_namespace() -> None:

@@ -7,10 +7,12 @@ Runs in the single-threaded process forked by ``process.py``. ``run_init`` and
 parent as a sync ERROR and the child exits 1 without execve (fail closed). Create::
 
     wait_for_go → enter_namespaces → setup_network → setup_rootfs (propagation, bind,
-    mounts, devices) → hooks (HOOKS/RESUME with the parent, createContainer) → pivot_root → setup_console → set_hostname → apply_sysctls →
-    readonly_paths → masked_paths → create_cwd → readonly_root → set_oom_score → apply_rlimits →
-    set_no_new_privs → enter_cwd → [load_seccomp without NNP] → switch_user →
-    apply_capabilities → resolve_executable → [load_seccomp with NNP] → READY → wait_exec_fifo →
+    mounts, devices) → hooks (HOOKS/RESUME with the parent, createContainer) → pivot_root
+    (chroot without a mount namespace) → setup_console → set_hostname → apply_sysctls →
+    readonly_paths → masked_paths → create_cwd → readonly_root → check_proc →
+    set_oom_score → apply_rlimits → set_no_new_privs → enter_cwd → [load_seccomp without
+    NNP] → switch_user → apply_capabilities → resolve_executable → [load_seccomp with NNP]
+    → READY → wait_exec_fifo →
     [startContainer hooks] → execve
 """
 
@@ -46,6 +48,7 @@ class InitContext:
         self.seccomp = None  # seccomp.prepare_load() of the compiled filter, made by the parent
         self.hook_state = None  # the state document of hooks, sent by the parent
         self.idmap_fds: dict[int, int] = {}  # spec mount index → detached idmapped mount (idmap.py)
+        self.root_fd = -1  # exec into a container without a mount namespace: its root
 
 
 class StepError(Exception):
@@ -105,8 +108,14 @@ def setup_rootfs(ctx: InitContext) -> None:
     from hako.runtime import devices, rootfs
 
     linux = ctx.spec.get("linux") or {}
-    rootfs.set_propagation(linux.get("rootfsPropagation", ""))
-    rootfs.bind_rootfs(ctx.rootfs)
+    if "mount" in ctx.namespaces:  # else the host's "/": never touched (hostns.py)
+        prop = linux.get("rootfsPropagation", "")
+        # binding from an unbindable "/" fails (runc fails there): it goes on the bind
+        late = prop if prop in ("unbindable", "runbindable") else ""
+        rootfs.set_propagation("" if late else prop)
+        rootfs.bind_rootfs(ctx.rootfs)
+        if late:
+            rootfs.set_propagation(late, ctx.rootfs)
     cgroupns = "cgroup" in ctx.namespaces
     for i, entry in enumerate(ctx.spec.get("mounts") or []):
         try:
@@ -121,7 +130,9 @@ def setup_rootfs(ctx: InitContext) -> None:
 def pivot_root(ctx: InitContext) -> None:
     from hako.runtime import rootfs
 
-    if ctx.no_pivot:
+    if "mount" not in ctx.namespaces:  # runc's chroot(): pivot_root would move the host's
+        rootfs.chroot(ctx.rootfs)
+    elif ctx.no_pivot:
         rootfs.move_root(ctx.rootfs)
     else:
         rootfs.pivot(ctx.rootfs)
@@ -305,7 +316,8 @@ def run_init(ctx: InitContext) -> None:
              ("hooks", create_hooks), ("pivot_root", pivot_root), ("setup_console", setup_console),
              ("set_hostname", set_hostname), ("apply_sysctls", apply_sysctls),
              ("readonly_paths", readonly_paths), ("masked_paths", masked_paths),
-             ("create_cwd", create_cwd), ("readonly_root", readonly_root)] + _process_steps()
+             ("create_cwd", create_cwd), ("readonly_root", readonly_root),
+             ("check_proc", check_proc)] + _process_steps()
     _run_steps(ctx, steps)
     sync.send(ctx.sock, sync.READY)
     ctx.sock.close()
@@ -349,6 +361,14 @@ def _state_json(ctx: InitContext, status: str) -> bytes:
     return json.dumps(dict(ctx.hook_state, status=status, pid=os.getpid())).encode()
 
 
+def check_proc(ctx: InitContext) -> None:
+    """The exec fifo is reopened through /proc/self/fd after READY: without /proc in the
+    container that would fail after create said yes (runc fails create there too)."""
+    if not os.path.isdir("/proc/self/fd"):
+        raise StepError("open /proc/self/fd: no such file or directory (no /proc in the "
+                        "container)")
+
+
 def _process_steps() -> list:
     return [("set_oom_score", set_oom_score), ("apply_rlimits", apply_rlimits),
             ("set_no_new_privs", set_no_new_privs), ("enter_cwd", enter_cwd),
@@ -376,6 +396,10 @@ def join_namespaces(ctx: InitContext) -> None:
         if kind in fds:
             syscalls.setns(fds[kind], KINDS[kind][0])
             os.close(fds[kind])
+    if ctx.root_fd >= 0:  # the init's chroot (hostns.py)
+        os.fchdir(ctx.root_fd)
+        os.chroot(".")
+        os.close(ctx.root_fd)
 
 
 def run_exec(ctx: InitContext) -> None:

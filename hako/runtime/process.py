@@ -273,21 +273,20 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         if opts.console_socket:
             ctx.console = connect_console(opts.console_socket)
         mgr = cgroup_manager(c.cgroups_path, c.id, log)
-        from hako.runtime.init import run_init
+        if "mount" not in ns:  # its mounts are made in ours: find them to undo them
+            from hako.runtime import hostns
 
-        if "user" in ns:
-            pid = _spawn_in_userns(ctx, run_init, ns, spec)
-        else:
-            if "pid" in ns:
-                from hako.runtime.namespaces import enter
-
-                enter(ns["pid"])
-            pid = _spawn(ctx, run_init)
+            before = {mid for mid, _ in hostns.mounts_under(rootfs)}
+        pid = _spawn_init(ctx, ns, spec)
         c.pid, c.start_time = pid, proc.start_time(pid) or 0
         from hako.runtime.devices import with_default_rules
 
-        _handshake(ctx, pid, mgr, with_default_rules((spec.get("linux") or {}).get("resources")),
-                   c)
+        try:
+            _handshake(ctx, pid, mgr,
+                       with_default_rules((spec.get("linux") or {}).get("resources")), c)
+        finally:
+            if "mount" not in ns:
+                c.host_mounts = hostns.new_mounts(rootfs, before)
         os.close(ctx.fifo_fd)
         idmap.close(ctx.idmap_fds)
         if ctx.console is not None:
@@ -306,6 +305,20 @@ def create(opts: CreateOptions, log: Callable[[str], None]) -> tuple[Container, 
         remove_state(c)
         raise
     return c, pid
+
+
+def _spawn_init(ctx, ns: dict, spec: dict) -> int:
+    """Fork the container's init into its namespaces (through a user namespace when one is
+    asked; the pid namespace is entered here, as only children land in it)."""
+    from hako.runtime.init import run_init
+
+    if "user" in ns:
+        return _spawn_in_userns(ctx, run_init, ns, spec)
+    if "pid" in ns:
+        from hako.runtime.namespaces import enter
+
+        enter(ns["pid"])
+    return _spawn(ctx, run_init)
 
 
 def _cleanup_cgroup(mgr, log: Callable[[str], None]) -> None:
@@ -483,19 +496,23 @@ def exec_process(opts: ExecOptions, log: Callable[[str], None]) -> int:
     process = build_exec_process(c, opts)
     ns_fds = _open_ns_fds(c)
     ctx = InitContext(c.config, process, None, ns_fds=ns_fds, log=log)
+    if "mount" not in ns_fds:  # no mount namespace to join: its root is the init's chroot
+        ctx.root_fd = os.open(f"/proc/{c.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         prepare_seccomp(ctx, c.config, process, opts.root)
     except BaseException:
-        for fd in ns_fds.values():
-            os.close(fd)
+        for fd in [*ns_fds.values(), ctx.root_fd]:
+            if fd >= 0:
+                os.close(fd)
         raise
     if opts.console_socket:
         ctx.console = connect_console(opts.console_socket)
     if "pid" in ns_fds:
         syscalls.setns(ns_fds.pop("pid"), syscalls.CLONE_NEWPID)
     pid = _spawn(ctx, run_exec)
-    for fd in ns_fds.values():
-        os.close(fd)
+    for fd in [*ns_fds.values(), ctx.root_fd]:
+        if fd >= 0:
+            os.close(fd)
     if ctx.console is not None:
         ctx.console.close()
     try:

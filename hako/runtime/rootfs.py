@@ -4,7 +4,7 @@ read-only paths.
 Layer: runtime (3). May import: errors, linux.
 
 Every function here runs in the container's init, inside its new mount namespace, and
-mutates only that namespace. Destinations are resolved inside the rootfs with symlinks
+mutates only that namespace (without one, the mounts go to the runtime's: ``hostns.py``). Destinations are resolved inside the rootfs with symlinks
 evaluated relative to it, through file descriptors (``hako.support.fsroot``), so a hostile
 image cannot redirect a mount onto the host, not even by racing a symlink swap.
 """
@@ -21,8 +21,9 @@ from hako.linux import syscalls
 _ST_TO_MS = ((2, mnt.MS_NOSUID), (4, mnt.MS_NODEV), (8, mnt.MS_NOEXEC))
 
 
-def set_propagation(name: str) -> None:
-    """Set the propagation of "/" in the new mount ns (default rslave, like runc).
+def set_propagation(name: str, path: str = "/") -> None:
+    """Set the propagation of ``path`` ("/" of the new mount ns by default; rslave when
+    no word is given, like runc).
 
     Raises:
         InvalidArgument: unknown propagation word.
@@ -30,7 +31,7 @@ def set_propagation(name: str) -> None:
     flag = mnt.PROPAGATION_WORDS.get(name or "rslave")
     if flag is None:
         raise InvalidArgument(f"rootfsPropagation {name!r} is not valid")
-    syscalls.mount(None, "/", None, flag)
+    syscalls.mount(None, path, None, flag)
 
 
 def bind_rootfs(rootfs: str) -> None:
@@ -226,6 +227,13 @@ def pivot(rootfs: str) -> None:
     finally:
         os.close(old)
         os.close(new)
+    os.chdir("/")
+
+
+def chroot(rootfs: str) -> None:
+    """Without a mount namespace: chroot into ``rootfs`` (the host's mounts stay as they are)."""
+    os.chdir(rootfs)
+    os.chroot(".")
     os.chdir("/")
 
 

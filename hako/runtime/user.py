@@ -75,11 +75,18 @@ def apply_rlimits(rlimits: list[dict]) -> None:
         if number is None:
             raise InvalidArgument(f"unknown rlimit type {name!r}")
         try:
-            resource.setrlimit(number, (int(item.get("soft", 0)), int(item.get("hard", 0))))
-        except (OSError, ValueError) as exc:
+            resource.setrlimit(number, (_rlim(item.get("soft", 0)), _rlim(item.get("hard", 0))))
+        except (OSError, ValueError, OverflowError) as exc:
             err = getattr(exc, "errno", None) or 1
             raise OSError(err, f"error setting rlimit type {number}: "
                                f"{os.strerror(err).lower()}") from None
+
+
+def _rlim(value) -> int:
+    """A spec rlimit (uint64) as setrlimit takes it: a C long long, cast to rlim_t by the
+    kernel, so 2**64-1 (RLIM_INFINITY, "unlimited") is -1."""
+    value = int(value)
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def switch_user(user: dict, keep_caps: bool = True) -> None:

@@ -88,7 +88,9 @@ def validate_spec(spec: dict, console_socket: str | None) -> dict:
     linux = spec.get("linux") or {}
     ns = namespaces.parse(linux.get("namespaces") or [])
     if "mount" not in ns:
-        raise Unsupported("hako-runtime needs a mount namespace (linux.namespaces: mount)")
+        from hako.runtime import hostns
+
+        hostns.check_spec(spec)
     if spec.get("hostname") and "uts" not in ns:
         raise InvalidArgument("unable to set hostname without a private UTS namespace")
     for entry in ns.values():

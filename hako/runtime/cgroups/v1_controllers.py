@@ -19,7 +19,7 @@ _MEMSW = "memory.memsw.limit_in_bytes"
 
 
 class MemoryController:
-    """memory.limit_in_bytes, memsw, soft limit, swappiness, OOM killer switch."""
+    """memory.limit_in_bytes, memsw, soft limit, swappiness, OOM killer switch, kmem."""
 
     name = "memory"
 
@@ -40,6 +40,21 @@ class MemoryController:
             base.write_value(d, "memory.swappiness", swappiness)
         if mem.get("disableOOMKiller"):
             base.write_value(d, "memory.oom_control", 1)
+        if mem.get("kernelTCP"):
+            base.write_value(d, "memory.kmem.tcp.limit_in_bytes", mem["kernelTCP"])
+        if mem.get("kernel"):
+            self._set_kernel(d, mem["kernel"])
+
+    @staticmethod
+    def _set_kernel(d: str, kernel: int) -> None:
+        """memory.kmem.limit_in_bytes; since Linux 5.16 the file takes writes and ignores
+        them (runc 1.1 ignores the setting): read back, refuse a limit that did not hold."""
+        base.write_value(d, "memory.kmem.limit_in_bytes", kernel)
+        page = os.sysconf("SC_PAGE_SIZE")
+        if kernel > 0 and base.read_int(d, "memory.kmem.limit_in_bytes", -1) != kernel // page * page:
+            raise InvalidArgument("linux.resources.memory.kernel: this kernel does not apply "
+                                  "kernel memory limits (memory.kmem.limit_in_bytes ignores "
+                                  "them since Linux 5.16)")
 
     @staticmethod
     def _set_limit_and_swap(d: str, limit: int, swap: int) -> None:

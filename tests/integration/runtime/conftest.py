@@ -75,6 +75,7 @@ class Runtime:
     def __init__(self, name: str, root: str, bundle: str, rootfs: str, spec: dict) -> None:
         self.name, self.root, self.bundle, self.rootfs = name, root, bundle, rootfs
         self.spec = spec
+        self.prefix: list[str] = []  # e.g. ``unshare -m`` to keep runc's mounts off the host
         self.ids: list[str] = []
         self.cgroups: list[str] = []
 
@@ -97,7 +98,7 @@ class Runtime:
     def cmd(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run a runtime command. Output goes through files, not pipes: a created
         container's init inherits the command's stdio and would hold a pipe open."""
-        argv = RUNTIMES[self.name] + ["--root", self.root, *args]
+        argv = self.prefix + RUNTIMES[self.name] + ["--root", self.root, *args]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.run(argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
                                   stderr=err, timeout=timeout)

@@ -85,6 +85,19 @@ def test_exec_errors_fail_create(rt, arg0, text):
     assert rt.cmd("state", cid).returncode == 1
 
 
+def test_unlimited_rlimit(rt):
+    """An rlimit of 2**64-1 is RLIM_INFINITY ("unlimited"), as runc reads it (hako-runtime
+    used to fail create converting it to a C long)."""
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] != resource.RLIM_INFINITY:
+        pytest.skip("the hard RLIMIT_CORE is finite here: raising it needs CAP_SYS_RESOURCE")
+    out = rt.run("sh", "-c", "ulimit -c", rlimits=[
+        {"type": "RLIMIT_CORE", "soft": 2**64 - 1, "hard": 2**64 - 1}])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "unlimited"
+
+
 def test_rlimit_above_hard_limit_fails(rt):
     import resource
 
@@ -333,3 +346,17 @@ def test_relative_cgroups_path_is_under_the_runtimes_own_cgroup(rt):
         rt.cmd("delete", "--force", cid)
     for ctl in ("memory", "pids"):
         assert not os.path.exists(f"/sys/fs/cgroup/{ctl}{own[ctl]}/{name}")
+
+
+@pytest.mark.parametrize("word", ["unbindable", "runbindable"])
+def test_unbindable_rootfs_propagation(rt, word):
+    """rootfsPropagation unbindable: the container's "/" is unbindable. runc 1.1 makes "/"
+    unbindable before binding the rootfs from it, which the kernel refuses (EINVAL), so
+    create fails there; hako-runtime makes the rootfs bind unbindable instead."""
+    rt.spec["linux"]["rootfsPropagation"] = word
+    out = rt.run("sh", "-c", "grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo")
+    if rt.name == "runc":
+        assert out.returncode == 1 and "invalid argument" in out.stderr, out.stderr
+        return
+    assert out.returncode == 0, out.stderr
+    assert "unbindable" in out.stdout.split(), out.stdout

@@ -94,3 +94,36 @@ def test_memory_limit_with_hierarchy_runs(rt):
     res = _run_hidden(rt, "net_cls", {"memory": {"limit": 64 << 20}})
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ran"
+
+
+def _kmem_limits_hold() -> bool:
+    """Whether this kernel still applies memory.kmem.limit_in_bytes (gone since 5.16)."""
+    d = f"/sys/fs/cgroup/memory/hako-kmem-probe-{os.getpid()}"
+    os.mkdir(d)
+    try:
+        with open(f"{d}/memory.kmem.limit_in_bytes", "w") as f:
+            f.write(str(64 << 20))
+        with open(f"{d}/memory.kmem.limit_in_bytes") as f:
+            return int(f.read()) == 64 << 20
+    finally:
+        os.rmdir(d)
+
+
+def test_kernel_memory_limit_is_applied_or_refused(rt):
+    """memory.kernel: runc 1.1 ignores it; hako-runtime applies it, or refuses it where the
+    kernel ignores the limit. memory.kernelTCP is applied by hako-runtime."""
+    rt.spec["linux"]["resources"] = {"memory": {"kernel": 64 << 20, "kernelTCP": 16 << 20}}
+    cg = rt.write_spec(args=["cat", "/proc/self/cgroup"])
+    cid = rt.new_id()
+    out = rt.cmd("create", "--bundle", rt.bundle, cid)
+    if rt.name == "runc" or _kmem_limits_hold():
+        assert out.returncode == 0, out.stderr
+        if rt.name == "hako":
+            with open(f"/sys/fs/cgroup/memory{cg}/memory.kmem.tcp.limit_in_bytes") as f:
+                assert int(f.read()) == 16 << 20
+        return
+    assert out.returncode == 1
+    assert "does not apply kernel memory limits" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert rt.cmd("state", cid).returncode == 1
+    assert rt.leftover_cgroups() == []

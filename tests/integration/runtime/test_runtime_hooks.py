@@ -114,3 +114,18 @@ def test_failing_poststart_is_only_a_warning(rt, tmp_path):
     out = rt.run("true")
     assert out.returncode == 0, out.stderr
     assert stat.S_ISREG(os.stat(bad).st_mode)
+
+
+def test_start_container_hook_under_a_filter_without_pidfd_open(rt):
+    """startContainer hooks run under the container's seccomp filter (loaded before them,
+    as runc does); a profile that refuses pidfd_open (older ones lack it) still runs them."""
+    _script(os.path.join(rt.rootfs, "start-hook.sh"), "echo fired > /fired\n")
+    rt.spec["hooks"] = {"startContainer": [{"path": "/start-hook.sh"}]}
+    rt.spec["root"]["readonly"] = False
+    rt.spec["process"]["noNewPrivileges"] = True
+    rt.spec["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["pidfd_open"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    out = rt.run("cat", "/fired")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "fired\n"

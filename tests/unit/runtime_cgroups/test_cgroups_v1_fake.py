@@ -123,3 +123,25 @@ def test_rmdir_takes_the_sub_cgroups_the_container_made(tmp_path):
     (top / "init.scope").mkdir()
     base.rmdir_with_retry(str(top), timeout=0.5)
     assert not top.exists() and (tmp_path / "hako").exists()
+
+
+def test_kernel_memory_limits_written_and_checked(root):
+    mgr = CgroupV1Manager("/hako/x", root=root)
+    mgr.create()
+    d = mgr.dir_for("memory")
+    mgr.set({"memory": {"kernel": 64 << 20, "kernelTCP": 16 << 20}})
+    assert _read(f"{d}/memory.kmem.limit_in_bytes") == str(64 << 20)
+    assert _read(f"{d}/memory.kmem.tcp.limit_in_bytes") == str(16 << 20)
+
+
+def test_kernel_memory_limit_the_kernel_ignores_is_refused(root, monkeypatch):
+    """Since Linux 5.16 memory.kmem.limit_in_bytes takes writes and keeps "unlimited"."""
+    mgr = CgroupV1Manager("/hako/x", root=root)
+    mgr.create()
+    real = base.read_int
+    monkeypatch.setattr(base, "read_int", lambda d, name, default=0: 9223372036854771712
+                        if name == "memory.kmem.limit_in_bytes" else real(d, name, default))
+    from hako.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="does not apply kernel memory limits"):
+        mgr.set({"memory": {"kernel": 64 << 20}})

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PKGS := busybox-static runc tini tmux iptables nftables iproute2 debootstrap python3-venv curl docker-registry skopeo git supervisor runit docker-compose
+APT_PKGS := busybox-static runc tini tmux iptables nftables iproute2 debootstrap python3-venv curl docker-registry skopeo git supervisor runit docker-compose conmon
 HAKO_SOCK ?= /run/hako/hako.sock
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 

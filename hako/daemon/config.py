@@ -25,6 +25,7 @@ class DaemonConfig:
     log_level: str = "info"
     debug: bool = False
     default_runtime: str = "hako"
+    shim: str = "hako"  # --shim (hako): the per-container monitor, hako's own or conmon
     runtimes: dict[str, str] = field(default_factory=dict)
     cgroup_parent: str = "/hako"
     init_path: str = ""
@@ -150,6 +151,7 @@ _FILE_KEYS = {
     "debug": "debug",
     "default-runtime": "default_runtime",
     "runtimes": "runtimes",
+    "shim": "shim",
     "cgroup-parent": "cgroup_parent",
     "init-path": "init_path",
     "bridge": "bridge_name",
@@ -219,6 +221,7 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
             values[key] = tuple(values[key])  # type: ignore[arg-type]
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     _check_log_config(config)
+    _check_shim(config.shim)
     if config.userns_remap:
         from dataclasses import replace
 
@@ -228,6 +231,26 @@ def load(flags: dict[str, object], config_file: str | None) -> DaemonConfig:
         userns.probe_idmap(config.data_root, remap)
         config = replace(config, remap=remap)
     return config
+
+
+def _check_shim(shim: str) -> None:
+    """The shim must be known, and conmon installed when it is chosen.
+
+    Raises:
+        InvalidArgument: an unknown shim, or conmon missing.
+    """
+    from hako.runtime.shims import KINDS
+
+    if shim not in KINDS:
+        raise InvalidArgument(f"invalid shim {shim!r}: expected one of {', '.join(KINDS)}")
+    if shim == "conmon":
+        from hako.errors import Unsupported
+        from hako.runtime.conmon_spawn import conmon_binary
+
+        try:
+            conmon_binary()
+        except Unsupported as exc:
+            raise InvalidArgument(str(exc)) from None
 
 
 def _check_log_config(config: DaemonConfig) -> None:

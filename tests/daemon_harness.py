@@ -164,6 +164,16 @@ def shim_args(extra_args: tuple[str, ...] = ()) -> list[str]:
     return ["--shim", shim]
 
 
+def python_shim_only(test):
+    """Skip ``test`` when the suite runs with ``HAKO_TEST_SHIM=conmon``: it exercises a
+    feature the conmon shim refuses (log rotation to several files, compression, log
+    attributes); tests/cli/test_conmon_shim.py checks those refusals."""
+    import pytest
+
+    return pytest.mark.skipif(os.environ.get("HAKO_TEST_SHIM") == "conmon",
+                              reason="a log feature the conmon shim refuses")(test)
+
+
 def _hakod_alive(root: str) -> bool:
     """Whether a hakod process runs on ``root`` (by its command line)."""
     for pid in os.listdir("/proc"):

@@ -49,7 +49,8 @@ def connect(path: str) -> socket.socket:
     return sock
 
 
-def open_stream(path: str, stdin: bool, stdout: bool, stderr: bool) -> socket.socket:
+def open_stream(path: str, stdin: bool, stdout: bool, stderr: bool,
+                before_close=None) -> socket.socket:
     """Attach to conmon at ``path``; returns the daemon's end of a framed stream.
 
     Args:
@@ -57,6 +58,9 @@ def open_stream(path: str, stdin: bool, stdout: bool, stderr: bool) -> socket.so
         stdin: forward bytes written to the stream as container stdin (EOF closes it).
         stdout: frame stdout.
         stderr: frame stderr.
+        before_close: called (in the pump thread) when conmon closed the connection, before
+            the stream closes: conmon closes it before it writes the exit file, while the
+            stream's end promises an exit record (as the Python shim's does).
 
     Raises:
         OSError: conmon is not listening.
@@ -64,12 +68,13 @@ def open_stream(path: str, stdin: bool, stdout: bool, stderr: bool) -> socket.so
     conmon = connect(path)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     streams = {s for s, on in ((shim_wire.STDOUT, stdout), (shim_wire.STDERR, stderr)) if on}
-    threading.Thread(target=_pump, args=(conmon, theirs, streams, stdin),
+    threading.Thread(target=_pump, args=(conmon, theirs, streams, stdin, before_close),
                      name="conmon-attach", daemon=True).start()
     return ours
 
 
-def _pump(conmon: socket.socket, peer: socket.socket, streams: set, stdin: bool) -> None:
+def _pump(conmon: socket.socket, peer: socket.socket, streams: set, stdin: bool,
+          before_close=None) -> None:
     """Copy conmon's packets to ``peer`` as frames and ``peer``'s bytes to conmon as stdin,
     until conmon closes or the peer goes away."""
     poller = select.poll()
@@ -81,6 +86,8 @@ def _pump(conmon: socket.socket, peer: socket.socket, streams: set, stdin: bool)
             for fd, events in poller.poll():
                 if fd == conmon.fileno():
                     if not _from_conmon(conmon, peer, streams):
+                        if before_close is not None:
+                            before_close()
                         return
                 elif peer_eof or not _from_peer(conmon, peer, stdin):
                     if peer_eof or not stdin or events & select.POLLHUP:

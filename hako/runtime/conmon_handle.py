@@ -111,9 +111,15 @@ class _Session:
 
         try:
             return conmon_attach.open_stream(os.path.join(self._state_dir, "attach"),
-                                             stdin, stdout, stderr)
+                                             stdin, stdout, stderr, self._await_exit)
         except OSError as exc:
             raise Unavailable(f"conmon at {self._state_dir} is not reachable: {exc}") from exc
+
+    def _await_exit(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until conmon wrote the exit record or is gone."""
+        deadline = time.monotonic() + timeout
+        while self.exit_status() is None and time.monotonic() < deadline and self._monitor_alive():
+            time.sleep(0.005)
 
     def resize(self, height: int, width: int) -> None:
         """Set the pty window size through conmon's ctl FIFO.

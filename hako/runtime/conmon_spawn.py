@@ -116,7 +116,7 @@ def container_argv(*, conmon: str, id: str, bundle: str, state_dir: str, runtime
         argv.append("-t")
     if stdin:
         argv.append("-i")
-        if not stdin_once:
+        if not stdin_once or tty:  # a pty gets no EOF from a client leaving (as Docker)
             argv.append("--leave-stdin-open")
     return argv
 
@@ -136,7 +136,7 @@ def exec_argv(*, conmon: str, id: str, exec_id: str, exec_dir: str, runtime: str
     if tty:
         argv.append("-t")
     if stdin:
-        argv.append("-i")
+        argv += ["-i", "--leave-stdin-open"] if tty else ["-i"]
     return argv
 
 

@@ -241,9 +241,21 @@ class ConmonExecHandle(_Session):
         return self._pid > 0 and self.exit_status() is None and self._monitor_alive()
 
     def close(self) -> None:
-        """Drop the pipes; a conmon still waiting for its start is ended by the closed pipe."""
-        if self._launch is not None:
-            self._launch.close()
+        """Drop the pipes. A conmon still waiting for its start is killed first: a closed
+        start pipe would let it run the process (conmon reads EOF as the go-ahead)."""
+        if self._launch is None:
+            return
+        if not self._started:
+            from hako.linux import proc as linux_proc
+
+            try:
+                with open(os.path.join(self._state_dir, "conmon.pid")) as f:
+                    pid = int(f.read().strip())
+                if linux_proc.is_alive(pid):
+                    os.kill(pid, 9)  # its runtime child dies with it (PDEATHSIG)
+            except (OSError, ValueError):
+                pass
+        self._launch.close()
 
 
 class ConmonHandle(_Session):

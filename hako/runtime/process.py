@@ -345,8 +345,13 @@ def start(c: Container, warn: Callable[[str], None] | None = None) -> None:
             os.close(fd)
     finally:
         os.close(pidfd)
-    os.unlink(c.fifo_path)
-    c.save()
+    try:
+        os.unlink(c.fifo_path)
+        c.save()
+    except FileNotFoundError:
+        # Released: the init ran, exited, and its monitor already ran `delete` (conmon runs
+        # it as soon as the init exits, while this start may still be finishing).
+        return
     if c.config.get("hooks"):
         from hako.runtime import hooks
 

@@ -187,6 +187,8 @@ class ConmonExecHandle(_Session):
         except BaseException:
             launch.close()
             raise
+        os.close(launch.attach)
+        launch.attach = None
         self._launch = launch
 
     def attach(self, stdin: bool, stdout: bool, stderr: bool):
@@ -211,8 +213,7 @@ class ConmonExecHandle(_Session):
         except RuntimeFailed as exc:
             raise RuntimeFailed(f"OCI runtime start failed: {exc}", exc.exit_code) from None
         finally:
-            os.close(launch.start)
-            launch.start = None
+            launch.close()  # the exit comes as a file: no pipe stays open per session
 
     def kill(self, signal: int) -> None:
         """Signal the exec'd process (while it runs)."""

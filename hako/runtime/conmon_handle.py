@@ -332,7 +332,14 @@ class ConmonHandle(_Session):
         Raises:
             RuntimeFailed: the runtime refused; exit_code as Docker would record it.
         """
-        _runtime(self.runtime + ["start", self._cid], "start")
+        try:
+            _runtime(self.runtime + ["start", self._cid], "start")
+        except RuntimeFailed:
+            # conmon runs `runtime delete` as soon as the init exits: a process that exits at
+            # once can be deleted while `runtime start` is still finishing (runc then fails
+            # removing its exec fifo). The exit file, written before that delete, says it ran.
+            if self.exit_status() is None:
+                raise
 
     def kill(self, signal: int) -> None:
         """``runtime kill ID SIG``."""

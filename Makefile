@@ -2,11 +2,14 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PKGS := busybox-static runc tini tmux iptables nftables iproute2 debootstrap python3-venv curl docker-registry skopeo git supervisor runit docker-compose uidmap slirp4netns fuse-overlayfs golang-go golang-github-opencontainers-runtime-tools-dev
+APT_PKGS := busybox-static runc tini tmux iptables nftables iproute2 debootstrap python3-venv curl docker-registry skopeo git supervisor runit docker-compose
+APT_PKGS += uidmap slirp4netns fuse-overlayfs  # rootless hakod
+APT_PKGS += golang-go golang-github-opencontainers-runtime-tools-dev  # the OCI runtime validation
+APT_PKGS += conmon  # hakod --shim conmon
 HAKO_SOCK ?= /run/hako/hako.sock
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install system-packages test unit lint demo bench clean compat
+.PHONY: install system-packages test unit lint demo bench clean compat test-conmon
 
 install: system-packages $(VENV)/.installed
 
@@ -33,6 +36,16 @@ unit: install
 test: install lint
 	$(PY) -m pytest -q -rs -p no:cacheprovider tests
 	$(MAKE) --no-print-directory compat
+	$(MAKE) --no-print-directory test-conmon
+
+# The container, exec, attach, tty, logs, health and restart tests again, with every hakod
+# started with --shim conmon (the harness honours HAKO_TEST_SHIM), then docker-py's.
+CONMON_TESTS := tests/cli/test_docker_containers.py tests/cli/test_docker_tty.py \
+	tests/cli/test_docker_logs.py tests/cli/test_docker_health.py tests/cli/test_conmon_shim.py \
+	tests/integration/daemon/test_daemon_restart.py
+test-conmon: install
+	HAKO_TEST_SHIM=conmon $(PY) -m pytest -q -rs -p no:cacheprovider $(CONMON_TESTS)
+	HAKO_TEST_SHIM=conmon bash scripts/dockerpy.sh api_container_test.py api_exec_test.py
 
 compat: install
 	bash scripts/dockerpy.sh

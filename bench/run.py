@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/run.py [-n RUNS] [--parallel-runs N] [--idle-containers K]
                                   [--with-docker] [--no-docker] [--json FILE]
+                                  [--shim hako|conmon|hako,conmon]
 
 Starts a private hakod (tests/daemon_harness.py: own data root, exec root, socket, cgroup
 parent; removed afterwards) with busybox imported, and measures through the docker CLI:
@@ -11,6 +12,9 @@ the daemon's idle RSS and the RSS/PSS beside each running idle container (shim p
 runtime leftovers, from /proc/<pid>/smaps_rollup), and ``DOCKER_BUILDKIT=0 docker build``
 of a 6-step Dockerfile with a 1 MB COPY, cold (``--no-cache``) and fully cached
 (bench/build.py). Medians of N runs.
+
+``--shim`` picks hakod's per-container monitor (``hakod --shim``); with a list, each shim
+gets its own private hakod and its own column, measured one after the other.
 
 Docker is measured too when ``$DOCKER_BENCH_HOST`` (default unix:///var/run/docker.sock)
 answers; no dockerd is started unless ``--with-docker`` is given, which runs Debian's
@@ -74,6 +78,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma-separated figure groups: "
                    "run_rm,create_start,parallel,memory,build,volumes")
     p.add_argument("--json", default="", help="also write the results as JSON to this file")
+    p.add_argument("--shim", default="hako",
+                   help="hakod's shim, or a comma-separated list for one column each: hako, conmon")
     return p.parse_args(argv)
 
 
@@ -208,19 +214,36 @@ def docker_target(start_private: bool, d) -> tuple[Target | None, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    shims = [x for x in args.shim.split(",") if x] or ["hako"]
+    targets: list[Target] = []
+    for i, shim in enumerate(shims):
+        # Docker's column is measured once, beside the first hakod (its busybox comes from it)
+        targets += measure_hakod(shim, args, with_docker=i == 0 and not args.no_docker,
+                                 label="hako" if shims == ["hako"] else f"hako ({shim} shim)")
+    print(table(targets))
+    if not any(t.name == "docker" for t in targets):
+        print("Docker was not found: only hako's column was measured.")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({t.name: {"results": t.results, "notes": t.notes} for t in targets}, f, indent=2)
+    return 0
+
+
+def measure_hakod(shim: str, args: argparse.Namespace, with_docker: bool, label: str) -> list[Target]:
+    """Start a private hakod with ``shim``, measure it (and Docker beside it when asked)."""
     from tests import daemon_harness
 
-    d = daemon_harness.new_daemon(extra_args=("--log-level", "info"))
+    d = daemon_harness.new_daemon(extra_args=("--log-level", "info", "--shim", shim))
     docker_ctx = None
     targets: list[Target] = []
     try:
-        log(f"starting a private hakod under {d.root}")
+        log(f"starting a private hakod (--shim {shim}) under {d.root}")
         d.start()
         daemon_harness.import_busybox(d)
-        hako = Target("hako", cli_env(d.host, os.path.join(d.root, "docker-config")),
+        hako = Target(label, cli_env(d.host, os.path.join(d.root, "docker-config")),
                       lambda: [d.proc.pid])
         targets.append(hako)
-        dk, docker_ctx = (None, None) if args.no_docker else docker_target(args.with_docker, d)
+        dk, docker_ctx = docker_target(args.with_docker, d) if with_docker else (None, None)
         if dk is not None:
             targets.append(dk)
         for t in targets:
@@ -233,13 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         d.cleanup()
         if docker_ctx is not None:
             docker_ctx.cleanup()
-    print(table(targets))
-    if len(targets) == 1:
-        print("Docker was not found: only hako's column was measured.")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({t.name: {"results": t.results, "notes": t.notes} for t in targets}, f, indent=2)
-    return 0
+    return targets
 
 
 if __name__ == "__main__":

@@ -192,7 +192,7 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
     Raises:
         RuntimeFailed: the runtime refused; its exit_code is what Docker would record.
     """
-    from hako.runtime import shimclient
+    from hako.runtime import shimclient, shims
     from hako.runtime.specgen import build_spec
 
     from hako.daemon import logconfig
@@ -218,8 +218,8 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
         conf = c.config
         runtime = shimclient.fast_runtime(svc.config.runtime_path(c.runtime),
                                           os.path.join(svc.config.exec_root, "bin"))
-        return shimclient.spawn(
-            id=c.id, bundle=bundle, state_dir=bundle, runtime=runtime,
+        return shims.spawn(
+            svc.config.shim, id=c.id, bundle=bundle, state_dir=bundle, runtime=runtime,
             runtime_root=svc.config.runtime_root, log_file=c.log_path, tty=bool(conf.get("Tty")),
             stdin=bool(conf.get("OpenStdin")), stdin_once=bool(conf.get("StdinOnce")),
             log_opts=log_opts)
@@ -249,9 +249,10 @@ def _remap(svc: Any, c: Container, spec: dict, rootfs: str) -> None:
 
 
 def load_shim(svc: Any, c: Container) -> Any:
-    from hako.runtime import shimclient
+    """The handle of the container's live shim (hako's or conmon), or None."""
+    from hako.runtime import shims
 
-    return shimclient.ShimHandle.load(svc.bundle(c))
+    return shims.load(svc.bundle(c))
 
 
 def stop_stale_shim(svc: Any, c: Container, timeout: float = 10.0) -> None:
@@ -295,8 +296,8 @@ def _kill_pid(pid: int) -> None:
 
 
 def read_exit_status(svc: Any, c: Container) -> dict | None:
-    try:
-        return atomicfile.read_json(os.path.join(svc.bundle(c), "exit.json"))
-    except (OSError, ValueError):
-        return None
+    """The exit record the container's shim (hako's or conmon) left, or None."""
+    from hako.runtime import shims
+
+    return shims.read_exit_status(svc.bundle(c))
 

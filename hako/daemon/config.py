@@ -25,6 +25,7 @@ class DaemonConfig:
     log_level: str = "info"
     debug: bool = False
     default_runtime: str = "hako"
+    shim: str = "hako"  # --shim (hako): the per-container monitor, hako's own or conmon
     runtimes: dict[str, str] = field(default_factory=dict)
     cgroup_parent: str = "/hako"
     init_path: str = ""
@@ -154,6 +155,7 @@ _FILE_KEYS = {
     "debug": "debug",
     "default-runtime": "default_runtime",
     "runtimes": "runtimes",
+    "shim": "shim",
     "cgroup-parent": "cgroup_parent",
     "init-path": "init_path",
     "bridge": "bridge_name",
@@ -241,6 +243,7 @@ def load(flags: dict[str, object], config_file: str | None, rootless: bool = Fal
             values[key] = tuple(values[key])  # type: ignore[arg-type]
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     _check_log_config(config)
+    _check_shim(config.shim)
     if config.userns_remap:
         from dataclasses import replace
 
@@ -257,6 +260,26 @@ def _default_config_file(rootless: bool) -> str:
         return "/etc/hako/daemon.json"
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return os.path.join(base, "hako", "daemon.json")
+
+
+def _check_shim(shim: str) -> None:
+    """The shim must be known, and conmon installed when it is chosen.
+
+    Raises:
+        InvalidArgument: an unknown shim, or conmon missing.
+    """
+    from hako.runtime.shims import KINDS
+
+    if shim not in KINDS:
+        raise InvalidArgument(f"invalid shim {shim!r}: expected one of {', '.join(KINDS)}")
+    if shim == "conmon":
+        from hako.errors import Unsupported
+        from hako.runtime.conmon_spawn import conmon_binary
+
+        try:
+            conmon_binary()
+        except Unsupported as exc:
+            raise InvalidArgument(str(exc)) from None
 
 
 def _check_log_config(config: DaemonConfig) -> None:

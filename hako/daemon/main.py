@@ -38,6 +38,8 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], str | None]:
     p.add_argument("-D", "--debug", dest="debug", action="store_true", default=None)
     p.add_argument("--default-runtime", dest="default_runtime")
     p.add_argument("--add-runtime", dest="runtimes", action="append", metavar="NAME=PATH")
+    p.add_argument("--shim", dest="shim", metavar="hako|conmon",
+                   help="per-container monitor: hako's own (default) or conmon")
     p.add_argument("--cgroup-parent", dest="cgroup_parent")
     p.add_argument("--init-path", dest="init_path")
     p.add_argument("--userns-remap", dest="userns_remap")

@@ -78,7 +78,12 @@ def _tail(f, lines: int) -> tuple[int, int]:
 
 
 def _decode(raw: bytes, loads):
-    """Decode one record into (stream, text bytes, time ns, attrs), or None if unusable."""
+    """Decode one record into (stream, text bytes, time ns, attrs), or None if unusable.
+
+    A json-file line starts with ``{``; any other line is read as conmon's k8s-file format
+    (``decode_k8s``), so a log written by either shim reads the same."""
+    if not raw.startswith(b"{"):
+        return decode_k8s(raw)
     try:
         rec = loads(raw)
         attrs = rec.get("attrs") or {}
@@ -86,6 +91,21 @@ def _decode(raw: bytes, loads):
                 parse_time_ns(rec["time"]), attrs if isinstance(attrs, dict) else {})
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def decode_k8s(raw: bytes):
+    """One k8s-file line (``<RFC3339Nano> <stdout|stderr> <F|P> <text>``, conmon's log
+    format) as (stream, payload, time ns, {}): a full line ``F`` gets its newline back, a
+    partial one ``P`` stays without, as json-file stores them. None if unusable."""
+    parts = raw.rstrip(b"\n").split(b" ", 3)
+    if len(parts) < 3 or parts[1] not in (b"stdout", b"stderr") or parts[2][:1] not in (b"F", b"P"):
+        return None
+    try:
+        ns = parse_time_ns(parts[0].decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    text = parts[3] if len(parts) > 3 else b""
+    return (1 if parts[1] == b"stdout" else 2, text + b"\n" if parts[2][:1] == b"F" else text, ns, {})
 
 
 def details_prefix(attrs: dict) -> bytes:

@@ -346,13 +346,25 @@ def start(c: Container, warn: Callable[[str], None] | None = None) -> None:
     if status != Status.CREATED:
         raise Conflict("cannot start an already running container")
     c.transition(Status.RUNNING)
-    fd = os.open(c.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:  # before the fifo opens: a fast init may be released, exit and be reaped at once
+        pidfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise RuntimeFailed("cannot start a container that has stopped") from None
     try:
-        _wait_fifo(c, fd)
+        fd = os.open(c.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            _wait_fifo(fd, pidfd)
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
-    os.unlink(c.fifo_path)
-    c.save()
+        os.close(pidfd)
+    try:
+        os.unlink(c.fifo_path)
+        c.save()
+    except FileNotFoundError:
+        # Released: the init ran, exited, and its monitor already ran `delete` (conmon runs
+        # it as soon as the init exits, while this start may still be finishing).
+        return
     if c.config.get("hooks"):
         from hako.runtime import hooks
 
@@ -367,27 +379,20 @@ def stderr_warning(msg: str) -> None:
     sys.stderr.write(f"hako-runtime: warning: {msg}\n")
 
 
-def _wait_fifo(c: Container, fd: int) -> None:
+def _wait_fifo(fd: int, pidfd: int) -> None:
     import select
 
-    try:
-        pidfd = os.pidfd_open(c.pid)
-    except ProcessLookupError:
-        raise RuntimeFailed("cannot start a container that has stopped") from None
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
-        while True:
-            events = dict(poller.poll(READY_TIMEOUT * 1000))
-            if not events:
-                raise RuntimeFailed("timed out waiting for the container init")
-            if fd in events and os.read(fd, 1) == b"0":
-                return
-            if pidfd in events:
-                raise RuntimeFailed("cannot start a container that has stopped")
-    finally:
-        os.close(pidfd)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    while True:
+        events = dict(poller.poll(READY_TIMEOUT * 1000))
+        if not events:
+            raise RuntimeFailed("timed out waiting for the container init")
+        if fd in events and os.read(fd, 1) == b"0":
+            return
+        if pidfd in events:
+            raise RuntimeFailed("cannot start a container that has stopped")
 
 
 def forward_signals(pid: int) -> None:

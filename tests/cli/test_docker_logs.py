@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.daemon_harness import docker, import_busybox, out, poll
+from tests.daemon_harness import docker, import_busybox, out, poll, python_shim_only
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +53,7 @@ def _assert_suffix(lines: list[str], last: int = LINES) -> int:
     return first
 
 
+@python_shim_only
 def test_json_file_rotation_keeps_max_file_files_and_logs_reads_them_in_order(hakod, docker_cli, names):
     _run(hakod, docker_cli, names, "lg-rot", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
          "busybox", "sh", "-c", PRINT)
@@ -74,6 +75,7 @@ def test_json_file_rotation_keeps_max_file_files_and_logs_reads_them_in_order(ha
     assert info["LogPath"].endswith(f"/containers/{cid}/{cid}-json.log")
 
 
+@python_shim_only
 def test_compress_gzips_rotated_files(hakod, docker_cli, names):
     _run(hakod, docker_cli, names, "lg-gz", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
          "--log-opt", "compress=true", "busybox", "sh", "-c", PRINT)
@@ -91,6 +93,7 @@ def test_compress_gzips_rotated_files(hakod, docker_cli, names):
     assert files[want[1]] < 1000
 
 
+@python_shim_only
 def test_local_driver(hakod, docker_cli, names):
     _run(hakod, docker_cli, names, "lg-local", "--log-driver", "local", "--log-opt", "max-size=1k",
          "busybox", "sh", "-c", PRINT)
@@ -135,6 +138,7 @@ def test_bad_log_options_get_dockers_errors(hakod, docker_cli, opts, message):
     assert "ran" not in out(res)
 
 
+@python_shim_only
 def test_timestamps_details_since_until(hakod, docker_cli, names):
     _run(hakod, docker_cli, names, "lg-fmt", "--label", "a=1", "--label", "b=x,y", "-e", "FOO=bar",
          "--log-opt", "labels=a,b", "--log-opt", "env=FOO", "--log-opt", "tag={{.Name}}/{{.ID}}",
@@ -159,6 +163,7 @@ def test_timestamps_details_since_until(hakod, docker_cli, names):
     assert out(docker(hakod, docker_cli, "logs", "--details", "lg-plain", check=True)) == " hi\n"
 
 
+@python_shim_only
 def test_follow_continues_across_rotations(hakod, docker_cli, names):
     # The container writes slower than the follower polls (every 50 ms): a burst that
     # rotates through every kept file between two polls loses lines for a follower.
@@ -182,6 +187,7 @@ def test_follow_continues_across_rotations(hakod, docker_cli, names):
     assert _assert_suffix(kept, 60) > 1  # so the follower did cross rotations
 
 
+@python_shim_only
 def test_daemon_default_log_driver_and_opts(fresh_hakod, docker_cli):
     d = fresh_hakod(extra_args=("--log-driver", "local", "--log-opt", "max-size=2k"))
     d.start()

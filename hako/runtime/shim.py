@@ -1,8 +1,9 @@
 """Per-container shim: holds stdio/pty, writes the json log, reaps, records the exit status.
 
 Layer: runtime (3). May import: hako.runtime.shim_server, shim_io, shim_runtime,
-shim_wire, jsonlog; hako.runtime.cli only on the way out (in-process ``delete``). Nothing heavy: the shim lives as long as its container, so its
-imports are C modules plus a few small hako modules (see docs in shimclient).
+shim_wire, jsonlog, shim_inproc (which imports hako.runtime.cli when it runs it). Nothing
+heavy: the shim lives as long as its container, so its imports are C modules plus a few
+small hako modules (see docs in shimclient).
 
 Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn``)::
 
@@ -23,7 +24,11 @@ it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
 When the init exits: its output is drained, the OOM counter read, ``exit.json`` written,
 waiters answered, attach connections flushed and closed, the sockets removed,
 ``runtime delete --force`` run (in this process when the runtime is hako's own wrapper,
-see ``runtime_delete``), and the shim exits 0.
+see ``runtime_delete``), and the shim exits 0. With hako's own runtime, create, start, exec
+and kill do not exec a CLI either (``hako.runtime.shim_inproc``).
+
+hakod usually does not exec this module: its zygote (``hako.runtime.zygote``), which has
+imported it, forks and calls ``main`` with the same arguments.
 """
 
 from __future__ import annotations
@@ -154,6 +159,8 @@ def _set_subreaper() -> None:
     if libc.prctl(36, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
     _TRIM.append(libc.malloc_trim)
+    if "hako.runtime.zygote" in sys.modules:
+        return  # forked by the zygote: ctypes is shared with it (freeing it would copy pages)
     for name in [m for m in sys.modules if m.startswith("ctypes")]:
         del sys.modules[name]  # the shim is long-lived: let the module objects go
 
@@ -174,6 +181,10 @@ def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
 
     os.makedirs(opts["state_dir"], exist_ok=True)
     os.chdir(opts["state_dir"])
+    from hako.runtime.shim_inproc import is_own_runtime
+
+    if is_own_runtime(opts["runtime"]):  # create, start, exec, kill without exec-ing it
+        shim_runtime.OWN_RUNTIME = opts["runtime"]
     shim = Shim(opts)
     log = None
     if opts["log_file"]:
@@ -228,8 +239,8 @@ def runtime_delete(runtime: list[str], ctr_id: str) -> int:
 
     Exec-ing hako-runtime starts an interpreter (20-30 ms) just to remove a cgroup and a
     state dir, on the path between the init's exit and the shim's exit (which the daemon
-    waits for). The shim only calls this when it is about to exit, after the init was
-    forked, so importing the runtime here costs no resident memory and breaks no fork rule.
+    waits for). The shim only calls this when it is about to exit, so importing the runtime
+    here costs no resident memory.
 
     Args:
         runtime: ``[BIN, "--root", ROOT]`` as the shim runs it.
@@ -238,27 +249,18 @@ def runtime_delete(runtime: list[str], ctr_id: str) -> int:
     Returns:
         The runtime's exit code.
     """
-    from hako.runtime import shim_runtime
+    from hako.runtime import shim_inproc, shim_runtime
 
-    if not is_own_runtime(runtime[0]):
-        return shim_runtime.run(runtime + ["delete", "--force", ctr_id]).rc
-    from hako.runtime.cli import main as runtime_main
-
-    return runtime_main(runtime[1:] + ["delete", "--force", ctr_id])
+    if shim_inproc.is_own_runtime(runtime[0]):
+        return shim_inproc.in_process(runtime[1:] + ["delete", "--force", ctr_id])[0]
+    return shim_runtime.run(runtime + ["delete", "--force", ctr_id]).rc
 
 
 def is_own_runtime(path: str) -> bool:
-    """True when ``path`` is hakod's lean hako-runtime wrapper (``shimclient.fast_runtime``)
-    for this interpreter and this hako package, so running it in-process is the same code.
-    (Checked without importing shimclient: socket and subprocess cost the shim ~15 ms.)"""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        with open(path) as f:
-            text = f.read(4096)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return (text.startswith(f"#!{sys.executable} -S\n") and f"sys.path.insert(0, {root!r})\n" in text
-            and "\nfrom hako.runtime.cli import main\nsys.exit(main())\n" in text)
+    """See ``hako.runtime.shim_inproc.is_own_runtime``."""
+    from hako.runtime import shim_inproc
+
+    return shim_inproc.is_own_runtime(path)
 
 
 def _shutdown(shim) -> None:  # pragma: no cover

@@ -1,6 +1,7 @@
 """hakod's side of the shim zygote: start it, record it, notice it dying, start it again.
 
-Layer: daemon (5). May import: hako.runtime.zygote, support (atomicfile), linux (proc).
+Layer: daemon (5). May import: hako.runtime (zygote, shimclient), support (atomicfile),
+linux (proc).
 
     sup = Supervisor(exec_root); sup.start()   # in the event loop, at daemon start
     ...                                        # shimclient.spawn asks the zygote first
@@ -25,7 +26,6 @@ import sys
 log = logging.getLogger(__name__)
 
 _BOOT = "import sys; from hako.runtime.zygote import main; sys.exit(main())"
-_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIN_DELAY, MAX_DELAY, HEALTHY_AFTER = 0.1, 10.0, 5.0
 
 
@@ -70,7 +70,7 @@ class Supervisor:
         import subprocess
         import time
 
-        from hako.runtime import zygote
+        from hako.runtime import shimclient, zygote
 
         try:
             os.unlink(self.socket_path)
@@ -81,13 +81,11 @@ class Supervisor:
         try:
             listener.bind(self.socket_path)
             listener.listen(128)
-            env = dict(os.environ)
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"]
-                                             if env.get("PYTHONPATH") else "")
+            env = shimclient.shim_env()
             self.proc = subprocess.Popen(
                 [self.python, "-S", "-c", _BOOT, str(listener.fileno())], stdin=r,
-                stdout=subprocess.DEVNULL, pass_fds=(listener.fileno(),), env=env, cwd="/")
+                stdout=subprocess.DEVNULL, pass_fds=(listener.fileno(),), env=env, cwd="/",
+                start_new_session=True)  # a ^C to a foreground hakod is not the zygote's
         except BaseException:
             os.close(w)
             raise

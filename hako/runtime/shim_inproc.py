@@ -6,15 +6,20 @@ When the shim's runtime is hakod's lean ``hako-runtime`` wrapper for this interp
 this package (``is_own_runtime``), running the wrapper would only start the same Python to
 import the same code. The shim instead:
 
-- forks and calls ``hako.runtime.cli.main`` in the child for ``create``, ``exec`` and
-  ``kill`` (``fork_call``): the child gets the stdio the command would get and closes every
-  other fd, as exec would (the shim's fds are close-on-exec), so what the runtime does to its
-  own process (entering a pid namespace, a subreaper bit, open fds) never reaches the shim;
-  the container's init is re-parented to the shim (a subreaper) as with runc;
-- calls it in its own process for ``start`` (opening ``exec.fifo``) when the runtime's
-  modules are already imported (a shim forked by the zygote), and for ``delete``, which the
-  shim runs just before it exits (``in_process``). A shim that would have to import them
-  forks for ``start`` instead: the imports would stay resident (+0.9 MiB per container).
+- forks and calls ``hako.runtime.cli.main`` in the child for ``create``, ``start`` (opening
+  ``exec.fifo``), ``exec`` and ``kill`` (``fork_call``): the child gets the stdio the command
+  would get and closes every other fd, as exec would (the shim's fds are close-on-exec), so
+  what the runtime does to its own process (entering a pid namespace, the subreaper bit,
+  open fds, imports) never reaches the shim; the container's init is re-parented to the
+  shim (a subreaper) as with runc. In a shim forked by the zygote the runtime is already
+  imported, so the child starts running it at once;
+- calls it in its own process for ``delete`` (``in_process``), which the shim runs just
+  before it exits.
+
+``start`` is not run in the shim's own process although it could be: calling the runtime
+there touches (and so copies) the pages of the runtime's objects it shares with the zygote,
++0.45 MiB PSS per running container (3.17 against 2.72 MiB with 10 containers), to save one
+fork of about a millisecond.
 
 runc, crun and any ``--add-runtime`` keep the CLI path (``shim_runtime.run`` execs them).
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 import os
 import sys
 
-_IN_PROCESS = ("start", "delete")
+_IN_PROCESS = ("delete",)
 _BOOL_FLAGS = ("--debug", "--systemd-cgroup")
 
 
@@ -53,13 +58,9 @@ def command_of(args: list[str]) -> str:
     return ""
 
 
-def wants_in_process(args: list[str], modules: dict | None = None) -> bool:
+def wants_in_process(args: list[str]) -> bool:
     """Whether a call runs in the shim's own process (see the module docstring)."""
-    cmd = command_of(args)
-    if cmd == "delete":
-        return True
-    loaded = sys.modules if modules is None else modules
-    return cmd in _IN_PROCESS and "hako.runtime.process" in loaded
+    return command_of(args) in _IN_PROCESS
 
 
 def in_process(args: list[str]) -> tuple[int, bytes]:

@@ -164,16 +164,21 @@ def _run_shim(argv: list[str], python: str, timeout: float) -> tuple[bytes, byte
         raise RuntimeFailed(f"failed to start shim: {exc}", 128) from exc
     if out is not None:
         return out, b""
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode halves the shim's start time
-    env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         res = subprocess.run([python, "-S", "-c", _BOOT, *argv], stdin=subprocess.DEVNULL,
-                             capture_output=True,
-                             env=env, timeout=timeout, check=False)
+                             capture_output=True, env=shim_env(), timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RuntimeFailed(f"failed to start shim: {exc}", 128) from exc
     return res.stdout, res.stderr
+
+
+def shim_env() -> dict:
+    """The environment of a shim (or of the zygote): hakod's, with hako's package root on
+    PYTHONPATH and bytecode caching on (cached bytecode halves the shim's start time)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 
 def _parse_report(stdout: bytes, stderr: bytes) -> dict:

@@ -129,9 +129,12 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs as th
     import gc
     import importlib
 
+    gc.disable()  # no collection, so no freed holes in the pages the shims will share
     for name in PRELOAD:
-        importlib.import_module(name)
-    gc.collect()
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # a shim then imports what it needs itself
+            sys.stderr.write(f"hako zygote: not preloaded: {name}: {exc}\n")
     gc.freeze()  # the shims' collections never touch (and copy) these pages
     _serve(listen_fd)
     return 0
@@ -187,6 +190,9 @@ def _invoker(conn_fd: int) -> None:  # pragma: no cover - runs in the zygote's c
         if _read_line(conn).strip() != b"go":
             return  # the client gave up (and uses the exec path): create nothing
         conn.settimeout(None)
+        import gc
+
+        gc.enable()
         os.dup2(conn_fd, 1)
         conn.close()
         from hako.runtime import shim

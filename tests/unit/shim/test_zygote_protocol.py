@@ -59,14 +59,10 @@ def test_command_of_skips_the_global_flags():
     assert shim_inproc.command_of(["--root", "/r"]) == ""
 
 
-def test_start_runs_in_process_only_when_the_runtime_is_already_imported():
-    args = ["--root", "/r", "start", "x"]
-    assert shim_inproc.wants_in_process(args, {"hako.runtime.process": object()})
-    assert not shim_inproc.wants_in_process(args, {})  # a plain shim forks: imports stay out
-    assert shim_inproc.wants_in_process(["--root", "/r", "delete", "--force", "x"], {})
-    for cmd in (["create", "--bundle", "b", "x"], ["kill", "x", "9"], ["exec", "-d", "x"]):
-        assert not shim_inproc.wants_in_process(["--root", "/r", *cmd],
-                                                {"hako.runtime.process": object()})
+def test_only_delete_runs_in_the_shims_own_process():
+    assert shim_inproc.wants_in_process(["--root", "/r", "delete", "--force", "x"])
+    for cmd in (["create", "--bundle", "b", "x"], ["start", "x"], ["kill", "x", "9"], ["exec", "-d", "x"]):
+        assert not shim_inproc.wants_in_process(["--root", "/r", *cmd])
 
 
 def test_own_runtime_calls_fork_or_run_in_process_with_the_cli_answers(tmp_path, monkeypatch):
@@ -75,14 +71,14 @@ def test_own_runtime_calls_fork_or_run_in_process_with_the_cli_answers(tmp_path,
     forked = shim_runtime.run(own + ["kill", "nosuch", "9"])  # no such binary: it was forked
     assert forked.rc == 1 and "does not exist" in forked.error()
     assert shim_runtime.run(own + ["delete", "--force", "nosuch"]).rc == 0
-    import hako.runtime.process  # noqa: F401 - as in a shim forked by the zygote
+    assert shim_runtime.run(own + ["start", "nosuch"]).rc == 1
 
     def no_fork(*_):
-        raise AssertionError("start forked")
+        raise AssertionError("delete forked")
 
     monkeypatch.setattr(shim_inproc, "fork_call", no_fork)
-    started = shim_runtime.run(own + ["start", "nosuch"])  # in this process, stderr captured
-    assert started.rc == 1 and "does not exist" in started.error()
+    deleted = shim_runtime.run(own + ["delete", "nosuch"])  # in this process, stderr captured
+    assert deleted.rc == 1 and "does not exist" in deleted.error()
     assert sys.stderr is not None and not hasattr(sys.stderr, "getvalue")
 
 

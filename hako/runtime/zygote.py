@@ -157,7 +157,11 @@ def _serve(listen_fd: int) -> None:  # pragma: no cover - runs as the zygote
                 conn_fd, _ = listener._accept()
             except (BlockingIOError, InterruptedError):
                 continue
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # EAGAIN, ENOMEM: the client reads EOF and execs the shim itself
+                os.close(conn_fd)
+                continue
             if pid == 0:
                 listener.close()
                 _invoker(conn_fd)

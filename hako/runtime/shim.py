@@ -15,7 +15,8 @@ Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn
 rotation, already validated by the daemon (``hako.daemon.logconfig``).
 
 The invoking process forks; the child calls setsid and forks again, so the shim is not a
-child of the daemon and outlives it. The shim becomes a child subreaper, closes inherited
+child of the daemon and outlives it (the zygote's invoker, a disposable process, calls
+setsid itself and forks once: ``main(disposable=True)``). The shim becomes a child subreaper, closes inherited
 fds, points its stdio at /dev/null, creates the container's stdio, binds ``STATE/shim.sock``
 and runs ``BIN --root ROOT create``. It reports one JSON line to the invoker, which prints
 it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
@@ -81,8 +82,12 @@ def parse_args(argv: list[str]) -> dict:
     return opts
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``create`` forks the detached shim and prints its report line."""
+def main(argv: list[str] | None = None, disposable: bool = False) -> int:
+    """Entry point: ``create`` forks the detached shim and prints its report line.
+
+    ``disposable``: this process exits right after (the zygote's invoker), so it starts
+    the new session itself and forks the shim once, instead of forking a child that does.
+    """
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] != "create":
         sys.stderr.write("usage: python -m hako.runtime.shim create --id ID ...\n")
@@ -93,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(_report({"ok": False, "error": str(exc)}))
         return 1
     r, w = os.pipe()
+    if disposable:
+        os.setsid()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the detached process
         os.close(r)
-        _detach_and_run(opts, w)
+        _detach_and_run(opts, w, not disposable)
     os.close(w)
     data = b""
     while True:
@@ -105,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             break
         data += chunk
     os.close(r)
-    os.waitpid(child, 0)
+    if not disposable:  # else the shim is our child until we exit: never wait for it
+        os.waitpid(child, 0)
     line = data.decode("utf-8", "replace").strip().splitlines()
     text = line[-1] if line else _report({"ok": False, "error": "shim exited before reporting"})
     sys.stdout.write(text.rstrip("\n") + "\n")
@@ -119,12 +127,13 @@ def _report(obj: dict) -> str:
     return shim_wire.dumps(obj) + "\n"
 
 
-def _detach_and_run(opts: dict, report_fd: int) -> None:  # pragma: no cover
+def _detach_and_run(opts: dict, report_fd: int, detach: bool = True) -> None:  # pragma: no cover
     code = 1
     try:
-        os.setsid()
-        if os.fork() != 0:
-            os._exit(0)
+        if detach:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
         _become_daemon(report_fd)
         code = _run_shim(opts, report_fd)
     except BaseException as exc:  # report anything, never return into the invoker's code

@@ -16,8 +16,10 @@ accepts and forks; the child (the "invoker") talks to the client::
     client → "go"                                    the client still wants it
     invoker → the shim's report line, then EOF       (as ``python -m hako.runtime.shim``)
 
-The invoker then runs ``hako.runtime.shim.main`` exactly as the exec path does: the shim is
-double-forked and re-parented (setsid), so it outlives hakod and the zygote. Pages are
+The invoker then runs ``hako.runtime.shim.main`` as the exec path does, except that, being
+a disposable child itself, it calls setsid and forks the shim once (the exec'd invoker forks
+a child that does both): the shim is re-parented when the invoker exits, in a session of
+its own, so it outlives hakod and the zygote, as an exec'd one does. Pages are
 shared copy-on-write with the zygote, so a shim's PSS is about its private dirty pages.
 
 A client that gets no ack (no zygote, the zygote died, or it did not answer within
@@ -201,7 +203,7 @@ def _invoker(conn_fd: int) -> None:  # pragma: no cover - runs in the zygote's c
         conn.close()
         from hako.runtime import shim
 
-        code = shim.main(argv)
+        code = shim.main(argv, disposable=True)
         sys.stdout.flush()
     except BaseException as exc:  # noqa: BLE001 - report, never return into the zygote loop
         try:

@@ -51,7 +51,7 @@ PRELOAD = (
     "hako.runtime.capabilities", "hako.runtime.hooks", "hako.runtime.idmap",
     "hako.runtime.seccomp", "hako.runtime.cgroups.detect", "hako.runtime.cgroups.v1",
     "hako.runtime.cgroups.v2", "hako.linux.proc", "hako.linux.syscalls", "hako.linux.mount",
-    "hako.linux.mountinfo", "ctypes", "fcntl", "hashlib", "_blake2", "encodings.ascii",
+    "hako.linux.mountinfo", "ctypes", "fcntl", "_blake2", "encodings.ascii",
 )
 
 _socket_path: str | None = None  # set by the Supervisor while a zygote runs

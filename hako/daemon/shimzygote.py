@@ -139,23 +139,19 @@ class Supervisor:
             os.close(self._pipe_w)
             self._pipe_w = -1
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the zygote (shims it forked keep running) and remove its socket and record."""
-        import subprocess
-
+    def stop(self) -> None:
+        """Stop the zygote (shims and invokers it forked keep running: it holds no state, so
+        it is killed rather than waited for) and remove its socket and record."""
         from hako.runtime import zygote
 
         self._stopping = True
         zygote.set_socket_path(None)
         if self._timer is not None:
             self._timer.cancel()
-        self._close_watch()  # the zygote reads EOF on its stdin and exits
+        self._close_watch()
         if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.kill()
+            self.proc.wait()
         for path in (self.socket_path, self.record_path):
             try:
                 os.unlink(path)

@@ -83,6 +83,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def zygote_pid(d) -> list[int]:
+    """hakod's shim zygote (a process of the daemon's footprint, as containerd is dockerd's)."""
+    try:
+        with open(os.path.join(d.exec_root, "zygote.json")) as f:
+            return [int(json.load(f)["pid"])]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 def ping(host: str, timeout: float = 2.0) -> int | None:
     """GET /_ping on a unix:// host; returns the server's pid (SO_PEERCRED) or None."""
     if not host.startswith("unix://"):
@@ -241,7 +250,7 @@ def measure_hakod(shim: str, args: argparse.Namespace, with_docker: bool, label:
         d.start()
         daemon_harness.import_busybox(d)
         hako = Target(label, cli_env(d.host, os.path.join(d.root, "docker-config")),
-                      lambda: [d.proc.pid])
+                      lambda: [d.proc.pid, *zygote_pid(d)])
         targets.append(hako)
         dk, docker_ctx = docker_target(args.with_docker, d) if with_docker else (None, None)
         if dk is not None:

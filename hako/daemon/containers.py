@@ -726,16 +726,21 @@ class ContainerService:
             raise
 
     def init_alive(self, c: Container) -> bool:
-        """Whether the container's init process still lives (not exited, not a zombie)."""
+        """Whether the container's init process still lives (not exited, not a zombie, not
+        exiting: an exiting init has left its namespaces while it waits, not yet a zombie,
+        for the other processes of its pid namespace to go)."""
         from hako.daemon import bundle
 
         if not c.state.pid or bundle.read_exit_status(self, c) is not None:
             return False
         try:
             with open(f"/proc/{c.state.pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return False
+            os.readlink(f"/proc/{c.state.pid}/ns/mnt")
         except (OSError, IndexError):
             return False
+        return True
 
     async def _runtime(self, c: Container, *args: str) -> str:
         from hako.errors import RuntimeFailed

@@ -233,6 +233,10 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
             systemd.select_fds(host[len("fd://"):], list(activated))
     pools.install_blocking_executor(asyncio.get_running_loop())
     services = build_services(config)
+    from hako.daemon.shimzygote import Supervisor
+
+    zygote = Supervisor(config.exec_root)
+    zygote.start()  # before restore: a restarted container's shim is forked by it too
     await asyncio.get_running_loop().run_in_executor(None, services.network.setup)
     await services.containers.restore()
     server = ApiServer(build_router(), services)
@@ -262,6 +266,7 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
     boot.cancel()
     if not config.live_restore:
         await liverestore.shutdown(services.containers, config.shutdown_timeout)
+    zygote.stop()
     running = any(c.state.running for c in services.containers.list())
     await asyncio.get_running_loop().run_in_executor(None, services.network.shutdown, running)
     for host in config.hosts:

@@ -1,8 +1,9 @@
 """Per-container shim: holds stdio/pty, writes the json log, reaps, records the exit status.
 
 Layer: runtime (3). May import: hako.runtime.shim_server, shim_io, shim_runtime,
-shim_wire, jsonlog; hako.runtime.cli only on the way out (in-process ``delete``). Nothing heavy: the shim lives as long as its container, so its
-imports are C modules plus a few small hako modules (see docs in shimclient).
+shim_wire, jsonlog, shim_inproc (which imports hako.runtime.cli when it runs it). Nothing
+heavy: the shim lives as long as its container, so its imports are C modules plus a few
+small hako modules (see docs in shimclient).
 
 Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn``)::
 
@@ -14,7 +15,8 @@ Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn
 rotation, already validated by the daemon (``hako.daemon.logconfig``).
 
 The invoking process forks; the child calls setsid and forks again, so the shim is not a
-child of the daemon and outlives it. The shim becomes a child subreaper, closes inherited
+child of the daemon and outlives it (the zygote's invoker, a disposable process, calls
+setsid itself and forks once: ``main(disposable=True)``). The shim becomes a child subreaper, closes inherited
 fds, points its stdio at /dev/null, creates the container's stdio, binds ``STATE/shim.sock``
 and runs ``BIN --root ROOT create``. It reports one JSON line to the invoker, which prints
 it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
@@ -23,7 +25,11 @@ it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
 When the init exits: its output is drained, the OOM counter read, ``exit.json`` written,
 waiters answered, attach connections flushed and closed, the sockets removed,
 ``runtime delete --force`` run (in this process when the runtime is hako's own wrapper,
-see ``runtime_delete``), and the shim exits 0.
+see ``runtime_delete``), and the shim exits 0. With hako's own runtime, create, start, exec
+and kill do not exec a CLI either (``hako.runtime.shim_inproc``).
+
+hakod usually does not exec this module: its zygote (``hako.runtime.zygote``), which has
+imported it, forks and calls ``main`` with the same arguments.
 """
 
 from __future__ import annotations
@@ -76,8 +82,12 @@ def parse_args(argv: list[str]) -> dict:
     return opts
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``create`` forks the detached shim and prints its report line."""
+def main(argv: list[str] | None = None, disposable: bool = False) -> int:
+    """Entry point: ``create`` forks the detached shim and prints its report line.
+
+    ``disposable``: this process exits right after (the zygote's invoker), so it starts
+    the new session itself and forks the shim once, instead of forking a child that does.
+    """
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] != "create":
         sys.stderr.write("usage: python -m hako.runtime.shim create --id ID ...\n")
@@ -88,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(_report({"ok": False, "error": str(exc)}))
         return 1
     r, w = os.pipe()
+    if disposable:
+        os.setsid()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the detached process
         os.close(r)
-        _detach_and_run(opts, w)
+        _detach_and_run(opts, w, not disposable)
     os.close(w)
     data = b""
     while True:
@@ -100,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             break
         data += chunk
     os.close(r)
-    os.waitpid(child, 0)
+    if not disposable:  # else the shim is our child until we exit: never wait for it
+        os.waitpid(child, 0)
     line = data.decode("utf-8", "replace").strip().splitlines()
     text = line[-1] if line else _report({"ok": False, "error": "shim exited before reporting"})
     sys.stdout.write(text.rstrip("\n") + "\n")
@@ -114,12 +127,13 @@ def _report(obj: dict) -> str:
     return shim_wire.dumps(obj) + "\n"
 
 
-def _detach_and_run(opts: dict, report_fd: int) -> None:  # pragma: no cover
+def _detach_and_run(opts: dict, report_fd: int, detach: bool = True) -> None:  # pragma: no cover
     code = 1
     try:
-        os.setsid()
-        if os.fork() != 0:
-            os._exit(0)
+        if detach:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
         _become_daemon(report_fd)
         code = _run_shim(opts, report_fd)
     except BaseException as exc:  # report anything, never return into the invoker's code
@@ -154,6 +168,8 @@ def _set_subreaper() -> None:
     if libc.prctl(36, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
     _TRIM.append(libc.malloc_trim)
+    if "hako.runtime.zygote" in sys.modules:
+        return  # forked by the zygote: ctypes is shared with it (freeing it would copy pages)
     for name in [m for m in sys.modules if m.startswith("ctypes")]:
         del sys.modules[name]  # the shim is long-lived: let the module objects go
 
@@ -174,6 +190,10 @@ def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
 
     os.makedirs(opts["state_dir"], exist_ok=True)
     os.chdir(opts["state_dir"])
+    from hako.runtime.shim_inproc import is_own_runtime
+
+    if is_own_runtime(opts["runtime"]):  # create, start, exec, kill without exec-ing it
+        shim_runtime.OWN_RUNTIME = opts["runtime"]
     shim = Shim(opts)
     log = None
     if opts["log_file"]:
@@ -228,8 +248,8 @@ def runtime_delete(runtime: list[str], ctr_id: str) -> int:
 
     Exec-ing hako-runtime starts an interpreter (20-30 ms) just to remove a cgroup and a
     state dir, on the path between the init's exit and the shim's exit (which the daemon
-    waits for). The shim only calls this when it is about to exit, after the init was
-    forked, so importing the runtime here costs no resident memory and breaks no fork rule.
+    waits for). The shim only calls this when it is about to exit, so importing the runtime
+    here costs no resident memory.
 
     Args:
         runtime: ``[BIN, "--root", ROOT]`` as the shim runs it.
@@ -238,27 +258,18 @@ def runtime_delete(runtime: list[str], ctr_id: str) -> int:
     Returns:
         The runtime's exit code.
     """
-    from hako.runtime import shim_runtime
+    from hako.runtime import shim_inproc, shim_runtime
 
-    if not is_own_runtime(runtime[0]):
-        return shim_runtime.run(runtime + ["delete", "--force", ctr_id]).rc
-    from hako.runtime.cli import main as runtime_main
-
-    return runtime_main(runtime[1:] + ["delete", "--force", ctr_id])
+    if shim_inproc.is_own_runtime(runtime[0]):
+        return shim_inproc.in_process(runtime[1:] + ["delete", "--force", ctr_id])[0]
+    return shim_runtime.run(runtime + ["delete", "--force", ctr_id]).rc
 
 
 def is_own_runtime(path: str) -> bool:
-    """True when ``path`` is hakod's lean hako-runtime wrapper (``shimclient.fast_runtime``)
-    for this interpreter and this hako package, so running it in-process is the same code.
-    (Checked without importing shimclient: socket and subprocess cost the shim ~15 ms.)"""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        with open(path) as f:
-            text = f.read(4096)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return (text.startswith(f"#!{sys.executable} -S\n") and f"sys.path.insert(0, {root!r})\n" in text
-            and "\nfrom hako.runtime.cli import main\nsys.exit(main())\n" in text)
+    """See ``hako.runtime.shim_inproc.is_own_runtime``."""
+    from hako.runtime import shim_inproc
+
+    return shim_inproc.is_own_runtime(path)
 
 
 def _shutdown(shim) -> None:  # pragma: no cover

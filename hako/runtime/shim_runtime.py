@@ -1,8 +1,8 @@
 """Shim side of the OCI runtime CLI: spawning runc-compatible commands, console sockets, OOM.
 
-Layer: runtime (3). May import: hako.runtime.shim_wire only (the shim stays lean: no
-subprocess, socket, selectors or signal packages; the C modules ``_socket`` and ``select``
-are used directly).
+Layer: runtime (3). May import: hako.runtime.shim_wire; hako.runtime.shim_inproc for hako's
+own runtime (``OWN_RUNTIME``). The shim stays lean: no subprocess, socket, selectors or
+signal packages; the C modules ``_socket`` and ``select`` are used directly.
 
 The shim drives any runc-compatible runtime through its CLI only::
 
@@ -22,6 +22,7 @@ CONSOLE_TIMEOUT = 30.0
 _SOL_SOCKET = _socket.SOL_SOCKET
 _SCM_RIGHTS = _socket.SCM_RIGHTS
 _SIGDEF = (13, 17, 25)  # SIGPIPE, SIGCHLD, SIGXFSZ on Linux
+OWN_RUNTIME = ""  # the shim's runtime when it is hako's own wrapper: forked or in-process
 
 
 class RuntimeCall:
@@ -98,6 +99,11 @@ def run(
     Raises:
         OSError: the command cannot be spawned (e.g. the binary is missing).
     """
+    if OWN_RUNTIME and argv[0] == OWN_RUNTIME and stdio is None and console is None:
+        from hako.runtime import shim_inproc
+
+        if shim_inproc.wants_in_process(argv[1:]):
+            return RuntimeCall(*shim_inproc.in_process(argv[1:]), None)
     own = []
     if stdio is None:
         null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
@@ -118,6 +124,10 @@ def run(
 
 
 def _spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
+    if OWN_RUNTIME and argv[0] == OWN_RUNTIME:
+        from hako.runtime import shim_inproc
+
+        return shim_inproc.fork_call(argv[1:], stdio)
     actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(stdio)]
     spawn = os.posix_spawn if "/" in argv[0] else os.posix_spawnp
     # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive exec and would reach

@@ -131,7 +131,7 @@ def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: s
     Raises:
         RuntimeFailed: the runtime or the shim failed; ``exit_code`` as Docker would record.
     """
-    argv = [python, "-S", "-c", _BOOT, "create", "--id", id, "--bundle", bundle,
+    argv = ["create", "--id", id, "--bundle", bundle,
             "--state-dir", state_dir, "--runtime", runtime, "--runtime-root", runtime_root,
             "--log-file", log_file]
     lo = log_opts or {}
@@ -143,15 +143,7 @@ def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: s
         argv += ["--log-attrs", lo["attrs"]]
     argv += [flag for flag, on in (("--tty", tty), ("--stdin", stdin),
                                    ("--stdin-once", stdin_once)) if on]
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode halves the shim's start time
-    env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    try:
-        res = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                             env=env, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RuntimeFailed(f"failed to start shim: {exc}", 128) from exc
-    report = _parse_report(res.stdout, res.stderr)
+    report = _parse_report(*_run_shim(argv, python, timeout))
     if not report.get("ok"):
         msg = str(report.get("error") or "unknown shim failure")
         raise RuntimeFailed(msg, runtime_exit_code(msg))
@@ -159,6 +151,34 @@ def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: s
     if handle is None:
         raise RuntimeFailed("shim exited right after creating the container", 128)
     return handle
+
+
+def _run_shim(argv: list[str], python: str, timeout: float) -> tuple[bytes, bytes]:
+    """Run the shim's invoker with ``argv`` (``["create", ...]``): forked by the zygote when
+    one runs (``hako.runtime.zygote``), else exec'd. Returns its stdout and stderr."""
+    from hako.runtime import zygote
+
+    try:
+        out = zygote.spawn_shim(argv, timeout) if python == sys.executable else None
+    except OSError as exc:
+        raise RuntimeFailed(f"failed to start shim: {exc}", 128) from exc
+    if out is not None:
+        return out, b""
+    try:
+        res = subprocess.run([python, "-S", "-c", _BOOT, *argv], stdin=subprocess.DEVNULL,
+                             capture_output=True, env=shim_env(), timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeFailed(f"failed to start shim: {exc}", 128) from exc
+    return res.stdout, res.stderr
+
+
+def shim_env() -> dict:
+    """The environment of a shim (or of the zygote): hakod's, with hako's package root on
+    PYTHONPATH and bytecode caching on (cached bytecode halves the shim's start time)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 
 def _parse_report(stdout: bytes, stderr: bytes) -> dict:

@@ -1,0 +1,214 @@
+"""The shim zygote: one pre-imported process that forks a shim per container.
+
+Layer: runtime (3). May import: hako.runtime.shim_wire; the zygote process itself imports
+the shim and hako's runtime (``PRELOAD``); hakod's side (``Supervisor``, ``spawn_shim``)
+only os, socket and subprocess, imported when used.
+
+Without it every container costs one interpreter start (the shim) plus, for hako's own
+runtime, the imports of ``hako-runtime``. hakod starts one zygote (``Supervisor``); it
+imports the shim and the runtime, calls ``gc.freeze()`` and waits on
+``<exec-root>/zygote.sock`` (hakod binds the socket and hands the zygote its fd). Its pid
+and start time are recorded in ``<exec-root>/zygote.json``. Per request the zygote only
+accepts and forks; the child (the "invoker") talks to the client::
+
+    client → {"argv": ["create", "--id", ...]}      (the shim's command line)
+    invoker → {"ack": PID}                           the request was taken
+    client → "go"                                    the client still wants it
+    invoker → the shim's report line, then EOF       (as ``python -m hako.runtime.shim``)
+
+The invoker then runs ``hako.runtime.shim.main`` as the exec path does, except that, being
+a disposable child itself, it calls setsid and forks the shim once (the exec'd invoker forks
+a child that does both): the shim is re-parented when the invoker exits, in a session of
+its own, so it outlives hakod and the zygote, as an exec'd one does. Pages are
+shared copy-on-write with the zygote, so a shim's PSS is about its private dirty pages.
+
+A client that gets no ack (no zygote, the zygote died, or it did not answer within
+``ACK_TIMEOUT``) gets None from ``spawn_shim`` and uses the exec path: a start never fails
+because of the zygote. The handshake makes that fallback safe: an invoker whose client
+gave up reads EOF instead of "go" and exits without creating anything.
+
+The zygote exits when hakod does: its stdin is a pipe whose write end only hakod holds.
+``Supervisor`` watches the zygote's pidfd and starts a new one when it dies.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from hako.runtime import shim_wire
+
+SOCKET_NAME = "zygote.sock"
+RECORD_NAME = "zygote.json"
+ACK_TIMEOUT = 5.0
+REQUEST_TIMEOUT = 10.0
+PRELOAD = (
+    "hako.runtime.shim", "hako.runtime.shim_server", "hako.runtime.shim_io",
+    "hako.runtime.shim_runtime", "hako.runtime.shim_inproc", "hako.runtime.jsonlog",
+    "hako.runtime.cli", "hako.runtime.process", "hako.runtime.container",
+    "hako.runtime.init", "hako.runtime.validate", "hako.runtime.namespaces",
+    "hako.runtime.rootfs", "hako.runtime.devices", "hako.runtime.user", "hako.runtime.sync",
+    "hako.runtime.capabilities", "hako.runtime.hooks", "hako.runtime.idmap",
+    "hako.runtime.seccomp", "hako.runtime.cgroups.detect", "hako.runtime.cgroups.v1",
+    "hako.runtime.cgroups.v2", "hako.linux.proc", "hako.linux.syscalls", "hako.linux.mount",
+    "hako.linux.mountinfo", "ctypes", "fcntl", "_blake2", "encodings.ascii",
+)
+
+_socket_path: str | None = None  # set by the Supervisor while a zygote runs
+
+
+def set_socket_path(path: str | None) -> None:
+    """Where ``spawn_shim`` finds the zygote (None: there is none, exec the shim)."""
+    global _socket_path
+    _socket_path = path
+
+
+# --- client (hakod, called from worker threads) -------------------------------------------
+
+
+def spawn_shim(argv: list[str], timeout: float, path: str | None = None) -> bytes | None:
+    """Have the zygote fork a shim with this command line.
+
+    Args:
+        argv: the shim's arguments (``["create", "--id", ...]``).
+        timeout: seconds to wait for the report once the zygote took the request.
+        path: the zygote's socket (default: the one the Supervisor runs).
+
+    Returns:
+        What the shim's invoker printed (its report line), or None when no zygote took
+        the request (the caller then execs the shim itself).
+
+    Raises:
+        OSError: the zygote took the request but the report did not come (as a failed
+            exec of the shim would).
+    """
+    path = path or _socket_path
+    if not path:
+        return None
+    from hako.runtime.shimclient import connect
+
+    try:
+        sock = connect(path, ACK_TIMEOUT)
+    except OSError:
+        return None
+    with sock:
+        try:
+            sock.sendall(shim_wire.line({"argv": list(argv)}))
+            ack = _read_line(sock)
+            if not ack or "ack" not in shim_wire.loads(ack):
+                return None
+        except (OSError, ValueError):
+            return None
+        sock.settimeout(timeout)
+        sock.sendall(b"go\n")
+        out = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def _read_line(sock) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            return b""
+        buf += chunk
+        if len(buf) > shim_wire.MAX_LINE:
+            raise ValueError("line too long")
+    return buf
+
+
+# --- the zygote process --------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs as the zygote
+    """``python -S -c 'from hako.runtime.zygote import main; main()' LISTEN_FD``."""
+    argv = sys.argv[1:] if argv is None else argv
+    listen_fd = int(argv[0])
+    import gc
+    import importlib
+
+    gc.disable()  # no collection, so no freed holes in the pages the shims will share
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # a shim then imports what it needs itself
+            sys.stderr.write(f"hako zygote: not preloaded: {name}: {exc}\n")
+    gc.freeze()  # the shims' collections never touch (and copy) these pages
+    _serve(listen_fd)
+    return 0
+
+
+def _serve(listen_fd: int) -> None:  # pragma: no cover - runs as the zygote
+    import _socket
+    import select
+
+    listener = _socket.socket(fileno=listen_fd)
+    poller = select.poll()
+    poller.register(listen_fd, select.POLLIN)
+    poller.register(0, select.POLLIN)  # hakod's pipe: EOF when hakod is gone
+    children = 0
+    while True:
+        for fd, events in poller.poll(200 if children else -1):
+            if fd == 0:
+                return
+            try:
+                conn_fd, _ = listener._accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            try:
+                pid = os.fork()
+            except OSError:  # EAGAIN, ENOMEM: the client reads EOF and execs the shim itself
+                os.close(conn_fd)
+                continue
+            if pid == 0:
+                listener.close()
+                _invoker(conn_fd)
+            os.close(conn_fd)
+            children += 1
+        while children:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                children = 0
+                break
+            if pid == 0:
+                break
+            children -= 1
+
+
+def _invoker(conn_fd: int) -> None:  # pragma: no cover - runs in the zygote's child
+    """Serve one request: handshake, then run the shim's invoker with stdout on the socket."""
+    import _socket
+
+    code = 1
+    try:
+        os.close(0)  # hakod's liveness pipe stays with the zygote
+        os.open("/dev/null", os.O_RDONLY)
+        conn = _socket.socket(fileno=conn_fd)
+        conn.settimeout(REQUEST_TIMEOUT)
+        req = shim_wire.loads(_read_line(conn) or b"null")
+        argv = [str(a) for a in req["argv"]]
+        conn.sendall(shim_wire.line({"ack": os.getpid()}))
+        if _read_line(conn).strip() != b"go":
+            return  # the client gave up (and uses the exec path): create nothing
+        conn.settimeout(None)
+        import gc
+
+        gc.enable()
+        os.dup2(conn_fd, 1)
+        conn.close()
+        from hako.runtime import shim
+
+        code = shim.main(argv, disposable=True)
+        sys.stdout.flush()
+    except BaseException as exc:  # noqa: BLE001 - report, never return into the zygote loop
+        try:
+            os.write(2, f"hako zygote: request failed: {exc!r}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)

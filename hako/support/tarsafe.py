@@ -130,6 +130,9 @@ class _Prefixed(io.RawIOBase):
             buf[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
+        readinto = getattr(self._inner, "readinto", None)
+        if readinto is not None:
+            return readinto(buf) or 0
         data = self._inner.read(len(buf))
         buf[: len(data)] = data
         return len(data)

@@ -54,6 +54,7 @@ META_PREFIX = ".wh..wh."
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
 _CHUNK = 1 << 20
+_STREAM_READ = 1 << 16  # tarfile's stream reads (default 10 KiB): fewer calls, small joins
 
 # specials policy
 CREATE, SKIP, REFUSE = "create", "skip", "refuse"
@@ -160,7 +161,8 @@ def extract(fileobj: BinaryIO, dest: str, opts: Options | None = None,
     stream = tarsafe.decompressed(fileobj) if compressed else fileobj
     with _Extractor(dest, opts) as ex:
         try:
-            with tarfile.open(fileobj=stream, mode="r|", errorlevel=1) as tf:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=stream, mode="r|", errorlevel=1,  # type: ignore[call-overload]
+                              bufsize=_STREAM_READ) as tf:
                 for member in tf:
                     ex.entry(tf, member)
         except tarfile.TarError as exc:

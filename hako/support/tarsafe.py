@@ -153,8 +153,12 @@ def decompress_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
-def decompressed(fileobj: BinaryIO) -> BinaryIO:
+def decompressed(fileobj: BinaryIO, threaded: bool = False) -> BinaryIO:
     """Wrap a possibly gzip-, bzip2-, xz- or zstd-compressed stream so reads return the plain tar.
+
+    ``threaded``: gzip is inflated by a thread of its own (ISA-L releases the GIL), one
+    block ahead of the reader: the caller must ``close()`` the result, which waits for that
+    thread (it may be blocked reading ``fileobj``).
 
     Raises:
         Unsupported: zstd content without the optional ``zstandard`` package.
@@ -170,6 +174,10 @@ def decompressed(fileobj: BinaryIO) -> BinaryIO:
         try:  # ISA-L inflates 2-3x faster than zlib (pulls, loads, ADD of a .tar.gz)
             from isal import igzip
 
+            if threaded:
+                from isal import igzip_threaded
+
+                return igzip_threaded.open(stream, "rb", threads=1)  # type: ignore[return-value]
             return igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
         except ImportError:  # pragma: no cover
             return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]

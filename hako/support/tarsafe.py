@@ -163,6 +163,11 @@ def decompressed(fileobj: BinaryIO, threaded: bool = False) -> BinaryIO:
     Raises:
         Unsupported: zstd content without the optional ``zstandard`` package.
     """
+    peek = getattr(fileobj, "peek", None)
+    if peek is not None and not threaded:  # a buffered reader: look without taking
+        head = peek(6)[:6]
+        if len(head) == 6 and not head.startswith((GZIP_MAGIC, BZIP2_MAGIC, XZ_MAGIC, ZSTD_MAGIC)):
+            return fileobj  # plain tar: no second buffer to copy through
     head = b""
     while len(head) < 6:
         chunk = fileobj.read(6 - len(head))

@@ -275,7 +275,9 @@ class _Extractor:
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=pfd)
         try:
-            src = tf.extractfile(m)
+            # a plain member's data is the next m.size bytes of the stream (tarfile's
+            # next() skips the padding): read it there, without extractfile's extra buffer
+            src = tf.fileobj if m.sparse is None else tf.extractfile(m)  # type: ignore[attr-defined]
             if src is not None:
                 left = m.size
                 while left > 0:

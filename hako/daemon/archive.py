@@ -2,9 +2,10 @@
 
 As moby's daemon/archive.go, the container's filesystem is its rootfs with its volumes and
 bind mounts on top, whether it runs or not. The work happens in a helper process
-(``python -m hako.daemon.archive``) started under ``unshare -m --propagation private``: it
-bind-mounts the container's mount points onto the rootfs in its private mount namespace
-(they vanish with it; the host's and the container's mount tables never change), then::
+(``python -S`` running ``helper_main``), started under ``unshare -m --propagation private``
+when the container has mount points: it bind-mounts them onto the rootfs in its private
+mount namespace (they vanish with it; the host's and the container's mount tables never
+change), then::
 
     stat PATH        → one JSON line: Docker's PathStat (name, size, mode, mtime, linkTarget)
     get PATH         → the PathStat line, then the tar of PATH on stdout
@@ -407,7 +408,7 @@ class Session:
             # a private mount namespace only when there are mount points to bind
             ns = ["unshare", "-m", "--propagation", "private"] if req["mounts"] else []
             self.proc = await asyncio.create_subprocess_exec(
-                *ns, sys.executable, "-m", "hako.daemon.archive", json.dumps(req), env=_HELPER_ENV,
+                *ns, sys.executable, "-S", "-c", _HELPER_BOOT, json.dumps(req), env=_HELPER_ENV,
                 stdin=asyncio.subprocess.PIPE if stdin is True else
                 stdin if stdin is not False else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -471,8 +472,14 @@ class Session:
 # glibc serves the helper's large buffers (tar reads of up to 1 MiB) with a fresh mmap each,
 # and gives freed heap back at once: 100 MB copied in took 70,000 page faults and a quarter
 # second of system time. A short-lived helper keeps its heap instead (fixed thresholds).
+# The helper starts without the site module (as the shim: ~60 ms less under load), with
+# hako's package root on its path.
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_HELPER_BOOT = "import sys; from hako.daemon.archive import helper_main; sys.exit(helper_main(sys.argv[1:]))"
 _HELPER_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-               "MALLOC_TRIM_THRESHOLD_": str(128 << 20)}
+               "MALLOC_TRIM_THRESHOLD_": str(128 << 20),
+               "PYTHONPATH": _PKG_ROOT + (os.pathsep + os.environ["PYTHONPATH"]
+                                          if os.environ.get("PYTHONPATH") else "")}
 _background: set[Any] = set()  # unmounts finishing after the answer (tasks held strongly)
 
 

@@ -284,6 +284,25 @@ async def _watchdog(manager: Any) -> None:
         await asyncio.sleep(manager.watchdog_interval())
 
 
+def _malloc_steady_state() -> None:
+    """Start glibc's malloc where its dynamic thresholds end up after the first large transfer.
+
+    Until an mmapped block is freed, glibc serves every allocation over 128 KiB (the 1 MiB
+    buffers of a pull, a load or a build context) with a fresh mmap and returns freed heap
+    at once: the first pull of a daemon took 60,000 page faults and ~0.2 s more system time
+    than the next one. Fixed thresholds of that later state (mmap above 2 MiB, trim above
+    4 MiB) give the first pull the same; a fresh daemon's memory is unchanged.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 2 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 4 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: its defaults stay
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     from hako.daemon import config as configmod
 
@@ -319,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pyroute2").setLevel(logging.WARNING)  # one line per netlink message
     from hako.support import systemd
 
+    _malloc_steady_state()
     try:
         # read (and drop from the environment) before any process is spawned
         manager, activated = systemd.Notifier(), systemd.listen_fds()

@@ -160,9 +160,12 @@ class Unpacker:
                 self._pin(parent)
             try:
                 root, whiteouts, lowers = apply_target(mounts)
-                diff_id, size = apply_layer(
-                    root, _Tee(tarsafe.decompressed(stream), writer), whiteouts, lowers
-                )
+                # inflate, diff-id hash and extraction each in a thread (store.diff)
+                plain = tarsafe.decompressed(stream, threaded=True)
+                try:
+                    diff_id, size = apply_layer(root, _Tee(plain, writer), whiteouts, lowers)
+                finally:
+                    plain.close()
                 if verify is not None:
                     verify()
                 chain = diff_id if parent is None else chain_ids([parent, diff_id])[1]

@@ -5,7 +5,8 @@ One client talks to one registry host for one set of credentials::
     c = RegistryClient("127.0.0.1:5000", insecure=True, credentials=("u", "p"))
     data, media_type, digest = c.get_manifest("library/busybox", "latest")
     c.fetch_blob("library/busybox", desc, writer)          # Range-resumed, retried
-    c.upload_blob("x/y", desc, fileobj); c.put_manifest("x/y", "latest", data, mt)
+    c.upload_blob("x/y", desc, fileobj)      # chunked PATCHes, resumed from the Range
+    c.put_manifest("x/y", "latest", data, mt)
 
 Scheme: ``https`` (verified, with ``/etc/docker/certs.d/<host>/ca.crt`` or
 ``/etc/hako/certs.d/<host>/ca.crt`` when present); an insecure registry is tried with
@@ -44,6 +45,7 @@ log = logging.getLogger("hako.registry.client")
 MANIFEST_ACCEPT = ", ".join([mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST,
                              mt.OCI_INDEX])
 CHUNK = 1 << 20
+UPLOAD_CHUNK = 32 << 20  # bytes per PATCH of a chunked upload: what a failure costs to resend
 RETRIES = 3
 USER_AGENT = "hako/0.1 (registry client)"
 CERT_DIRS = ("/etc/docker/certs.d", "/etc/hako/certs.d")
@@ -139,8 +141,9 @@ class RegistryClient:
 
     def __init__(self, host: str, *, insecure: bool = False, credentials: Credentials | None = None,
                  transport: Transport | None = None, base_url: str = "",
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, upload_chunk: int = UPLOAD_CHUNK) -> None:
         self.host = host
+        self.upload_chunk = max(1, upload_chunk)
         self.insecure = insecure
         self.credentials = credentials or Credentials()
         self.transport = transport or HTTPTransport()
@@ -275,7 +278,7 @@ class RegistryClient:
         url = url or self.base + path
         headers = dict(headers or {})
         resp = self._raw(method, url, {**headers, **self._auth_header(scope)}, body)
-        if resp.status == 401 and (body is None or isinstance(body, bytes)):
+        if resp.status == 401 and (body is None or isinstance(body, bytes) or hasattr(body, "seek")):
             challenge = _pick(resp.getheader("WWW-Authenticate") or "")
             resp.read()
             if challenge is None:
@@ -283,6 +286,8 @@ class RegistryClient:
             self._challenge = challenge
             with self._lock:
                 self._tokens.pop(scope, None)
+            if hasattr(body, "seek"):
+                body.seek(0)  # type: ignore[union-attr]
             resp = self._raw(method, url, {**headers, **self._auth_header(scope)}, body)
         return resp
 
@@ -440,24 +445,113 @@ class RegistryClient:
 
     def upload_blob(self, repo: str, desc: Descriptor, fileobj: BinaryIO,
                     progress: Callable[[int], None] | None = None) -> None:
-        """POST an upload session, then PUT the whole blob with its digest (monolithic).
+        """Chunked upload with resume: POST a session, PATCH the blob ``upload_chunk`` bytes
+        at a time (each with its ``Content-Range``), then ``PUT ?digest=``.
+
+        After a failed PATCH or PUT (dropped connection, 5xx), the session's status (``GET``:
+        its ``Range``) says how much the registry kept, and the upload goes on from there;
+        a session the registry dropped or refused to resume (404, 416, distribution's
+        ``BLOB_UPLOAD_INVALID``) starts over. ``RETRIES`` failures in a row without progress
+        give up. ``fileobj`` must be seekable.
 
         Raises:
             InvalidArgument: the registry refused the digest; Unauthorized; Unavailable.
         """
         scope = _scope(repo, "pull,push")
+        up = _Upload(self._start_upload(repo, scope), 0)
+        failures, attempts = 0, 0
+        while True:
+            attempts += 1
+            before = up.offset
+            try:
+                while up.offset < desc.size:
+                    self._patch(up, scope, fileobj, min(self.upload_chunk, desc.size - up.offset),
+                                progress, repo)
+                self._finish_upload(up, scope, desc, repo)
+                return
+            except _Retry as exc:
+                failures = failures + 1 if up.offset == before else 1
+                if failures >= RETRIES or attempts >= 4 * RETRIES:
+                    raise Unavailable(f"error pushing blob {desc.digest}: {exc}") from exc
+                log.info("upload of %s: %s; resuming", desc.digest, exc)
+                self._sleep(0.2 * failures)
+                if exc.refused:
+                    up.refusals = up.refusals + 1 if up.refused_at == up.offset else 1
+                    up.refused_at = up.offset
+                try:  # refused twice where the registry says it is: a session it gave up on
+                    gone = exc.gone or not self._resume(up, scope) or \
+                        (up.refusals >= 2 and up.offset == up.refused_at)
+                except _Retry:
+                    continue  # no status yet: the next PATCH learns (a 416) or goes on
+                if gone:
+                    if self.blob_size(repo, desc.digest, push=True) == desc.size:
+                        return  # the PUT had landed; only its answer was lost
+                    up = _Upload(self._start_upload(repo, scope), 0)
+
+    def _start_upload(self, repo: str, scope: str) -> str:
         resp = self._request("POST", f"/v2/{repo}/blobs/uploads/", scope, {"Content-Length": "0"}, b"")
         body = resp.read()
         if resp.status != 202:
             raise self._error(resp.status, body, repo, push=True)
-        location = urljoin(self.base + "/", resp.getheader("Location") or "")
-        url = location + ("&" if "?" in location else "?") + urlencode({"digest": str(desc.digest)})
-        reader = _ProgressReader(fileobj, progress)
-        resp = self._request("PUT", "", scope, {"Content-Type": "application/octet-stream",
-                                                "Content-Length": str(desc.size)}, reader, url=url)
+        return urljoin(self.base + "/", resp.getheader("Location") or "")
+
+    def _patch(self, up: "_Upload", scope: str, fileobj: BinaryIO, n: int,
+               progress: Callable[[int], None] | None, repo: str) -> None:
+        fileobj.seek(up.offset)
+        section = _Section(fileobj, up.offset, n, progress)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
+                   "Content-Range": f"{up.offset}-{up.offset + n - 1}"}
+        resp = self._send_upload("PATCH", up.location, scope, headers, section)
+        body = resp.read()
+        if resp.status != 202:
+            self._upload_failed(resp.status, body, repo)
+        up.location = urljoin(up.location, resp.getheader("Location") or up.location)
+        kept = _range_end(resp.getheader("Range"))
+        up.offset = up.offset + n if kept is None or kept + 1 > up.offset + n else kept + 1
+
+    def _finish_upload(self, up: "_Upload", scope: str, desc: Descriptor, repo: str) -> None:
+        url = up.location + ("&" if "?" in up.location else "?") + urlencode({"digest": str(desc.digest)})
+        resp = self._send_upload("PUT", url, scope, {"Content-Length": "0"}, b"")
         body = resp.read()
         if resp.status != 201:
-            raise self._error(resp.status, body, f"{repo}@{desc.digest}", push=True)
+            self._upload_failed(resp.status, body, f"{repo}@{desc.digest}")
+
+    def _send_upload(self, method: str, url: str, scope: str, headers: dict[str, str],
+                     body: Any) -> Response:
+        try:
+            return self._request(method, "", scope, headers, body, url=url)
+        except Unavailable as exc:
+            raise _Retry(str(exc)) from exc
+
+    def _upload_failed(self, status: int, body: bytes, what: str) -> None:
+        """A retry for what a later attempt may fix, else the registry's error."""
+        if status >= 500 or status in (408, 429):
+            raise _Retry(f"registry answered {status}")
+        err = protocol.parse_errors(status, body)
+        if status == 404 or err.code == "BLOB_UPLOAD_UNKNOWN":
+            raise _Retry(f"upload session gone ({status} {err.code})", gone=True)
+        if status == 416 or err.code == "BLOB_UPLOAD_INVALID":  # not where the registry is
+            raise _Retry(f"upload refused at this offset ({status} {err.code})", refused=True)
+        raise self._error(status, body, what, push=True)
+
+    def _resume(self, up: "_Upload", scope: str) -> bool:
+        """Set ``up.offset`` to where the registry's copy of the upload ends (``GET`` on the
+        session: its ``Range``); False when the session is gone.
+
+        Raises:
+            _Retry: no answer, or not a status (a registry still busy with the cut request).
+        """
+        resp = self._send_upload("GET", up.location, scope, {}, None)
+        body = resp.read()
+        if resp.status == 404 or protocol.parse_errors(resp.status, body).code == "BLOB_UPLOAD_UNKNOWN":
+            return False
+        kept = _range_end(resp.getheader("Range"))
+        if resp.status != 204 or kept is None:
+            raise _Retry(f"upload status: registry answered {resp.status}")
+        up.location = urljoin(up.location, resp.getheader("Location") or up.location)
+        # "0-0" is both nothing and one byte: resume at 0 (refused there, it starts over)
+        up.offset = kept + 1 if kept > 0 else 0
+        return True
 
     # -- errors ------------------------------------------------------------------------------
     def _error(self, status: int, body: bytes, what: str, push: bool = False) -> EngineError:
@@ -474,16 +568,54 @@ class _Short(Exception):
     pass
 
 
-class _ProgressReader:
-    def __init__(self, inner: BinaryIO, progress: Callable[[int], None] | None) -> None:
-        self._inner, self._progress, self._done = inner, progress, 0
+class _Retry(Exception):
+    """An upload step to try again: ``gone``, the session no longer exists; ``refused``, the
+    registry holds a different amount than the client sent from."""
 
-    def read(self, n: int = -1) -> bytes:
-        data = self._inner.read(n)
+    def __init__(self, message: str, gone: bool = False, refused: bool = False) -> None:
+        super().__init__(message)
+        self.gone, self.refused = gone, refused
+
+
+@dataclass
+class _Upload:
+    location: str  # the session's URL, as the registry's last answer gave it
+    offset: int  # bytes the registry holds
+    refused_at: int = -1  # the offset of the last 416 (or upload in use)
+    refusals: int = 0  # how many in a row at that offset
+
+
+class _Section:
+    """``n`` bytes of a seekable file from ``offset`` (already positioned there), re-readable
+    from its start by ``seek(0)`` (a 401 answered by a new token sends the body again)."""
+
+    def __init__(self, inner: BinaryIO, offset: int, n: int,
+                 progress: Callable[[int], None] | None) -> None:
+        self._inner, self._offset, self._n, self._done = inner, offset, n, 0
+        self._progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._n - self._done
+        data = self._inner.read(left if size < 0 else min(size, left)) if left > 0 else b""
         self._done += len(data)
         if self._progress and data:
-            self._progress(self._done)
+            self._progress(self._offset + self._done)
         return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if pos != 0 or whence != 0:
+            raise OSError("a section rewinds to its start only")
+        self._inner.seek(self._offset)
+        self._done = 0
+        return 0
+
+
+def _range_end(value: str | None) -> int | None:
+    """The last byte of a ``Range: 0-N`` upload status header."""
+    start, sep, end = (value or "").strip().removeprefix("bytes=").partition("-")
+    if not sep or start.strip() != "0" or not end.strip().isdigit():
+        return None
+    return int(end)
 
 
 def _scope(repo: str, actions: str) -> str:

@@ -17,6 +17,8 @@ Layer 3. May import: errors, support, oci.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -34,20 +36,44 @@ LAYER_LIMITS = untar.Limits(max_entries=5_000_000, max_bytes=None)
 
 
 class _HashingReader:
-    """Reads through ``inner`` and hashes every byte (the layer's diff id)."""
+    """Reads through ``inner``; a thread of its own hashes every byte (the layer's diff id).
+
+    sha256 releases the GIL, so the hash of a pulled layer runs beside its inflate and
+    extraction instead of after each read in the same thread (a third of that thread's time).
+    """
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
-        self.digester = Digester()
+        self._digester = Digester()
+        self._q: queue.Queue = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, name="hako-diffid", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            data = self._q.get()
+            if data is None:
+                return
+            self._digester.update(data)
 
     def read(self, n: int = -1) -> bytes:
         data = self._inner.read(n)
-        self.digester.update(data)
+        if data:
+            self._q.put(data)
         return data
 
     def drain(self) -> None:
         while self.read(1 << 20):
             pass
+
+    def digest(self) -> Digest:
+        self.close()
+        return self._digester.digest()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
 
 
 def apply_layer(
@@ -77,8 +103,11 @@ def apply_layer(
     opts = untar.Options(whiteouts=whiteouts, lowerdirs=lowerdirs, owner="keep",
                          specials=untar.CREATE, xattrs=True, links_to_existing=True,
                          limits=LAYER_LIMITS)
-    res = untar.extract(reader, root, opts, compressed=False)
-    reader.drain()
-    return reader.digester.digest(), res.size
+    try:
+        res = untar.extract(reader, root, opts, compressed=False)
+        reader.drain()
+        return reader.digest(), res.size
+    finally:
+        reader.close()
 
 

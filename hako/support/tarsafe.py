@@ -130,6 +130,9 @@ class _Prefixed(io.RawIOBase):
             buf[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
+        readinto = getattr(self._inner, "readinto", None)
+        if readinto is not None:
+            return readinto(buf) or 0
         data = self._inner.read(len(buf))
         buf[: len(data)] = data
         return len(data)
@@ -150,12 +153,21 @@ def decompress_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
-def decompressed(fileobj: BinaryIO) -> BinaryIO:
+def decompressed(fileobj: BinaryIO, threaded: bool = False) -> BinaryIO:
     """Wrap a possibly gzip-, bzip2-, xz- or zstd-compressed stream so reads return the plain tar.
+
+    ``threaded``: gzip is inflated by a thread of its own (ISA-L releases the GIL), one
+    block ahead of the reader: the caller must ``close()`` the result, which waits for that
+    thread (it may be blocked reading ``fileobj``).
 
     Raises:
         Unsupported: zstd content without the optional ``zstandard`` package.
     """
+    peek = getattr(fileobj, "peek", None)
+    if peek is not None and not threaded:  # a buffered reader: look without taking
+        head = peek(6)[:6]
+        if len(head) == 6 and not head.startswith((GZIP_MAGIC, BZIP2_MAGIC, XZ_MAGIC, ZSTD_MAGIC)):
+            return fileobj  # plain tar: no second buffer to copy through
     head = b""
     while len(head) < 6:
         chunk = fileobj.read(6 - len(head))
@@ -167,6 +179,10 @@ def decompressed(fileobj: BinaryIO) -> BinaryIO:
         try:  # ISA-L inflates 2-3x faster than zlib (pulls, loads, ADD of a .tar.gz)
             from isal import igzip
 
+            if threaded:
+                from isal import igzip_threaded
+
+                return igzip_threaded.open(stream, "rb", threads=1)  # type: ignore[return-value]
             return igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
         except ImportError:  # pragma: no cover
             return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]

@@ -89,6 +89,7 @@ class Request:
         body_reader: Callable[[], Awaitable[bytes | None]],
         services: Any,
         api_version: float,
+        handoff: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -99,6 +100,7 @@ class Request:
         self._pairs = parse_qsl(query_string, keep_blank_values=True)
         self.query = dict(self._pairs)
         self._read_chunk = body_reader
+        self._handoff = handoff
         self._body: bytes | None = None
         # Set by the server when the client goes away during a streamed response, so a
         # blocking stream (logs --follow) can stop instead of running until its container does.
@@ -165,6 +167,14 @@ class Request:
             if chunk is None:
                 return
             yield chunk
+
+    async def take_body(self) -> Any:
+        """The rest of the body as a ``hako.support.httpbody.Handoff`` (the socket, for a
+        helper process to read it directly), or None when this connection cannot hand it
+        over: then read it with :meth:`stream`. The caller owns (closes) the handoff."""
+        if self._handoff is None or self._body is not None:
+            return None
+        return await self._handoff()
 
     async def body(self) -> bytes:
         if self._body is None:

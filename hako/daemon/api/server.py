@@ -79,6 +79,8 @@ class _Conn:
         self.writer = writer
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=1 << 20)
         self._disconnected = threading.Event()
+        self._headers_in: dict[str, str] = {}
+        self._body_started = self._handed_off = False
 
     async def _next_event(self) -> Any:
         while True:
@@ -98,6 +100,7 @@ class _Conn:
             await self.writer.drain()
 
     async def read_body_chunk(self) -> bytes | None:
+        self._body_started = True
         event = await self._next_event()
         if isinstance(event, h11.Data):
             return bytes(event.data)
@@ -105,6 +108,30 @@ class _Conn:
             self._body_done = True
             return None
         raise h11.RemoteProtocolError("unexpected event in body")
+
+    async def handoff_body(self) -> Any:
+        """The rest of the request body for another process to read off the socket
+        (``hako.support.httpbody``), or None when this connection cannot hand it over (TLS,
+        body partly read already). The connection closes after the response."""
+        from hako.support.httpbody import Handoff
+
+        sock = self.writer.get_extra_info("socket")
+        if sock is None or self.writer.get_extra_info("sslcontext") is not None \
+                or self._body_started or self._handed_off:
+            return None
+        chunked = "chunked" in self._headers_in.get("transfer-encoding", "").lower()
+        try:
+            length = 0 if chunked else int(self._headers_in.get("content-length") or 0)
+        except ValueError:
+            return None
+        if self.h11.they_are_waiting_for_100_continue:
+            await self._send(h11.InformationalResponse(status_code=100, headers=[]))
+        self.writer.transport.pause_reading()  # type: ignore[attr-defined]
+        buffered = self.reader._buffer  # type: ignore[attr-defined]  # read ahead by the transport
+        prefix = self.h11.trailing_data[0] + bytes(buffered)
+        buffered.clear()
+        self._handed_off = self._body_done = True
+        return Handoff(os.dup(sock.fileno()), prefix, chunked, length)
 
     async def serve(self) -> None:
         try:
@@ -114,7 +141,7 @@ class _Conn:
                     return
                 if not isinstance(event, h11.Request):
                     return
-                self._body_done = False
+                self._body_done = self._body_started = False
                 keep = await self._handle(event)
                 if not keep or self.h11.our_state is h11.MUST_CLOSE:
                     return
@@ -138,10 +165,12 @@ class _Conn:
         target = event.target.decode("latin-1")
         path, _, query = target.partition("?")
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
+        self._headers_in = headers
         upgrade = "upgrade" in headers.get("connection", "").lower()
         try:
             version, path = self._version(path)
-            req = Request(method, path, query, headers, self.read_body_chunk, self.server.services, version)
+            req = Request(method, path, query, headers, self.read_body_chunk, self.server.services, version,
+                          handoff=self.handoff_body)
             self._disconnected = req.disconnected
             matched = self.server.router.match(method, path)
             if matched is None:
@@ -153,6 +182,10 @@ class _Conn:
             response = JSONResponse(body, status=status) if body is not None else EmptyResponse(status)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %s", method, target, response.status)
+        if self._handed_off:  # the body's end is unknown here: no next request on this connection
+            response.headers.append(("Connection", "close"))
+            await self._write(method, response, upgrade)
+            return False
         return await self._write(method, response, upgrade)
 
     def _version(self, path: str) -> tuple[float, str]:

@@ -61,6 +61,38 @@ def test_tlsverify_with_docker_cli(fresh_hakod, docker_cli, tmp_path):
     assert res.returncode != 0  # plain HTTP to a TLS port
 
 
+def test_cp_over_tls(fresh_hakod, docker_cli, tmp_path):
+    """A TLS connection cannot hand its socket to the cp helper: the daemon relays the body."""
+    from tests.daemon_harness import import_busybox
+
+    certs = str(tmp_path)
+    make_certs(certs)
+    port = _free_port()
+    d = fresh_hakod()
+    d.extra_args = ("-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", f"{certs}/ca.pem",
+                    "--tlscert", f"{certs}/server-cert.pem", "--tlskey", f"{certs}/server-key.pem")
+    d.start()
+    import_busybox(d)
+    env = dict(d.env)
+    env.pop("DOCKER_HOST")
+    cli = [docker_cli, "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert",
+           f"{certs}/ca.pem", "--tlscert", f"{certs}/client-cert.pem", "--tlskey",
+           f"{certs}/client-key.pem"]
+    src = tmp_path / "src"
+    src.mkdir()
+    data = os.urandom(3 << 20)
+    (src / "blob").write_bytes(data)
+
+    def run(*args: str) -> None:
+        res = subprocess.run(cli + list(args), capture_output=True, text=True, env=env, timeout=60)
+        assert res.returncode == 0, res.stderr
+
+    run("create", "--name", "tlscp", "busybox", "true")
+    run("cp", str(src), "tlscp:/copied")
+    run("cp", "tlscp:/copied/blob", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == data
+
+
 def test_tls_without_certificate_is_a_clear_error(fresh_hakod):
     d = fresh_hakod()
     d.extra_args = ("--tlsverify",)

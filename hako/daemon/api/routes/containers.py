@@ -369,6 +369,8 @@ async def put_archive(req: Request) -> EmptyResponse:
     from hako.daemon import archive
 
     c = req.services.containers.get(req.params["id"])
-    await archive.put_path(req.services.containers, c, _archive_path(req), req.stream(),
+    path = _archive_path(req)
+    body = await req.take_body() or req.stream()
+    await archive.put_path(req.services.containers, c, path, body,
                            req.query_bool("noOverwriteDirNonDir"), req.query_bool("copyUIDGID"))
     return EmptyResponse(200)

@@ -82,6 +82,7 @@ class RemoveMixin:
 
         if c.state.running:
             await self._stop(c, 0, "SIGKILL")
+        await self._shim_gone(c)  # the runtime's delete of the last run is over
         loop = asyncio.get_running_loop()
         async with c.op_lock:
             if c.state.running:  # cannot happen: starts are refused while _removing

@@ -28,7 +28,12 @@ class StartMixin:
             NotModified: already running. Conflict: paused, or being removed.
             RuntimeFailed: the runtime refused.
         """
-        c, lock = await self._locked(ref)
+        while True:
+            c, lock = await self._locked(ref)
+            if c.id not in self._exiting:
+                break
+            lock.release()  # the last run's shim is still deleting the runtime's state
+            await self._shim_gone(c)
         try:
             failure = await self._start_locked(c, by_policy)
         finally:
@@ -70,11 +75,13 @@ class StartMixin:
             await self._start_failed(c, exc)
             return _start_error(exc)
         self._shims[c.id] = handle
+        watch = self._open_watch(handle)  # before the start: no exit can be missed
         for attach in self._pending_attach.pop(c.id, []):
             await attach.connect(handle)
         try:
             await loop.run_in_executor(None, handle.start)
         except Exception as exc:
+            self._close_watch(watch)
             self._shims.pop(c.id, None)
             await loop.run_in_executor(None, bundle.stop_stale_shim, self, c)
             await self._start_failed(c, exc)
@@ -89,7 +96,7 @@ class StartMixin:
         c.state.oom_killed = False
         self.health.init(c)
         await self._save(c)
-        self._watch(c, handle)
+        self._watch(c, handle, watch)
         self._emit(c, "start")
         return None
 

@@ -5,8 +5,9 @@ Lifecycle (one ``Container`` record each, see ``state.py``)::
     create  → record + rootfs snapshot + etc files          (status created)
     start   → mount rootfs, write the OCI bundle, spawn the shim (runtime create), connect
               pending attach streams, shim start             (status running)
-    exit    → the shim's pidfd becomes readable: read exit.json, unmount, wake waiters,
-              auto-remove                                    (status exited)
+    exit    → the shim's wait reply: record the exit, wake waiters   (status exited)
+              the shim's pidfd (runtime delete done): unmount, release the network,
+              policy restart or auto-remove (see container_exit)
 
 The service is driven from the asyncio loop; blocking steps (bundle and rootfs work, record
 writes with their fsync) run in the default executor. Each container has a lifecycle lock
@@ -79,6 +80,7 @@ class ContainerService(StartMixin, ExitMixin, StopMixin, RemoveMixin, ProcsMixin
         self._manual_stop: set[str] = set()  # stopped/killed by the user: no policy restart
         self._restarts: dict[str, tuple[asyncio.Task, float]] = {}  # pending restart, delay
         self._exit_tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
+        self._exiting: dict[str, asyncio.Future] = {}  # exit recorded, shim not yet gone
         self._removing: set[str] = set()  # removals under way (a second one is a Conflict)
         self._dying: set[str] = set()  # SIGKILL sent, exit not yet processed: no pause
         from hako.daemon.health_monitor import ExecProbe, HealthMonitor

@@ -10,7 +10,8 @@ parent; removed afterwards) with busybox imported, and measures through the dock
 the daemon's idle RSS and the RSS/PSS beside each running idle container (shim plus any
 runtime leftovers, from /proc/<pid>/smaps_rollup), and ``DOCKER_BUILDKIT=0 docker build``
 of a 6-step Dockerfile with a 1 MB COPY, cold (``--no-cache``) and fully cached
-(bench/build.py). Medians of N runs.
+(bench/build.py). Medians of N runs. The ``soak`` group measures the daemon's idle RSS after
+a warm-up (one run, one build) and again after 100 ``run --rm`` and 20 cold builds.
 
 Docker is measured too when ``$DOCKER_BENCH_HOST`` (default unix:///var/run/docker.sock)
 answers; no dockerd is started unless ``--with-docker`` is given, which runs Debian's

@@ -4,10 +4,11 @@ The ``ExitMixin`` half of ``ContainerService``. An exit is handled in two steps:
 
 1. the shim answers the daemon's ``wait`` request once the init has exited and its output
    is drained (the reply carries the exit record; exit.json is already written):
-   ``_record_exit`` sets the status (exited, or restarting for the restart policy), writes
-   the record, emits ``die`` and answers ``wait`` clients, ``docker stop`` and ``kill``;
+   ``_record_exit`` sets the status (exited, or restarting for the restart policy), emits
+   ``die`` and answers ``wait`` clients, ``docker stop`` and ``kill``;
 2. the shim's pidfd becomes readable when it has also run ``runtime delete`` and exited:
-   ``_on_shim_exit`` unmounts the rootfs, releases the network, and only then schedules
+   ``_on_shim_exit`` unmounts the rootfs, releases the network, writes the record (one
+   fsync per exit, as before), and only then schedules
    the policy's restart or the ``--rm`` removal. Between the two, ``_exiting[id]`` is an
    unresolved future: ``start`` and ``remove`` wait for it (``_shim_gone``), so that no new
    run or removal of the same id races the runtime's delete.
@@ -117,7 +118,9 @@ class ExitMixin:
     async def _record_exit(self, c: Container, status: dict[str, Any]) -> None:
         """The run is over (lock held): record the exit, answer waiters and events. The
         shim may still be deleting the runtime's state: ``_exiting[c.id]`` is resolved by
-        ``_on_shim_exit``, and starts and removals wait for it."""
+        ``_on_shim_exit``, and starts and removals wait for it. The record is written there,
+        once per exit as before (a daemon killed in between finds the shim gone or going at
+        restart and takes the exit from exit.json, as for any exit it did not see)."""
         self._exiting[c.id] = asyncio.get_running_loop().create_future()
         self.health.stop(c)  # checks start again with the container
         c.state.exit_code = int(status.get("exit_code", 255))
@@ -132,7 +135,6 @@ class ExitMixin:
         if c.state.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
             c.transition(Status.RESTARTING if restart else Status.EXITED)
         self._dying.discard(c.id)
-        await self._save(c)
         if c.state.oom_killed:
             self._emit(c, "oom")
         self._emit(c, "die", exitCode=str(c.state.exit_code))
@@ -162,7 +164,7 @@ class ExitMixin:
                 await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
                 if not restart:
                     await loop.run_in_executor(None, netsetup.release, self, c)
-                    await self._save(c)
+                await self._save(c)
             finally:
                 exited.set_result(None)
             if restart:

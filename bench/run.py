@@ -11,7 +11,8 @@ parent; removed afterwards) with busybox imported, and measures through the dock
 the daemon's idle RSS and the RSS/PSS beside each running idle container (shim plus any
 runtime leftovers, from /proc/<pid>/smaps_rollup), and ``DOCKER_BUILDKIT=0 docker build``
 of a 6-step Dockerfile with a 1 MB COPY, cold (``--no-cache``) and fully cached
-(bench/build.py). Medians of N runs.
+(bench/build.py). Medians of N runs. The ``soak`` group measures the daemon's idle RSS after
+a warm-up (one run, one build) and again after 100 ``run --rm`` and 20 cold builds.
 
 ``--shim`` picks hakod's per-container monitor (``hakod --shim``); with a list, each shim
 gets its own private hakod and its own column, measured one after the other.
@@ -49,6 +50,10 @@ FIGURES = [
     ("parallel", "20 x run --rm at once (wall)", "s", 3.96, 1.98),
     ("daemon_rss", "daemon idle RSS (fresh)", "MiB", 107.0, 53.5),
     ("daemon_rss_after", "daemon idle RSS (after the runs)", "MiB", 107.0, 53.5),
+    # the issue: at most 50 MiB, and no growth over 10 % after 100 runs and 20 builds
+    ("daemon_rss_warm", "daemon idle RSS (after 1 run + 1 build)", "MiB", 107.0, 50.0),
+    ("daemon_rss_soak", "daemon idle RSS (then 100 runs + 20 builds)", "MiB", 107.0, 50.0),
+    ("daemon_rss_growth", "  growth over those runs and builds", "%", None, 10.0),
     ("ctr_rss", "RSS per running idle container", "MiB", 12.8, 6.4),
     ("ctr_pss", "PSS per running idle container", "MiB", None, None),
     # the issue's figures for Debian's docker.io: legacy builder 1.43 s cold, 0.125 s cached;
@@ -76,7 +81,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="start a private dockerd + containerd when none answers")
     p.add_argument("--no-docker", action="store_true", help="measure hako only")
     p.add_argument("--only", default="", help="comma-separated figure groups: "
-                   "run_rm,create_start,parallel,memory,build,volumes")
+                   "run_rm,create_start,parallel,memory,build,volumes,soak")
     p.add_argument("--json", default="", help="also write the results as JSON to this file")
     p.add_argument("--shim", default="hako",
                    help="hakod's shim, or a comma-separated list for one column each: hako, conmon")
@@ -122,7 +127,7 @@ def cli_env(host: str, config_dir: str) -> dict[str, str]:
 
 def measure(t: Target, args: argparse.Namespace) -> None:
     groups = set(filter(None, args.only.split(","))) or {"run_rm", "create_start", "parallel", "memory",
-                                                          "build", "volumes"}
+                                                          "build", "volumes", "soak"}
     log(f"[{t.name}] idle RSS")
     workload.daemon_rss(t, "daemon_rss")
     if "run_rm" in groups:
@@ -138,6 +143,9 @@ def measure(t: Target, args: argparse.Namespace) -> None:
     if "memory" in groups:
         log(f"[{t.name}] {args.idle_containers} idle containers")
         workload.idle_containers(t, args.idle_containers)
+    if "soak" in groups:
+        log(f"[{t.name}] idle RSS after 100 run --rm and 20 builds")
+        workload.soak(t)
     if "build" in groups:
         from bench import build
 
@@ -170,6 +178,8 @@ def fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit == "MiB":
         return f"{value / MIB:.1f} MiB" if value > 1000 else f"{value:.1f} MiB"
+    if unit == "%":
+        return f"{value:+.1f} %"
     return f"{value:.3f} s"
 
 

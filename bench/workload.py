@@ -127,6 +127,50 @@ def daemon_rss(t: Target, key: str) -> None:
     t.results[key] = sum(memory.rollup(p)[0] for p in pids)
 
 
+def settled_rss(t: Target, idle: float = 10.0, limit: float = 30.0, steady: int = 3) -> float:
+    """The daemon's idle RSS after a burst of work: sampled every second from ``idle``
+    seconds after the burst (hakod trims its heap a few seconds after activity stops, see
+    hako.daemon.memtrim; Go's runtime returns memory on its own schedule) until ``steady``
+    samples in a row differ by less than 64 KiB, or ``limit`` seconds."""
+    start = time.monotonic()
+    samples: list[int] = []
+    while True:
+        now = time.monotonic()
+        if now - start >= idle:
+            samples.append(sum(memory.rollup(p)[0] for p in t.daemon_pids()))
+            tail = samples[-steady:]
+            if len(tail) == steady and max(tail) - min(tail) < 64 * 1024 or now - start > limit:
+                return samples[-1]
+        time.sleep(1.0)
+
+
+def soak(t: Target, runs: int = 100, builds: int = 20) -> None:
+    """Idle RSS after a warm-up (one run, one build), then after ``runs`` ``run --rm`` and
+    ``builds`` cold builds, and the growth between the two (the issue: at most 10 %)."""
+    from bench import build
+
+    ctx = build.make_context(t.image)
+    tag = f"hako-bench-soak:{time.monotonic_ns()}"
+    made: set[str] = set()
+    try:
+        docker(t, "run", "--rm", t.image, "true")
+        made.add(build._build(t, ctx, tag, "--no-cache")[1])
+        t.results["daemon_rss_warm"] = settled_rss(t)
+        for i in range(max(runs, builds)):
+            if i < runs:
+                docker(t, "run", "--rm", t.image, "true")
+            if i * builds // max(runs, 1) != (i + 1) * builds // max(runs, 1) or (runs == 0 and i < builds):
+                made.add(build._build(t, ctx, tag, "--no-cache")[1])
+        t.results["daemon_rss_soak"] = settled_rss(t)
+        t.results["daemon_rss_growth"] = 100.0 * (t.results["daemon_rss_soak"] / t.results["daemon_rss_warm"] - 1)
+    finally:
+        for iid in made:
+            docker(t, "rmi", "-f", iid, check=False)
+        import shutil
+
+        shutil.rmtree(ctx, ignore_errors=True)
+
+
 def idle_containers(t: Target, count: int) -> None:
     """Start ``count`` idle containers and measure the per-container RSS/PSS beside them."""
     ids = [docker(t, "run", "-d", t.image, "sleep", "3600") for _ in range(count)]

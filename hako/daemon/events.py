@@ -22,6 +22,7 @@ class EventBus:
         self._history: deque[dict[str, Any]] = deque(maxlen=1000)
         self._subscribers: dict[asyncio.Queue, asyncio.AbstractEventLoop] = {}
         self._lock = threading.Lock()
+        self.published = 0  # events published so far (memtrim watches it for activity)
 
     def publish(self, kind: str, action: str, actor_id: str, attributes: dict[str, str]) -> None:
         """Record an event and hand it to every subscriber (thread-safe)."""
@@ -32,6 +33,7 @@ class EventBus:
             if kind == "container":
                 event.update({"status": action, "id": actor_id, "from": attributes.get("image", "")})
             self._history.append(event)
+            self.published += 1
             subscribers = list(self._subscribers.items())
         try:
             current = asyncio.get_running_loop()

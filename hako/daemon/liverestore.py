@@ -34,36 +34,12 @@ async def shutdown(svc: Any, timeout: float) -> None:
     if not running:
         return
     log.info("stopping %d running containers (no --live-restore)", len(running))
-    tasks = [asyncio.ensure_future(_stop_one(svc, c)) for c in running]
+    tasks = [asyncio.ensure_future(svc.stop_at_shutdown(c)) for c in running]
     done, pending = await asyncio.wait(tasks, timeout=timeout if timeout >= 0 else None)
     for task in pending:  # past --shutdown-timeout: force them
         task.cancel()
     for c in running:
-        if c.state.running and c.state.pid:
-            try:
-                await svc.kill(c.id, "SIGKILL")
-            except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
-                log.warning("killing %s at shutdown: %s", c.id[:12], exc)
-            _not_manual(svc, c)
-    for c in running:
-        await svc._save(c)
-
-
-async def _stop_one(svc: Any, c: Any) -> None:
-    was_manual = c.id in svc._manual_stop
-    try:
-        if c.state.status == Status.PAUSED:
-            await svc.unpause(c.id)
-        await svc._stop(c, None)
-    except Exception as exc:  # noqa: BLE001 - one container's failure stops no other
-        log.warning("stopping %s at shutdown: %s", c.id[:12], exc)
-    if not was_manual:
-        _not_manual(svc, c)
-
-
-def _not_manual(svc: Any, c: Any) -> None:
-    svc._manual_stop.discard(c.id)
-    c.state.manually_stopped = False
+        await svc.kill_at_shutdown(c)
 
 
 async def start_at_boot(svc: Any) -> None:

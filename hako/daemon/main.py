@@ -231,6 +231,9 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
     for host in config.hosts:  # so does an fd:// that socket activation did not provide
         if host.startswith("fd://"):
             systemd.select_fds(host[len("fd://"):], list(activated))
+    from hako.daemon import memtrim
+
+    memtrim.limit_arenas()  # before the pools' threads: see memtrim
     pools.install_blocking_executor(asyncio.get_running_loop())
     services = build_services(config)
     from hako.daemon.shimzygote import Supervisor
@@ -247,6 +250,7 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
     from hako.daemon import liverestore
 
     boot = asyncio.get_running_loop().create_task(liverestore.start_at_boot(services.containers))
+    trimmer = asyncio.get_running_loop().create_task(memtrim.trim_when_quiet(services.events))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -262,6 +266,7 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
         manager.notify("STOPPING=1", "STATUS=shutting down")
     if watchdog is not None:
         watchdog.cancel()
+    trimmer.cancel()
     await server.close()
     boot.cancel()
     if not config.live_restore:

@@ -387,8 +387,13 @@ class Proc:
             cb(self)
 
     def state(self) -> dict:
-        """The ``state`` reply: pid, status and exit code."""
-        return {"pid": self.pid, "status": self.status, "exit_code": self.exit_code}
+        """The ``state`` and ``wait`` reply: pid, status and exit code; once finished also
+        ``exited_at`` and ``oom_killed``, so that a waiter has the whole exit record
+        (the same as ``exit.json``) before the shim runs ``runtime delete`` and exits."""
+        reply = {"pid": self.pid, "status": self.status, "exit_code": self.exit_code}
+        if self.finished:
+            reply["exited_at"], reply["oom_killed"] = self.exited_at, self.oom_killed
+        return reply
 
 
 def _reply_and_close(sock, obj: dict) -> None:

@@ -11,7 +11,8 @@ state dir layout)::
     h = spawn(id=..., bundle=..., state_dir=..., runtime="runc", ...)   # container created
     s = h.attach(stdin=False, stdout=True, stderr=True)   # before start: nothing is lost
     h.start()                                            # container running
-    fd = h.pidfd()   # readable when the shim exits, i.e. after exit.json is written
+    s = h.open_wait()  # its reply (exit_reply) comes when the process exited, before delete
+    fd = h.pidfd()   # readable when the shim exits, i.e. after exit.json and runtime delete
     h.exit_status()  # {"exit_code": 0, "exited_at": "...", "oom_killed": False}
 
 After a daemon restart, ``ShimHandle.load(state_dir)`` returns a handle when the shim still
@@ -334,6 +335,23 @@ class _Endpoint:
         """
         return self._request_or_exited({"op": "wait"}, timeout)
 
+    def open_wait(self) -> socket.socket:
+        """Send ``wait`` on a non-blocking connection and return it, for an event loop to
+        read the reply from: one JSON line, ``state`` with ``exited_at`` and ``oom_killed``,
+        sent once the process has exited and its output was drained, before the shim runs
+        ``runtime delete`` and exits (see ``exit_reply``).
+
+        Raises:
+            OSError: the shim does not listen (gone, or its backlog is full).
+        """
+        sock = connect(self._sock_path, 0.0)
+        try:
+            sock.send(shim_wire.line({"op": "wait"}))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
     def _request_or_exited(self, op: dict, timeout: float | None) -> dict:
         from hako.errors import Unavailable
 
@@ -351,6 +369,25 @@ class _Endpoint:
     def exit_status(self) -> dict | None:
         """The exit record (exit.json), or None while the process has not exited."""
         return read_exit_status(self._state_dir)
+
+
+def exit_reply(line: bytes) -> dict | None:
+    """The exit record in a ``wait`` reply line (see ``open_wait``), or None when the line
+    is no exit (empty: the shim went away; not exited; not JSON).
+
+    Returns:
+        ``{"exit_code": int, "exited_at": str, "oom_killed": bool}``; ``exited_at`` is ""
+        when the shim predates it in its reply (its exit.json has it).
+    """
+    try:
+        reply = shim_wire.loads(line) if line.strip() else None
+    except ValueError:
+        return None
+    if not isinstance(reply, dict) or reply.get("status") != "exited":
+        return None
+    code = reply.get("exit_code")
+    return {"exit_code": 255 if code is None else int(code), "exited_at": reply.get("exited_at") or "",
+            "oom_killed": bool(reply.get("oom_killed"))}
 
 
 class ExecHandle(_Endpoint):

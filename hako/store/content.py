@@ -236,9 +236,10 @@ class LocalContentStore:
         return out
 
     def remove_incomplete_ingests(self) -> list[str]:
-        """Remove ingest directories a crash left without their ``ref`` file, or with a
-        partly written one (killed between making the directory and naming it); returns
-        their names."""
+        """Remove ingest directories a crash left without their ``ref`` file, with a partly
+        written one (killed between making the directory and naming it), or without their
+        ``data`` file (killed between naming it and opening the data; ``ingests`` does not
+        list those); returns their names."""
         base = os.path.join(self.root, "ingest")
         removed = []
         for name in sorted(os.listdir(base)):
@@ -247,7 +248,8 @@ class LocalContentStore:
                     ref = f.read()
             except OSError:
                 ref = None
-            if ref is None or self._ingest_dir(ref) != os.path.join(base, name):
+            if ref is None or self._ingest_dir(ref) != os.path.join(base, name) or \
+                    not os.path.exists(os.path.join(base, name, "data")):
                 shutil.rmtree(os.path.join(base, name), ignore_errors=True)
                 removed.append(name)
         return removed

@@ -93,8 +93,7 @@ class MetadataStore:
         return self._database.transaction()
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._database.query(sql, args)  # no write lock: see support.sqlitedb
 
     # images
     def add_image(self, image_id: str, manifest: str = "", parent: str = "",
@@ -222,5 +221,4 @@ class MetadataStore:
             db.execute("DELETE FROM distribution WHERE digest=?", (digest,))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()

@@ -55,28 +55,21 @@ class MetaStore:
         return Record(sid, Info(key, Kind(kind), parent, json.loads(labels), created, updated))
 
     def get(self, key: str) -> Record:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, key, kind, parent, labels, created, updated FROM snapshots WHERE key=?",
-                (key,),
-            ).fetchone()
-        if row is None:
+        rows = self._database.query(
+            "SELECT id, key, kind, parent, labels, created, updated FROM snapshots WHERE key=?", (key,))
+        if not rows:
             raise not_found(key)
-        return self._record(row)
+        return self._record(rows[0])
 
     def exists(self, key: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM snapshots WHERE key=?", (key,)).fetchone() is not None
+        return bool(self._database.query("SELECT 1 FROM snapshots WHERE key=?", (key,)))
 
     def ids(self) -> list[int]:
-        with self._lock:
-            return [r[0] for r in self._db.execute("SELECT id FROM snapshots")]
+        return [r[0] for r in self._database.query("SELECT id FROM snapshots")]
 
     def walk(self) -> Iterator[Info]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, key, kind, parent, labels, created, updated FROM snapshots ORDER BY id"
-            ).fetchall()
+        rows = self._database.query(
+            "SELECT id, key, kind, parent, labels, created, updated FROM snapshots ORDER BY id")
         for row in rows:
             yield self._record(row).info
 
@@ -123,5 +116,4 @@ class MetaStore:
             finish()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()

@@ -338,3 +338,28 @@ def test_exec_stdin_sent_before_start_is_kept(env):
     assert ex.wait(timeout=20)["exit_code"] == 0
     h.kill(signal.SIGKILL)
     wait_shim_exit(h)
+
+
+def test_wait_reply_carries_the_exit_record_before_the_shim_exits(env):
+    """open_wait: the reply has what exit.json has, and comes while the shim still runs
+    (it deletes the container and exits afterwards)."""
+    h = env.spawn(["sh", "-c", "exit 7"])
+    sock = h.open_wait()
+    fd = h.pidfd()
+    try:
+        h.start()
+        sock.setblocking(True)
+        sock.settimeout(20)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            assert chunk, "the shim closed the wait connection without a reply"
+            buf += chunk
+        status = shimclient.exit_reply(buf)
+        assert status is not None and status["exit_code"] == 7 and status["exited_at"]
+        assert status == h.exit_status()  # exit.json is written before the reply
+        ready, _, _ = select.select([fd], [], [], 20)
+        assert ready, "shim did not exit after replying"
+    finally:
+        sock.close()
+        os.close(fd)

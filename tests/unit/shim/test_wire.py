@@ -73,3 +73,16 @@ def test_last_error_line_extracts_logrus_msg():
 ])
 def test_runtime_exit_code(msg, code):
     assert runtime_exit_code(msg) == code
+
+
+def test_exit_reply():
+    from hako.runtime.shimclient import exit_reply
+
+    line = shim_wire.line({"pid": 7, "status": "exited", "exit_code": 3,
+                           "exited_at": "2026-12-06T00:00:00.1Z", "oom_killed": True})
+    assert exit_reply(line) == {"exit_code": 3, "exited_at": "2026-12-06T00:00:00.1Z", "oom_killed": True}
+    old_shim = shim_wire.line({"pid": 7, "status": "exited", "exit_code": 0})
+    assert exit_reply(old_shim) == {"exit_code": 0, "exited_at": "", "oom_killed": False}
+    for no_exit in (b"", b"\n", b"{", shim_wire.line({"pid": 7, "status": "running", "exit_code": None}),
+                    shim_wire.line({"ok": False, "error": "x"}), shim_wire.line([1])):
+        assert exit_reply(no_exit) is None

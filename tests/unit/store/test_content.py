@@ -51,3 +51,24 @@ def test_put_bytes_idempotent_and_delete(tmp_path):
     cs.delete(d)
     with pytest.raises(NotFound):
         cs.delete(d)
+
+
+def test_incomplete_ingests_are_removed(tmp_path):
+    """What a crash leaves at each step of opening an ingest is swept: no ref file, a partly
+    written one, and a ref without its data file (the daemon killed just before opening it)."""
+    import hashlib
+    import os
+
+    cs = LocalContentStore(str(tmp_path))
+    with cs.writer("kept", None) as w:
+        w.write(b"partial")  # an interrupted but resumable ingest: listed by ingests()
+    base = os.path.join(str(tmp_path), "ingest")
+    no_ref = os.path.join(base, "0" * 64)
+    os.makedirs(no_ref)
+    no_data = os.path.join(base, hashlib.sha256(b"no-data").hexdigest())  # the layout: ingest/<sha256(ref)>
+    os.makedirs(no_data)
+    with open(os.path.join(no_data, "ref"), "w") as f:
+        f.write("no-data")
+    removed = cs.remove_incomplete_ingests()
+    assert sorted(removed) == sorted([os.path.basename(no_ref), os.path.basename(no_data)])
+    assert [s.ref for s in cs.ingests()] == ["kept"]

@@ -33,3 +33,24 @@ def test_transaction_rolls_back_on_error(tmp_path):
     with db.transaction() as conn:
         conn.execute("INSERT INTO a VALUES (2)")
     assert db.query("SELECT x FROM a") == [(2,)]
+
+
+def test_reads_do_not_wait_for_a_writer(tmp_path):
+    """A query from another thread answers (with the last commit) while a writer holds its
+    transaction; the writer's own reads see its uncommitted rows."""
+    import threading
+
+    db = Database(str(tmp_path / "r.db"), MIGRATIONS, "test")
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO a VALUES (1)")
+    seen: list = []
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO a VALUES (2)")
+        assert db.query("SELECT x FROM a ORDER BY x") == [(1,), (2,)]  # own transaction
+        reader = threading.Thread(target=lambda: seen.append(db.query("SELECT x FROM a ORDER BY x")))
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the read waited for the write lock"
+    assert seen == [[(1,)]]
+    assert db.query("SELECT x FROM a ORDER BY x") == [(1,), (2,)]
+    db.close()

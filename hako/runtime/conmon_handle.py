@@ -16,6 +16,7 @@ first ``attach`` or ``start``; they are forgotten with the daemon, as with the P
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -317,6 +318,15 @@ class ConmonHandle(_Session):
             os.close(fd)
             raise ProcessLookupError(f"conmon {self._shim_pid} is gone")
         return fd
+
+    def open_wait(self):
+        """conmon has no wait request: the exit is known from its exit file once conmon
+        exits (after the runtime's delete), through ``pidfd``.
+
+        Raises:
+            OSError: always (the daemon then follows the pidfd alone).
+        """
+        raise OSError(errno.ENOTSUP, "conmon reports the exit in its exit file only")
 
     def attach(self, stdin: bool, stdout: bool, stderr: bool):
         """Open an attach stream on conmon's attach socket.

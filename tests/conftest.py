@@ -17,9 +17,18 @@ from tests.daemon_harness import Hakod, import_busybox, new_daemon  # noqa: E402
 from tests.tty_harness import term  # noqa: E402,F401 - a fixture for every test
 
 
+def pytest_configure(config):
+    """The CLIs the tests start never inherit a terminal size: an xdist worker runs with
+    COLUMNS=80 (docker-compose would wrap its tables at that width), a terminal may export
+    its own."""
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
+
 def pytest_sessionstart(session):
-    """Clear what runs killed before their teardown left (see sweep_stale_roots)."""
-    if os.geteuid() == 0:
+    """Clear what runs killed before their teardown left (see sweep_stale_roots); under
+    pytest-xdist the controller does it once, before any worker makes a daemon."""
+    if os.geteuid() == 0 and not hasattr(session.config, "workerinput"):
         from tests.daemon_harness import sweep_stale_roots
 
         sweep_stale_roots()
@@ -29,6 +38,13 @@ def pytest_collection_modifyitems(config, items):
     from tests.cli import alias
 
     alias.mark_expected_failures(items)
+    if config.pluginmanager.hasplugin("xdist"):
+        # `make test` runs two workers with --dist loadgroup: a file is one group (its module
+        # fixtures made once), and files that change the host's configuration (e.g. users in
+        # /etc) share the group named by their XDIST_GROUP, so they never overlap
+        for item in items:
+            group = getattr(item.module, "XDIST_GROUP", "") or item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="needs root: containers use namespaces, mounts and cgroups")
         for item in items:

@@ -17,6 +17,7 @@ import pytest
 from tests.daemon_harness import docker, import_busybox, new_daemon, out
 
 pytestmark = pytest.mark.integration
+XDIST_GROUP = "host-etc"  # adds users and subuid ranges, restores /etc by rewriting it
 
 _FILES = ("passwd", "group", "shadow", "gshadow", "subuid", "subgid")
 
@@ -212,7 +213,7 @@ def test_default_from_the_config_file_creates_hakoremap(etc_restored, etc_restor
 @pytest.mark.parametrize("value,needle", [
     ("nosuchuser" + uuid.uuid4().hex[:4], "uid lookup"),
     ("nobody", 'no subuid ranges found for user "nobody"'),
-])
+], ids=["unknown-user", "no-subuid-range"])  # stable ids: xdist workers collect the same tests
 def test_bad_remap_refuses_to_start(value, needle, etc_restored):
     d = new_daemon(extra_args=("--userns-remap", value))
     try:

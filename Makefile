@@ -31,10 +31,11 @@ unit: install
 	$(PY) -m pytest -q tests/unit
 
 # two pytest-xdist workers: the suite mostly waits (on containers, probes, timeouts), so a 2-CPU
-# machine runs two files at once; TEST_JOBS=0 runs it in one process
+# machine runs two files at once (a file stays in one worker: its module fixtures are made once);
+# TEST_JOBS=0 runs it in one process
 TEST_JOBS ?= 2
 test: install lint
-	$(PY) -m pytest -q -rs -p no:cacheprovider -n $(TEST_JOBS) --dist loadgroup tests
+	$(PY) -m pytest -q -rs -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile tests
 	$(MAKE) --no-print-directory compat
 
 compat: install

@@ -38,13 +38,6 @@ def pytest_collection_modifyitems(config, items):
     from tests.cli import alias
 
     alias.mark_expected_failures(items)
-    if config.pluginmanager.hasplugin("xdist"):
-        # `make test` runs two workers with --dist loadgroup: a file is one group (its module
-        # fixtures made once), and files that change the host's configuration (e.g. users in
-        # /etc) share the group named by their XDIST_GROUP, so they never overlap
-        for item in items:
-            group = getattr(item.module, "XDIST_GROUP", "") or item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="needs root: containers use namespaces, mounts and cgroups")
         for item in items:

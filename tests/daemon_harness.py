@@ -215,6 +215,26 @@ def address_pool() -> str:
     return f"base=10.214.{(index << (8 - bits)) & 255}.0/{16 + bits},size=24"
 
 
+def exclusive(name: str):
+    """A context manager holding the host-wide lock ``name`` (flock on
+    /run/lock/hako-test-<name>.lock) for a test that changes the host's configuration (users
+    in /etc, …): other test processes (xdist workers, other runs) wait for it."""
+    import contextlib
+    import fcntl
+
+    @contextlib.contextmanager
+    def held():
+        os.makedirs("/run/lock", exist_ok=True)
+        fd = os.open(f"/run/lock/hako-test-{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    return held()
+
+
 def free_subnet() -> str:
     """A 10.213.N.0/24 that no route or address of the host overlaps (N random; under xdist
     only the N of this worker's share)."""

@@ -14,10 +14,9 @@ import uuid
 
 import pytest
 
-from tests.daemon_harness import docker, import_busybox, new_daemon, out
+from tests.daemon_harness import docker, exclusive, import_busybox, new_daemon, out
 
 pytestmark = pytest.mark.integration
-XDIST_GROUP = "host-etc"  # adds users and subuid ranges, restores /etc by rewriting it
 
 _FILES = ("passwd", "group", "shadow", "gshadow", "subuid", "subgid")
 
@@ -43,7 +42,10 @@ def _etc_kept():
 
 @pytest.fixture(scope="module")
 def etc_restored():
-    yield from _etc_kept()
+    """/etc as the module found it; no other test process changes it meanwhile (it is put
+    back by rewriting the files)."""
+    with exclusive("etc"):
+        yield from _etc_kept()
 
 
 @pytest.fixture

@@ -33,8 +33,12 @@ lint: install
 unit: install
 	$(PY) -m pytest -q tests/unit
 
+# two pytest-xdist workers: the suite mostly waits (on containers, probes, timeouts), so a 2-CPU
+# machine runs two files at once (a file stays in one worker: its module fixtures are made once);
+# TEST_JOBS=0 runs it in one process
+TEST_JOBS ?= 2
 test: install lint
-	$(PY) -m pytest -q -rs -p no:cacheprovider tests
+	$(PY) -m pytest -q -rs -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile tests
 	$(MAKE) --no-print-directory compat
 	$(MAKE) --no-print-directory test-conmon
 

@@ -17,9 +17,18 @@ from tests.daemon_harness import Hakod, import_busybox, new_daemon  # noqa: E402
 from tests.tty_harness import term  # noqa: E402,F401 - a fixture for every test
 
 
+def pytest_configure(config):
+    """The CLIs the tests start never inherit a terminal size: an xdist worker runs with
+    COLUMNS=80 (docker-compose would wrap its tables at that width), a terminal may export
+    its own."""
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
+
 def pytest_sessionstart(session):
-    """Clear what runs killed before their teardown left (see sweep_stale_roots)."""
-    if os.geteuid() == 0:
+    """Clear what runs killed before their teardown left (see sweep_stale_roots); under
+    pytest-xdist the controller does it once, before any worker makes a daemon."""
+    if os.geteuid() == 0 and not hasattr(session.config, "workerinput"):
         from tests.daemon_harness import sweep_stale_roots
 
         sweep_stale_roots()

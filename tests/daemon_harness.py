@@ -2,7 +2,10 @@
 parent, all under one temporary directory, and its own bridge (``hkt<6 hex>``) on its own
 subnet (a free /24 of 10.213.0.0/16), with ``--ip-forward=false`` so the host's forwarding
 setting is never changed; teardown removes every container, mount, netns, veth, bridge,
-nft table, cgroup and process it made, even when the test failed."""
+nft table, cgroup and process it made, even when the test failed.
+
+Under pytest-xdist each worker draws its daemons' subnets and address pools from a share
+of its own (``worker()``), so two workers never pick the same one at the same moment."""
 
 from __future__ import annotations
 
@@ -73,7 +76,7 @@ class Hakod:
                 "--exec-root", self.exec_root, "--cgroup-parent", self.cgroup_parent,
                 "--default-runtime", self.runtime, "--config-file", os.path.join(self.root, "daemon.json"),
                 "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.gateway + "/24",
-                "--ip-forward=false", "--default-address-pool", "base=10.214.0.0/16,size=24",
+                "--ip-forward=false", "--default-address-pool", address_pool(),
                 *shim_args(self.extra_args), *self.extra_args]
 
     def start(self, timeout: float = 20.0, args: list[str] | None = None, env: dict | None = None,
@@ -215,15 +218,55 @@ def sweep_stale_roots(base: str = "/tmp") -> list[str]:
     return swept
 
 
+def worker() -> tuple[int, int]:
+    """(index, count) of this pytest-xdist worker; (0, 1) without xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0
+    return index % max(count, 1), max(count, 1)
+
+
+def address_pool() -> str:
+    """The daemon's --default-address-pool: 10.214.0.0/16, or this worker's share of it."""
+    index, count = worker()
+    if count == 1:
+        return "base=10.214.0.0/16,size=24"
+    bits = max(1, (count - 1).bit_length())
+    return f"base=10.214.{(index << (8 - bits)) & 255}.0/{16 + bits},size=24"
+
+
+def exclusive(name: str):
+    """A context manager holding the host-wide lock ``name`` (flock on
+    /run/lock/hako-test-<name>.lock) for a test that changes the host's configuration (users
+    in /etc, …): other test processes (xdist workers, other runs) wait for it."""
+    import contextlib
+    import fcntl
+
+    @contextlib.contextmanager
+    def held():
+        os.makedirs("/run/lock", exist_ok=True)
+        fd = os.open(f"/run/lock/hako-test-{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    return held()
+
+
 def free_subnet() -> str:
-    """A 10.213.N.0/24 that no route or address of the host overlaps (N random)."""
+    """A 10.213.N.0/24 that no route or address of the host overlaps (N random; under xdist
+    only the N of this worker's share)."""
     import ipaddress
     import random
 
     used = subprocess.run(["ip", "-4", "-o", "route", "show", "table", "all"], capture_output=True,
                           text=True).stdout + subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True,
                                                              text=True).stdout
-    for n in random.sample(range(1, 255), 254):
+    index, count = worker()
+    mine = [n for n in range(1, 255) if n % count == index]
+    for n in random.sample(mine, len(mine)):
         net = ipaddress.ip_network(f"10.213.{n}.0/24")
         if f"10.213.{n}." not in used and "10.213.0.0/16" not in used:
             return str(net)
@@ -340,15 +383,30 @@ def new_daemon(runtime: str = "hako", extra_args: tuple[str, ...] = (), netns: s
     return Hakod(root, runtime, extra_args, netns)
 
 
-def import_busybox(d: Hakod, repo: str = "busybox", tag: str = "latest") -> str:
-    """Import a busybox rootfs as repo:tag through the API; returns the image id."""
-    sys.path.insert(0, str(REPO))
-    from tests.data.rootfs import make_busybox_rootfs_tar
+_BUSYBOX_TAR: list[bytes] = []  # the rootfs tarball, made once per test process
 
-    path = os.path.join(d.root, "busybox.tar")
-    make_busybox_rootfs_tar(path)
-    with open(path, "rb") as f:
-        data = f.read()
+
+def busybox_tar() -> bytes:
+    """The busybox rootfs tarball (tests/data/rootfs.py), made on first use."""
+    if not _BUSYBOX_TAR:
+        sys.path.insert(0, str(REPO))
+        from tests.data.rootfs import make_busybox_rootfs_tar
+
+        fd, path = tempfile.mkstemp(prefix="hako-busybox-", suffix=".tar")
+        os.close(fd)
+        try:
+            make_busybox_rootfs_tar(path)
+            _BUSYBOX_TAR.append(Path(path).read_bytes())
+        finally:
+            os.unlink(path)
+    return _BUSYBOX_TAR[0]
+
+
+def import_busybox(d: Hakod, repo: str = "busybox", tag: str = "latest") -> str:
+    """Import a busybox rootfs as repo:tag through the API (its tarball is left in the
+    daemon's root as busybox.tar); returns the image id."""
+    data = busybox_tar()
+    Path(d.root, "busybox.tar").write_bytes(data)
     query = {"fromSrc": "-", "repo": repo, "tag": tag, "changes": 'CMD ["sh"]'}
     status, body = d.api("POST", "/images/create", raw=data, query=query, timeout=120)
     assert status == 200, body

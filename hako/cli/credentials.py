@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from typing import Any
 
-from hako.support.atomicfile import write_bytes
 
 INDEX_SERVER = "https://index.docker.io/v1/"
 
@@ -62,6 +60,8 @@ def _legacy(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _helper(name: str, verb: str, payload: str) -> dict[str, Any] | None:
+    import subprocess  # lazy here and in _save: every command imports this module
+
     try:
         res = subprocess.run([f"docker-credential-{name}", verb], input=payload.encode(),
                              capture_output=True, timeout=30)
@@ -136,5 +136,7 @@ def _save(environ: Mapping[str, str], doc: dict[str, Any]) -> str:
     d = config_dir(environ)
     os.makedirs(d, mode=0o700, exist_ok=True)
     path = os.path.join(d, "config.json")
+    from hako.support.atomicfile import write_bytes
+
     write_bytes(path, (json.dumps(doc, indent="\t") + "\n").encode(), mode=0o600)
     return path

@@ -18,17 +18,14 @@ atomically. Client stack.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hako import errors
 from hako.cli.credentials import config_dir
-from hako.support.atomicfile import write_bytes
 
 DEFAULT_HOST = "unix:///run/hako/hako.sock"
 DEFAULT_DESCRIPTION = "Current DOCKER_HOST based configuration"
@@ -74,6 +71,8 @@ class ContextNotFound(errors.NotFound):
 
 def context_dirs(environ: Mapping[str, str], name: str) -> tuple[str, str]:
     """(meta dir, tls dir) of context ``name``."""
+    import hashlib  # lazy here and below: every command starts through this module
+
     digest = hashlib.sha256(name.encode()).hexdigest()
     root = os.path.join(config_dir(environ), "contexts")
     return os.path.join(root, "meta", digest), os.path.join(root, "tls", digest)
@@ -111,6 +110,8 @@ def list_contexts(environ: Mapping[str, str]) -> list[dict[str, Any]]:
 
 def save_context(environ: Mapping[str, str], meta: dict[str, Any],
                  tls_files: Mapping[str, bytes] | None = None) -> None:
+    from hako.support.atomicfile import write_bytes
+
     meta_dir, tls_dir = context_dirs(environ, meta["Name"])
     os.makedirs(meta_dir, mode=0o755, exist_ok=True)
     write_bytes(os.path.join(meta_dir, "meta.json"),
@@ -123,6 +124,8 @@ def save_context(environ: Mapping[str, str], meta: dict[str, Any],
 
 
 def remove_context(environ: Mapping[str, str], name: str) -> None:
+    import shutil
+
     for d in context_dirs(environ, name):
         shutil.rmtree(d, ignore_errors=True)
 
@@ -145,6 +148,8 @@ def read_config(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def set_current(environ: Mapping[str, str], name: str) -> None:
+    from hako.support.atomicfile import write_bytes
+
     d = config_dir(environ)
     doc = read_config(environ)
     doc.setdefault("auths", {})

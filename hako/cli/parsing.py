@@ -95,7 +95,9 @@ class Parser(argparse.ArgumentParser):
             msg = str(exc)
             if isinstance(exc, argparse.ArgumentError):
                 msg = exc.message
-            names = ", ".join(action.option_strings)
+            # pflag's "-m, --memory"; an alias (--net) is a flag of its own there: the main name
+            names = ", ".join([o for o in action.option_strings if not o.startswith("--")]
+                              + [o for o in action.option_strings if o.startswith("--")][:1])
             raise self.usage_error(f'invalid argument "{arg_string}" for "{names}" flag: {msg}')
 
     def need_args(self, args: list[str], at_least: int = 0, exactly: int | None = None,

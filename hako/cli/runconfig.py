@@ -70,7 +70,7 @@ def add_run_flags(p: Parser) -> None:
     p.option("--memory-swap", type=_typed(resources.parse_memory_swap))
     p.multi("--mount", type=_typed(mounts.parse_mount))
     p.option("--name")
-    p.option("--network", "--net", default="default")
+    p.option("--network", "--net", default="default", type=runextra.network_flag)
     p.multi("--network-alias", "--net-alias")
     p.flag("--oom-kill-disable")
     p.option("--oom-score-adj", type=go_int)
@@ -246,6 +246,8 @@ def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
     if opts.rm and opts.restart.name not in ("", "no"):
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     stdin, stdout, stderr = _attach_streams(opts, detach)
+    network, per_network = runextra.parse_network(opts.network)
+    opts = argparse.Namespace(**dict(vars(opts), network=network))
     binds, volumes, mount_list = _storage(opts)
     exposed, port_map = _ports(opts)
     config: dict[str, Any] = {
@@ -270,22 +272,35 @@ def build_create_body(opts: argparse.Namespace, image: str, cmd: list[str],
     body = dict(config, HostConfig=host)
     if opts.mac_address:  # API < 1.44: the container's MAC (on its first network)
         body["MacAddress"] = opts.mac_address
-    endpoint = _endpoint(opts)
+    endpoint = _endpoint(opts, per_network)
     body["NetworkingConfig"] = {"EndpointsConfig": {opts.network: endpoint} if endpoint else {}}
     return body
 
 
-def _endpoint(opts: argparse.Namespace) -> dict[str, Any]:
+# per-network setting → (flag, docker's name for the per-network one) when both are given
+_CONFLICTS = {"Aliases": ("network_alias", "--network-alias", "alias"),
+              "IPv4Address": ("ip", "--ip", "IPv4 address"),
+              "IPv6Address": ("ip6", "--ip6", "IPv6 address"),
+              "MacAddress": ("mac_address", "--mac-address", "MAC address"),
+              "LinkLocalIPs": ("link_local_ip", "--link-local-ip", "link-local IP addresses")}
+
+
+def _endpoint(opts: argparse.Namespace, per_network: dict[str, Any]) -> dict[str, Any]:
     """The endpoint settings of the container's network, as the docker CLI makes them:
-    aliases, addresses, and ``--link`` on a user-defined network (a legacy link on the
-    default bridge, in HostConfig.Links only).
+    those of ``--network``'s long syntax, or aliases, addresses, and ``--link`` on a
+    user-defined network (a legacy link on the default bridge, in HostConfig.Links only).
 
     Raises:
-        InvalidArgument: aliases on a built-in network (the docker CLI's text).
+        InvalidArgument: aliases on a built-in network, a setting given both ways (the
+            docker CLI's texts).
     """
+    flat = dict(per_network, **per_network.get("IPAMConfig", {}))
+    for key, (dest, flag, what) in _CONFLICTS.items():
+        if flat.get(key) and getattr(opts, dest, None):
+            raise InvalidArgument(f"conflicting options: cannot specify both {flag} and per-network {what}")
     user_defined = opts.network not in ("default", "bridge", "host", "none") and \
         not opts.network.startswith("container:")
-    endpoint: dict[str, Any] = {}
+    endpoint: dict[str, Any] = {k: v for k, v in per_network.items() if k != "IPAMConfig"}
     if opts.network_alias:
         if not user_defined:
             raise InvalidArgument("network-scoped aliases are only supported for user-defined networks")
@@ -294,6 +309,7 @@ def _endpoint(opts: argparse.Namespace) -> dict[str, Any]:
         endpoint["Links"] = list(opts.link)
     ipam = {key: value for key, value in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6),
                                           ("LinkLocalIPs", opts.link_local_ip)) if value}
+    ipam.update(per_network.get("IPAMConfig", {}))
     if ipam:
         endpoint["IPAMConfig"] = ipam
     return endpoint

@@ -1,5 +1,6 @@
 """The rest of docker's ``run``/``create`` flags: block I/O, CPU realtime, device rules,
-storage options, annotations, endpoint addresses, Windows-only resources.
+storage options, annotations, endpoint addresses, Windows-only resources, and the long
+syntax of ``--network`` (``name=NET,alias=A,ip=…,driver-opt=K=V``).
 
 Each one is sent as docker sends it; hakod honours the field or refuses it with a 400 naming
 it (daemon/fields.py), so no flag is accepted and ignored. ``--disable-content-trust`` is the
@@ -9,6 +10,7 @@ client's (content trust is off, as docker's default; turning it on is refused he
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from hako.cli.parsing import Parser, check_trust, go_int
@@ -116,3 +118,54 @@ def extra_host_config(opts: argparse.Namespace) -> dict[str, Any]:
     if opts.annotation:
         host["Annotations"] = dict(s.partition("=")[::2] for s in opts.annotation)
     return host
+
+
+_LONG_NETWORK = re.compile(r"\w+=\w+(,\w+=\w+)*")  # docker's test for the long syntax
+_NETWORK_KEYS = {"alias": "Aliases", "ip": "IPv4Address", "ip6": "IPv6Address",
+                 "mac-address": "MacAddress", "link-local-ip": "LinkLocalIPs"}
+
+
+def parse_network(text: str) -> tuple[str, dict[str, Any]]:
+    """``--network``: the network, and the endpoint settings of its long syntax (fields
+    lowercased, as the docker CLI does).
+
+    Raises:
+        ValueError: docker's text for a malformed long syntax.
+    """
+    if not _LONG_NETWORK.search(text):
+        return text, {}
+    import csv
+
+    target, found, opts = "", {}, {}
+    for item in next(csv.reader([text]), []):
+        key, sep, value = item.lower().partition("=")
+        if not sep or not key:
+            raise ValueError(f"invalid field {item}")
+        key, value = key.strip(), value.strip()
+        if key == "name":
+            target = value
+        elif key == "driver-opt":
+            k, sep, v = value.partition("=")
+            if not sep or not k:
+                raise ValueError("invalid key value pair format in driver options")
+            opts[k.strip()] = v.strip()
+        elif key in ("alias", "link-local-ip"):
+            found.setdefault(_NETWORK_KEYS[key], []).append(value)
+        elif key in _NETWORK_KEYS:
+            found[_NETWORK_KEYS[key]] = value
+        else:
+            raise ValueError(f"invalid field key {key}")
+    if not target:
+        raise ValueError("network name/id is not specified")
+    ipam = {k: found.pop(k) for k in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if k in found}
+    endpoint = dict(found, **({"IPAMConfig": ipam} if ipam else {}), **({"DriverOpts": opts} if opts else {}))
+    return target, endpoint
+
+
+def network_flag(text: str) -> str:
+    """argparse type of ``--network``: the long syntax checked at parse time, as docker."""
+    try:
+        parse_network(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

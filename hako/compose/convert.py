@@ -25,7 +25,7 @@ from hako.compose.model import Project, Service
 
 UNSUPPORTED = ("develop", "gpus", "models", "provider", "post_start", "pre_stop",
                "credential_spec", "use_api_socket", "blkio_config", "cgroup", "isolation",
-               "storage_opt", "device_cgroup_rules", "annotations", "cpu_count", "cpu_percent",
+               "storage_opt", "device_cgroup_rules", "cpu_count", "cpu_percent",
                "cpu_rt_period", "cpu_rt_runtime", "pull_refresh_after")
 # deploy keys honoured without swarm: replicas, resources.limits, resources.reservations.memory,
 # restart_policy; the rest describes a swarm service
@@ -346,6 +346,7 @@ def host_config(project: Project, svc: Service) -> dict[str, Any]:
               ("DnsSearch", svc.get("dns_search")), ("DnsOptions", svc.get("dns_opt")),
               ("ExtraHosts", [h.replace("=", ":", 1) for h in svc.get("extra_hosts") or []]),
               ("Sysctls", svc.get("sysctls")), ("SecurityOpt", svc.get("security_opt")),
+              ("Annotations", svc.get("annotations")),
               ("GroupAdd", [str(g) for g in svc.get("group_add") or []]),
               ("IpcMode", svc.get("ipc")), ("PidMode", svc.get("pid")),
               ("UTSMode", svc.get("uts")), ("UsernsMode", svc.get("userns_mode")),

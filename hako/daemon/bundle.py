@@ -178,6 +178,7 @@ def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = N
         shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
         seccomp_profile=security.seccomp_profile(hc),
         cgroupns_private=hc.get("CgroupnsMode") == "private",
+        annotations=dict(hc.get("Annotations") or {}),
     )
 
 

@@ -126,6 +126,8 @@ def validate_host_config(hc: dict[str, Any]) -> list[str]:
     shm = hc.get("ShmSize")
     if shm is not None and int(shm) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
+    if "" in (hc.get("Annotations") or {}):
+        raise InvalidArgument("invalid Annotations: the empty string is not permitted as an annotation key")
     return warnings
 
 

@@ -101,6 +101,7 @@ HOST_CONFIG: dict[str, Any] = {
     # no user-namespace remapping exists, so "host" is what every container gets
     "UsernsMode": Refuse("user namespace modes other than host", ok=("host",)),
     "ShmSize": HONOURED, "Sysctls": HONOURED, "Runtime": HONOURED,
+    "Annotations": HONOURED,  # API 1.43: the OCI spec's annotations (daemon/bundle.py)
     "ConsoleSize": HONOURED,  # the pty is sized by the client's resize, as Docker 20.10
     "Isolation": Refuse("isolation other than default (Linux has only that)", ok=("default",)),
     "MaskedPaths": Refuse("custom masked paths (security-opt systempaths)", null_only=True),

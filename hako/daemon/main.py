@@ -285,7 +285,7 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
 async def _watchdog(manager: Any) -> None:
     """``WATCHDOG=1`` from the event loop itself: a loop that hangs stops the pings."""
     while True:
-        manager.notify("WATCHDOG=1")
+        manager.notify("WATCHDOG=1", wait=0)  # a manager not reading must not stall the loop
         await asyncio.sleep(manager.watchdog_interval())
 
 

@@ -27,6 +27,7 @@ _HOST: dict[str, str] = {
     "GroupAdd": "strs", "SecurityOpt": "strs", "Links": "strs", "VolumesFrom": "strs",
     "CapAdd": "strslice", "CapDrop": "strslice", "PortBindings": "map", "RestartPolicy": "map",
     "LogConfig": "map", "Tmpfs": "strmap", "Sysctls": "strmap", "StorageOpt": "strmap",
+    "Annotations": "strmap",
     "Ulimits": "objs", "Devices": "objs", "Mounts": "objs", "Privileged": "bool",
     "ReadonlyRootfs": "bool", "AutoRemove": "bool", "PublishAllPorts": "bool",
     "OomKillDisable": "bool", "Init": "bool", "NetworkMode": "str", "CgroupParent": "str",

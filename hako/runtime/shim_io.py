@@ -24,6 +24,7 @@ IN, OUT = select.EPOLLIN, select.EPOLLOUT
 HUP = select.EPOLLHUP | select.EPOLLERR
 HIGH_WATER = 1 << 20
 DRAIN_TIMEOUT = 5.0
+HANGUP_RETRY = 0.1  # a hung-up pty master is watched again after this (conmon: 100 ms)
 
 
 class Loop:
@@ -181,6 +182,7 @@ class Proc:
         self.oom_killed = False
         self.outs: dict = {}
         self.master: int | None = None
+        self.master_hup = False  # the slave is closed everywhere (a hangup): not watched
         self.stdin_fd: int | None = None
         self.stdin_buf = bytearray()
         self.stdin_closed = not stdin
@@ -247,8 +249,26 @@ class Proc:
             data = b""
         if data:
             self.emit(self.outs[fd], data)
+        elif fd == self.master and self.exit_code is None:
+            self._master_hung_up()
         else:
             self._output_eof(fd)
+
+    def _master_hung_up(self) -> None:
+        """Every slave fd is closed but the process lives: a hangup (systemd's vhangup of
+        /dev/console), not the end. Keep the master, so the slave can be opened again, and
+        look again shortly (epoll would report the hangup without pause), as conmon does."""
+        self.master_hup = True
+        self.loop.remove(self.master)
+        self.loop.call_at(time.monotonic() + HANGUP_RETRY, self._watch_master)
+
+    def _watch_master(self) -> None:
+        if not self.master_hup or self.master is None:
+            return
+        self.master_hup = False
+        fd = self.master
+        self.loop.add(fd, IN, lambda ev: self._on_output(fd, ev))
+        self._set_mask(fd)
 
     def emit(self, stream: int, data: bytes) -> None:
         """Send output to the log and every attach connection."""
@@ -285,6 +305,8 @@ class Proc:
     # --- stdin -----------------------------------------------------------------------
 
     def _stdin_target(self) -> int | None:
+        if self.master_hup:
+            return None  # kept until the master is watched again
         return self.master if self.master is not None else self.stdin_fd
 
     def write_stdin(self, data: bytes) -> None:
@@ -351,6 +373,7 @@ class Proc:
         self.exit_code = 128 - code if code < 0 else code
         self.exited_at = _rfc3339_now()
         self.status = "exited"
+        self._watch_master()  # a hung-up master now reads its rest, then EOF
         self.loop.call_at(time.monotonic() + DRAIN_TIMEOUT, self._drain_timeout)
         self._maybe_finish()
 

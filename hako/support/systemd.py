@@ -37,16 +37,22 @@ class Notifier:
     def enabled(self) -> bool:
         return bool(self.address)
 
-    def notify(self, *lines: str) -> bool:
-        """Send ``KEY=value`` lines in one datagram; False when there is no manager or it failed."""
+    def notify(self, *lines: str, wait: float = 5.0) -> bool:
+        """Send ``KEY=value`` lines in one datagram; False when there is no manager or it failed.
+
+        A manager that does not read its socket fills it (10 datagrams by default): the send
+        then waits at most ``wait`` seconds (0: not at all, for watchdog pings, which the
+        daemon's event loop sends and must never block on).
+        """
         if not self.address:
             return False
         target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+                s.settimeout(wait)
                 s.sendto("\n".join(lines).encode(), target)
             return True
-        except OSError:
+        except OSError:  # timeouts and a full queue (BlockingIOError) too
             return False
 
     def watchdog_interval(self) -> float:

@@ -7,6 +7,7 @@ field cannot be left out of it.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -263,3 +264,36 @@ def test_every_refusal_names_a_feature():
     for table in (fields.CONFIG, fields.HOST_CONFIG, fields.BUILD_QUERY):
         for key, rule in table.items():
             assert rule == fields.HONOURED or (isinstance(rule, fields.Refuse) and rule.feature), key
+
+
+@pytest.mark.integration
+def test_annotations_are_stored_shown_and_reach_the_oci_spec(hakod):
+    """HostConfig.Annotations (API 1.43): kept in the HostConfig, shown by inspect and written
+    into the bundle's config.json, which the runtime and its hooks read."""
+    import glob
+    import os
+
+    want = {"com.example.a": "1", "com.example.b": "x=y", "com.example.empty": ""}
+    status, body = _create(hakod, {"Cmd": ["sleep", "30"]}, host_config={"Annotations": want})
+    assert status == 201, body
+    cid = body["Id"]
+    try:
+        assert hakod.api("GET", f"/containers/{cid}/json")[1]["HostConfig"]["Annotations"] == want
+        assert hakod.api("POST", f"/containers/{cid}/start")[0] == 204
+        [spec] = glob.glob(os.path.join(hakod.root, "**", cid, "config.json"), recursive=True)
+        with open(spec) as f:
+            assert json.load(f)["annotations"] == want
+    finally:
+        hakod.api("DELETE", f"/containers/{cid}", query={"force": "1"})
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("annotations,message", [
+    ({"": "a"}, "invalid Annotations: the empty string is not permitted as an annotation key"),
+    ({"k": 1}, "HostConfig.Annotations"),
+    (["k=v"], "HostConfig.Annotations"),
+])
+def test_bad_annotations_are_refused(hakod, annotations, message):
+    status, body = _create(hakod, host_config={"Annotations": annotations})
+    assert status == 400, body
+    assert message in body["message"], body

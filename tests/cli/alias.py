@@ -1,14 +1,13 @@
-"""``alias docker=hako``: which black-box CLI tests also run with hako as the client.
+"""``alias docker=hako``: the black-box CLI suite runs with hako as the client too.
 
 The suite tests/cli/test_docker_*.py drives hakod through the ``docker_cli`` fixture. By
-default a representative part of it (SUBSET: containers, images, volumes, tty; about 2
-minutes) runs a second time with ``hako`` in the docker CLI's place; the whole suite through
-hako takes about 5 minutes more, too much for every ``make test``. ``HAKO_ALIAS_DOCKER=all`` runs every file with both clients,
-``HAKO_ALIAS_DOCKER=only`` with hako alone, ``HAKO_ALIAS_DOCKER=off`` with docker alone.
+default (``make test``) every test of it runs twice: with the docker CLI, and with ``hako``
+in its place. ``HAKO_ALIAS_DOCKER=subset`` runs only a representative part with hako too
+(SUBSET: containers, images, volumes, tty), ``HAKO_ALIAS_DOCKER=only`` with hako alone,
+``HAKO_ALIAS_DOCKER=off`` with docker alone.
 
-With ``HAKO_ALIAS_DOCKER=only`` every file passes through hako (checked when this was
-written) except the EXPECTED_FAILURES. They are the hako runs known to fail, each with its reason; they are strict
-xfails, so a fix makes the run fail until the entry goes.
+The EXPECTED_FAILURES are the hako runs known to fail, each with its reason; they are
+strict xfails, so a fix makes the run fail until the entry goes.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ def clients_for(module: str, function: str, environ: Mapping[str, str]) -> list[
     base = _base(module)
     if not base.startswith(FILES):
         return ["docker"]
-    mode = environ.get("HAKO_ALIAS_DOCKER", "subset")
+    mode = environ.get("HAKO_ALIAS_DOCKER", "all")
     if mode == "off":
         return ["docker"]
     if mode == "only":

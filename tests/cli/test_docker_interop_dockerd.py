@@ -45,6 +45,7 @@ def ref_cli(ref, docker_cli, *args, check=True):
 
 def test_hakod_push_dockerd_pull_and_back(hakod, docker_cli, ref_docker, hako_registry):
     name = f"{hako_registry.host}/interop/from-hako:{uuid.uuid4().hex[:6]}"
+    back = f"{hako_registry.host}/interop/from-docker:{uuid.uuid4().hex[:6]}"
     docker(hakod, docker_cli, "tag", "busybox", name, check=True)
     try:
         docker(hakod, docker_cli, "push", name, check=True)
@@ -58,7 +59,6 @@ def test_hakod_push_dockerd_pull_and_back(hakod, docker_cli, ref_docker, hako_re
         assert ours.strip() == theirs.strip() and "sha256:" in ours
 
         # and back: dockerd pushes its own tag of that image, hakod pulls and runs it
-        back = f"{hako_registry.host}/interop/from-docker:{uuid.uuid4().hex[:6]}"
         ref_cli(ref_docker, docker_cli, "tag", name, back)
         ref_cli(ref_docker, docker_cli, "push", back)
         docker(hakod, docker_cli, "pull", back, check=True)
@@ -67,3 +67,6 @@ def test_hakod_push_dockerd_pull_and_back(hakod, docker_cli, ref_docker, hako_re
         docker(hakod, docker_cli, "rmi", back)
     finally:
         docker(hakod, docker_cli, "rmi", name)
+        # the reference dockerd is shared by the module (the test runs once per client):
+        # its tags, and with them its digest references of these repositories, go too
+        ref_cli(ref_docker, docker_cli, "rmi", name, back, check=False)

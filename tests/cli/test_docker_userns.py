@@ -14,15 +14,14 @@ import uuid
 
 import pytest
 
-from tests.daemon_harness import docker, import_busybox, new_daemon, out
+from tests.daemon_harness import docker, exclusive, import_busybox, new_daemon, out
 
 pytestmark = pytest.mark.integration
 
 _FILES = ("passwd", "group", "shadow", "gshadow", "subuid", "subgid")
 
 
-@pytest.fixture(scope="module")
-def etc_restored():
+def _etc_kept():
     saved = {}
     for name in _FILES:
         path = os.path.join("/etc", name)
@@ -39,6 +38,21 @@ def etc_restored():
             with open(path, "r+b") as f:  # in place: keep mode and owner
                 f.write(data)
                 f.truncate()
+
+
+@pytest.fixture(scope="module")
+def etc_restored():
+    """/etc as the module found it; no other test process changes it meanwhile (it is put
+    back by rewriting the files)."""
+    with exclusive("etc"):
+        yield from _etc_kept()
+
+
+@pytest.fixture
+def etc_restored_each():
+    """/etc as the test found it (the module runs once per client: hakoremap, made by the
+    first run, must be gone for the next)."""
+    yield from _etc_kept()
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +191,7 @@ def test_build_runs_steps_as_remapped_root_and_commits_container_ids(remapd, rem
         shutil.rmtree(ctx)
 
 
-def test_default_from_the_config_file_creates_hakoremap(etc_restored, docker_cli):
+def test_default_from_the_config_file_creates_hakoremap(etc_restored, etc_restored_each, docker_cli):
     from hako.daemon import userns
 
     assert "hakoremap:" not in open("/etc/passwd").read()
@@ -201,7 +215,7 @@ def test_default_from_the_config_file_creates_hakoremap(etc_restored, docker_cli
 @pytest.mark.parametrize("value,needle", [
     ("nosuchuser" + uuid.uuid4().hex[:4], "uid lookup"),
     ("nobody", 'no subuid ranges found for user "nobody"'),
-])
+], ids=["unknown-user", "no-subuid-range"])  # stable ids: xdist workers collect the same tests
 def test_bad_remap_refuses_to_start(value, needle, etc_restored):
     d = new_daemon(extra_args=("--userns-remap", value))
     try:

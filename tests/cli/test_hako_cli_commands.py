@@ -73,6 +73,24 @@ def test_update_then_inspect(hakod, docker_cli, name):
     assert (res.returncode, res.stderr) == (ref.returncode, ref.stderr)
 
 
+def test_run_annotation_reaches_inspect_and_the_oci_spec(hakod, name):
+    """``--annotation`` (HostConfig.Annotations, API 1.43): the docker CLI refuses the flag
+    against hakod's API 1.41; hako sends it and hakod honours it."""
+    import glob
+
+    cid = ok(hakod, "run", "-d", "--name", name, "--annotation", "com.example.a=1",
+             "--annotation", "com.example.b=x=y", "busybox", "sleep", "60").strip()
+    want = {"com.example.a": "1", "com.example.b": "x=y"}
+    assert json.loads(ok(hakod, "inspect", "--format", "{{json .HostConfig.Annotations}}", name)) == want
+    [spec] = glob.glob(os.path.join(hakod.root, "**", cid, "config.json"), recursive=True)
+    with open(spec) as f:
+        assert json.load(f)["annotations"] == want
+    res = hako(hakod, "create", "--annotation", "=a", "busybox", "true")
+    assert res.returncode == 1, res  # docker create exits 1 on a daemon error (run: 125)
+    assert res.stderr.decode() == ("Error response from daemon: invalid Annotations: the empty "
+                                   "string is not permitted as an annotation key\n")
+
+
 def test_container_prune_removes_only_stopped(hakod, name):
     ok(hakod, "create", "--name", name, "--label", f"prunetest={name}", "busybox", "true")
     live = name + "-live"

@@ -187,3 +187,26 @@ def test_debian_with_systemd_boots_runs_a_service_and_stops(hakod, systemd_image
         assert not os.path.exists(own), os.listdir(own)
     finally:
         docker(hakod, cli, "rm", "-f", name)
+
+
+def test_debian_with_systemd_on_a_tty_stops_in_time(hakod, systemd_image, name):
+    """``-t``: systemd hangs up its console (vhangup) while it boots; the shim keeps the pty
+    master open across that, as conmon does, so systemd can reopen /dev/console, and
+    ``docker stop`` halts it cleanly instead of running into the SIGKILL after the timeout."""
+    cli = "/usr/local/bin/docker"
+    docker(hakod, cli, "run", "-d", "-t", "--name", name, systemd_image, "/sbin/init", check=True)
+    try:
+        status = poll(lambda: out(_sh(hakod, cli, name, "systemctl is-system-running --wait",
+                                      timeout=180)).strip(), timeout=60, interval=0.2)
+        assert status in ("running", "degraded"), status
+        # the console still works after the hangup: a write to it reaches the log
+        _sh(hakod, cli, name, "echo after-the-hangup > /dev/console")
+        poll(lambda: "after-the-hangup" in out(docker(hakod, cli, "logs", name)))
+        started = time.monotonic()
+        docker(hakod, cli, "stop", "-t", "20", name, check=True, timeout=60)
+        took = time.monotonic() - started
+        doc = json.loads(out(docker(hakod, cli, "inspect", name, check=True)))[0]
+        assert took < 8, took
+        assert (doc["State"]["Status"], doc["State"]["ExitCode"]) == ("exited", 0), doc["State"]
+    finally:
+        docker(hakod, cli, "rm", "-f", name)

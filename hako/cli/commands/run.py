@@ -138,7 +138,9 @@ def _stream_and_wait(ctx: Any, cid: str, hijacked: Any, waiter: Any, tty: bool,
                 if tty:
                     term.resize()
                 pump(hijacked, stdin_fd, ctx.stdout.fileno(), ctx.stderr.fileno(), tty)
-            if _detached(ctx, cid, waiter):
+            # detach keys come on stdin: without it the stream ends only with the output
+            # (on a busy host the exit can be recorded more than the grace later)
+            if stdin_fd is not None and _detached(ctx, cid, waiter):
                 waiter.close()
                 if detach_error:
                     raise CliError("read escape sequence", bare=True)

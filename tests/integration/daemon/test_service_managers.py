@@ -45,6 +45,17 @@ def _datagrams(sock: socket.socket, want: str, timeout: float = 20.0) -> list[st
             return got
 
 
+def _drain(sock: socket.socket) -> None:
+    sock.setblocking(False)
+    try:
+        while True:
+            sock.recv(4096)
+    except BlockingIOError:
+        pass
+    finally:
+        sock.setblocking(True)
+
+
 def test_socket_activation_and_notify(fresh_hakod, docker_cli, tmp_path):
     d = fresh_hakod()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -67,6 +78,7 @@ def test_socket_activation_and_notify(fresh_hakod, docker_cli, tmp_path):
         assert "NOTIFY_SOCKET" not in env_out and "LISTEN_FDS" not in env_out
         assert _datagrams(notify, "WATCHDOG=1")  # pinged every WATCHDOG_USEC/2 from the loop
         assert _datagrams(notify, "WATCHDOG=1")
+        _drain(notify)  # as systemd, which reads all the time: room for STOPPING=1
         d.stop()
         assert d.proc.returncode == 0, d.read_log()
         assert "STOPPING=1" in "\n".join(_datagrams(notify, "STOPPING=1"))

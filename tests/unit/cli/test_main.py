@@ -123,3 +123,48 @@ def test_images_quiet_dedups_ids():
     imgs = [{"Id": "sha256:" + "a" * 64, "RepoTags": ["a:1", "a:2"], "Created": 0, "Size": 1}]
     code, out, _, _ = cli(["images", "-q"], lambda m, p, b: (200, {}, imgs))
     assert out == "a" * 12 + "\n"
+
+
+class _Waiter:
+    """A wait response whose body comes late (a busy host records the exit after the grace)."""
+
+    def __init__(self, code):
+        self.code, self.closed = code, False
+
+    def wait_readable(self, timeout):
+        return False
+
+    def json(self):
+        return {"StatusCode": self.code}
+
+    def close(self):
+        self.closed = True
+
+
+def _stream_end(monkeypatch, stdin_fd):
+    import contextlib
+    import types
+
+    from hako.cli.commands import run as runmod
+
+    monkeypatch.setattr(runmod, "pump", lambda *args: None)  # the output ended at once
+    monkeypatch.setattr(runmod, "RawTerminal", lambda *args: contextlib.nullcontext())
+    containers = types.SimpleNamespace(inspect=lambda cid: {"State": {"Running": True}})
+    ctx = types.SimpleNamespace(stdout=io.StringIO(), stderr=io.StringIO(),
+                                api=types.SimpleNamespace(containers=containers))
+    ctx.stdout.fileno = ctx.stderr.fileno = lambda: 1
+    waiter = _Waiter(1)
+    code = runmod._stream_and_wait(ctx, "c", object(), waiter, False, stdin_fd, False)
+    return code, waiter
+
+
+def test_run_without_stdin_waits_for_the_exit_code_however_late(monkeypatch):
+    # `run --rm busybox touch /ro/x`: no stdin, so no detach keys: the stream's end is the
+    # output's, and the status is the container's even when inspect still says running
+    code, waiter = _stream_end(monkeypatch, None)
+    assert code == 1 and not waiter.closed
+
+
+def test_run_with_stdin_still_running_after_the_grace_is_a_detach(monkeypatch):
+    code, waiter = _stream_end(monkeypatch, 0)
+    assert code == 0 and waiter.closed

@@ -103,3 +103,40 @@ def test_network_flags_make_the_endpoint_as_the_docker_cli():
     assert legacy["NetworkingConfig"] == {"EndpointsConfig": {}} and legacy["HostConfig"]["Links"] == ["up:bar"]
     with pytest.raises(InvalidArgument, match="network-scoped aliases are only supported"):
         body(["--network-alias", "db", "busybox"])
+
+
+def test_network_long_syntax_gives_the_endpoint_settings():
+    b = body(["--network", "name=epnet,alias=Web,ip=10.216.15.9,link-local-ip=169.254.1.1,"
+              "driver-opt=com.example.k=V,mac-address=02:42:0a:d8:0f:99", "busybox"])
+    assert b["HostConfig"]["NetworkMode"] == "epnet"
+    # every field lowercased, as the docker CLI does
+    assert b["NetworkingConfig"] == {"EndpointsConfig": {"epnet": {
+        "Aliases": ["web"], "MacAddress": "02:42:0a:d8:0f:99", "DriverOpts": {"com.example.k": "v"},
+        "IPAMConfig": {"IPv4Address": "10.216.15.9", "LinkLocalIPs": ["169.254.1.1"]}}}}
+    assert body(["--network", "mynet", "busybox"])["HostConfig"]["NetworkMode"] == "mynet"
+    assert body(["--network", "container:abc", "busybox"])["HostConfig"]["NetworkMode"] == "container:abc"
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--network", "name=n,ip=10.0.0.2", "--ip", "10.0.0.3"],
+     "conflicting options: cannot specify both --ip and per-network IPv4 address"),
+    (["--network", "name=n,alias=a", "--network-alias", "b"],
+     "conflicting options: cannot specify both --network-alias and per-network alias"),
+    (["--network", "name=n,link-local-ip=169.254.1.1", "--link-local-ip", "169.254.1.2"],
+     "conflicting options: cannot specify both --link-local-ip and per-network link-local IP addresses"),
+])
+def test_network_long_syntax_conflicts(flags, message):
+    with pytest.raises(InvalidArgument, match=f"^{message}$"):
+        body([*flags, "busybox"])
+
+
+@pytest.mark.parametrize("value,message", [
+    ("name=n,foo=bar", "invalid field key foo"),
+    ("alias=a", "network name/id is not specified"),
+    ("name=n,driver-opt=x", "invalid key value pair format in driver options"),
+])
+def test_network_long_syntax_refused_at_parse(value, message):
+    from hako.cli.runextra import parse_network
+
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        parse_network(value)

@@ -90,6 +90,10 @@ CASES = [
      [{"Name": "nofile", "Soft": 1, "Hard": 2}, {"Name": "nproc", "Soft": 3, "Hard": 3}]),
     ("sysctls: [net.ipv4.ip_forward=1]", lambda b: b["HostConfig"]["Sysctls"] ==
      {"net.ipv4.ip_forward": "1"}),
+    ("annotations: [com.example.a=1]", lambda b: b["HostConfig"]["Annotations"] ==
+     {"com.example.a": "1"}),
+    ("annotations: {com.example.a: x=y}", lambda b: b["HostConfig"]["Annotations"] ==
+     {"com.example.a": "x=y"}),
     ("init: true", lambda b: b["HostConfig"]["Init"] is True),
     ("stop_signal: SIGUSR1", lambda b: b["StopSignal"] == "SIGUSR1"),
     ("stop_grace_period: 1m", lambda b: b["StopTimeout"] == 60),

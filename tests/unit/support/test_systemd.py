@@ -49,3 +49,23 @@ def test_select_fds(address, fds, want):
 def test_select_fds_errors(address, fds, text):
     with pytest.raises(InvalidArgument, match=text):
         systemd.select_fds(address, fds)
+
+
+def test_a_manager_not_reading_never_blocks_a_ping(tmp_path):
+    """Its queue full (max_dgram_qlen), a watchdog ping is dropped at once and another
+    message gives up after its wait: the daemon's loop is never stuck on the manager."""
+    import time
+
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sink:
+        sink.bind(path)
+        n = systemd.Notifier({"NOTIFY_SOCKET": path})
+        sent = 0
+        while n.notify("WATCHDOG=1", wait=0):
+            sent += 1
+            assert sent < 100000, "the queue never filled"
+        started = time.monotonic()
+        assert not n.notify("WATCHDOG=1", wait=0)
+        assert not n.notify("STOPPING=1", wait=0.2)
+        assert time.monotonic() - started < 2
+        assert sink.recv(100) == b"WATCHDOG=1"  # what was queued is still there, in order

@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.daemon_harness import REPO, UnixHTTPConnection
+from tests.daemon_harness import REPO, UnixHTTPConnection, exclusive
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 _DEVICES = ("/dev/net/tun", "/dev/fuse")  # udev makes these 0666; this machine has no udev
@@ -39,6 +39,22 @@ def system_python_ok() -> str:
     return ""
 
 
+_etc_lock: list = []  # [the held context manager, how many users of this process hold it]
+
+
+def _etc_hold(delta: int) -> None:
+    """Take (+1) or drop (-1) this process's share of the host-wide "etc" lock: held while any
+    user made here exists (a process's second user must not wait for its first)."""
+    if delta > 0 and not _etc_lock:
+        held = exclusive("etc")
+        held.__enter__()
+        _etc_lock[:] = [held, 0]
+    _etc_lock[1] += delta
+    if _etc_lock[1] == 0:
+        _etc_lock.pop(0).__exit__(None, None, None)
+        _etc_lock.clear()
+
+
 class RootlessUser:
     def __init__(self, subids: bool = True) -> None:
         self.name = "hkrl" + uuid.uuid4().hex[:8]
@@ -48,12 +64,17 @@ class RootlessUser:
         self.start = 0
         self.run_dir = ""
         self.bin_dir = ""
+        self._holds_etc = False  # from create() to remove(): the user lives in /etc
 
     def create(self) -> "RootlessUser":
         import pwd
 
         from hako.daemon import userns
 
+        # other test processes (xdist workers) that change /etc, e.g. the userns module
+        # that puts /etc back as it found it, must not run while this user exists
+        _etc_hold(+1)
+        self._holds_etc = True
         subprocess.run(["useradd", "-m", "-s", "/bin/sh", "-K", "SUB_UID_COUNT=0",
                         "-K", "SUB_GID_COUNT=0", self.name], check=True, capture_output=True)
         pw = pwd.getpwnam(self.name)
@@ -101,6 +122,7 @@ class RootlessUser:
         """Kill what is left of the user's processes (by pid), delete the user, its home, its
         ranges and directories."""
         if self.uid < 0:
+            self._release_etc()
             return
         for pid in self.pids():
             try:
@@ -121,6 +143,12 @@ class RootlessUser:
         for path in (self.home, self.run_dir, self.bin_dir):
             if path and path != "/":
                 shutil.rmtree(path, ignore_errors=True)
+        self._release_etc()
+
+    def _release_etc(self) -> None:
+        if self._holds_etc:
+            self._holds_etc = False
+            _etc_hold(-1)
 
 
 class DevicesOpened:

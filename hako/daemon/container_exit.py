@@ -183,6 +183,14 @@ class ExitMixin:
         if exited is not None:
             await asyncio.shield(exited)
 
+    async def run_finished(self, c: Container) -> None:
+        """Wait until the last run of ``c`` is wholly over: its exit may be recorded (and
+        ``wait`` answered) while the shim still deletes the runtime's state and the daemon
+        has yet to unmount the rootfs and, under --userns-remap, shift its upper dir back.
+        What reads or writes the stopped container's files (commit, a build step's commit,
+        export, diff, cp) waits for this first."""
+        await self._shim_gone(c)
+
     def _schedule_restart(self, c: Container) -> None:
         """Start ``c`` again after the policy's back-off delay (it is RESTARTING meanwhile)."""
         _, previous = self._restarts.pop(c.id, (None, 0.0))

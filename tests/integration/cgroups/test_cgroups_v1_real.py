@@ -95,8 +95,7 @@ def test_set_limits_reads_back(mgr, procs):
     proc = _sleeper(procs)
     mgr.apply(proc.pid)
     mgr.set({
-        "memory": {"limit": 64 << 20, "swap": 64 << 20, "reservation": 32 << 20, "swappiness": 10,
-                   "kernel": 1 << 30},
+        "memory": {"limit": 64 << 20, "swap": 64 << 20, "reservation": 32 << 20, "swappiness": 10},
         "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
         "pids": {"limit": 42},
     })

@@ -57,6 +57,7 @@ async def commit_container(req: Request) -> JSONResponse:
     body = await req.json(None)
     if body is not None and not isinstance(body, dict):
         raise InvalidArgument("invalid JSON: the body must be a container config object")
+    await containers.run_finished(c)
     paused = False
     if req.query_bool("pause", True) and c.state.running and not _is_paused(c):
         try:  # like Docker, a pause that fails (the container just exited) is ignored

@@ -183,13 +183,21 @@ class ExitMixin:
         if exited is not None:
             await asyncio.shield(exited)
 
-    async def run_finished(self, c: Container) -> None:
+    async def run_finished(self, c: Container, timeout: float | None = None) -> None:
         """Wait until the last run of ``c`` is wholly over: its exit may be recorded (and
         ``wait`` answered) while the shim still deletes the runtime's state and the daemon
-        has yet to unmount the rootfs and, under --userns-remap, shift its upper dir back.
-        What reads or writes the stopped container's files (commit, a build step's commit,
-        export, diff, cp) waits for this first."""
-        await self._shim_gone(c)
+        has yet to unmount the rootfs, release the network and, under --userns-remap, shift
+        the upper dir back. What reads or writes the stopped container's files (commit, a
+        build step's commit, export, diff, cp) waits for this first; inspect too, for at most
+        ``timeout`` seconds (moby's inspect waits on the container lock its exit cleanup
+        holds, so it never shows a stopped container's address)."""
+        if timeout is None:
+            await self._shim_gone(c)
+            return
+        try:
+            await asyncio.wait_for(self._shim_gone(c), timeout)
+        except asyncio.TimeoutError:
+            log.warning("the run of %s is not finished after %.0f s", c.id[:12], timeout)
 
     def _schedule_restart(self, c: Container) -> None:
         """Start ``c`` again after the policy's back-off delay (it is RESTARTING meanwhile)."""

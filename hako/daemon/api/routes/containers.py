@@ -88,6 +88,7 @@ async def list_containers(req: Request) -> JSONResponse:
 
 async def inspect(req: Request) -> JSONResponse:
     c = req.services.containers.get(req.params["id"])
+    await req.services.containers.run_finished(c, timeout=10.0)
     sizes = await req.run(_sizes, req, c) if req.query_bool("size") else None
     return JSONResponse(wire.inspect_json(c, sizes=sizes))
 

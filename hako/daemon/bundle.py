@@ -266,6 +266,7 @@ def stop_stale_shim(svc: Any, c: Container, timeout: float = 10.0) -> None:
 
     handle = load_shim(svc, c)
     if handle is None:
+        delete_runtime_leftover(svc, c)
         return
     log.info("stopping the shim of %s, whose start never completed", c.id[:12])
     try:
@@ -284,7 +285,31 @@ def stop_stale_shim(svc: Any, c: Container, timeout: float = 10.0) -> None:
     finally:
         if fd is not None:
             os.close(fd)
+    delete_runtime_leftover(svc, c)
     unmount_rootfs(svc, c)
+
+
+def delete_runtime_leftover(svc: Any, c: Container) -> None:
+    """``runtime delete --force`` a container the runtime still holds (its state directory
+    under the runtime root) while no shim runs it: the daemon was killed between the
+    runtime's create and the shim's record (conmon's state file comes after the create), so
+    nothing else will delete it, and the next start would fail with "container with id
+    exists". Only a look at one directory when there is nothing to do."""
+    import subprocess
+
+    if not os.path.isdir(os.path.join(svc.config.runtime_root, c.id)):
+        return
+    log.info("deleting the runtime's leftover state of %s", c.id[:12])
+    try:
+        res = subprocess.run([svc.config.runtime_path(c.runtime), "--root",
+                              svc.config.runtime_root, "delete", "--force", c.id],
+                             capture_output=True, timeout=60)
+    except Exception as exc:  # noqa: BLE001 - an unknown runtime now, a hung one: say so
+        log.warning("runtime delete of %s failed: %s", c.id[:12], exc)
+        return
+    if res.returncode != 0:
+        log.warning("runtime delete of %s failed: %s", c.id[:12],
+                    res.stderr.decode(errors="replace").strip())
 
 
 def _kill_pid(pid: int) -> None:

@@ -297,3 +297,35 @@ def test_restart_policy_applies_to_container_that_died_while_down(fresh_hakod, d
     assert pid_alive(new["Pid"])
     assert docker(d, docker_cli, "inspect", "-f", "{{.RestartCount}}", cid).stdout.decode().strip() == "1"
     docker(d, docker_cli, "rm", "-f", cid, check=True)
+
+
+def test_runtime_leftover_of_a_killed_start_is_deleted(fresh_hakod, docker_cli, tmp_path):
+    """hakod killed between the runtime's create and the shim's record (conmon writes its
+    state file after the create): the runtime still holds the container and no shim does.
+    The next start deletes that leftover instead of failing with "container with id exists"."""
+    import json
+    import sys
+
+    from tests.integration.runtime.conftest import base_spec, make_rootfs
+
+    d = fresh_hakod().start()
+    import_busybox(d)
+    cid = docker(d, docker_cli, "create", "busybox", "echo", "fresh", check=True).stdout.decode().strip()
+    d.kill9()
+    bundle = str(tmp_path / "leftover")
+    make_rootfs(os.path.join(bundle, "rootfs"))
+    spec = base_spec(bundle)
+    spec["process"]["args"] = ["sleep", "1000"]
+    spec["linux"]["cgroupsPath"] = d.cgroup_parent + "/leftover"
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(spec, f)
+    runtime = [os.path.join(os.path.dirname(sys.executable), "hako-runtime"),
+               "--root", os.path.join(d.exec_root, "runtime")]
+    subprocess.run([*runtime, "create", "--bundle", bundle, cid], check=True,  # the init holds its stdio
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        d.start()
+        res = docker(d, docker_cli, "start", "-a", cid, check=True)
+        assert res.stdout.decode().strip() == "fresh"
+    finally:
+        subprocess.run([*runtime, "delete", "--force", cid], capture_output=True)

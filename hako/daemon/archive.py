@@ -357,13 +357,14 @@ def raise_helper_error(stderr: bytes, path: str, cid: str) -> None:
 # -- daemon side ---------------------------------------------------------------------------
 class Session:
     """One helper run for a container, holding its lifecycle lock (no start, stop or rm
-    meanwhile) and its rootfs mounted until ``close``."""
+    meanwhile) and its rootfs mounted until ``close``. The container is entered through
+    ``ContainerService.settled`` (its last run wholly over, the lock taken)."""
 
     def __init__(self, svc: Any, c: Any) -> None:
         self.svc, self.c = svc, c
         self.proc: Any = None
         self._mounted_here = False
-        self._lock_held = False
+        self._access: Any = None  # the entered settled(lock=True) context, until released
         self.op = ""
         self.req: dict[str, Any] = {}
 
@@ -371,12 +372,14 @@ class Session:
         """Take the lock and mount the rootfs; the helper's request (``mounts``: the mount
         points the helper must bind, none for a container without volumes or binds)."""
         import asyncio
+        import contextlib
 
         from hako.daemon import bundle
 
         loop = asyncio.get_running_loop()
-        await self.c.op_lock.acquire()
-        self._lock_held = True
+        access = contextlib.AsyncExitStack()
+        await access.enter_async_context(self.svc.settled(self.c, lock=True))
+        self._access = access
         self.op = op
         try:
             was = self.c.state.running
@@ -437,7 +440,7 @@ class Session:
             except ProcessLookupError:
                 pass
             await self.proc.wait()
-        if not self._lock_held:
+        if self._access is None:
             return
         if unmount_later and self._mounted_here and not self.c.state.running:
             task = asyncio.ensure_future(self._release(background=True))
@@ -465,8 +468,8 @@ class Session:
 
             logging.getLogger(__name__).exception("cp: unmounting the rootfs of %s", self.c.id)
         finally:
-            self._lock_held = False
-            self.c.op_lock.release()
+            access, self._access = self._access, None
+            await access.aclose()  # the lock
 
 
 # glibc serves the helper's large buffers (tar reads of up to 1 MiB) with a fresh mmap each,

@@ -15,12 +15,12 @@ between the two in a thread, so that the daemon's attach code serves both shims.
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import threading
 
 from hako.runtime import shim_wire
+from hako.support.unixsock import connect_unix
 
 _PACKET = 8192 + 1  # conmon's STDIO_BUF_SIZE plus its pipe byte
 _STDIN_CHUNK = 4096  # below conmon's read buffer: a SEQPACKET read never truncates
@@ -34,18 +34,7 @@ def connect(path: str) -> socket.socket:
         OSError: nothing listens there.
     """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-    try:
-        if len(path.encode()) < 100:
-            sock.connect(path)
-        else:
-            dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
-            try:
-                sock.connect(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
-            finally:
-                os.close(dfd)
-    except BaseException:
-        sock.close()
-        raise
+    connect_unix(sock, path)
     return sock
 
 

@@ -29,6 +29,7 @@ import sys
 
 from hako.errors import RuntimeFailed
 from hako.runtime import shim_wire
+from hako.support.unixsock import connect_unix
 
 _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT = "import sys; from hako.runtime.shim import main; sys.exit(main())"
@@ -216,18 +217,7 @@ def connect(path: str, timeout: float | None = DEFAULT_TIMEOUT) -> socket.socket
     """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     sock.settimeout(timeout)
-    try:
-        if len(path.encode()) < 100:
-            sock.connect(path)
-        else:  # go through the directory's fd: /proc/self/fd/N/name is short
-            dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
-            try:
-                sock.connect(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
-            finally:
-                os.close(dfd)
-    except BaseException:
-        sock.close()
-        raise
+    connect_unix(sock, path)
     return sock
 
 

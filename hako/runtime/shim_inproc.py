@@ -29,6 +29,8 @@ from __future__ import annotations
 import os
 import sys
 
+from hako.runtime.forked import run_and_exit
+
 _IN_PROCESS = ("delete",)
 _BOOL_FLAGS = ("--debug", "--systemd-cgroup")
 
@@ -90,29 +92,25 @@ def fork_call(args: list[str], stdio: tuple[int, int, int]) -> int:
     pid = os.fork()
     if pid != 0:
         return pid
-    code = 1  # pragma: no cover - runs in the child
-    try:
-        import _signal
+    run_and_exit(lambda: _child(args, stdio), "hako-runtime")  # pragma: no cover - the child
 
-        _signal.set_wakeup_fd(-1)
-        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)  # the runtime waits for its children
-        for i, fd in enumerate(stdio):
-            if fd != i:
-                os.dup2(fd, i)
-            else:
-                os.set_inheritable(fd, True)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the streams of fds 1 and 2,
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - whatever sys had before
-        from hako.runtime.cli import main
 
-        code = main(args)
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-    except BaseException as exc:  # noqa: BLE001 - one line on stderr, never the shim's code
-        try:
-            os.write(2, f"hako-runtime: {exc!r}\n".encode())
-        except OSError:
-            pass
-    finally:
-        os._exit(code)
+def _child(args: list[str], stdio: tuple[int, int, int]) -> int:  # pragma: no cover - forked
+    import _signal
+
+    _signal.set_wakeup_fd(-1)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)  # the runtime waits for its children
+    for i, fd in enumerate(stdio):
+        if fd != i:
+            os.dup2(fd, i)
+        else:
+            os.set_inheritable(fd, True)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the streams of fds 1 and 2,
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - whatever sys had before
+    from hako.runtime.cli import main
+
+    code = main(args)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    return code

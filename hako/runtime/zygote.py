@@ -44,8 +44,8 @@ ACK_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 10.0
 PRELOAD = (
     "hako.runtime.shim", "hako.runtime.shim_server", "hako.runtime.shim_io",
-    "hako.runtime.shim_runtime", "hako.runtime.shim_inproc", "hako.runtime.jsonlog",
-    "hako.runtime.cli", "hako.runtime.process", "hako.runtime.container",
+    "hako.runtime.shim_runtime", "hako.runtime.shim_inproc", "hako.runtime.forked",
+    "hako.runtime.jsonlog", "hako.runtime.cli", "hako.runtime.process", "hako.runtime.container",
     "hako.runtime.init", "hako.runtime.validate", "hako.runtime.namespaces",
     "hako.runtime.rootfs", "hako.runtime.devices", "hako.runtime.user", "hako.runtime.sync",
     "hako.runtime.capabilities", "hako.runtime.hooks", "hako.runtime.idmap",
@@ -182,33 +182,31 @@ def _serve(listen_fd: int) -> None:  # pragma: no cover - runs as the zygote
 
 def _invoker(conn_fd: int) -> None:  # pragma: no cover - runs in the zygote's child
     """Serve one request: handshake, then run the shim's invoker with stdout on the socket."""
+    from hako.runtime.forked import run_and_exit
+
+    run_and_exit(lambda: _invoke(conn_fd), "hako zygote: request failed")
+
+
+def _invoke(conn_fd: int) -> int:  # pragma: no cover - runs in the zygote's child
     import _socket
 
-    code = 1
-    try:
-        os.close(0)  # hakod's liveness pipe stays with the zygote
-        os.open("/dev/null", os.O_RDONLY)
-        conn = _socket.socket(fileno=conn_fd)
-        conn.settimeout(REQUEST_TIMEOUT)
-        req = shim_wire.loads(_read_line(conn) or b"null")
-        argv = [str(a) for a in req["argv"]]
-        conn.sendall(shim_wire.line({"ack": os.getpid()}))
-        if _read_line(conn).strip() != b"go":
-            return  # the client gave up (and uses the exec path): create nothing
-        conn.settimeout(None)
-        import gc
+    os.close(0)  # hakod's liveness pipe stays with the zygote
+    os.open("/dev/null", os.O_RDONLY)
+    conn = _socket.socket(fileno=conn_fd)
+    conn.settimeout(REQUEST_TIMEOUT)
+    req = shim_wire.loads(_read_line(conn) or b"null")
+    argv = [str(a) for a in req["argv"]]
+    conn.sendall(shim_wire.line({"ack": os.getpid()}))
+    if _read_line(conn).strip() != b"go":
+        return 1  # the client gave up (and uses the exec path): create nothing
+    conn.settimeout(None)
+    import gc
 
-        gc.enable()
-        os.dup2(conn_fd, 1)
-        conn.close()
-        from hako.runtime import shim
+    gc.enable()
+    os.dup2(conn_fd, 1)
+    conn.close()
+    from hako.runtime import shim
 
-        code = shim.main(argv, disposable=True)
-        sys.stdout.flush()
-    except BaseException as exc:  # noqa: BLE001 - report, never return into the zygote loop
-        try:
-            os.write(2, f"hako zygote: request failed: {exc!r}\n".encode())
-        except OSError:
-            pass
-    finally:
-        os._exit(code)
+    code = shim.main(argv, disposable=True)
+    sys.stdout.flush()
+    return code

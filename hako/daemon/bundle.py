@@ -229,6 +229,15 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
         raise
 
 
+def running_ids(svc: Any, c: Container):
+    """--userns-remap: while ``c`` runs, its upper dir holds host ids; the map that gives the
+    container's back to what commit and export write (None when nothing is shifted)."""
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    return userns.container_ids(remap) if remap is not None and c.state.running else None
+
+
 def reshift_rootfs(svc: Any, c: Container) -> None:
     """--userns-remap: after a ``cp`` into a running container, give what it wrote to the
     upper dir (container ids) the remapped ids its running container's upper holds."""

@@ -387,7 +387,7 @@ class ImageService:
     def commit_snapshot(self, key: str, *, parent: str | None, config: dict, history: dict,
                         container_config: dict | None = None, container_id: str = "",
                         author: str = "", comment: str = "",
-                        source_date_epoch: int | None = None) -> Image:
+                        source_date_epoch: int | None = None, ids=None) -> Image:
         """Turn what changed in the rootfs snapshot of ``key`` into a new layer and image.
 
         Args:
@@ -399,6 +399,8 @@ class ImageService:
             container_id: recorded as ``container``.
             source_date_epoch: clamp layer mtimes and set ``created`` (default: the
                 SOURCE_DATE_EPOCH environment variable, if set).
+            ids: maps file owners on disk to those the layer records (a running
+                ``--userns-remap`` container's upper dir holds host ids).
 
         Returns:
             The new (untagged) Image; ``Image.parent`` is the parent image id. An empty
@@ -412,7 +414,7 @@ class ImageService:
         return commit.commit_snapshot(
             self, key, parent=parent, config=config, history=history,
             container_config=container_config, container_id=container_id, author=author,
-            comment=comment, source_date_epoch_=source_date_epoch,
+            comment=comment, source_date_epoch_=source_date_epoch, ids=ids,
         )
 
     def commit_config(self, *, parent: str | None, config: dict, history: dict,
@@ -478,10 +480,11 @@ class ImageService:
 
         return [c.to_json() for c in rootfs.changes(self, container_id)]
 
-    def export(self, container_id: str) -> Iterator[bytes]:
+    def export(self, container_id: str, ids=None) -> Iterator[bytes]:
+        """A tar stream of the container's flattened rootfs; ``ids`` as for commit."""
         from hako.image import rootfs
 
-        return rootfs.export(self, container_id)
+        return rootfs.export(self, container_id, ids)
 
     def rootfs_size(self, container_id: str) -> tuple[int, int]:
         from hako.image import rootfs

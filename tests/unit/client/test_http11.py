@@ -99,14 +99,12 @@ def test_malformed_status_line_is_a_protocol_error(answer):
     t.join()
 
 
-def test_truncated_bodies_are_errors_not_short_reads():
-    conn, _, t = _serve(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
-    resp = conn.request("GET", "/x")
-    with pytest.raises(ProtocolError):
-        resp.read()
-    conn.close()
-    t.join()
-    conn, _, t = _serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+])
+def test_truncated_bodies_are_errors_not_short_reads(answer):
+    conn, _, t = _serve(answer)
     resp = conn.request("GET", "/x")
     with pytest.raises(ProtocolError):
         resp.read()

@@ -129,8 +129,8 @@ class Socket:
         every acknowledgement.
 
         Raises:
-            OSError: the first request the kernel refused (its errno); the later ones
-            were still run by the kernel.
+            NetlinkError: the first request the kernel refused (its errno); the later
+            ones were still run by the kernel.
         """
         out = bytearray()
         pending: dict[int, int] = {}
@@ -152,9 +152,8 @@ class Socket:
                         errors[index] = -code
                 offset += max(size + (-size % 4), _HDR.size)
         if errors:
-            first = min(errors)
-            code = errors[first]
-            raise NetlinkError(code, f"{os.strerror(code)} (netlink request {first + 1} of {len(requests)})")
+            code = errors[min(errors)]
+            raise NetlinkError(code, os.strerror(code))  # the text pyroute2's errors had
 
 
 class NetlinkError(OSError):

@@ -11,6 +11,7 @@ Every function here is blocking; the ContainerService calls them from its execut
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -35,9 +36,12 @@ def rootfs_dir(svc: Any, c: Container) -> str:
 def mount_rootfs(svc: Any, c: Container) -> str:
     """Mount the container's snapshot at <bundle>/rootfs (idempotent)."""
     target = rootfs_dir(svc, c)
-    os.makedirs(target, exist_ok=True)
-    if mountinfo.is_mountpoint(target):
-        return target
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.mkdir(target)  # made now: nothing is mounted there (no mountinfo scan)
+    except FileExistsError:
+        if mountinfo.is_mountpoint(target):
+            return target
     from hako.daemon import userns
 
     remap = userns.wanted(svc.config.remap, c.host_config)
@@ -58,11 +62,18 @@ def unmount_rootfs(svc: Any, c: Container) -> None:
 
     mounts.release_mounts(svc.volumes, c.id, c.mounts)
     target = rootfs_dir(svc, c)
-    while mountinfo.is_mountpoint(target):
+    while True:  # until nothing is mounted there (EINVAL), without a mountinfo scan
         try:
             unmount(target)
-        except OSError:
-            unmount(target, _MNT_DETACH)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOENT):
+                break
+            try:
+                unmount(target, _MNT_DETACH)
+            except OSError as again:
+                if again.errno in (errno.EINVAL, errno.ENOENT):
+                    break
+                raise
     from hako.daemon import userns
 
     remap = userns.wanted(svc.config.remap, c.host_config)
@@ -215,7 +226,8 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
         mounts.prepare(svc.volumes, c.id, c.mounts, rootfs)
         spec = build_spec(spec_options(svc, c, rootfs, netns_path, network_host))
         _remap(svc, c, spec, rootfs)
-        atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
+        # rewritten at every start, in the exec root (lost at reboot anyway): no fsync
+        atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode(), durable=False)
         conf = c.config
         runtime = shimclient.fast_runtime(svc.config.runtime_path(c.runtime),
                                           os.path.join(svc.config.exec_root, "bin"))

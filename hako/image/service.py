@@ -150,16 +150,16 @@ class ImageService:
             InvalidArgument: malformed reference; AmbiguousPrefix for a shared prefix.
         """
         text = ref_or_id.strip()
-        known = {r.id for r in self.meta.images()}
         if ids.is_full_id(text) or (text.startswith("sha256:") and ids.is_full_id(text[7:])):
             image_id = text if text.startswith("sha256:") else "sha256:" + text
-            if image_id in known:
+            if self.meta.get_image(image_id) is not None:
                 return image_id
             raise ImageNotFound(f"No such image: {image_id}")
         ref = reference.parse(text)
         found = self.meta.resolve(str(ref.with_default_tag()))
         if found:
             return found
+        known = {r.id for r in self.meta.images()}  # only for a prefix: every create asks by name
         prefix = text[7:] if text.startswith("sha256:") else text
         match = ids.match_prefix(prefix, [k[7:] for k in known], kind="image")
         if match:

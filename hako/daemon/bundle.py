@@ -50,6 +50,40 @@ def mount_rootfs(svc: Any, c: Container) -> str:
     return target
 
 
+def read_only_view(mounts: list[Any]) -> list[Any]:
+    """The snapshot's mounts as a read-only view for reading the image's files at create:
+    an overlay of its layers with the (still empty) upper dir as the top lower one and no
+    work dir, and binds read-only. Unmounting an overlay with an upper dir syncs the upper
+    dir's whole filesystem (and with it a copy-up just written there); this view has none."""
+    out = []
+    for m in mounts:
+        if m.type == "overlay":
+            opts = dict(o.partition("=")[::2] for o in m.options)
+            lowers = [opts["upperdir"]] if opts.get("upperdir") else []
+            lowers += opts.get("lowerdir", "").split(":")
+            m = m._replace(options=("ro", "lowerdir=" + ":".join(filter(None, lowers))))
+        elif m.is_bind():
+            m = m._replace(options=tuple(o for o in m.options if o not in ("rw", "ro")) + ("ro",))
+        out.append(m)
+    return out
+
+
+def mount_rootfs_view(svc: Any, c: Container) -> str:
+    """Mount a read-only view of the container's snapshot at <bundle>/rootfs for copy-up at
+    create (under --userns-remap, the remapped rootfs, whose ids the copy must keep).
+    Undone by ``unmount_rootfs``."""
+    from hako.daemon import userns
+    from hako.linux.mount import mount_all
+
+    if userns.wanted(svc.config.remap, c.host_config) is not None:
+        return mount_rootfs(svc, c)
+    target = rootfs_dir(svc, c)
+    os.makedirs(target, exist_ok=True)
+    if not mountinfo.is_mountpoint(target):
+        mount_all(read_only_view(svc.images.rootfs_mounts(c.id)), target)
+    return target
+
+
 def unmount_rootfs(svc: Any, c: Container) -> None:
     """Unmount <bundle>/rootfs if mounted (lazy detach if busy), and undo the option mounts
     of volumes no other running container uses."""

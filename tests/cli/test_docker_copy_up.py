@@ -102,3 +102,24 @@ def test_copy_up_through_a_hostile_symlink_stays_in_the_image(hakod, docker_cli,
     assert out(res) == ""
     assert os.listdir(_volume_dir(hakod, docker_cli, name)) == []
     assert os.listdir(host) == ["secret"]
+
+
+def _rootfs_options(hakod, cid: str) -> str:
+    target = os.path.join(hakod.exec_root, "containers", cid, "rootfs")
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == target:
+                return line.split(" - ")[1]
+    raise AssertionError(f"{target} is not mounted")
+
+
+def test_auto_remove_rootfs_is_volatile_others_are_synced(hakod, docker_cli, made):
+    """A --rm container's overlay is volatile (its layer is deleted at exit, so its unmount
+    need not sync the filesystem and the copy-up just written with it), as Podman does; the
+    layer of any other container keeps Docker's synced overlay."""
+    gone = out(docker(hakod, docker_cli, "run", "-d", "--rm", "busybox", "sleep", "60", check=True)).strip()
+    kept = out(docker(hakod, docker_cli, "run", "-d", "busybox", "sleep", "60", check=True)).strip()
+    made["containers"] += [gone, kept]
+    assert "volatile" in _rootfs_options(hakod, gone)
+    assert "volatile" not in _rootfs_options(hakod, kept)

@@ -219,7 +219,7 @@ class ContainerService(StartMixin, ExitMixin, StopMixin, RemoveMixin, ProcsMixin
             return  # nothing to fill (and no snapshot lookup for the rootfs mounts)
         mountpoints.copy_up_at_create(
             self.volumes, c.id, c.mounts, self.images.rootfs_mounts(c.id),
-            lambda: bundle.mount_rootfs(self, c), lambda: bundle.unmount_rootfs(self, c))
+            lambda: bundle.mount_rootfs_view(self, c), lambda: bundle.unmount_rootfs(self, c))
 
     # -- locking and records ---------------------------------------------------------------
     async def _locked(self, ref: str) -> tuple[Container, Any]:

@@ -158,7 +158,8 @@ class ExitMixin:
             self._shims.pop(c.id, None)
             # a stop, kill or rm -f since the exit was recorded drops the policy restart
             restart = c.state.status == Status.RESTARTING
-            auto_remove = not restart and c.host_config.get("AutoRemove") and c.id not in self._removing
+            auto_remove = (not restart and c.host_config.get("AutoRemove") and c.id not in self._removing
+                           and c.id not in self._restarting)
             try:
                 await loop.run_in_executor(None, _finish_run, self, c, restart, auto_remove)
             finally:

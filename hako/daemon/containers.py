@@ -82,6 +82,8 @@ class ContainerService(StartMixin, ExitMixin, StopMixin, RemoveMixin, ProcsMixin
         self._exit_tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
         self._exiting: dict[str, asyncio.Future] = {}  # exit recorded, shim not yet gone
         self._removing: set[str] = set()  # removals under way (a second one is a Conflict)
+        self._restarting: set[str] = set()  # docker restart's own stop: no --rm removal (moby's
+        # HasBeenManuallyRestarted), until the container runs again
         self._dying: set[str] = set()  # SIGKILL sent, exit not yet processed: no pause
         from hako.daemon.health_monitor import ExecProbe, HealthMonitor
 

@@ -1,15 +1,15 @@
 """Links, addresses, routes and network namespaces: mechanism only, no defaults or policy.
 
-The backend is pyroute2 (netlink); nothing outside this module imports it. Its sync API
-runs a private event loop per socket, so every call here opens a socket, uses it and closes
-it, from the calling thread; never call these functions from a running asyncio loop.
+The backend is ``hako.linux.rtnl`` (rtnetlink requests). Every call here opens a netlink
+socket, uses it and closes it, from the calling thread (a socket belongs to the namespace of
+the thread that opened it); the calls block, so not from a running asyncio loop.
 
 Namespaces are made without forking (the daemon is multithreaded): a fresh thread
 ``unshare(CLONE_NEWNET)``\\ s (a network namespace is per thread in Linux) and bind-mounts its
 ``/proc/thread-self/ns/net`` on the namespace file; the thread then ends. Work inside a
 namespace runs the same way in a thread that ``setns``\\ ed into it, and the thread checks that
-it really is in the namespace before touching anything (pyroute2 opens its socket lazily, in
-the thread that first uses it).
+it really is in the namespace before touching anything (the netlink socket is opened in that
+thread).
 
 Layer: linux (2). May import: errors, support.
 """
@@ -23,31 +23,16 @@ import threading
 from typing import Any, Callable, TypeVar
 
 from hako.linux import syscalls
+from hako.linux.rtnl import NetlinkError, Rtnl  # NetlinkError: what the functions here raise
 
 T = TypeVar("T")
 
 _MS_BIND = 0x1000
 _MNT_DETACH = 2
-_IFA_F_NODAD = 0x02  # an IPv6 address usable at once (no duplicate address detection)
 
 
-def _ipr() -> Any:
-    from pyroute2 import IPRoute
-
-    return IPRoute()
-
-
-class NetlinkError(OSError):
-    """A netlink request failed (errno and message as the kernel gave them)."""
-
-
-def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    from pyroute2.netlink.exceptions import NetlinkError as _PrError
-
-    try:
-        return fn(*args, **kwargs)
-    except _PrError as exc:
-        raise NetlinkError(exc.code, os.strerror(exc.code)) from None
+def _nl() -> Rtnl:
+    return Rtnl()
 
 
 # -- namespaces ---------------------------------------------------------------------------
@@ -133,19 +118,18 @@ def in_netns(path: str, fn: Callable[[], T]) -> T:
 # -- links --------------------------------------------------------------------------------
 def link_index(name: str) -> int | None:
     """The index of link ``name`` in the current namespace, or None."""
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+    with _nl() as nl:
+        return nl.link_index(name)
 
 
 def link_delete(name: str) -> bool:
     """Delete link ``name``; False when it did not exist."""
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
+    with _nl() as nl:
+        index = nl.link_index(name)
+        if index is None:
             return False
         try:
-            _call(ipr.link, "del", index=found[0])
+            nl.link_del(index)
         except NetlinkError as exc:
             if exc.errno != 19:  # ENODEV: gone meanwhile
                 raise
@@ -154,59 +138,51 @@ def link_delete(name: str) -> bool:
 
 def link_kind(name: str) -> str:
     """The kind (``bridge``, ``veth``…) of link ``name``, or "" when unknown."""
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
-            return ""
-        link = ipr.get_links(found[0])[0]
-    info = link.get("IFLA_LINKINFO")
-    return (info.get("IFLA_INFO_KIND") if info else "") or ""
+    with _nl() as nl:
+        link = nl.link(name)
+    return link["kind"] if link else ""
 
 
 def bridge_create(name: str, mtu: int = 0) -> None:
     """Create bridge ``name`` (down, no address). Raises NetlinkError (EEXIST)."""
-    with _ipr() as ipr:
-        kwargs: dict[str, Any] = {"ifname": name, "kind": "bridge"}
-        if mtu:
-            kwargs["mtu"] = mtu
-        _call(ipr.link, "add", **kwargs)
+    with _nl() as nl:
+        nl.link_add(name, "bridge", mtu)
 
 
 def link_up(name: str) -> None:
-    with _ipr() as ipr:
-        _call(ipr.link, "set", index=ipr.link_lookup(ifname=name)[0], state="up")
+    with _nl() as nl:
+        nl.link_set(_index(nl, name), up=True)
 
 
 def link_mtu(name: str) -> int:
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        return int(ipr.get_links(found[0])[0].get("IFLA_MTU")) if found else 0
+    with _nl() as nl:
+        link = nl.link(name)
+    return link["mtu"] if link else 0
 
 
-def _add_address(ipr: Any, index: int, cidr: str) -> None:
-    iface = ipaddress.ip_interface(cidr)
-    kwargs: dict[str, Any] = {}
-    if iface.version == 6:
-        kwargs = {"family": socket.AF_INET6, "flags": _IFA_F_NODAD}
-    _call(ipr.addr, "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen, **kwargs)
+def _index(nl: Rtnl, name: str) -> int:
+    index = nl.link_index(name)
+    if index is None:
+        raise NetlinkError(19, f"{os.strerror(19)}: {name}")
+    return index
 
 
 def addr_add(name: str, cidr: str) -> None:
     """Add ``cidr`` (address/prefix; an IPv6 one without duplicate address detection) to
     link ``name``."""
-    with _ipr() as ipr:
-        _add_address(ipr, ipr.link_lookup(ifname=name)[0], cidr)
+    with _nl() as nl:
+        nl.addr_add(_index(nl, name), cidr)
 
 
 def link_addrs(name: str, family: int = 4) -> list[str]:
     """IPv4 (or, ``family`` 6, global IPv6) addresses of link ``name`` as ``address/prefix``."""
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
+    with _nl() as nl:
+        index = nl.link_index(name)
+        if index is None:
             return []
-        addrs = ipr.get_addr(index=found[0], family=socket.AF_INET if family == 4 else socket.AF_INET6)
-        return [f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}" for a in addrs
-                if family == 4 or not ipaddress.ip_address(a.get("IFA_ADDRESS")).is_link_local]
+        addrs = nl.addrs(socket.AF_INET if family == 4 else socket.AF_INET6, index)
+    return [f"{a}/{p}" for a, p, _ in addrs
+            if family == 4 or not ipaddress.ip_address(a).is_link_local]
 
 
 def ip_networks(family: int = 4) -> list[str]:
@@ -214,14 +190,9 @@ def ip_networks(family: int = 4) -> list[str]:
     networks of addresses on any link (what a new subnet must not overlap); loopback and
     link-local ones left out."""
     af = socket.AF_INET if family == 4 else socket.AF_INET6
-    nets: list[str] = []
-    with _ipr() as ipr:
-        for r in ipr.get_routes(family=af, table=254):
-            dst = r.get("RTA_DST")
-            if dst and r["dst_len"]:
-                nets.append(f"{dst}/{r['dst_len']}")
-        for a in ipr.get_addr(family=af):
-            nets.append(str(ipaddress.ip_interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}").network))
+    with _nl() as nl:
+        nets = [f"{dst}/{length}" for dst, length in nl.routes(af) if dst and length]
+        nets += [str(ipaddress.ip_interface(f"{a}/{p}").network) for a, p, _ in nl.addrs(af)]
     return [n for n in nets if ipaddress.ip_network(n).prefixlen < (32 if family == 4 else 128)
             and not ipaddress.ip_network(n).is_loopback and not ipaddress.ip_network(n).is_link_local]
 
@@ -240,21 +211,13 @@ def veth_create(host_name: str, peer_name: str, netns_path: str, master: str, mt
     """
     fd = os.open(netns_path, os.O_RDONLY)
     try:
-        with _ipr() as ipr:
-            peer: dict[str, Any] = {"ifname": peer_name, "net_ns_fd": fd}
-            if mtu:
-                peer["mtu"] = mtu
-            if peer_mac:
-                peer["address"] = peer_mac
-            kwargs: dict[str, Any] = {"ifname": host_name, "kind": "veth", "peer": peer}
-            if mtu:
-                kwargs["mtu"] = mtu
-            _call(ipr.link, "add", **kwargs)
+        with _nl() as nl:
+            master_index = _index(nl, master)
+            nl.veth_add(host_name, peer_name, fd, mtu, peer_mac)
             try:
-                index = ipr.link_lookup(ifname=host_name)[0]
-                _call(ipr.link, "set", index=index, master=ipr.link_lookup(ifname=master)[0], state="up")
+                nl.link_set(_index(nl, host_name), up=True, master=master_index)
             except BaseException:
-                _call(ipr.link, "del", index=ipr.link_lookup(ifname=host_name)[0])
+                nl.link_del(_index(nl, host_name))
                 raise
     finally:
         os.close(fd)
@@ -266,18 +229,17 @@ def configure_inside(netns_path: str, ifname: str, cidrs: list[str], gateway: st
     ``gateway6`` (when given)."""
 
     def work() -> None:
-        with _ipr() as ipr:
-            _call(ipr.link, "set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        with _nl() as nl:
+            nl.link_set(_index(nl, "lo"), up=True)
             if not ifname:
                 return
-            index = ipr.link_lookup(ifname=ifname)[0]
+            index = _index(nl, ifname)
             for cidr in cidrs:
-                _add_address(ipr, index, cidr)
-            _call(ipr.link, "set", index=index, state="up")
-            if gateway:
-                _call(ipr.route, "add", gateway=gateway, oif=index)
-            if gateway6:
-                _call(ipr.route, "add", family=socket.AF_INET6, dst="::/0", gateway=gateway6, oif=index)
+                nl.addr_add(index, cidr)
+            nl.link_set(index, up=True)
+            for gw in (gateway, gateway6):
+                if gw:
+                    nl.default_route_add(gw, index)
 
     in_netns(netns_path, work)
 
@@ -286,13 +248,10 @@ def links_inside(netns_path: str) -> list[dict[str, Any]]:
     """Links of a namespace: name, MAC address, state and IPv4 addresses."""
 
     def work() -> list[dict[str, Any]]:
-        with _ipr() as ipr:
-            out = []
-            for link in ipr.get_links():
-                index = link["index"]
-                addrs = [f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index, family=2)]
-                out.append({"name": link.get("IFLA_IFNAME"), "mac": link.get("IFLA_ADDRESS"),
-                            "up": bool(link["flags"] & 1), "addrs": addrs})
-            return out
+        with _nl() as nl:
+            addrs = nl.addrs(socket.AF_INET)
+            return [{"name": link["name"], "mac": link["mac"], "up": bool(link["flags"] & 1),
+                     "addrs": [f"{a}/{p}" for a, p, i in addrs if i == link["index"]]}
+                    for link in nl.links()]
 
     return in_netns(netns_path, work)

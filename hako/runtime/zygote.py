@@ -49,10 +49,20 @@ PRELOAD = (
     "hako.runtime.init", "hako.runtime.validate", "hako.runtime.namespaces",
     "hako.runtime.rootfs", "hako.runtime.devices", "hako.runtime.user", "hako.runtime.sync",
     "hako.runtime.capabilities", "hako.runtime.hooks", "hako.runtime.idmap",
-    "hako.runtime.seccomp", "hako.runtime.cgroups.detect", "hako.runtime.cgroups.v1",
-    "hako.runtime.cgroups.v2", "hako.linux.proc", "hako.linux.syscalls", "hako.linux.mount",
-    "hako.linux.mountinfo", "ctypes", "fcntl", "_blake2", "encodings.ascii",
+    "hako.runtime.seccomp", "hako.runtime.cgroups.detect", "hako.linux.proc",
+    "hako.linux.syscalls", "hako.linux.mount", "hako.linux.mountinfo", "ctypes", "fcntl",
+    "_blake2", "encodings.ascii",
 )
+
+
+def preload() -> list[str]:
+    """``PRELOAD`` and the cgroup driver of this host (v1 or v2: a host uses one, and
+    each costs its modules in the zygote and in every shim forked from it)."""
+    from hako.runtime.cgroups import detect
+
+    driver = "hako.runtime.cgroups.v2" if detect.is_v2() else "hako.runtime.cgroups.v1"
+    return [*PRELOAD, driver]
+
 
 _socket_path: str | None = None  # set by the Supervisor while a zygote runs
 
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs as th
     import importlib
 
     gc.disable()  # no collection, so no freed holes in the pages the shims will share
-    for name in PRELOAD:
+    for name in preload():
         try:
             importlib.import_module(name)
         except ImportError as exc:  # a shim then imports what it needs itself

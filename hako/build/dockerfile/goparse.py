@@ -3,8 +3,10 @@
 Loading that library maps about 3.5 MiB of Go code and starts Go's runtime (its heap and
 threads) for the rest of the process's life: an idle hakod that had built once stayed
 about 4 MiB bigger. So a daemon asks its shim zygote to parse in a fork
-(``zygote.call``: fork, load the library, parse, exit; about 6 ms); without a zygote (the
-CLI, tests, a zygote that is down) the text is parsed in this process.
+(``zygote.call``: fork, load the library, parse, exit: 6 ms on a quiet machine, 20-30 ms
+under load); without a zygote (the CLI, tests, a zygote that is down) the text is parsed in
+this process. The last ``CACHED`` texts' commands are kept (a few KiB each), so rebuilding
+the same Dockerfile, cached or ``--no-cache``, parses nothing.
 
     parse_string(text) -> [Command(cmd, sub_cmd, json, original, start_line, end_line,
                                    flags, value, heredocs)]   # as dockerfile.parse_string
@@ -14,13 +16,18 @@ Layer 5 (build). May import: runtime (zygote).
 
 from __future__ import annotations
 
-from collections import namedtuple
+import threading
+from collections import OrderedDict, namedtuple
 
 Command = namedtuple("Command", "cmd sub_cmd json original start_line end_line flags value heredocs")
 Heredoc = namedtuple("Heredoc", "name file_descriptor content")
 TIMEOUT = 30.0
+CACHED = 16
+CACHED_TEXT = 64 << 10  # longer texts are not kept
 
 _library_dir: list[str] = []
+_cache: OrderedDict[str, list[Command]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 class GoParseError(Exception):
@@ -33,6 +40,20 @@ def parse_string(text: str) -> list[Command]:
     Raises:
         GoParseError: the parser refused the text.
     """
+    with _cache_lock:
+        if text in _cache:
+            _cache.move_to_end(text)
+            return list(_cache[text])
+    commands = _parse(text)
+    if len(text) <= CACHED_TEXT:
+        with _cache_lock:
+            _cache[text] = commands
+            while len(_cache) > CACHED:
+                _cache.popitem(last=False)
+    return list(commands)
+
+
+def _parse(text: str) -> list[Command]:
     from hako.runtime import zygote
 
     try:

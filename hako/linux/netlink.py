@@ -2,7 +2,9 @@
 
 The backend is ``hako.linux.rtnl`` (rtnetlink requests). Every call here opens a netlink
 socket, uses it and closes it, from the calling thread (a socket belongs to the namespace of
-the thread that opened it); the calls block, so not from a running asyncio loop.
+the thread that opened it); the calls block, so not from a running asyncio loop. A
+container's sandbox (``setup_sandbox``, on the start path) is made in one thread, its fixed
+requests batched in one datagram per namespace.
 
 Namespaces are made without forking (the daemon is multithreaded): a fresh thread
 ``unshare(CLONE_NEWNET)``\\ s (a network namespace is per thread in Linux) and bind-mounts its
@@ -23,6 +25,7 @@ import threading
 from typing import Any, Callable, TypeVar
 
 from hako.linux import syscalls
+from hako.linux import rtnl
 from hako.linux.rtnl import NetlinkError, Rtnl  # NetlinkError: what the functions here raise
 
 T = TypeVar("T")
@@ -36,34 +39,6 @@ def _nl() -> Rtnl:
 
 
 # -- namespaces ---------------------------------------------------------------------------
-def create_netns(path: str) -> None:
-    """Make a new network namespace pinned by a bind mount on ``path`` (created).
-
-    Raises:
-        OSError: the file exists, or the kernel refused.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    os.close(fd)
-    error: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            syscalls.unshare(syscalls.CLONE_NEWNET)
-            syscalls.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, _MS_BIND)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-            error.append(exc)
-
-    t = threading.Thread(target=work, name="netns-create")
-    t.start()
-    t.join()
-    if error:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        raise error[0]
-
-
 def remove_netns(path: str) -> None:
     """Unmount and delete a namespace file (the namespace dies with its last user)."""
     try:
@@ -90,29 +65,11 @@ def in_netns(path: str, fn: Callable[[], T]) -> T:
     Raises:
         OSError: the namespace cannot be entered; whatever ``fn`` raises.
     """
-    result: list[Any] = []
-    error: list[BaseException] = []
+    def work() -> T:
+        _enter(path)
+        return fn()
 
-    def work() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                syscalls.setns(fd, syscalls.CLONE_NEWNET)
-                want = os.fstat(fd).st_ino
-            finally:
-                os.close(fd)
-            if os.stat(f"/proc/self/task/{threading.get_native_id()}/ns/net").st_ino != want:
-                raise OSError(f"could not enter network namespace {path}")
-            result.append(fn())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-            error.append(exc)
-
-    t = threading.Thread(target=work, name="netns-work")
-    t.start()
-    t.join()
-    if error:
-        raise error[0]
-    return result[0]
+    return _in_thread(work, "netns-work")
 
 
 # -- links --------------------------------------------------------------------------------
@@ -201,47 +158,115 @@ def ipv4_networks() -> list[str]:
     return ip_networks(4)
 
 
-def veth_create(host_name: str, peer_name: str, netns_path: str, master: str, mtu: int = 0,
-                peer_mac: str = "") -> None:
-    """Create a veth pair: ``host_name`` here, enslaved to ``master`` and up; ``peer_name``
-    inside the namespace at ``netns_path`` (down).
+def setup_sandbox(path: str, create: bool = True, veth: tuple[str, str] | None = None, master: str = "",
+                  mtu: int = 0, mac: str = "", cidrs: list[str] = (), gateway: str = "",
+                  gateway6: str = "") -> None:
+    """Make (``create``) or enter the network namespace at ``path`` and give it its interface,
+    in one fresh thread and with two netlink sockets (the start path's sandbox; see rtnl.py).
+
+    With ``create``, the namespace is new (pinned by a bind mount on ``path``, created) and
+    its ``lo`` goes up. With ``veth`` (host name, name inside), a veth pair joins the
+    namespace to bridge ``master``: the host end enslaved and up, the inner end with ``mac``,
+    up, the addresses ``cidrs`` (address/prefix) and the default routes via ``gateway`` and
+    ``gateway6`` (when given).
 
     Raises:
-        NetlinkError: the kernel refused (the pair is removed again).
+        OSError, NetlinkError: the kernel refused; nothing is left behind (a namespace made
+        here is removed, a veth made in an existing namespace deleted).
     """
-    fd = os.open(netns_path, os.O_RDONLY)
-    try:
-        with _nl() as nl:
-            master_index = _index(nl, master)
-            nl.veth_add(host_name, peer_name, fd, mtu, peer_mac)
-            try:
-                nl.link_set(_index(nl, host_name), up=True, master=master_index)
-            except BaseException:
-                nl.link_del(_index(nl, host_name))
-                raise
-    finally:
+    master_index = socket.if_nametoindex(master) if veth else 0
+    if create:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
         os.close(fd)
 
+    def work() -> None:
+        host = Rtnl() if veth else None  # in the daemon's namespace
+        try:
+            if create:
+                syscalls.unshare(syscalls.CLONE_NEWNET)
+                syscalls.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, _MS_BIND)
+            else:
+                _enter(path)
+            if veth is None:
+                with Rtnl() as inner:
+                    inner.run(rtnl.link_up(_LOOPBACK_INDEX))
+                return
+            _add_veth(host, path, veth, master_index, mtu, mac, cidrs, gateway, gateway6, create)
+        finally:
+            if host is not None:
+                host.close()
 
-def configure_inside(netns_path: str, ifname: str, cidrs: list[str], gateway: str, gateway6: str = "") -> None:
-    """In the namespace: ``lo`` up; ``ifname`` (when given) gets the addresses ``cidrs``
-    (address/prefix), goes up and carries the default routes via ``gateway`` and
-    ``gateway6`` (when given)."""
+    try:
+        _in_thread(work, "netns-setup")
+    except BaseException:
+        if create:
+            remove_netns(path)
+        raise
+
+
+_LOOPBACK_INDEX = 1  # the kernel registers each namespace's loopback first, as index 1
+
+
+def _add_veth(host: Rtnl, path: str, veth: tuple[str, str], master_index: int, mtu: int,
+              mac: str, cidrs: list[str], gateway: str, gateway6: str, fresh: bool) -> None:
+    """The veth pair and the inner end's addresses and routes (the calling thread is in the
+    namespace at ``path``; ``host`` is a socket of the daemon's namespace)."""
+    host_name, inner_name = veth
+    ns = os.open(path, os.O_RDONLY)
+    try:
+        host.run(rtnl.veth(host_name, inner_name, ns, master_index, mtu, mac))
+    finally:
+        os.close(ns)
+    try:
+        index = socket.if_nametoindex(inner_name)  # asks this thread's namespace
+        requests = [rtnl.link_up(_LOOPBACK_INDEX)] if fresh else []
+        requests += [rtnl.addr_add(index, cidr) for cidr in cidrs] + [rtnl.link_up(index)]
+        requests += [rtnl.default_route(index, gw) for gw in (gateway, gateway6) if gw]
+        with Rtnl() as inner:
+            inner.run(*requests)
+    except BaseException:
+        if not fresh:  # a namespace made here takes the pair with it when it is removed
+            try:
+                host.run(rtnl.link_delete(host_name))
+            except OSError:
+                pass
+        raise
+
+
+def _enter(path: str) -> None:
+    """Move the calling thread into the network namespace at ``path``, and check it is there.
+
+    Raises:
+        OSError: the namespace cannot be entered.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        syscalls.setns(fd, syscalls.CLONE_NEWNET)
+        want = os.fstat(fd).st_ino
+    finally:
+        os.close(fd)
+    if os.stat(f"/proc/self/task/{threading.get_native_id()}/ns/net").st_ino != want:
+        raise OSError(f"could not enter network namespace {path}")
+
+
+def _in_thread(fn: Callable[[], T], name: str) -> T:
+    """Run ``fn`` in a fresh thread (a thread's network namespace is its own) and return
+    what it returns, or raise what it raises."""
+    result: list[Any] = []
+    error: list[BaseException] = []
 
     def work() -> None:
-        with _nl() as nl:
-            nl.link_set(_index(nl, "lo"), up=True)
-            if not ifname:
-                return
-            index = _index(nl, ifname)
-            for cidr in cidrs:
-                nl.addr_add(index, cidr)
-            nl.link_set(index, up=True)
-            for gw in (gateway, gateway6):
-                if gw:
-                    nl.default_route_add(gw, index)
+        try:
+            result.append(fn())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            error.append(exc)
 
-    in_netns(netns_path, work)
+    t = threading.Thread(target=work, name=name)
+    t.start()
+    t.join()
+    if error:
+        raise error[0]
+    return result[0]
 
 
 def links_inside(netns_path: str) -> list[dict[str, Any]]:

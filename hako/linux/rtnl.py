@@ -8,9 +8,15 @@ read until the kernel's ack, error or end of dump::
         index = nl.link_index("eth0")
         nl.addr_add(index, "10.0.0.2/24")
 
+A container's sandbox sends its fixed requests (built by the module functions ``veth``,
+``link_up``, ``addr_add``, ``default_route``…) in one datagram with :meth:`Rtnl.run`, which
+waits for every acknowledgement.
+
 Replaced pyroute2 (whose package imports some 160 modules, about 10 MiB of an idle
-hakod's memory, and which built a private event loop per socket). Only what hako uses is
-here; the message layouts are the kernel's (``linux/rtnetlink.h``, ``linux/if_link.h``).
+hakod's memory, which built a private event loop per socket, and whose lookup of a link by
+name dumped and decoded every link: a quarter of hakod's CPU per container start). Only
+what hako uses is here; the message layouts are the kernel's (``linux/rtnetlink.h``,
+``linux/if_link.h``).
 
 Layer: linux (2). May import: nothing of hako.
 """
@@ -85,6 +91,76 @@ def _ip(family: int, value: bytes | None) -> str:
     return socket.inet_ntop(family, value) if value else ""
 
 
+# -- requests: (message type, flags, body), sent by Rtnl.run ---------------------------------
+Request = tuple  # (type, flags, body)
+
+
+def ifinfo(index: int = 0, up: bool = False) -> bytes:
+    return _IFINFO.pack(0, 0, index, IFF_UP if up else 0, IFF_UP if up else 0)
+
+
+def link_new(name: str, kind: str, mtu: int = 0, data: bytes = b"", up: bool = False,
+             master: int = 0) -> Request:
+    """RTM_NEWLINK of link ``name`` of ``kind`` (``data``: its IFLA_INFO_DATA attributes),
+    up and enslaved to the link of index ``master`` when asked."""
+    info = attr(IFLA_INFO_KIND, kind) + (attr(IFLA_INFO_DATA, data) if data else b"")
+    body = ifinfo(up=up) + attr(IFLA_IFNAME, name) + attr(IFLA_LINKINFO, info)
+    if mtu:
+        body += attr(IFLA_MTU, mtu)
+    if master:
+        body += attr(IFLA_MASTER, master)
+    return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body
+
+
+def veth(name: str, peer: str, peer_netns_fd: int, master: int = 0, mtu: int = 0,
+         peer_mac: str = "") -> Request:
+    """A veth pair: ``name`` here (enslaved to ``master`` and up when ``master`` is given),
+    ``peer`` in the namespace of ``peer_netns_fd`` (with ``peer_mac``; down: the kernel
+    cannot open a veth before its pair is complete)."""
+    peer_attrs = attr(IFLA_IFNAME, peer) + attr(IFLA_NET_NS_FD, peer_netns_fd)
+    if mtu:
+        peer_attrs += attr(IFLA_MTU, mtu)
+    if peer_mac:
+        peer_attrs += attr(IFLA_ADDRESS, bytes.fromhex(peer_mac.replace(":", "")))
+    return link_new(name, "veth", mtu, attr(VETH_INFO_PEER, ifinfo() + peer_attrs),
+                    up=bool(master), master=master)
+
+
+def link_up(index: int) -> Request:
+    return RTM_NEWLINK, 0, ifinfo(index, up=True)
+
+
+def link_delete(name: str) -> Request:
+    return RTM_DELLINK, 0, ifinfo() + attr(IFLA_IFNAME, name)
+
+
+def addr_add(index: int, cidr: str) -> Request:
+    """``cidr`` (address/prefix) on link ``index``: IPv4 with its broadcast address (as
+    Docker's netlink library sets it), IPv6 without duplicate address detection."""
+    iface = ipaddress.ip_interface(cidr)
+    family = socket.AF_INET if iface.version == 4 else socket.AF_INET6
+    flags = IFA_F_NODAD if iface.version == 6 else 0
+    body = _IFADDR.pack(family, iface.network.prefixlen, flags, RT_SCOPE_UNIVERSE, index)
+    body += attr(IFA_ADDRESS, iface.ip.packed)
+    if iface.version == 4:
+        body += attr(IFA_LOCAL, iface.ip.packed)
+        if iface.network.prefixlen < 31:
+            body += attr(IFA_BROADCAST, iface.network.broadcast_address.packed)
+    else:
+        body += attr(IFA_FLAGS, flags)
+    return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body
+
+
+def default_route(index: int, gateway: str) -> Request:
+    """The default route via ``gateway`` (IPv4 or IPv6) out of link ``index``, main table."""
+    gw = ipaddress.ip_address(gateway)
+    family = socket.AF_INET if gw.version == 4 else socket.AF_INET6
+    body = _RTMSG.pack(family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE,
+                       RTN_UNICAST, 0)
+    body += attr(RTA_GATEWAY, gw.packed) + attr(RTA_OIF, index)
+    return RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, body
+
+
 class Rtnl:
     """One rtnetlink socket in the calling thread's network namespace."""
 
@@ -134,6 +210,38 @@ class Rtnl:
                     return out
                 out.append((kind, payload))
 
+    def run(self, *requests: Request) -> None:
+        """Send ``requests`` in one datagram (the kernel handles them in order) and wait for
+        every acknowledgement.
+
+        Raises:
+            NetlinkError: the first request the kernel refused (its errno); the later ones
+            were still run by the kernel.
+        """
+        out = bytearray()
+        pending: dict[int, int] = {}
+        for i, (kind, flags, body) in enumerate(requests):
+            self.seq += 1
+            pending[self.seq] = i
+            out += _NLMSG.pack(_NLMSG.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags,
+                               self.seq, 0) + body
+        self.sock.send(bytes(out))
+        errors: dict[int, int] = {}
+        while pending:
+            data = self.sock.recvmsg(_RECV)[0]
+            offset = 0
+            while offset + _NLMSG.size <= len(data):
+                length, kind, _, seq, _ = _NLMSG.unpack_from(data, offset)
+                if kind == NLMSG_ERROR and seq in pending:
+                    code = struct.unpack_from("=i", data, offset + _NLMSG.size)[0]
+                    index = pending.pop(seq)
+                    if code:
+                        errors[index] = -code
+                offset += (max(length, _NLMSG.size) + 3) & ~3
+        if errors:
+            code = errors[min(errors)]
+            raise NetlinkError(code, os.strerror(code))
+
     # -- links ------------------------------------------------------------------------------
     def link(self, name: str = "", index: int = 0) -> dict | None:
         """The link by name or index (``index``, ``name``, ``kind``, ``mtu``, ``mac``,
@@ -157,22 +265,12 @@ class Rtnl:
 
     def link_add(self, name: str, kind: str, mtu: int = 0, data: bytes = b"") -> None:
         """Create link ``name`` of ``kind`` (``data``: its IFLA_INFO_DATA attributes)."""
-        info = attr(IFLA_INFO_KIND, kind.encode()) + (attr(IFLA_INFO_DATA, data) if data else b"")
-        body = _IFINFO.pack(0, 0, 0, 0, 0) + attr(IFLA_IFNAME, name) + attr(IFLA_LINKINFO, info)
-        if mtu:
-            body += attr(IFLA_MTU, mtu)
-        self.request(RTM_NEWLINK, body, NLM_F_CREATE | NLM_F_EXCL)
+        self.run(link_new(name, kind, mtu, data))
 
     def veth_add(self, name: str, peer: str, peer_netns_fd: int, mtu: int = 0,
-                 peer_mac: str = "") -> None:
-        """A veth pair: ``name`` here, ``peer`` in the namespace ``peer_netns_fd``."""
-        peer_attrs = attr(IFLA_IFNAME, peer) + attr(IFLA_NET_NS_FD, peer_netns_fd)
-        if mtu:
-            peer_attrs += attr(IFLA_MTU, mtu)
-        if peer_mac:
-            peer_attrs += attr(IFLA_ADDRESS, bytes.fromhex(peer_mac.replace(":", "")))
-        data = attr(VETH_INFO_PEER, _IFINFO.pack(0, 0, 0, 0, 0) + peer_attrs)
-        self.link_add(name, "veth", mtu, data)
+                 peer_mac: str = "", master: int = 0) -> None:
+        """A veth pair: see :func:`veth`."""
+        self.run(veth(name, peer, peer_netns_fd, master, mtu, peer_mac))
 
     def link_set(self, index: int, up: bool = False, master: int = 0) -> None:
         """Set link ``index`` up and/or enslave it to ``master``."""
@@ -186,20 +284,8 @@ class Rtnl:
 
     # -- addresses and routes ---------------------------------------------------------------
     def addr_add(self, index: int, cidr: str) -> None:
-        """Add ``cidr`` (address/prefix) to link ``index``: IPv4 with its broadcast address
-        (as Docker's netlink library sets it), IPv6 without duplicate address detection."""
-        iface = ipaddress.ip_interface(cidr)
-        family = socket.AF_INET if iface.version == 4 else socket.AF_INET6
-        flags = IFA_F_NODAD if iface.version == 6 else 0
-        body = _IFADDR.pack(family, iface.network.prefixlen, flags, RT_SCOPE_UNIVERSE, index)
-        body += attr(IFA_ADDRESS, iface.ip.packed)
-        if iface.version == 4:
-            body += attr(IFA_LOCAL, iface.ip.packed)
-            if iface.network.prefixlen < 31:
-                body += attr(IFA_BROADCAST, iface.network.broadcast_address.packed)
-        else:
-            body += attr(IFA_FLAGS, flags)
-        self.request(RTM_NEWADDR, body, NLM_F_CREATE | NLM_F_EXCL)
+        """See :func:`addr_add`."""
+        self.run(addr_add(index, cidr))
 
     def addrs(self, family: int, index: int = 0) -> list[tuple[str, int, int]]:
         """Addresses of ``family`` (of link ``index`` when given) as (address, prefix, index)."""
@@ -226,13 +312,7 @@ class Rtnl:
 
     def default_route_add(self, gateway: str, index: int) -> None:
         """A default route via ``gateway`` out of link ``index`` in the main table."""
-        gw = ipaddress.ip_address(gateway)
-        family = socket.AF_INET if gw.version == 4 else socket.AF_INET6
-        body = _RTMSG.pack(family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE,
-                           RTN_UNICAST, 0)
-        body += attr(RTA_GATEWAY, gw.packed) + attr(RTA_OIF, index)
-        self.request(RTM_NEWROUTE, body, NLM_F_CREATE | NLM_F_EXCL)
-
+        self.run(default_route(index, gateway))
 
 def _link(payload: bytes) -> dict:
     _, _, index, flags, _ = _IFINFO.unpack_from(payload)

@@ -285,7 +285,10 @@ async def changes(req: Request) -> JSONResponse:
 async def export(req: Request) -> StreamResponse:
     c = req.services.containers.get(req.params["id"])
     await req.services.containers.run_finished(c)
-    return StreamResponse(req.services.images.export(c.id), content_type="application/x-tar")
+    from hako.daemon.bundle import running_ids
+
+    ids = running_ids(req.services.containers, c)
+    return StreamResponse(req.services.images.export(c.id, ids), content_type="application/x-tar")
 
 
 async def update(req: Request) -> JSONResponse:

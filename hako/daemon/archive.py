@@ -357,13 +357,20 @@ def raise_helper_error(stderr: bytes, path: str, cid: str) -> None:
 # -- daemon side ---------------------------------------------------------------------------
 class Session:
     """One helper run for a container, holding its lifecycle lock (no start, stop or rm
-    meanwhile) and its rootfs mounted until ``close``."""
+    meanwhile) and its rootfs mounted until ``close``.
+
+    The container is entered through ``ContainerService.settled`` (its last run wholly over,
+    the lock taken). ``close`` runs in a task of its own, to its end: a caller cancelled
+    meanwhile (the API server cancels the streaming of an answer whose client went away)
+    can neither leave the lock held for ever nor release it before the rootfs is unmounted.
+    """
 
     def __init__(self, svc: Any, c: Any) -> None:
         self.svc, self.c = svc, c
         self.proc: Any = None
         self._mounted_here = False
-        self._lock_held = False
+        self._access: Any = None  # the entered settled(lock=True) context, until released
+        self._closing: Any = None  # the task of close
         self.op = ""
         self.req: dict[str, Any] = {}
 
@@ -371,12 +378,14 @@ class Session:
         """Take the lock and mount the rootfs; the helper's request (``mounts``: the mount
         points the helper must bind, none for a container without volumes or binds)."""
         import asyncio
+        import contextlib
 
         from hako.daemon import bundle
 
         loop = asyncio.get_running_loop()
-        await self.c.op_lock.acquire()
-        self._lock_held = True
+        access = contextlib.AsyncExitStack()
+        await access.enter_async_context(self.svc.settled(self.c, lock=True))
+        self._access = access
         self.op = op
         try:
             was = self.c.state.running
@@ -426,25 +435,46 @@ class Session:
             raise_helper_error(err, path, self.c.id)
 
     async def close(self, unmount_later: bool = False) -> None:
-        """End the helper, unmount a rootfs mounted for this session, release the lock.
-        ``unmount_later``: answer the client first; the unmount (overlayfs syncs its upper
-        directory: what a ``cp`` wrote) finishes in the background, the lock held until then."""
+        """End the helper, unmount a rootfs mounted for this session, release the lock (once;
+        later calls wait for the first). ``unmount_later``: answer the client first; the
+        unmount (overlayfs syncs its upper directory: what a ``cp`` wrote) finishes in the
+        background, the lock held until then."""
         import asyncio
 
-        if self.proc is not None and self.proc.returncode is None:
+        later = unmount_later and self._mounted_here and not self.c.state.running
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._finish(background=later))
+            _background.add(self._closing)
+            self._closing.add_done_callback(_closed)
+        if not later:
+            await asyncio.shield(self._closing)
+
+    async def _finish(self, background: bool) -> None:
+        try:
+            await self._end_helper()
+        finally:
+            if self._access is not None:
+                await self._release(background)
+
+    async def _end_helper(self) -> None:
+        """Kill the helper if it runs and reap it. What it wrote and nobody read is read
+        and dropped: asyncio's ``wait`` returns only once the pipes are closed, and the
+        reading of a pipe whose reader fell behind (a client that stopped reading) is
+        paused."""
+        import asyncio
+
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.returncode is None:
             try:
-                self.proc.kill()
+                proc.kill()
             except ProcessLookupError:
                 pass
-            await self.proc.wait()
-        if not self._lock_held:
-            return
-        if unmount_later and self._mounted_here and not self.c.state.running:
-            task = asyncio.ensure_future(self._release(background=True))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
-            return
-        await self._release()
+        if proc.stdin is not None:
+            proc.stdin.close()
+        await asyncio.gather(*(_drop(s) for s in (proc.stdout, proc.stderr) if s is not None))
+        await proc.wait()
 
     async def _release(self, background: bool = False) -> None:
         import asyncio
@@ -458,15 +488,27 @@ class Session:
             elif self.op == "put" and self.proc is not None and self.proc.returncode == 0:
                 await asyncio.get_running_loop().run_in_executor(
                     None, bundle.reshift_rootfs, self.svc, self.c)
-        except Exception:  # noqa: BLE001 - logged when nobody waits for it
-            if not background:
-                raise
+        except Exception:  # noqa: BLE001 - logged: its caller may be gone
             import logging
 
             logging.getLogger(__name__).exception("cp: unmounting the rootfs of %s", self.c.id)
+            if not background:
+                raise
         finally:
-            self._lock_held = False
-            self.c.op_lock.release()
+            access, self._access = self._access, None
+            await access.aclose()  # the lock
+
+
+async def _drop(stream: Any) -> None:
+    while await stream.read(_CHUNK):
+        pass
+
+
+def _closed(task: Any) -> None:
+    """A session's close is over: forget its task (its error, if any, was logged)."""
+    _background.discard(task)
+    if not task.cancelled():
+        task.exception()
 
 
 # glibc serves the helper's large buffers (tar reads of up to 1 MiB) with a fresh mmap each,
@@ -480,7 +522,7 @@ _HELPER_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
                "MALLOC_TRIM_THRESHOLD_": str(128 << 20),
                "PYTHONPATH": _PKG_ROOT + (os.pathsep + os.environ["PYTHONPATH"]
                                           if os.environ.get("PYTHONPATH") else "")}
-_background: set[Any] = set()  # unmounts finishing after the answer (tasks held strongly)
+_background: set[Any] = set()  # sessions' closes (tasks held strongly until done)
 
 
 def _stat_here(rootfs: str, path: str, cid: str) -> dict[str, Any]:
@@ -522,9 +564,9 @@ async def stat_path(svc: Any, c: Any, path: str) -> dict[str, Any]:
         await session.close()
 
 
-async def get_path(svc: Any, c: Any, path: str) -> tuple[dict[str, Any], Any]:
-    """The PathStat and an async iterator over the tar of ``path`` (the container stays
-    locked until the iterator ends)."""
+async def get_path(svc: Any, c: Any, path: str) -> tuple[dict[str, Any], "TarStream"]:
+    """The PathStat and the tar of ``path`` (the container stays locked until the stream
+    is read to its end or closed)."""
     session = Session(svc, c)
     try:
         proc = await session.open("get", path)
@@ -535,19 +577,42 @@ async def get_path(svc: Any, c: Any, path: str) -> tuple[dict[str, Any], Any]:
     except BaseException:
         await session.close()
         raise
+    return doc, TarStream(session, path)
 
-    async def chunks():
+
+class TarStream:
+    """The helper's tar as an async iterator of chunks. ``aclose`` ends the helper and
+    releases the container, whether the stream was read to its end, partly or not at all;
+    the API server calls it for every streamed answer (a generator's ``finally`` ran only if
+    the generator had started, and a disconnect could cancel it halfway)."""
+
+    def __init__(self, session: Session, path: str) -> None:
+        self._session, self._path = session, path
+        self._ended = self._closed = False
+
+    def __aiter__(self) -> "TarStream":
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._ended:
+            raise StopAsyncIteration
         try:
-            while True:
-                chunk = await proc.stdout.read(_CHUNK)
-                if not chunk:
-                    break
-                yield chunk
-            await session.fail_if_failed(path)
-        finally:
-            await session.close()
+            chunk = await self._session.proc.stdout.read(_CHUNK)
+            if chunk:
+                return chunk
+            self._ended = True
+            await self._session.fail_if_failed(self._path)
+        except BaseException:
+            self._ended = True
+            await self.aclose()
+            raise
+        await self.aclose()
+        raise StopAsyncIteration
 
-    return doc, chunks()
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._session.close()
 
 
 async def put_path(svc: Any, c: Any, path: str, body: Any, no_overwrite_dir_non_dir: bool,

@@ -108,8 +108,8 @@ class ContainerRunner:
             await asyncio.wait_for(asyncio.shield(sink.done), _OUTPUT_GRACE)
         except asyncio.TimeoutError:
             pass
-        await svc.run_finished(c)  # the step's commit reads the upper dir: unshifted, unmounted
-        return int(svc.get(container_id).state.exit_code)
+        async with svc.settled(c):  # the step's commit reads the upper dir: unshifted, unmounted
+            return int(svc.get(container_id).state.exit_code)
 
     async def _kill(self, container_id: str) -> None:
         try:

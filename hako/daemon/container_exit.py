@@ -21,9 +21,11 @@ Layer: daemon (6).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from hako.daemon import netsetup
@@ -182,21 +184,41 @@ class ExitMixin:
         if exited is not None:
             await asyncio.shield(exited)
 
-    async def run_finished(self, c: Container, timeout: float | None = None) -> None:
-        """Wait until the last run of ``c`` is wholly over: its exit may be recorded (and
-        ``wait`` answered) while the shim still deletes the runtime's state and the daemon
-        has yet to unmount the rootfs, release the network and, under --userns-remap, shift
-        the upper dir back. What reads or writes the stopped container's files (commit, a
-        build step's commit, export, diff, cp) waits for this first; inspect too, for at most
-        ``timeout`` seconds (moby's inspect waits on the container lock its exit cleanup
-        holds, so it never shows a stopped container's address)."""
+    @contextlib.asynccontextmanager
+    async def settled(self, c: Container, lock: bool = False,
+                      timeout: float | None = None) -> AsyncIterator[Container]:
+        """The one way in to a stopped container's files and final state: waits until the
+        last run of ``c`` is wholly over first. Its exit may be recorded (and ``wait``
+        answered) while the shim still deletes the runtime's state and the daemon has yet
+        to unmount the rootfs, release the network and, under --userns-remap, shift the
+        upper dir back. What reads or writes the container's files (commit, a build step's
+        commit, export, diff, cp) goes through here; inspect too, waiting ``timeout`` seconds
+        at most (moby's inspect waits on the container lock its exit cleanup holds, so it
+        never shows a stopped container's address).
+
+        Args:
+            lock: also hold the container's lifecycle lock (no start, stop or rm) until the
+                block ends, as ``cp`` does while it reads or writes the rootfs.
+
+        Raises:
+            ContainerNotFound: with ``lock``, the container was removed meanwhile.
+        """
         if timeout is None:
             await self._shim_gone(c)
+        else:
+            try:
+                await asyncio.wait_for(self._shim_gone(c), timeout)
+            except asyncio.TimeoutError:
+                log.warning("the run of %s is not finished after %.0f s", c.id[:12], timeout)
+        if not lock:
+            yield c
             return
-        try:
-            await asyncio.wait_for(self._shim_gone(c), timeout)
-        except asyncio.TimeoutError:
-            log.warning("the run of %s is not finished after %.0f s", c.id[:12], timeout)
+        async with c.op_lock:
+            if c.removed:
+                from hako.errors import ContainerNotFound
+
+                raise ContainerNotFound(f"No such container: {c.id}")
+            yield c
 
     def _schedule_restart(self, c: Container) -> None:
         """Start ``c`` again after the policy's back-off delay (it is RESTARTING meanwhile)."""

@@ -48,9 +48,11 @@ def threaded_stream(write: Callable[[Any], None], name: str = "hako-stream") -> 
             q.put(_DONE)
 
     thread = threading.Thread(target=work, name=name, daemon=True)
-    thread.start()
 
     def gen() -> Iterator[bytes]:
+        # started on the first ``next``: a stream closed before it (its answer never sent)
+        # leaves no thread blocked on the full queue
+        thread.start()
         finished = False
         try:
             while True:

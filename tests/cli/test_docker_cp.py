@@ -133,3 +133,26 @@ def test_cp_escape_through_container_symlinks_writes_nothing_outside(hakod, dock
     inside = out(docker(hakod, docker_cli, "run", "--rm", "busybox", "cat", "/etc/passwd",
                         check=True))
     assert data.decode() == inside
+
+
+def test_cp_to_stdout_abandoned_by_its_reader_frees_the_container(hakod, docker_cli, made):
+    """``docker cp ctr:/big - | head -c N``: the reader hangs up, the CLI dies of the broken
+    pipe mid-answer. The container must be free at once: another ``cp`` and ``rm -f``
+    finish in time (before, the daemon's cleanup could be cancelled halfway by the
+    disconnect and keep the container's lock for ever)."""
+    import subprocess
+
+    name = _container(hakod, docker_cli, made, script="head -c 16777216 /dev/urandom > /big")
+    for _ in range(3):
+        proc = subprocess.Popen([docker_cli, "cp", f"{name}:/big", "-"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=hakod.env)
+        try:
+            assert len(proc.stdout.read(65536)) == 65536
+        finally:
+            proc.stdout.close()  # the reader goes away: the CLI's next write fails
+            proc.wait(timeout=30)
+        res = docker(hakod, docker_cli, "cp", f"{name}:/etc/hostname", "-", timeout=20,
+                     check=True)
+        with tarfile.open(fileobj=io.BytesIO(res.stdout)) as tf:
+            assert tf.getnames() == ["hostname"]
+    docker(hakod, docker_cli, "rm", "-f", name, timeout=20, check=True)

@@ -220,9 +220,18 @@ class _Conn:
             await self._hijack(response, upgrade)
             return False
         if isinstance(response, StreamResponse):
-            await self._send(h11.Response(status_code=response.status, headers=self._headers(response.headers),
-                                          reason=_reason(response.status)))
-            await self._stream(response.chunks)
+            try:
+                await self._send(h11.Response(status_code=response.status,
+                                              headers=self._headers(response.headers),
+                                              reason=_reason(response.status)))
+            except BaseException:  # the client is gone: the stream never starts
+                await _close_stream(response.chunks)
+                raise
+            try:
+                await self._stream(response.chunks)
+            finally:  # read to its end or abandoned (a sync iterator: closed by _pump)
+                if hasattr(response.chunks, "__anext__"):
+                    await _close_stream(response.chunks)
             await self._send(h11.EndOfMessage())
             return True
         if isinstance(response, JSONResponse):
@@ -260,6 +269,10 @@ class _Conn:
                 await watcher
             except asyncio.CancelledError:
                 pass
+            if not pump.done():  # this task was cancelled
+                pump.cancel()
+                if hasattr(chunks, "__anext__"):  # closed by _write, once the pump let go
+                    await asyncio.wait({pump})
 
     async def _watch_client(self, pump: asyncio.Future) -> None:
         """Read from the client while the response streams: EOF means it left. Bytes of a
@@ -276,15 +289,13 @@ class _Conn:
         pump.cancel()
 
     async def _pump(self, chunks: Iterator[bytes] | AsyncIterator[bytes]) -> None:
+        """Send the chunks. An async iterator is closed by ``_write`` after (here, the
+        disconnect's cancel could land in its cleanup); a sync one here, once a ``next``
+        running in the pool has returned."""
         if hasattr(chunks, "__anext__"):
-            try:
-                async for chunk in chunks:  # type: ignore[union-attr]
-                    if chunk:
-                        await self._send(h11.Data(data=chunk))
-            finally:
-                aclose = getattr(chunks, "aclose", None)
-                if aclose:
-                    await aclose()
+            async for chunk in chunks:  # type: ignore[union-attr]
+                if chunk:
+                    await self._send(h11.Data(data=chunk))
             return
         loop = asyncio.get_running_loop()
         pool = _stream_executor()
@@ -306,9 +317,7 @@ class _Conn:
                     await pending
                 except Exception:  # noqa: BLE001 - the stream is being abandoned
                     pass
-            close = getattr(it, "close", None)
-            if close:
-                await loop.run_in_executor(pool, close)
+            await _close_stream(it)
 
     async def _hijack(self, response: HijackResponse, upgrade: bool) -> None:
         if not self._body_done:
@@ -329,6 +338,21 @@ class _Conn:
             self.reader._buffer[0:0] = leftover  # type: ignore[attr-defined]  # re-queue bytes h11 read ahead
         await _head_consumed(self.writer)
         await response.handler(self.reader, self.writer)
+
+
+async def _close_stream(chunks: Iterator[bytes] | AsyncIterator[bytes]) -> None:
+    """Close a streamed answer's iterator (its cleanup: a cp helper ended, the container's
+    lock released, an export's thread stopped). It runs in a task of its own, to its end
+    even if this one is cancelled meanwhile; a sync iterator is closed in the stream pool
+    (its ``close`` may block)."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await asyncio.shield(asyncio.ensure_future(aclose()))
+        return
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        loop = asyncio.get_running_loop()
+        await asyncio.shield(loop.run_in_executor(_stream_executor(), close))
 
 
 async def _head_consumed(writer: asyncio.StreamWriter, timeout: float = 0.25) -> None:

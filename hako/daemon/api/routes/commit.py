@@ -58,7 +58,20 @@ async def commit_container(req: Request) -> JSONResponse:
     body = await req.json(None)
     if body is not None and not isinstance(body, dict):
         raise InvalidArgument("invalid JSON: the body must be a container config object")
-    await containers.run_finished(c)
+    async with containers.settled(c):  # no lock: pause and unpause take it
+        img = await _commit_paused(req, c, body)
+    if name:
+        await req.run(images.tag, img.id, name)
+    events = getattr(req.services, "events", None)
+    if events is not None:
+        events.container(c, "commit", comment=req.query.get("comment", ""), imageID=img.id,
+                         imageRef=name)
+    return JSONResponse({"Id": img.id}, 201)
+
+
+async def _commit_paused(req: Request, c: Any, body: dict | None) -> Any:
+    """Commit ``c``, paused meanwhile if it runs and the client asks (the default)."""
+    containers, images = req.services.containers, req.services.images
     paused = False
     if req.query_bool("pause", True) and c.state.running and not _is_paused(c):
         try:  # like Docker, a pause that fails (the container just exited) is ignored
@@ -69,21 +82,14 @@ async def commit_container(req: Request) -> JSONResponse:
     try:
         from hako.daemon.bundle import running_ids
 
-        img = await req.run(_commit, images, c, body, req.query, req.query_all("changes"),
-                            running_ids(containers, c))
+        return await req.run(_commit, images, c, body, req.query, req.query_all("changes"),
+                             running_ids(containers, c))
     finally:
         if paused and c.state.running:
             try:
                 await containers.unpause(c.id)
             except EngineError:
                 pass
-    if name:
-        await req.run(images.tag, img.id, name)
-    events = getattr(req.services, "events", None)
-    if events is not None:
-        events.container(c, "commit", comment=req.query.get("comment", ""), imageID=img.id,
-                         imageRef=name)
-    return JSONResponse({"Id": img.id}, 201)
 
 
 def _is_paused(c: Any) -> bool:

@@ -87,10 +87,11 @@ async def list_containers(req: Request) -> JSONResponse:
 
 
 async def inspect(req: Request) -> JSONResponse:
-    c = req.services.containers.get(req.params["id"])
-    await req.services.containers.run_finished(c, timeout=10.0)
-    sizes = await req.run(_sizes, req, c) if req.query_bool("size") else None
-    return JSONResponse(wire.inspect_json(c, sizes=sizes))
+    svc = req.services.containers
+    c = svc.get(req.params["id"])
+    async with svc.settled(c, timeout=10.0):
+        sizes = await req.run(_sizes, req, c) if req.query_bool("size") else None
+        return JSONResponse(wire.inspect_json(c, sizes=sizes))
 
 
 async def start(req: Request) -> EmptyResponse:
@@ -277,18 +278,21 @@ def _visible_changes(items: list[dict] | None) -> list[dict]:
 
 
 async def changes(req: Request) -> JSONResponse:
-    c = req.services.containers.get(req.params["id"])
-    await req.services.containers.run_finished(c)
-    return JSONResponse(_visible_changes(await req.run(req.services.images.changes, c.id)) or None)
+    svc = req.services.containers
+    c = svc.get(req.params["id"])
+    async with svc.settled(c):
+        changes = await req.run(req.services.images.changes, c.id)
+    return JSONResponse(_visible_changes(changes) or None)
 
 
 async def export(req: Request) -> StreamResponse:
-    c = req.services.containers.get(req.params["id"])
-    await req.services.containers.run_finished(c)
-    from hako.daemon.bundle import running_ids
+    svc = req.services.containers
+    c = svc.get(req.params["id"])
+    async with svc.settled(c):
+        from hako.daemon.bundle import running_ids
 
-    ids = running_ids(req.services.containers, c)
-    return StreamResponse(req.services.images.export(c.id, ids), content_type="application/x-tar")
+        return StreamResponse(req.services.images.export(c.id, running_ids(svc, c)),
+                              content_type="application/x-tar")
 
 
 async def update(req: Request) -> JSONResponse:
@@ -355,7 +359,6 @@ async def head_archive(req: Request) -> EmptyResponse:
     from hako.daemon import archive
 
     c = req.services.containers.get(req.params["id"])
-    await req.services.containers.run_finished(c)
     doc = await archive.stat_path(req.services.containers, c, _archive_path(req))
     return EmptyResponse(200, headers=[(_STAT_HEADER, archive.stat_header(doc)),
                                        ("Content-Type", "application/json")])
@@ -367,7 +370,6 @@ async def get_archive(req: Request) -> StreamResponse:
     if req.method == "HEAD":
         return await head_archive(req)  # type: ignore[return-value]
     c = req.services.containers.get(req.params["id"])
-    await req.services.containers.run_finished(c)
     doc, chunks = await archive.get_path(req.services.containers, c, _archive_path(req))
     return StreamResponse(chunks, content_type="application/x-tar",
                           headers=[(_STAT_HEADER, archive.stat_header(doc))])
@@ -378,7 +380,6 @@ async def put_archive(req: Request) -> EmptyResponse:
 
     c = req.services.containers.get(req.params["id"])
     path = _archive_path(req)
-    await req.services.containers.run_finished(c)
     body = await req.take_body() or req.stream()
     await archive.put_path(req.services.containers, c, path, body,
                            req.query_bool("noOverwriteDirNonDir"), req.query_bool("copyUIDGID"))

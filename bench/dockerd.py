@@ -1,11 +1,25 @@
 """Docker for the benchmark's second column: find an answering dockerd, or run a private one.
 
 ``PrivateDocker`` (``--with-docker`` only) runs Debian's containerd and dockerd on sockets
-and directories under one temporary directory, with ``--bridge=none --iptables=false``, and
-removes everything afterwards (processes by pid, mounts, cgroups, files)::
+and directories under one temporary directory, and removes everything afterwards
+(processes by pid, mounts, cgroups, files)::
 
     <tmp>/containerd/{root,state,config.toml,containerd.sock}
     <tmp>/docker/{data,exec,docker.sock,docker.pid,daemon.json}
+
+Its network, two ways:
+
+- ``bridge=False`` (the default; tests that only pull and run): ``--bridge=none
+  --iptables=false``, in the host's network namespace (it can reach a registry on loopback);
+  its containers get no network unless asked.
+- ``bridge=True`` (bench/run.py: ``run --rm`` compared networking against networking):
+  dockerd's defaults, i.e. its ``docker0`` bridge (172.17.0.1/16), NAT and filter rules set
+  up by dockerd itself through ``iptables``, IP forwarding on; every container of the
+  default network gets a veth on that bridge. Both daemons run in a network namespace of
+  their own (``ip netns add``; the sockets are files, so the docker CLI reaches them as
+  before): the bridge, its subnet and the rules cannot clash with the host's, with hakod's
+  test bridges, or with another dockerd of the host, and removing the namespace afterwards
+  removes all of them (the bridge, the veths, the nft tables dockerd's iptables made).
 """
 
 from __future__ import annotations
@@ -39,8 +53,10 @@ BENCH_TAG = "busybox:latest"
 class PrivateDocker:
     """containerd + dockerd of the host's packages, private to this benchmark run."""
 
-    def __init__(self) -> None:
+    def __init__(self, bridge: bool = False) -> None:
         self.root = tempfile.mkdtemp(prefix="hako-bench-docker-", dir="/tmp")
+        self.bridge = bridge
+        self.netns = f"hkbench-docker-{os.getpid()}-{os.path.basename(self.root)[-6:]}" if bridge else ""
         self.cgroup_parent = f"hako-bench-docker-{os.getpid()}"
         self.procs: list[subprocess.Popen] = []
         self.key_path = "/etc/docker/key.json"
@@ -67,15 +83,20 @@ class PrivateDocker:
             f.write(_CONTAINERD_TOML.format(root=ctd))
         with open(os.path.join(dk, "daemon.json"), "w") as f:
             f.write("{}\n")
-        self._spawn(["containerd", "--config", os.path.join(ctd, "config.toml")], "containerd.log")
+        prefix: list[str] = []
+        network = ["--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+                   "--userland-proxy=false"]
+        if self.bridge:  # see the module's docstring
+            subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
+            subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True, capture_output=True)
+            prefix, network = ["nsenter", f"--net=/run/netns/{self.netns}"], []
+        self._spawn([*prefix, "containerd", "--config", os.path.join(ctd, "config.toml")], "containerd.log")
         self._wait_for(lambda: os.path.exists(os.path.join(ctd, "containerd.sock")), timeout, "containerd")
-        self._spawn(["dockerd", "-H", self.host, "--containerd", os.path.join(ctd, "containerd.sock"),
+        self._spawn([*prefix, "dockerd", "-H", self.host, "--containerd", os.path.join(ctd, "containerd.sock"),
                      "--data-root", os.path.join(dk, "data"), "--exec-root", os.path.join(dk, "exec"),
                      "--pidfile", os.path.join(dk, "docker.pid"),
-                     "--config-file", os.path.join(dk, "daemon.json"), "--bridge=none",
-                     "--iptables=false", "--ip-masq=false", "--ip-forward=false",
-                     "--userland-proxy=false", "--cgroup-parent", self.cgroup_parent,
-                     "--storage-driver", "overlay2"], "dockerd.log")
+                     "--config-file", os.path.join(dk, "daemon.json"), *network,
+                     "--cgroup-parent", self.cgroup_parent, "--storage-driver", "overlay2"], "dockerd.log")
         self._wait_for(lambda: ping(self.host) is not None, timeout, "dockerd")
         return self.host
 
@@ -117,6 +138,8 @@ class PrivateDocker:
                 pass
         _unmount_under(self.root)
         _remove_cgroups(self.cgroup_parent)
+        if self.netns:  # its bridge, veths and nft tables go with it
+            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
         if not self._key_existed and os.path.exists(self.key_path):
             os.unlink(self.key_path)

@@ -1,4 +1,4 @@
-"""Process memory figures for the benchmark: RSS and PSS from /proc/<pid>/smaps_rollup.
+"""Process figures for the benchmark: RSS and PSS from /proc/<pid>/smaps_rollup, CPU time.
 
 Not part of the engine: bench/ is a script directory (``make bench``).
 """
@@ -59,6 +59,21 @@ def parent(pid: int) -> int:
     except OSError:
         return 0
     return int(stat[stat.rindex(b")") + 2:].split()[1])
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes ``pids`` (their own, not their children's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / tick
 
 
 def comm(pid: int) -> str:

@@ -57,16 +57,28 @@ def median_of(n: int, fn: Callable[[], object]) -> float:
 
 def run_rm(t: Target, n: int) -> None:
     """``docker run --rm busybox true``, median of n."""
-    docker(t, "run", "--rm", t.image, "true")  # warm-up (page cache, lazy imports)
-    docker(t, "run", "--rm", "--network", "none", t.image, "true")
-    # interleaved, so that the shared machine's drifting load weighs on both alike
-    bridge, none = [], []
+    run_rm_alternating([t], n)
+
+
+def run_rm_alternating(targets: list[Target], n: int) -> None:
+    """``docker run --rm busybox true`` and the same with ``--network none``, n of each per
+    target, medians; one of each for every target per iteration, so that the shared
+    machine's drifting load weighs on all alike."""
+    runs: dict[str, tuple[list[float], list[float]]] = {}
+    for t in targets:
+        docker(t, "run", "--rm", t.image, "true")  # warm-up (page cache, lazy imports)
+        docker(t, "run", "--rm", "--network", "none", t.image, "true")
+        runs[t.name] = ([], [])
     for _ in range(n):
-        bridge.append(timed(lambda: docker(t, "run", "--rm", t.image, "true")))
-        none.append(timed(lambda: docker(t, "run", "--rm", "--network", "none", t.image, "true")))
-    t.results["run_rm"] = statistics.median(bridge)
-    t.results["run_rm_none"] = statistics.median(none)
-    t.results["net_cost"] = statistics.median(b - o for b, o in zip(bridge, none))
+        for t in targets:
+            bridge, none = runs[t.name]
+            bridge.append(timed(lambda: docker(t, "run", "--rm", t.image, "true")))
+            none.append(timed(lambda: docker(t, "run", "--rm", "--network", "none", t.image, "true")))
+    for t in targets:
+        bridge, none = runs[t.name]
+        t.results["run_rm"] = statistics.median(bridge)
+        t.results["run_rm_none"] = statistics.median(none)
+        t.results["net_cost"] = statistics.median(b - o for b, o in zip(bridge, none))
 
 
 def create_start(t: Target, n: int) -> None:
@@ -91,44 +103,65 @@ def parallel(t: Target, n: int, width: int = 20, limit: float = 60.0) -> None:
     A CLI still running after ``limit`` seconds is killed and counted as hung; repetitions
     with a hung CLI are left out of the median (and reported in the notes).
     """
-    walls, hung, failed = [], 0, []
+    parallel_alternating([t], n, width, limit)
+
+
+def parallel_alternating(targets: list[Target], n: int, width: int = 20, limit: float = 60.0) -> None:
+    """``parallel`` for several targets, one repetition of each in turn. Also records the
+    daemon's CPU time per container (``daemon_cpu``: user + system time of its processes
+    over the repetitions, divided by the containers run)."""
+    state = {t.name: ([], [0], [], [0.0]) for t in targets}  # walls, hung, failures, daemon CPU
     for _ in range(n):
-        t0 = time.perf_counter()
-        procs = [subprocess.Popen(["docker", "run", "--rm", t.image, "true"], env=t.env,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE) for _ in range(width)]
-        deadline = t0 + limit
-        stuck = 0
-        for p in procs:
-            try:
-                p.wait(max(0.1, deadline - time.perf_counter()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                stuck += 1
-        wall = time.perf_counter() - t0
-        failed += [p.stderr.read().decode().strip() for p in procs if p.returncode not in (0, -9)]
-        for p in procs:
-            p.stderr.close()
-        hung += stuck
-        if not stuck:
-            walls.append(wall)
-    if failed:
-        raise RuntimeError(f"[{t.name}] parallel run failed: {failed[0]}")
-    if hung:
-        t.notes["parallel_hung"] = f"{hung} of {n * width} parallel CLIs hung (> {limit:.0f} s)"
-    if walls:
-        t.results["parallel"] = statistics.median(walls)
+        for t in targets:
+            walls, hung, failed, cpu = state[t.name]
+            before = memory.cpu_seconds(t.daemon_pids())
+            _parallel_once(t, width, limit, walls, hung, failed)
+            cpu[0] += memory.cpu_seconds(t.daemon_pids()) - before
+    for t in targets:
+        walls, hung, failed, cpu = state[t.name]
+        if failed:
+            raise RuntimeError(f"[{t.name}] parallel run failed: {failed[0]}")
+        if hung[0]:
+            t.notes["parallel_hung"] = f"{hung[0]} of {n * width} parallel CLIs hung (> {limit:.0f} s)"
+        if walls:
+            t.results["parallel"] = statistics.median(walls)
+        t.results["daemon_cpu"] = cpu[0] / (n * width)
+
+
+def _parallel_once(t: Target, width: int, limit: float, walls: list[float], hung: list[int],
+                   failed: list[str]) -> None:
+    """One repetition of ``parallel``; appends its wall time unless a CLI hung."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(["docker", "run", "--rm", t.image, "true"], env=t.env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for _ in range(width)]
+    deadline = t0 + limit
+    stuck = 0
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            stuck += 1
+    wall = time.perf_counter() - t0
+    failed += [p.stderr.read().decode().strip() for p in procs if p.returncode not in (0, -9)]
+    for p in procs:
+        p.stderr.close()
+    hung[0] += stuck
+    if not stuck:
+        walls.append(wall)
 
 
 def daemon_rss(t: Target, key: str) -> None:
-    """Sum of RSS of the daemon's processes, at rest."""
-    pids = t.daemon_pids()
-    t.results[key] = sum(memory.rollup(p)[0] for p in pids)
+    """Sum of RSS (and, as ``*_pss``, of PSS) of the daemon's processes, at rest."""
+    figures = [memory.rollup(p) for p in t.daemon_pids()]
+    t.results[key] = sum(f[0] for f in figures)
+    t.results[key.replace("_rss", "_pss")] = sum(f[1] for f in figures)
 
 
-def settled_rss(t: Target, idle: float = 10.0, limit: float = 30.0, steady: int = 3) -> float:
-    """The daemon's idle RSS after a burst of work: sampled every second from ``idle``
+def settled_memory(t: Target, idle: float = 10.0, limit: float = 30.0, steady: int = 3) -> tuple[int, int]:
+    """The daemon's idle (RSS, PSS) after a burst of work: sampled every second from ``idle``
     seconds after the burst (hakod trims its heap a few seconds after activity stops, see
     hako.daemon.memtrim; Go's runtime returns memory on its own schedule) until ``steady``
     samples in a row differ by less than 64 KiB, or ``limit`` seconds."""
@@ -137,10 +170,11 @@ def settled_rss(t: Target, idle: float = 10.0, limit: float = 30.0, steady: int 
     while True:
         now = time.monotonic()
         if now - start >= idle:
-            samples.append(sum(memory.rollup(p)[0] for p in t.daemon_pids()))
+            figures = [memory.rollup(p) for p in t.daemon_pids()]
+            samples.append(sum(f[0] for f in figures))
             tail = samples[-steady:]
             if len(tail) == steady and max(tail) - min(tail) < 64 * 1024 or now - start > limit:
-                return samples[-1]
+                return samples[-1], sum(f[1] for f in figures)
         time.sleep(1.0)
 
 
@@ -155,13 +189,13 @@ def soak(t: Target, runs: int = 100, builds: int = 20) -> None:
     try:
         docker(t, "run", "--rm", t.image, "true")
         made.add(build._build(t, ctx, tag, "--no-cache")[1])
-        t.results["daemon_rss_warm"] = settled_rss(t)
+        t.results["daemon_rss_warm"] = settled_memory(t)[0]
         for i in range(max(runs, builds)):
             if i < runs:
                 docker(t, "run", "--rm", t.image, "true")
             if i * builds // max(runs, 1) != (i + 1) * builds // max(runs, 1) or (runs == 0 and i < builds):
                 made.add(build._build(t, ctx, tag, "--no-cache")[1])
-        t.results["daemon_rss_soak"] = settled_rss(t)
+        t.results["daemon_rss_soak"], t.results["daemon_pss_soak"] = settled_memory(t)
         t.results["daemon_rss_growth"] = 100.0 * (t.results["daemon_rss_soak"] / t.results["daemon_rss_warm"] - 1)
     finally:
         for iid in made:

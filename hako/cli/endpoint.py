@@ -21,8 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from hako import errors
 from hako.cli.credentials import config_dir
@@ -31,8 +30,7 @@ DEFAULT_HOST = "unix:///run/hako/hako.sock"
 DEFAULT_DESCRIPTION = "Current DOCKER_HOST based configuration"
 
 
-@dataclass(frozen=True)
-class TLSConfig:
+class TLSConfig(NamedTuple):
     """Client TLS: ``verify`` checks the daemon's certificate against ``ca``."""
 
     verify: bool = False
@@ -41,8 +39,7 @@ class TLSConfig:
     key: str | None = None
 
 
-@dataclass(frozen=True)
-class GlobalOptions:
+class GlobalOptions(NamedTuple):
     """The docker CLI's global flags, as given on the command line (None: not given)."""
 
     hosts: tuple[str, ...] = ()
@@ -57,12 +54,10 @@ class GlobalOptions:
     tlskey: str | None = None
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     context: str
     host: str
     tls: TLSConfig | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ContextNotFound(errors.NotFound):

@@ -58,6 +58,11 @@ class Parser(argparse.ArgumentParser):
         self.interspersed = interspersed
         self.add_argument("--help", action="store_true", dest="help_")
 
+    def _get_formatter(self):
+        # argparse builds a formatter on each add_argument (a metavar check); given no width it
+        # imports shutil (with bz2, lzma) for the terminal size. Our help is help.py's, not this.
+        return self.formatter_class(prog=self.prog, width=100)
+
     # -- definitions -----------------------------------------------------------------------
 
     def flag(self, *names: str, **kw: Any) -> None:

@@ -143,20 +143,29 @@ def healthcheck(opts: argparse.Namespace) -> dict[str, Any] | None:
     return {k: v for k, v in hc.items() if v}  # omitempty, as the docker CLI sends it
 
 
+# flags newer than API 1.41 (hakod's), as the docker CLI annotates them: dest -> (flag, version)
+_FLAG_VERSIONS = {"annotation": ("--annotation", (1, 43)),
+                  "health_start_interval": ("--health-start-interval", (1, 44))}
+
+
 def version_errors(opts: argparse.Namespace, api_version: Any) -> str | None:
-    """docker's check of flags newer than the daemon's API (``--health-start-interval``
-    needs 1.44); ``api_version()`` is called only when such a flag was given.
+    """docker's check of flags newer than the daemon's API (``--annotation`` needs 1.43,
+    ``--health-start-interval`` 1.44; the first refused flag by name, as docker's lexical
+    walk finds it); ``api_version()`` is called only when such a flag was given.
 
     Returns:
-        docker's text for the refused flags, or None.
+        docker's text for the refused flag, or None.
     """
-    if not opts.health_start_interval:
+    given = sorted(f for dest, f in _FLAG_VERSIONS.items() if getattr(opts, dest, None))
+    if not given:
         return None
     version = api_version()
-    if tuple(int(p) for p in version.split(".")) >= (1, 44):
-        return None
-    return (f'"--health-start-interval" requires API version 1.44, but the Docker daemon '
-            f"API version is {version}")
+    have = tuple(int(p) for p in version.split("."))
+    for flag, need in given:
+        if have < need:
+            return (f'"{flag}" requires API version {need[0]}.{need[1]}, but the Docker daemon '
+                    f"API version is {version}")
+    return None
 
 
 def _labels(opts: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ Every function here is blocking; the ContainerService calls them from its execut
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -33,20 +34,80 @@ def rootfs_dir(svc: Any, c: Container) -> str:
 
 
 def mount_rootfs(svc: Any, c: Container) -> str:
-    """Mount the container's snapshot at <bundle>/rootfs (idempotent)."""
+    """Mount the container's snapshot at <bundle>/rootfs (idempotent). The overlay of an
+    ``AutoRemove`` container is ``volatile`` (as Podman mounts ``--rm`` containers): its
+    layer is deleted at its exit, or at the restore after a host crash, so nothing needs
+    it synced, and unmounting a non-volatile overlay syncs the whole filesystem under its
+    upper dir (with every file a run just wrote there, into volumes too)."""
     target = rootfs_dir(svc, c)
-    os.makedirs(target, exist_ok=True)
-    if mountinfo.is_mountpoint(target):
-        return target
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.mkdir(target)  # made now: nothing is mounted there (no mountinfo scan)
+    except FileExistsError:
+        if mountinfo.is_mountpoint(target):
+            return target
     from hako.daemon import userns
 
     remap = userns.wanted(svc.config.remap, c.host_config)
+    mounts = svc.images.rootfs_mounts(c.id)
+    for work in _overlay_workdirs(mounts):
+        # a volatile mount's marker, left until removed, refuses every later mount of the
+        # layer (a restart): the layer is intact unless the host crashed, and an AutoRemove
+        # container is removed, not mounted, at the restore after a host crash
+        marker = os.path.join(work, "work", "incompat", "volatile")
+        if os.path.lexists(marker):
+            shutil.rmtree(marker, ignore_errors=True)
     if remap is not None:
-        userns.mount_rootfs(svc.images.rootfs_mounts(c.id), target,
-                            os.path.join(svc.bundle(c), "idmap"), remap)
+        userns.mount_rootfs(mounts, target, os.path.join(svc.bundle(c), "idmap"), remap)
         return target
-    for m in svc.images.rootfs_mounts(c.id):
+    volatile = bool(c.host_config.get("AutoRemove"))
+    for m in mounts:
+        if volatile and m.type == "overlay" and "volatile" not in m.options:
+            try:
+                m._replace(options=m.options + ("volatile",)).mount(target)
+                continue
+            except OSError as exc:  # a kernel before 5.10: a plain mount
+                log.info("volatile overlay refused (%s): mounting it plain", exc)
         m.mount(target)
+    return target
+
+
+def _overlay_workdirs(mounts: list[Any]) -> list[str]:
+    return [o.partition("=")[2] for m in mounts if m.type == "overlay"
+            for o in m.options if o.startswith("workdir=")]
+
+
+def read_only_view(mounts: list[Any]) -> list[Any]:
+    """The snapshot's mounts as a read-only view for reading the image's files at create:
+    an overlay of its layers with the (still empty) upper dir as the top lower one and no
+    work dir, and binds read-only. Unmounting an overlay with an upper dir syncs the upper
+    dir's whole filesystem (and with it a copy-up just written there); this view has none."""
+    out = []
+    for m in mounts:
+        if m.type == "overlay":
+            opts = dict(o.partition("=")[::2] for o in m.options)
+            lowers = [opts["upperdir"]] if opts.get("upperdir") else []
+            lowers += opts.get("lowerdir", "").split(":")
+            m = m._replace(options=("ro", "lowerdir=" + ":".join(filter(None, lowers))))
+        elif m.is_bind():
+            m = m._replace(options=tuple(o for o in m.options if o not in ("rw", "ro")) + ("ro",))
+        out.append(m)
+    return out
+
+
+def mount_rootfs_view(svc: Any, c: Container) -> str:
+    """Mount a read-only view of the container's snapshot at <bundle>/rootfs for copy-up at
+    create (under --userns-remap, the remapped rootfs, whose ids the copy must keep).
+    Undone by ``unmount_rootfs``."""
+    from hako.daemon import userns
+    from hako.linux.mount import mount_all
+
+    if userns.wanted(svc.config.remap, c.host_config) is not None:
+        return mount_rootfs(svc, c)
+    target = rootfs_dir(svc, c)
+    os.makedirs(target, exist_ok=True)
+    if not mountinfo.is_mountpoint(target):
+        mount_all(read_only_view(svc.images.rootfs_mounts(c.id)), target)
     return target
 
 
@@ -58,11 +119,18 @@ def unmount_rootfs(svc: Any, c: Container) -> None:
 
     mounts.release_mounts(svc.volumes, c.id, c.mounts)
     target = rootfs_dir(svc, c)
-    while mountinfo.is_mountpoint(target):
+    while True:  # until nothing is mounted there (EINVAL), without a mountinfo scan
         try:
             unmount(target)
-        except OSError:
-            unmount(target, _MNT_DETACH)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOENT):
+                break
+            try:
+                unmount(target, _MNT_DETACH)
+            except OSError as again:
+                if again.errno in (errno.EINVAL, errno.ENOENT):
+                    break
+                raise
     from hako.daemon import userns
 
     remap = userns.wanted(svc.config.remap, c.host_config)
@@ -215,7 +283,8 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
         mounts.prepare(svc.volumes, c.id, c.mounts, rootfs)
         spec = build_spec(spec_options(svc, c, rootfs, netns_path, network_host))
         _remap(svc, c, spec, rootfs)
-        atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
+        # rewritten at every start, in the exec root (lost at reboot anyway): no fsync
+        atomicfile.write_bytes(os.path.join(bundle, "config.json"), json.dumps(spec).encode(), durable=False)
         conf = c.config
         runtime = shimclient.fast_runtime(svc.config.runtime_path(c.runtime),
                                           os.path.join(svc.config.exec_root, "bin"))
@@ -227,6 +296,15 @@ def start_shim(svc: Any, c: Container, netns_path: str | None = None,
     except BaseException:
         unmount_rootfs(svc, c)
         raise
+
+
+def running_ids(svc: Any, c: Container):
+    """--userns-remap: while ``c`` runs, its upper dir holds host ids; the map that gives the
+    container's back to what commit and export write (None when nothing is shifted)."""
+    from hako.daemon import userns
+
+    remap = userns.wanted(svc.config.remap, c.host_config)
+    return userns.container_ids(remap) if remap is not None and c.state.running else None
 
 
 def reshift_rootfs(svc: Any, c: Container) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,15 +135,27 @@ def tls_context(config: DaemonConfig):
     return ctx
 
 
+_RUNTIMES_TTL = 5.0  # seconds a lookup of the built-in runtimes is reused
+_runtimes_cache: tuple[float, str, dict[str, str]] | None = None
+
+
 def default_runtimes() -> dict[str, str]:
-    """Built-in runtimes: hako's own, plus runc and crun when installed."""
+    """Built-in runtimes: hako's own, plus runc and crun when installed. Every create and
+    start asks (a search of $PATH, about 1 ms): the answer is reused for a few seconds, so
+    a runtime installed or removed while the daemon runs is seen soon after."""
+    global _runtimes_cache
+    now, search = time.monotonic(), os.environ.get("PATH", "")
+    cached = _runtimes_cache
+    if cached is not None and cached[1] == search and now - cached[0] < _RUNTIMES_TTL:
+        return dict(cached[2])
     own = os.path.join(os.path.dirname(sys.executable), "hako-runtime")
     table = {"hako": own if os.path.exists(own) else "hako-runtime"}
     for name in ("runc", "crun"):
         path = shutil.which(name)
         if path:
             table[name] = path
-    return table
+    _runtimes_cache = (now, search, table)
+    return dict(table)
 
 
 # daemon.json key → DaemonConfig field

@@ -8,7 +8,7 @@ The ``ExitMixin`` half of ``ContainerService``. An exit is handled in two steps:
    ``die`` and answers ``wait`` clients, ``docker stop`` and ``kill``;
 2. the shim's pidfd becomes readable when it has also run ``runtime delete`` and exited:
    ``_on_shim_exit`` unmounts the rootfs, releases the network, writes the record (one
-   fsync per exit, as before), and only then schedules
+   fsync per exit, as before; none with ``--rm``, whose removal writes it), and only then schedules
    the policy's restart or the ``--rm`` removal. Between the two, ``_exiting[id]`` is an
    unresolved future: ``start`` and ``remove`` wait for it (``_shim_gone``), so that no new
    run or removal of the same id races the runtime's delete.
@@ -147,8 +147,6 @@ class ExitMixin:
     async def _on_shim_exit(self, c: Container, handle: Any) -> None:
         """The shim has exited: finish the run (unmount, release the network unless a
         restart follows), then restart by policy or auto-remove."""
-        from hako.daemon import bundle
-
         loop = asyncio.get_running_loop()
         status = None
         if c.id not in self._exiting:  # no wait reply was recorded: read exit.json
@@ -162,20 +160,21 @@ class ExitMixin:
             self._shims.pop(c.id, None)
             # a stop, kill or rm -f since the exit was recorded drops the policy restart
             restart = c.state.status == Status.RESTARTING
+            auto_remove = (not restart and c.host_config.get("AutoRemove") and c.id not in self._removing
+                           and c.id not in self._restarting)
             try:
-                await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
-                if not restart:
-                    await loop.run_in_executor(None, netsetup.release, self, c)
-                await self._save(c)
+                await loop.run_in_executor(None, _finish_run, self, c, restart, auto_remove)
             finally:
                 exited.set_result(None)
             if restart:
                 self._schedule_restart(c)
-        if not restart and c.host_config.get("AutoRemove") and c.id not in self._removing:
+        if auto_remove:
             try:
                 await self.remove(c.id, force=True, volumes=True)
             except Exception as exc:  # noqa: BLE001 - auto-remove is best effort
                 log.warning("auto-remove of %s failed: %s", c.id[:12], exc)
+                if not c.removed:
+                    await self._save(c)
 
     async def _shim_gone(self, c: Container) -> None:
         """Wait (without the lock) until the shim of ``c``'s last run has exited and its
@@ -293,6 +292,21 @@ class ExitMixin:
         if condition == "next-exit" or c.state.running:
             return self._exit_future(c)
         return None
+
+
+def _finish_run(svc: Any, c: Container, restart: bool, auto_remove: bool) -> None:
+    """The blocking end of a run, in one executor call: unmount the rootfs, release the
+    network (unless a policy restart follows) and write the record. With ``--rm`` the
+    removal writes the record next (``removing``): this write is left out, and a daemon
+    killed in between finds the record running and its shim gone at restart, records the
+    exit and removes the container then (container_restore)."""
+    from hako.daemon import bundle
+
+    bundle.unmount_rootfs(svc, c)
+    if not restart:
+        netsetup.release(svc, c)
+    if not auto_remove:
+        svc.store.write(c, *svc.store.snapshot(c))
 
 
 def _wait_exit_status(handle: Any, timeout: float = 5.0) -> dict[str, Any]:

@@ -78,8 +78,6 @@ class RemoveMixin:
 
     async def _remove(self, c: Container, volumes: bool = False) -> None:
         """Kill, unmount and delete ``c``; the blocking steps run in the executor."""
-        from hako.daemon import bundle
-
         if c.state.running:
             await self._stop(c, 0, "SIGKILL")
         await self._shim_gone(c)  # the runtime's delete of the last run is over
@@ -90,10 +88,7 @@ class RemoveMixin:
             c.transition(Status.REMOVING)
             await self._save(c)
             try:
-                await loop.run_in_executor(None, bundle.unmount_rootfs, self, c)
-                await loop.run_in_executor(None, netsetup.release, self, c)
-                await loop.run_in_executor(None, self.images.remove_rootfs, c.id)
-                await loop.run_in_executor(None, shutil.rmtree, self.bundle(c), True)
+                await loop.run_in_executor(None, self._teardown, c)
             except BaseException as exc:
                 c.transition(Status.DEAD)  # as moby: a failed removal leaves it dead
                 c.state.error = str(exc)
@@ -103,6 +98,16 @@ class RemoveMixin:
             self._shims.pop(c.id, None)
             self._manual_stop.discard(c.id)
         await loop.run_in_executor(None, self._release_volumes, c.id, c.mounts, volumes)
+
+    def _teardown(self, c: Container) -> None:
+        """What a removal undoes, in one executor call: the rootfs mount, the network, the
+        snapshot and the bundle."""
+        from hako.daemon import bundle
+
+        bundle.unmount_rootfs(self, c)
+        netsetup.release(self, c)
+        self.images.remove_rootfs(c.id)
+        shutil.rmtree(self.bundle(c), True)
 
     def _release_volumes(self, cid: str, points: list, remove_anonymous: bool) -> None:
         """Drop a removed container's references; with ``rm -v`` (or a failed create)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from hako.daemon import netsetup
 from hako.daemon.state import Container, Status, now_rfc3339
@@ -64,13 +65,11 @@ class StartMixin:
             c.state.manually_stopped = False
         loop = asyncio.get_running_loop()
         self._loop = loop
-        try:
-            netns, net_host = await loop.run_in_executor(None, netsetup.prepare, self, c)
-        except Exception as exc:
-            await self._start_failed(c, exc)
-            return exc
-        try:
-            handle = await loop.run_in_executor(None, bundle.start_shim, self, c, netns, net_host)
+        try:  # the sandbox, then the rootfs, bundle and shim: one executor call
+            handle = await loop.run_in_executor(None, _prepare_and_spawn, self, c)
+        except _NetworkFailed as failed:
+            await self._start_failed(c, failed.error)
+            return failed.error
         except Exception as exc:
             await self._start_failed(c, exc)
             return _start_error(exc)
@@ -120,6 +119,26 @@ class StartMixin:
             if not fut.done():
                 fut.set_result(c.state.exit_code)
 
+
+
+class _NetworkFailed(Exception):
+    """The network sandbox could not be made (its error is raised as it is, not as the
+    runtime's)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _prepare_and_spawn(svc: Any, c: Container) -> Any:
+    """The network sandbox, then the shim (blocking). Raises _NetworkFailed for the first."""
+    from hako.daemon import bundle
+
+    try:
+        netns, net_host = netsetup.prepare(svc, c)
+    except Exception as exc:
+        raise _NetworkFailed(exc) from None
+    return bundle.start_shim(svc, c, netns, net_host)
 
 
 def _start_error(exc: Exception) -> Exception:

@@ -148,8 +148,16 @@ class StopMixin:
         the lock on its own, so a concurrent start makes this one NotModified."""
         c = self.get(ref)
         if c.state.running:
-            await self._stop(c, timeout)
-        await self.start(c.id)
+            self._restarting.add(c.id)  # the exit this stop causes does not auto-remove
+            try:
+                await self._stop(c, timeout)
+            except BaseException:
+                self._restarting.discard(c.id)
+                raise
+        try:
+            await self.start(c.id)  # waits for the stopped run's exit handling first
+        finally:
+            self._restarting.discard(c.id)
         self._emit(c, "restart")
 
     # -- the daemon's own stop (``liverestore.shutdown``) ------------------------------------

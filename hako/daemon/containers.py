@@ -2,7 +2,7 @@
 
 Lifecycle (one ``Container`` record each, see ``state.py``)::
 
-    create  → record + rootfs snapshot + etc files          (status created)
+    create  → record + rootfs snapshot                      (status created)
     start   → mount rootfs, write the OCI bundle, spawn the shim (runtime create), connect
               pending attach streams, shim start             (status running)
     exit    → the shim's wait reply: record the exit, wake waiters   (status exited)
@@ -82,6 +82,8 @@ class ContainerService(StartMixin, ExitMixin, StopMixin, RemoveMixin, ProcsMixin
         self._exit_tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
         self._exiting: dict[str, asyncio.Future] = {}  # exit recorded, shim not yet gone
         self._removing: set[str] = set()  # removals under way (a second one is a Conflict)
+        self._restarting: set[str] = set()  # docker restart's own stop: no --rm removal (moby's
+        # HasBeenManuallyRestarted), until the container runs again
         self._dying: set[str] = set()  # SIGKILL sent, exit not yet processed: no pause
         from hako.daemon.health_monitor import ExecProbe, HealthMonitor
 
@@ -192,7 +194,6 @@ class ContainerService(StartMixin, ExitMixin, StopMixin, RemoveMixin, ProcsMixin
         try:
             mountpoints.acquire(self.volumes, cid, points)
             self.images.prepare_rootfs(cid, image.id)
-            createpolicy.write_etc_files(root, conf["Hostname"], host_config.get("ExtraHosts"))
             c = Container(id=cid, name=name, created=now_rfc3339(), image=image.id, image_ref=image_ref,
                           path=path, args=args, config=conf, host_config=host_config, root=root,
                           runtime=runtime, mounts=points, networking=netsetup.initial(
@@ -216,9 +217,11 @@ class ContainerService(StartMixin, ExitMixin, StopMixin, RemoveMixin, ProcsMixin
         """Fill the container's empty volumes from its image, at create as Docker."""
         from hako.daemon import bundle
 
+        if not any(mp["Type"] == "volume" and mp.get("CopyData") for mp in c.mounts):
+            return  # nothing to fill (and no snapshot lookup for the rootfs mounts)
         mountpoints.copy_up_at_create(
             self.volumes, c.id, c.mounts, self.images.rootfs_mounts(c.id),
-            lambda: bundle.mount_rootfs(self, c), lambda: bundle.unmount_rootfs(self, c))
+            lambda: bundle.mount_rootfs_view(self, c), lambda: bundle.unmount_rootfs(self, c))
 
     # -- locking and records ---------------------------------------------------------------
     async def _locked(self, ref: str) -> tuple[Container, Any]:

@@ -171,34 +171,3 @@ def parse_memory_flag(value: Any) -> int:
     if isinstance(value, str):
         return units.parse_ram_size(value)
     return int(value or 0)
-
-
-HOSTS_TEMPLATE = (
-    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-    "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-)
-
-
-def write_etc_files(root: str, hostname: str, extra_hosts: list[str] | None, ip: str = "") -> None:
-    """Write hostname, hosts and resolv.conf into the container directory."""
-    from hako.support.atomicfile import write_bytes
-
-    write_bytes(os.path.join(root, "hostname"), (hostname + "\n").encode())
-    hosts = HOSTS_TEMPLATE
-    for entry in extra_hosts or []:
-        name, _, addr = entry.partition(":")
-        hosts += f"{addr}\t{name}\n"
-    if ip:
-        hosts += f"{ip}\t{hostname}\n"
-    write_bytes(os.path.join(root, "hosts"), hosts.encode())
-    write_bytes(os.path.join(root, "resolv.conf"), _resolv_conf().encode())
-
-
-def _resolv_conf() -> str:
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    out = [ln for ln in lines if not (ln.startswith("nameserver") and (" 127." in ln or " ::1" in ln))]
-    return "\n".join(out) + "\n"

@@ -15,11 +15,14 @@ from collections import deque
 from typing import Any, AsyncIterator
 
 
+HISTORY = 256  # moby's eventsLimit (daemon/events/events.go); about 1 KiB of memory each
+
+
 class EventBus:
-    """Keeps the last 1000 events and fans new ones out to subscribers."""
+    """Keeps the last ``HISTORY`` events and fans new ones out to subscribers."""
 
     def __init__(self) -> None:
-        self._history: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._subscribers: dict[asyncio.Queue, asyncio.AbstractEventLoop] = {}
         self._lock = threading.Lock()
         self.published = 0  # events published so far (memtrim watches it for activity)

@@ -338,9 +338,6 @@ def main(argv: list[str] | None = None) -> int:
     level = "debug" if config.debug else config.log_level
     logging.basicConfig(level=getattr(logging, level.upper().replace("FATAL", "CRITICAL"), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    import pyroute2.config.log  # noqa: F401 - it resets its logger's level when imported
-
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # one line per netlink message
     from hako.support import systemd
 
     _malloc_steady_state()

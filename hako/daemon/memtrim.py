@@ -10,9 +10,10 @@ freed stay in them. Two measures:
   the threads share two arenas (hakod's threads mostly wait on I/O; the GIL serialises
   their allocations anyway);
 - ``trim_when_quiet(events)``: a loop task that, once activity has stopped (no event for
-  ``QUIET`` seconds, the last trim at least ``GAP`` seconds ago), runs a full
-  ``gc.collect()`` and ``malloc_trim(0)``, which returns the free pages of every arena to
-  the kernel (a few ms for hakod's heap).
+  ``QUIET`` seconds, the last trim at least ``GAP`` seconds ago), closes the metadata
+  databases' idle reader connections and frees their unused page cache
+  (``sqlitedb.release_idle_memory``), runs a full ``gc.collect()`` and ``malloc_trim(0)``,
+  which returns the free pages of every arena to the kernel (a few ms for hakod's heap).
 
 Both are no-ops where the C library is not glibc.
 
@@ -56,9 +57,13 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
 
 
 def trim() -> None:
-    """Collect cycles, then give free heap pages back to the kernel."""
+    """Drop idle database connections, collect cycles, then give free heap pages back to
+    the kernel."""
     import gc
 
+    from hako.support import sqlitedb
+
+    sqlitedb.release_idle_memory()
     gc.collect()
     libc = _glibc()
     if libc:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import subprocess
 from typing import Any
 
 from hako.errors import InvalidArgument
@@ -394,33 +393,37 @@ def oci_mounts(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def copy_up(rootfs: str, destination: str, volume_dir: str) -> None:
-    """Copy the image's content at ``destination`` into an empty volume, with ownership and
-    modes (moby's copyExistingContents): the path is resolved inside the rootfs through
-    descriptors and ``cp -a`` reads it through the descriptor, never through a host path
-    an image symlink could redirect. Nothing happens when the volume is not empty or the
-    image has no directory there."""
-    import stat
-
+    """Copy the image's content at ``destination`` into an empty volume, with owners, modes,
+    extended attributes, times and hard links (moby's copyExistingContents): the path is
+    resolved inside the rootfs through descriptors, and the tree is copied between open
+    directories by the kernel (``support.treecopy``), never through a host path an image
+    symlink could redirect. Nothing happens when the volume is not empty or the image has
+    no directory there."""
+    from hako.support import treecopy
     from hako.support.fsroot import Root
 
-    if os.listdir(volume_dir):
-        return
-    with Root(rootfs) as root:
-        try:
-            fd = root.open_dir(destination.lstrip("/"))
-        except (FileNotFoundError, InvalidArgument):
-            return
+    dirflags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    dst = os.open(volume_dir, dirflags | os.O_NOFOLLOW)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISDIR(st.st_mode):
-            return
-        src = f"/proc/self/fd/{fd}/."
-        res = subprocess.run(["cp", "-a", "--", f"/dev/fd/{fd}/.", volume_dir],
-                             pass_fds=(fd,), capture_output=True)
-        if res.returncode != 0:
+        with os.scandir(dst) as it:
+            if next(it, None) is not None:
+                return
+        with Root(rootfs) as root:
+            try:
+                where = root.open_dir(destination.lstrip("/"))
+            except (FileNotFoundError, InvalidArgument):
+                return
+        try:
+            src = os.open(".", dirflags, dir_fd=where)
+        finally:
+            os.close(where)
+        try:
+            treecopy.copy_tree(src, dst)
+            treecopy.copy_attrs(src, dst, os.fstat(src))
+        except OSError as exc:
             raise InvalidArgument(f"copying {destination} into its volume: "
-                                  f"{res.stderr.decode(errors='replace').strip()} ({src})")
-        os.chown(volume_dir, st.st_uid, st.st_gid)
-        os.chmod(volume_dir, stat.S_IMODE(st.st_mode))
+                                  f"{exc.strerror or exc}") from None
+        finally:
+            os.close(src)
     finally:
-        os.close(fd)
+        os.close(dst)

@@ -231,11 +231,16 @@ def write_etc_files(c: Container, ep: Endpoint | None, links: list[tuple[str, st
     """hostname, hosts and resolv.conf of a container with its own network stack."""
     conf, hc = c.config, c.host_config
     hostname = conf.get("Hostname") or c.id[:12]
-    write_bytes(c.file("hostname"), (hostname + "\n").encode())
+    _write(c.file("hostname"), (hostname + "\n").encode())
     extra = hostsfiles.extra_hosts(hc.get("ExtraHosts")) + list(links)
-    write_bytes(c.file("hosts"), hostsfiles.hosts_file(
+    _write(c.file("hosts"), hostsfiles.hosts_file(
         hostname, conf.get("Domainname") or "", ep.ip if ep else "", extra, ep.ip6 if ep else "").encode())
-    write_bytes(c.file("resolv.conf"), _resolv_for(c, embedded_dns, bool(ep and ep.ip6)).encode())
+    _write(c.file("resolv.conf"), _resolv_for(c, embedded_dns, bool(ep and ep.ip6)).encode())
+
+
+def _write(path: str, data: bytes) -> None:
+    """An etc file of the container: derived, written again at every start (no fsync)."""
+    write_bytes(path, data, durable=False)
 
 
 def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
@@ -254,11 +259,11 @@ def prepare(svc: Any, c: Container) -> tuple[str | None, bool]:
         record = net.store.get(mode)
         mode = record["Name"]
     if mode == "host":
-        write_bytes(c.file("hostname"), (socket.gethostname() + "\n").encode())
+        _write(c.file("hostname"), (socket.gethostname() + "\n").encode())
         hosts = _host_file("hosts") + "".join(
             f"{addr}\t{name}\n" for name, addr in hostsfiles.extra_hosts(c.host_config.get("ExtraHosts")))
-        write_bytes(c.file("hosts"), hosts.encode())
-        write_bytes(c.file("resolv.conf"), hostsfiles.resolv_conf(
+        _write(c.file("hosts"), hosts.encode())
+        _write(c.file("resolv.conf"), hostsfiles.resolv_conf(
             _host_file("resolv.conf"), c.host_config.get("Dns"), c.host_config.get("DnsSearch"),
             c.host_config.get("DnsOptions")).encode())
         c.networking = {"Networks": {"host": _endpoint_settings(net.network_id("host"))},

@@ -308,6 +308,14 @@ def _unshift(host_id: int, maps: tuple) -> int:
     return host_id
 
 
+def container_ids(remap: Remap):
+    """(uid, gid) on disk -> the container's: what a running container's shifted upper dir
+    holds, as commit and export record it (Docker's archives map ids back likewise)."""
+    def ids(uid: int, gid: int) -> tuple[int, int]:
+        return _unshift(uid, remap.uid_maps), _unshift(gid, remap.gid_maps)
+    return ids
+
+
 def unshift_rootfs(mounts: list, remap: Remap) -> None:
     """Give the stopped container's upper dir its container ids back, so a commit, a build
     step's layer, ``cp`` and ``diff`` see what the container saw (Docker's layers are

@@ -130,21 +130,22 @@ def _is_mount_point_stub(root: str, change) -> bool:
         return False
 
 
-def write_snapshot_layer(svc, key: str, out, epoch: int | None) -> None:
+def write_snapshot_layer(svc, key: str, out, epoch: int | None, ids=None) -> None:
     """Write the layer tar of the rootfs snapshot prepared for ``key`` into ``out``
-    (without the runtime's mount-point stubs, as Docker's init layer hides them)."""
+    (without the runtime's mount-point stubs, as Docker's init layer hides them); ``ids``
+    maps the owners found on disk (see ``changes.write_layer``)."""
     from hako.image import rootfs
     from hako.store import changes as chg
 
     root = svc.sn.fs_dir(rootfs.key_for(key))
     changes = [c for c in rootfs.changes(svc, key) if not _is_mount_point_stub(root, c)]
-    chg.write_layer(changes, root, out, clamp_mtime=epoch)
+    chg.write_layer(changes, root, out, clamp_mtime=epoch, ids=ids)
 
 
 def commit_snapshot(svc, key: str, *, parent: str | None, config: dict, history: dict,
                     container_config: dict | None = None, container_id: str = "",
                     author: str = "", comment: str = "",
-                    source_date_epoch_: int | None = None):
+                    source_date_epoch_: int | None = None, ids=None):
     """See ``ImageService.commit_snapshot``. Returns the new Image."""
     epoch = source_date_epoch(source_date_epoch_)
     parent_id, pdoc = _parent_doc(svc, parent)
@@ -152,7 +153,7 @@ def commit_snapshot(svc, key: str, *, parent: str | None, config: dict, history:
     tmpdir = os.path.join(svc.root, "tmp")
     os.makedirs(tmpdir, exist_ok=True)
     with tempfile.TemporaryFile(dir=tmpdir) as staged:
-        write_snapshot_layer(svc, key, staged, epoch)
+        write_snapshot_layer(svc, key, staged, epoch, ids)
         staged.seek(0)
         with svc.unpacker.pinned():  # the image lock is taken only for the chain commit
             unpacked = svc.unpacker.unpack(parent_chain, staged)

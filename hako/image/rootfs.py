@@ -86,28 +86,28 @@ def _ancestors(sn, name: str) -> list[str]:
     return out
 
 
-def export(svc, container_id: str) -> Iterator[bytes]:
-    """A tar stream of the container's flattened root filesystem."""
+def export(svc, container_id: str, ids=None) -> Iterator[bytes]:
+    """A tar stream of the container's flattened root filesystem (owners through ``ids``)."""
     key = key_for(container_id)
     fs = svc.sn.fs_dir(key)
     parents = svc.sn.parent_dirs(key)
     if getattr(svc.sn, "whiteout_format", "") != "overlay" or not parents:
-        return _stream_tree(fs, None)
+        return _stream_tree(fs, None, ids)
     view = Mount(type="overlay", source="overlay",
                  options=("ro", "lowerdir=" + ":".join([fs] + parents)))
-    return _stream_tree(None, view)
+    return _stream_tree(None, view, ids)
 
 
-def _stream_tree(path: str | None, view: Mount | None) -> Iterator[bytes]:
+def _stream_tree(path: str | None, view: Mount | None, ids=None) -> Iterator[bytes]:
     def write(out) -> None:
         if view is None:
-            chg.write_tree(path, out)
+            chg.write_tree(path, out, ids)
             return
         tmp = tempfile.mkdtemp(prefix="hako-export-")
         try:
             mount_all([view], tmp)
             try:
-                chg.write_tree(tmp, out)
+                chg.write_tree(tmp, out, ids)
             finally:
                 unmount(tmp, detach=True)
         finally:

@@ -150,16 +150,16 @@ class ImageService:
             InvalidArgument: malformed reference; AmbiguousPrefix for a shared prefix.
         """
         text = ref_or_id.strip()
-        known = {r.id for r in self.meta.images()}
         if ids.is_full_id(text) or (text.startswith("sha256:") and ids.is_full_id(text[7:])):
             image_id = text if text.startswith("sha256:") else "sha256:" + text
-            if image_id in known:
+            if self.meta.get_image(image_id) is not None:
                 return image_id
             raise ImageNotFound(f"No such image: {image_id}")
         ref = reference.parse(text)
         found = self.meta.resolve(str(ref.with_default_tag()))
         if found:
             return found
+        known = {r.id for r in self.meta.images()}  # only for a prefix: every create asks by name
         prefix = text[7:] if text.startswith("sha256:") else text
         match = ids.match_prefix(prefix, [k[7:] for k in known], kind="image")
         if match:
@@ -387,7 +387,7 @@ class ImageService:
     def commit_snapshot(self, key: str, *, parent: str | None, config: dict, history: dict,
                         container_config: dict | None = None, container_id: str = "",
                         author: str = "", comment: str = "",
-                        source_date_epoch: int | None = None) -> Image:
+                        source_date_epoch: int | None = None, ids=None) -> Image:
         """Turn what changed in the rootfs snapshot of ``key`` into a new layer and image.
 
         Args:
@@ -399,6 +399,8 @@ class ImageService:
             container_id: recorded as ``container``.
             source_date_epoch: clamp layer mtimes and set ``created`` (default: the
                 SOURCE_DATE_EPOCH environment variable, if set).
+            ids: maps file owners on disk to those the layer records (a running
+                ``--userns-remap`` container's upper dir holds host ids).
 
         Returns:
             The new (untagged) Image; ``Image.parent`` is the parent image id. An empty
@@ -412,7 +414,7 @@ class ImageService:
         return commit.commit_snapshot(
             self, key, parent=parent, config=config, history=history,
             container_config=container_config, container_id=container_id, author=author,
-            comment=comment, source_date_epoch_=source_date_epoch,
+            comment=comment, source_date_epoch_=source_date_epoch, ids=ids,
         )
 
     def commit_config(self, *, parent: str | None, config: dict, history: dict,
@@ -478,10 +480,11 @@ class ImageService:
 
         return [c.to_json() for c in rootfs.changes(self, container_id)]
 
-    def export(self, container_id: str) -> Iterator[bytes]:
+    def export(self, container_id: str, ids=None) -> Iterator[bytes]:
+        """A tar stream of the container's flattened rootfs; ``ids`` as for commit."""
         from hako.image import rootfs
 
-        return rootfs.export(self, container_id)
+        return rootfs.export(self, container_id, ids)
 
     def rootfs_size(self, container_id: str) -> tuple[int, int]:
         from hako.image import rootfs

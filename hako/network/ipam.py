@@ -44,8 +44,9 @@ class Ipam:
         import json
 
         tmp = f"{self.path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump({"pools": self._pools, atomicfile.SCHEMA_KEY: 1}, f)
+        data = json.dumps({"pools": self._pools, atomicfile.SCHEMA_KEY: 1}, separators=(",", ":")).encode()
+        with open(tmp, "wb") as f:  # one write (json.dump writes every token separately)
+            f.write(data)
         os.replace(tmp, self.path)
 
     def set_pool(self, pool: str, subnet: str, gateway: str, ip_range: str = "") -> None:

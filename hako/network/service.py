@@ -249,25 +249,17 @@ class NetworkService:
         path = self.sandbox_path(cid)
         if os.path.exists(path):
             netlink.remove_netns(path)
-        netlink.create_netns(path)
         if mode == "none":
-            try:
-                netlink.configure_inside(path, "", [], "")
-            except BaseException:
-                netlink.remove_netns(path)
-                raise
+            netlink.setup_sandbox(path)
             return Endpoint(sandbox_key=path)
-        try:
-            return self.join(cid, network, "eth0", ip, mac, link_local, default_route=True, ip6=ip6)
-        except BaseException:
-            netlink.remove_netns(path)
-            raise
+        return self.join(cid, network, "eth0", ip, mac, link_local, default_route=True, ip6=ip6, create=True)
 
     def join(self, cid: str, network: dict[str, Any] | None, ifname: str, ip: str = "", mac: str = "",
-             link_local: list[str] = (), default_route: bool = False, ip6: str = "") -> Endpoint:
+             link_local: list[str] = (), default_route: bool = False, ip6: str = "",
+             create: bool = False) -> Endpoint:
         """Put an interface of the sandbox on the default bridge (``network`` None) or on a
-        user network (an IPv6 address too where it has IPv6); nothing is left behind when it
-        fails.
+        user network (an IPv6 address too where it has IPv6); ``create``: the sandbox is made
+        too (its first interface). Nothing is left behind when it fails.
 
         Raises:
             Conflict: the requested address is taken. Unavailable: the pool is full.
@@ -299,13 +291,12 @@ class NetworkService:
                       endpoint_id=secrets.token_hex(32), pool=pool, ifname=ifname,
                       ip6=ip6 if v6 else "", prefixlen6=ipaddress.ip_network(v6[1]).prefixlen if v6 else 0,
                       gateway6="" if internal or not v6 else v6[2], pool6=v6[0] if v6 else "")
+        cidrs = [f"{ip}/{ep.prefixlen}"] + ([f"{ep.ip6}/{ep.prefixlen6}"] if ep.ip6 else [])
         try:
-            netlink.veth_create(ep.veth, ifname, path, device, self.mtu, mac)
-            cidrs = [f"{ip}/{ep.prefixlen}"] + ([f"{ep.ip6}/{ep.prefixlen6}"] if ep.ip6 else [])
-            netlink.configure_inside(path, ifname, cidrs + [_link_local(a) for a in link_local],
-                                     ep.gateway if default_route else "", ep.gateway6 if default_route else "")
+            netlink.setup_sandbox(path, create, (ep.veth, ifname), device, self.mtu, mac,
+                                  cidrs + [_link_local(a) for a in link_local],
+                                  ep.gateway if default_route else "", ep.gateway6 if default_route else "")
         except BaseException:
-            netlink.link_delete(ep.veth)
             self._release(ep)
             raise
         return ep

@@ -150,7 +150,7 @@ def default_spec(rootfs: str) -> Spec:
         "root": {"path": rootfs, "readonly": False},
         "mounts": default_mounts(DEFAULT_SHM_SIZE),
         "linux": {
-            "resources": {"devices": copy.deepcopy(list(DEFAULT_DEVICE_RULES))},
+            "resources": {"devices": [dict(rule) for rule in DEFAULT_DEVICE_RULES]},  # flat dicts
             "namespaces": [{"type": t} for t in ("mount", "network", "uts", "pid", "ipc")],
             "maskedPaths": list(DEFAULT_MASKED_PATHS),
             "readonlyPaths": list(DEFAULT_READONLY_PATHS),

@@ -22,6 +22,10 @@ a child that does both): the shim is re-parented when the invoker exits, in a se
 its own, so it outlives hakod and the zygote, as an exec'd one does. Pages are
 shared copy-on-write with the zygote, so a shim's PSS is about its private dirty pages.
 
+The same handshake serves ``call``: ``{"call": [module, function], "args": [...]}`` runs
+one of hako's functions once in the invoker and answers ``{"result": ...}``, for work whose
+imports an idle hakod should not keep (the Go Dockerfile parser, ``build/dockerfile/goparse``).
+
 A client that gets no ack (no zygote, the zygote died, or it did not answer within
 ``ACK_TIMEOUT``) gets None from ``spawn_shim`` and uses the exec path: a start never fails
 because of the zygote. The handshake makes that fallback safe: an invoker whose client
@@ -49,10 +53,20 @@ PRELOAD = (
     "hako.runtime.init", "hako.runtime.validate", "hako.runtime.namespaces",
     "hako.runtime.rootfs", "hako.runtime.devices", "hako.runtime.user", "hako.runtime.sync",
     "hako.runtime.capabilities", "hako.runtime.hooks", "hako.runtime.idmap",
-    "hako.runtime.seccomp", "hako.runtime.cgroups.detect", "hako.runtime.cgroups.v1",
-    "hako.runtime.cgroups.v2", "hako.linux.proc", "hako.linux.syscalls", "hako.linux.mount",
-    "hako.linux.mountinfo", "ctypes", "fcntl", "_blake2", "encodings.ascii",
+    "hako.runtime.seccomp", "hako.runtime.cgroups.detect", "hako.linux.proc",
+    "hako.linux.syscalls", "hako.linux.mount", "hako.linux.mountinfo", "ctypes", "fcntl",
+    "_blake2", "encodings.ascii",
 )
+
+
+def preload() -> list[str]:
+    """``PRELOAD`` and the cgroup driver of this host (v1 or v2: a host uses one, and
+    each costs its modules in the zygote and in every shim forked from it)."""
+    from hako.runtime.cgroups import detect
+
+    driver = "hako.runtime.cgroups.v2" if detect.is_v2() else "hako.runtime.cgroups.v1"
+    return [*PRELOAD, driver]
+
 
 _socket_path: str | None = None  # set by the Supervisor while a zygote runs
 
@@ -82,6 +96,40 @@ def spawn_shim(argv: list[str], timeout: float, path: str | None = None) -> byte
         OSError: the zygote took the request but the report did not come (as a failed
             exec of the shim would).
     """
+    return _request({"argv": list(argv)}, timeout, path)
+
+
+def call(module: str, function: str, args: list, timeout: float, sys_path: tuple[str, ...] = (),
+         path: str | None = None) -> object:
+    """Run ``module.function(*args)`` once in a fork of the zygote and return its result
+    (JSON values in and out): for work whose imports an idle hakod should not keep (the
+    Go Dockerfile parser maps about 4 MiB and starts Go's threads). ``module`` is one of
+    hako's; ``sys_path`` entries go first on the child's path.
+
+    Returns:
+        The result, or None when no zygote took the request (the caller then does the work
+        itself); a function's result is never None.
+
+    Raises:
+        OSError: the zygote took the request but the result did not come.
+    """
+    req = {"call": [module, function], "args": list(args), "path": list(sys_path)}
+    if len(shim_wire.line(req)) > shim_wire.MAX_LINE:
+        return None
+    out = _request(req, timeout, path)
+    if out is None:
+        return None
+    try:
+        reply = shim_wire.loads(out)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict) or reply.get("result") is None:
+        raise OSError(f"the zygote's {module}.{function} failed")
+    return reply["result"]
+
+
+def _request(req: dict, timeout: float, path: str | None) -> bytes | None:
+    """Send one request; None when no zygote took it, else what the invoker wrote."""
     path = path or _socket_path
     if not path:
         return None
@@ -93,7 +141,7 @@ def spawn_shim(argv: list[str], timeout: float, path: str | None = None) -> byte
         return None
     with sock:
         try:
-            sock.sendall(shim_wire.line({"argv": list(argv)}))
+            sock.sendall(shim_wire.line(req))
             ack = _read_line(sock)
             if not ack or "ack" not in shim_wire.loads(ack):
                 return None
@@ -132,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs as th
     import importlib
 
     gc.disable()  # no collection, so no freed holes in the pages the shims will share
-    for name in PRELOAD:
+    for name in preload():
         try:
             importlib.import_module(name)
         except ImportError as exc:  # a shim then imports what it needs itself
@@ -195,7 +243,7 @@ def _invoke(conn_fd: int) -> int:  # pragma: no cover - runs in the zygote's chi
     conn = _socket.socket(fileno=conn_fd)
     conn.settimeout(REQUEST_TIMEOUT)
     req = shim_wire.loads(_read_line(conn) or b"null")
-    argv = [str(a) for a in req["argv"]]
+    argv = [str(a) for a in req["argv"]] if "call" not in req else []
     conn.sendall(shim_wire.line({"ack": os.getpid()}))
     if _read_line(conn).strip() != b"go":
         return 1  # the client gave up (and uses the exec path): create nothing
@@ -203,6 +251,8 @@ def _invoke(conn_fd: int) -> int:  # pragma: no cover - runs in the zygote's chi
     import gc
 
     gc.enable()
+    if "call" in req:
+        return _one_call(conn, req)
     os.dup2(conn_fd, 1)
     conn.close()
     from hako.runtime import shim
@@ -210,3 +260,16 @@ def _invoke(conn_fd: int) -> int:  # pragma: no cover - runs in the zygote's chi
     code = shim.main(argv, disposable=True)
     sys.stdout.flush()
     return code
+
+
+def _one_call(conn, req: dict) -> int:  # pragma: no cover - runs in the zygote's child
+    """``call``'s child: import the module, call the function, send ``{"result": ...}``."""
+    import importlib
+
+    module, function = (str(x) for x in req["call"])
+    if module.split(".")[0] != "hako":
+        raise ValueError(f"not one of hako's modules: {module}")
+    sys.path[:0] = [str(p) for p in req.get("path") or ()]
+    result = getattr(importlib.import_module(module), function)(*req.get("args") or ())
+    conn.sendall(shim_wire.line({"result": result}))
+    return 0

@@ -22,7 +22,7 @@ import enum
 import os
 import stat
 import tarfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -181,14 +181,17 @@ def _xattrs(path: str) -> dict[str, str]:
 
 
 _BLOCK = tarfile.BLOCKSIZE
+IdMap = Callable[[int, int], tuple[int, int]]  # (uid, gid) on disk -> (uid, gid) in the tar
 
 
 class _TarWriter:
     """A streaming tar writer with Go's layout (no record padding) and stable headers."""
 
-    def __init__(self, out: BinaryIO, clamp_mtime: int | None = None) -> None:
+    def __init__(self, out: BinaryIO, clamp_mtime: int | None = None, ids: IdMap | None = None
+                 ) -> None:
         self.out = out
         self.clamp = clamp_mtime
+        self.ids = ids
         self.inodes: dict[tuple[int, int], str] = {}
 
     def _header(self, info: tarfile.TarInfo) -> None:
@@ -199,6 +202,8 @@ class _TarWriter:
         info = _tarinfo(full, arcname, st, self.clamp)
         if info is None:
             return
+        if self.ids is not None:
+            info.uid, info.gid = self.ids(info.uid, info.gid)
         if info.isreg() and st.st_nlink > 1:
             key = (st.st_dev, st.st_ino)
             if key in self.inodes:
@@ -237,7 +242,7 @@ class _TarWriter:
 
 
 def write_layer(changes: Iterable[Change], root: str, out: BinaryIO,
-                clamp_mtime: int | None = None) -> None:
+                clamp_mtime: int | None = None, ids: IdMap | None = None) -> None:
     """Write a layer tar for ``changes``, reading added/modified entries from ``root``.
 
     Args:
@@ -245,8 +250,9 @@ def write_layer(changes: Iterable[Change], root: str, out: BinaryIO,
         root: where current content lives (the upperdir, or the child tree).
         out: destination stream; not closed.
         clamp_mtime: SOURCE_DATE_EPOCH: later mtimes are written as this value.
+        ids: maps each entry's (uid, gid) as found on disk to what the tar records.
     """
-    writer = _TarWriter(out, clamp_mtime)
+    writer = _TarWriter(out, clamp_mtime, ids)
     for ch in sorted(changes, key=lambda c: c.path):
         rel = ch.path.lstrip("/")
         if ch.kind == Kind.DELETED:
@@ -262,9 +268,9 @@ def write_layer(changes: Iterable[Change], root: str, out: BinaryIO,
     writer.close()
 
 
-def write_tree(root: str, out: BinaryIO) -> None:
+def write_tree(root: str, out: BinaryIO, ids: IdMap | None = None) -> None:
     """Write a tar of the whole tree under ``root`` (paths relative, no leading ``./``)."""
-    writer = _TarWriter(out)
+    writer = _TarWriter(out, ids=ids)
     for rel in walk(root):
         writer.add(os.path.join(root, rel), rel)
     writer.close()

@@ -133,6 +133,14 @@ class Writer:
         shutil.rmtree(self._dir, ignore_errors=True)
         return actual
 
+    @property
+    def closed(self) -> bool:
+        return self._data.closed
+
+    def flush(self) -> None:
+        """Write buffered bytes to the ingest file (its size is then ``offset``)."""
+        self._data.flush()
+
     def close(self) -> None:
         if not self._data.closed:
             self._data.close()

@@ -2,6 +2,12 @@
 
 A reader never sees a half-written file, and a crash (even ``kill -9``) leaves either the
 old or the new content. JSON documents carry a ``schema_version`` key.
+
+``durable=False`` skips both fsyncs, for derived files the daemon writes again whenever it
+needs them (a container's hosts, hostname and resolv.conf, its OCI config.json: each start
+rewrites them): the rename still makes them atomic for readers and across a ``kill -9``
+(the page cache outlives the process); only an OS crash can lose the last content, and
+the next start writes it again.
 """
 
 from __future__ import annotations
@@ -15,14 +21,18 @@ from typing import Any
 SCHEMA_KEY = "schema_version"
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
     """Atomically replace ``path`` with ``data``.
 
     Args:
         path: destination file; its directory must exist.
         data: the full new content.
         mode: permission bits of the new file.
+        durable: fsync the file and its directory (see the module's docstring).
     """
+    if not durable:
+        _replace_quickly(os.fspath(path), data, mode)
+        return
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
@@ -39,6 +49,26 @@ def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None
             pass
         raise
     fsync_dir(path.parent)
+
+
+def _replace_quickly(path: str, data: bytes, mode: int) -> None:
+    """``write_bytes`` without fsyncs, through a temp file of a fixed name beside ``path``
+    (one writer per file at a time: the callers hold the container's lock; a temp file a
+    killed writer left is truncated by the next)."""
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".tmp-{tail}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            os.fchmod(f.fileno(), mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

@@ -143,6 +143,23 @@ def test_running_container_ops(hakod, docker_cli):
         docker(hakod, docker_cli, "rm", "-f", cid)
 
 
+def test_restart_keeps_an_autoremove_container_and_a_later_stop_removes_it(hakod, docker_cli):
+    """moby: the exit a restart causes does not auto-remove (HasBeenManuallyRestarted); the
+    container runs again, and its next exit removes it as --rm asks."""
+    cid = out(docker(hakod, docker_cli, "run", "-d", "--rm", "--name", "rmrestart", "busybox",
+                     "sleep", "1000", check=True)).strip()
+    try:
+        pid = out(docker(hakod, docker_cli, "inspect", "-f", "{{.State.Pid}}", cid)).strip()
+        docker(hakod, docker_cli, "restart", "-t", "1", "rmrestart", check=True)
+        state = out(docker(hakod, docker_cli, "inspect", "-f", "{{.State.Running}} {{.State.Pid}}",
+                           cid, check=True)).split()
+        assert state[0] == "true" and state[1] != pid
+        docker(hakod, docker_cli, "stop", "-t", "1", "rmrestart", check=True)
+        poll(lambda: docker(hakod, docker_cli, "inspect", cid).returncode == 1, timeout=20)
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", cid)
+
+
 def test_diff_and_export(hakod, docker_cli, tmp_path):
     cid = out(docker(hakod, docker_cli, "run", "-d", "busybox", "sh", "-c",
                      "echo x > /newfile; rm /etc/group; sleep 1000", check=True)).strip()

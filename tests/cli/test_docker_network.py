@@ -146,6 +146,32 @@ def test_unknown_network_is_docker_error_and_leaves_nothing(hakod, docker_cli):
     poll(lambda: bridge_ports(hakod.bridge) == [])
 
 
+def test_missing_network_or_container_is_refused_at_start_not_at_create(hakod, docker_cli):
+    """As Docker (checked against dockerd 20.10; moby's create ignores FindNetwork's error
+    too): create accepts a network, or a ``container:`` peer, that does not exist yet (compose
+    creates networks around its creates), start answers 404 with Docker's text and leaves the
+    container created, and a start once they exist works."""
+    suffix = os.urandom(4).hex()
+    net, peer, a, b = f"late-{suffix}", f"peer-{suffix}", f"onnet-{suffix}", f"inpeer-{suffix}"
+    try:
+        docker(hakod, docker_cli, "create", "--name", a, "--network", net, "busybox", "true", check=True)
+        docker(hakod, docker_cli, "create", "--name", b, "--network", f"container:{peer}", "busybox",
+               "true", check=True)
+        for name, message in ((a, f"network {net} not found"), (b, f"No such container: {peer}")):
+            res = docker(hakod, docker_cli, "start", name)
+            assert res.returncode == 1
+            assert f"Error response from daemon: {message}" in res.stderr.decode()
+            assert inspect(hakod, docker_cli, name)["State"]["Status"] == "created"
+        docker(hakod, docker_cli, "network", "create", net, check=True)
+        docker(hakod, docker_cli, "run", "-d", "--name", peer, "busybox", "sleep", "60", check=True)
+        for name in (a, b):
+            docker(hakod, docker_cli, "start", "-a", name, check=True)
+            assert inspect(hakod, docker_cli, name)["State"]["ExitCode"] == 0
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", a, b, peer)
+        docker(hakod, docker_cli, "network", "rm", net)
+
+
 def test_concurrent_runs_get_distinct_addresses(hakod, docker_cli):
     def one(i: int) -> str:
         return out(docker(hakod, docker_cli, "run", "-d", "--label", "netconc=1", "busybox", "sleep", "60",

@@ -191,6 +191,37 @@ def test_build_runs_steps_as_remapped_root_and_commits_container_ids(remapd, rem
         shutil.rmtree(ctx)
 
 
+def test_commit_and_export_of_a_running_container_record_container_ids(remapd, remap_user, docker_cli):
+    """While it runs, a remapped container's upper dir holds host ids; what commit and export
+    write holds the container's (Docker maps them back through its id mapping)."""
+    import io
+    import tarfile
+
+    tag = "userns-commit-" + uuid.uuid4().hex[:6]
+    name = "userns-run-" + uuid.uuid4().hex[:6]
+    try:
+        docker(remapd, docker_cli, "run", "-d", "--name", name, "busybox", "sh", "-c",
+               "touch /rootfile /userfile && chown 1000:1001 /userfile && touch /ready && sleep 300",
+               check=True)
+        import time
+        deadline = time.monotonic() + 30
+        while docker(remapd, docker_cli, "exec", name, "test", "-e", "/ready").returncode != 0:
+            assert time.monotonic() < deadline, "the container never made its files"
+        docker(remapd, docker_cli, "commit", name, tag, check=True)
+        res = docker(remapd, docker_cli, "run", "--rm", "--userns=host", tag, "stat", "-c",
+                     "%u:%g", "/rootfile", "/userfile", "/etc/passwd", check=True)
+        assert out(res).split() == ["0:0", "1000:1001", "0:0"]
+        exported = subprocess.run([docker_cli, "export", name], env=remapd.env,
+                                  capture_output=True, timeout=60, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tf:
+            owners = {m.name: (m.uid, m.gid) for m in tf.getmembers()}
+        assert owners["rootfile"] == (0, 0) and owners["userfile"] == (1000, 1001)
+        assert owners["bin/busybox"] == (0, 0)
+    finally:
+        docker(remapd, docker_cli, "rm", "-f", name)
+        docker(remapd, docker_cli, "rmi", "-f", tag)
+
+
 def test_default_from_the_config_file_creates_hakoremap(etc_restored, etc_restored_each, docker_cli):
     from hako.daemon import userns
 

@@ -1,11 +1,12 @@
 """Dockerfile text → typed instructions with line numbers.
 
-BuildKit's own parser (the ``dockerfile`` package) splits the text into commands
-(continuations, comments, JSON forms, heredocs); this module checks each command the way
-BuildKit's ``instructions`` package does and maps it to ``instructions.py`` types. Errors
-read ``Dockerfile parse error line N: <reason>`` like Docker's.
+BuildKit's own parser (the ``dockerfile`` package, through ``goparse``: outside hakod's
+process when it can) splits the text into commands (continuations, comments, JSON forms,
+heredocs); this module checks each command the way BuildKit's ``instructions`` package
+does and maps it to ``instructions.py`` types. Errors read ``Dockerfile parse error line N:
+<reason>`` like Docker's.
 
-Layer 5 (build). May import: errors.
+Layer 5 (build). May import: errors, runtime (zygote, through goparse).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ def parse(text: str) -> tuple[Directives, list[ins.Instruction]]:
     Raises:
         DockerfileParseError: unknown instruction, wrong arguments, bad flags.
     """
-    import dockerfile
+    from hako.build.dockerfile import goparse
 
     directives = parse_directives(text)
     try:
-        commands = dockerfile.parse_string(text)
-    except dockerfile.GoParseError as exc:
+        commands = goparse.parse_string(text)
+    except goparse.GoParseError as exc:
         raise DockerfileParseError(_error_line(str(exc)), str(exc)) from exc
     return directives, [convert(c) for c in commands]
 
@@ -59,11 +60,11 @@ def parse_trigger(expression: str, line: int) -> ins.Instruction:
     Raises:
         DockerfileParseError: as :func:`parse`, reported at ``line``.
     """
-    import dockerfile
+    from hako.build.dockerfile import goparse
 
     try:
-        commands = dockerfile.parse_string(expression + "\n")
-    except dockerfile.GoParseError as exc:
+        commands = goparse.parse_string(expression + "\n")
+    except goparse.GoParseError as exc:
         raise DockerfileParseError(line, str(exc)) from exc
     if len(commands) != 1:
         raise DockerfileParseError(line, f"invalid ONBUILD trigger: {expression}")

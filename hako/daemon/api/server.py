@@ -10,6 +10,7 @@ exec). Errors raised by handlers are mapped to statuses in exactly one place:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -61,6 +62,7 @@ def _vt(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("."))
 
 
+@functools.lru_cache(maxsize=None)
 def _reason(status: int) -> bytes:
     from http import HTTPStatus
 
@@ -241,11 +243,13 @@ class _Conn:
             body, headers = b"", response.headers
         if response.status not in (204, 304):
             headers = [*headers, ("Content-Length", str(len(body)))]
-        await self._send(h11.Response(status_code=response.status, headers=self._headers(headers),
-                                      reason=_reason(response.status)))
+        events = [h11.Response(status_code=response.status, headers=self._headers(headers),
+                               reason=_reason(response.status))]
         if body and method != "HEAD" and response.status not in (204, 304):
-            await self._send(h11.Data(data=body))
-        await self._send(h11.EndOfMessage())
+            events.append(h11.Data(data=body))
+        events.append(h11.EndOfMessage())
+        self.writer.write(b"".join(self.h11.send(event) or b"" for event in events))  # one write
+        await self.writer.drain()
         return True
 
     async def _stream(self, chunks: Iterator[bytes] | AsyncIterator[bytes]) -> None:

@@ -19,15 +19,18 @@ temp → fsync → rename. Layer 4. May import: errors, support, oci, store, reg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from typing import BinaryIO, Iterable
 
 from hako.oci.digest import Digest
 from hako.registry.protocol import RegistryError
+from hako.registry.server.uploads import OpenWriters
 from hako.store.content import LocalContentStore, Writer
 from hako.support import atomicfile
 
@@ -55,6 +58,7 @@ class Storage:
         self.root = root
         self.content = LocalContentStore(os.path.join(root, "content"))
         os.makedirs(os.path.join(root, "repositories"), exist_ok=True)
+        self.writers = OpenWriters()  # upload sessions' writers between requests
 
     def _repo(self, name: str) -> str:
         if not NAME_RE.match(name) or len(name) > 255:
@@ -103,7 +107,8 @@ class Storage:
     def start_upload(self, name: str) -> str:
         self._repo(name)
         upload_id = str(uuid.uuid4())
-        self.content.writer(self._upload_ref(name, upload_id)).close()
+        ref = self._upload_ref(name, upload_id)
+        self.writers.give_back(ref, self.writers.take(ref, self.content.writer), keep=True)
         return upload_id
 
     @staticmethod
@@ -118,12 +123,26 @@ class Storage:
         except Exception:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id}) from None
 
-    def open_upload(self, name: str, upload_id: str) -> Writer:
+    @contextlib.contextmanager
+    def open_upload(self, name: str, upload_id: str) -> Iterator[Writer]:
+        """The session's writer for one request (kept open for the next one unless the
+        request failed; see uploads.py).
+
+        Raises:
+            RegistryError: BLOB_UPLOAD_UNKNOWN; BLOB_UPLOAD_INVALID when in use.
+        """
         self.upload_offset(name, upload_id)
+        ref = self._upload_ref(name, upload_id)
         try:
-            return self.content.writer(self._upload_ref(name, upload_id))
+            writer = self.writers.take(ref, self.content.writer)
         except Exception:
             raise RegistryError("BLOB_UPLOAD_INVALID", "upload in use", {"uuid": upload_id}) from None
+        ok = False
+        try:
+            yield writer
+            ok = True
+        finally:
+            self.writers.give_back(ref, writer, keep=ok)
 
     def append(self, writer: Writer, chunks: Iterable[bytes]) -> int:
         for chunk in chunks:
@@ -144,6 +163,7 @@ class Storage:
 
     def cancel_upload(self, name: str, upload_id: str) -> None:
         self.upload_offset(name, upload_id)
+        self.writers.drop(self._upload_ref(name, upload_id))
         self.content.abort(self._upload_ref(name, upload_id))
 
     # -- manifests ---------------------------------------------------------------------------

@@ -15,14 +15,20 @@ eBPF program on v2: they are skipped with a warning.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 from typing import Any
 
 from hako.runtime.cgroups import base
 
-log = logging.getLogger(__name__)
+
+def _log() -> Any:
+    """The module's logger; ``logging`` (a dozen modules, ~1 MiB) is imported only when a
+    message is logged: the shim zygote preloads this module."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 _WANTED = ("cpuset", "cpu", "io", "memory", "pids", "hugetlb", "misc")
 _THROTTLE = {
@@ -103,7 +109,7 @@ class CgroupV2Manager:
             base.write_value(self._dir, "pids.max", _max(limit))
         self._set_io(res.get("blockIO") or {})
         if res.get("devices") and any(not _is_default_deny(r) for r in res["devices"]):
-            log.warning("%s: %s", self._path, base.DEVICES_V2_WARNING)
+            _log().warning("%s: %s", self._path, base.DEVICES_V2_WARNING)
             self.warnings.append(base.DEVICES_V2_WARNING)
         for key, value in (res.get("unified") or {}).items():
             if "/" in key or key.startswith("."):
@@ -254,7 +260,7 @@ def _enable_controllers(directory: str) -> None:
         try:
             base.write_value(directory, "cgroup.subtree_control", f"+{name}")
         except base.CgroupError as exc:  # e.g. a process sits in an inner node
-            log.debug("enable %s in %s: %s", name, directory, exc)
+            _log().debug("enable %s in %s: %s", name, directory, exc)
 
 
 def _is_default_deny(rule: dict[str, Any]) -> bool:

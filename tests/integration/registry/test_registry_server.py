@@ -258,3 +258,44 @@ def test_referrers_api(reg):
     assert req(reg, "DELETE", f"/v2/ref/app/manifests/{digest(sig)}")[0] == 202
     index = json.loads(req(reg, "GET", f"/v2/ref/app/referrers/{digest(image)}")[2])
     assert [m["digest"] for m in index["manifests"]] == [digest(sbom)]
+
+
+def test_kept_alive_requests_are_not_held_by_delayed_acks(reg):
+    """Small answers go out at once on a kept-alive connection: with Nagle's algorithm on
+    and headers and body written apart, each waited for the client's delayed ACK (40 ms
+    on Linux), so 50 manifest GETs took at least 2 s (docker pull makes several)."""
+    import time
+
+    push_image(reg, "keepalive/img", "v1")
+    conn = http.client.HTTPConnection(reg.host, timeout=30)
+    try:
+        t0 = time.monotonic()
+        for _ in range(50):
+            conn.request("GET", "/v2/keepalive/img/manifests/v1",
+                         headers={"Accept": DOCKER_MANIFEST})
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read()
+        elapsed = time.monotonic() - t0
+    finally:
+        conn.close()
+    assert elapsed < 1.5, f"50 kept-alive GETs took {elapsed:.2f} s"
+
+
+def test_chunked_session_survives_many_patches(reg):
+    """PATCH after PATCH on one session (its writer kept open between them), then PUT: the
+    blob is the bytes sent, in order, and the upload status follows each chunk."""
+    status, headers, _ = req(reg, "POST", "/v2/chunks/many/blobs/uploads/")
+    assert status == 202
+    location, sent = headers["Location"], b""
+    for i in range(8):
+        piece = os.urandom(1000 + i)
+        status, headers, body = req(reg, "PATCH", location, piece,
+                                    {"Content-Range": f"{len(sent)}-{len(sent) + len(piece) - 1}"})
+        assert status == 202, body
+        sent += piece
+        assert headers["Range"] == f"0-{len(sent) - 1}"
+        status, headers, _ = req(reg, "GET", location)
+        assert status == 204 and headers["Range"] == f"0-{len(sent) - 1}"
+    status, _, body = req(reg, "PUT", location + f"?digest={digest(sent)}")
+    assert status == 201, body
+    assert req(reg, "GET", f"/v2/chunks/many/blobs/{digest(sent)}")[2] == sent

@@ -95,3 +95,18 @@ def test_oci_mounts():
                     "options": ["rbind", "rprivate", "ro"]}
     assert tmpfs["type"] == "tmpfs" and "size=1024" in tmpfs["options"]
     assert "mode=700" in tmpfs["options"] and "noexec" in tmpfs["options"]
+
+
+def test_read_only_view_of_a_container_snapshot():
+    """Copy-up reads the image through a view without upper and work dir (whose unmount
+    would sync the filesystem): the still-empty upper dir becomes the top lower layer."""
+    from hako.daemon.bundle import read_only_view
+    from hako.store.mount import Mount
+
+    overlay = Mount("overlay", "overlay", options=("index=off", "workdir=/s/2/work",
+                                                   "upperdir=/s/2/fs", "lowerdir=/s/1/fs:/s/0/fs"))
+    bind = Mount("bind", "/s/0/fs", options=("rw", "rbind"))
+    assert read_only_view([overlay, bind]) == [
+        Mount("overlay", "overlay", options=("ro", "lowerdir=/s/2/fs:/s/1/fs:/s/0/fs")),
+        Mount("bind", "/s/0/fs", options=("rbind", "ro")),
+    ]

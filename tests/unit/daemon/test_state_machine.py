@@ -123,3 +123,12 @@ def test_events_published_from_threads_reach_the_loop_subscriber():
     assert sorted(e["id"] for e in got) == sorted(f"{t}-{i}" for t in range(n_threads) for i in range(per_thread))
     times = [e["timeNano"] for e in bus.history()]
     assert times == sorted(times)
+
+
+def test_event_history_keeps_mobys_last_256():
+    bus = EventBus()
+    for i in range(300):
+        bus.publish("container", "start", f"c{i}", {})
+    ids = [ev["Actor"]["ID"] for ev in bus.history()]
+    assert len(ids) == 256 and ids[0] == "c44" and ids[-1] == "c299"
+    assert bus.published == 300

@@ -54,3 +54,42 @@ def test_reads_do_not_wait_for_a_writer(tmp_path):
     assert seen == [[(1,)]]
     assert db.query("SELECT x FROM a ORDER BY x") == [(1,), (2,)]
     db.close()
+
+
+def test_idle_memory_is_released_and_queries_go_on(tmp_path):
+    """``release_idle_memory`` closes the idle readers of every open database (the next
+    query opens one again); a writer holding its transaction is not waited for."""
+    import threading
+
+    from hako.support import sqlitedb
+
+    db = Database(str(tmp_path / "r.db"), MIGRATIONS, "test")
+    assert db.conn.execute("PRAGMA cache_size").fetchone() == (-sqlitedb.CACHE_KIB,)
+    assert db.query("SELECT y FROM b") == [("v2",)]
+    idle = list(db._readers)
+    assert len(idle) == 1 and idle[0].execute("PRAGMA cache_size").fetchone() == (-sqlitedb.CACHE_KIB,)
+    sqlitedb.release_idle_memory()
+    assert db._readers == []
+    with pytest.raises(Exception, match="closed"):
+        idle[0].execute("SELECT 1")
+    assert db.query("SELECT y FROM b") == [("v2",)]  # a new reader
+    held, done = threading.Event(), threading.Event()
+
+    def writer():
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO a VALUES (3)")
+            held.set()
+            done.wait(10)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert held.wait(10)
+        db.release_memory()  # returns although the writer holds the lock
+        assert db._readers == []
+    finally:
+        done.set()
+        t.join()
+    assert db.query("SELECT x FROM a") == [(3,)]
+    db.close()
+    db.release_memory()  # a closed database: nothing to do

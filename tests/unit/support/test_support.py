@@ -80,6 +80,21 @@ def test_human_size():
     assert units.human_size(999) == "999B"
 
 
+def test_atomic_write_not_durable_replaces_whole_with_mode_and_no_temp_left(tmp_path, monkeypatch):
+    target = tmp_path / "hosts"
+    target.write_bytes(b"old content, longer than the new one\n")
+    (tmp_path / ".tmp-hosts").write_bytes(b"left by a killed writer, longer than the new one")
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    atomicfile.write_bytes(target, b"new\n", mode=0o640, durable=False)
+    assert target.read_bytes() == b"new\n"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hosts"]
+    assert synced == []  # derived files: no fsync
+    atomicfile.write_bytes(target, b"durable\n")
+    assert len(synced) == 2  # the file and its directory
+
+
 def test_atomic_json_roundtrip(tmp_path):
     target = tmp_path / "state.json"
     atomicfile.write_json(target, {"a": 1})

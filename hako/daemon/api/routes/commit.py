@@ -36,13 +36,14 @@ def _reference(repo: str, tag: str) -> str:
     return str(ref.with_default_tag())
 
 
-def _commit(images: Any, c: Any, body: dict | None, query: Any, changes: list[str]) -> Any:
+def _commit(images: Any, c: Any, body: dict | None, query: Any, changes: list[str],
+            ids: Any = None) -> Any:
     from hako.image.commit import container_commit_config
 
     config = container_commit_config(body, changes, c.config)
     created_by = " ".join((c.config or {}).get("Cmd") or [])
     return images.commit_snapshot(
-        c.id, parent=c.image or None, config=config, history={
+        c.id, parent=c.image or None, config=config, ids=ids, history={
             "created_by": created_by, "author": query.get("author", ""),
             "comment": query.get("comment", "")},
         container_config=c.config, container_id=c.id, author=query.get("author", ""),
@@ -79,7 +80,10 @@ async def _commit_paused(req: Request, c: Any, body: dict | None) -> Any:
         except EngineError:
             pass
     try:
-        return await req.run(_commit, images, c, body, req.query, req.query_all("changes"))
+        from hako.daemon.bundle import running_ids
+
+        return await req.run(_commit, images, c, body, req.query, req.query_all("changes"),
+                             running_ids(containers, c))
     finally:
         if paused and c.state.running:
             try:

@@ -289,7 +289,10 @@ async def export(req: Request) -> StreamResponse:
     svc = req.services.containers
     c = svc.get(req.params["id"])
     async with svc.settled(c):
-        return StreamResponse(req.services.images.export(c.id), content_type="application/x-tar")
+        from hako.daemon.bundle import running_ids
+
+        return StreamResponse(req.services.images.export(c.id, running_ids(svc, c)),
+                              content_type="application/x-tar")
 
 
 async def update(req: Request) -> JSONResponse:

@@ -166,8 +166,24 @@ class _TarWriter:
     """Writes a tree as tar entries, reading only through descriptors (O_NOFOLLOW)."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self.tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
+        self.out = out  # headers are written here; file data goes by sendfile to its fd
         self.links: dict[tuple[int, int], str] = {}
+
+    def _header(self, info: tarfile.TarInfo) -> None:
+        self.out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+
+    def _data(self, fd: int, size: int) -> None:
+        """``size`` bytes of file ``fd`` by the kernel (zeros if it shrank meanwhile), padded."""
+        self.out.flush()
+        out, offset = self.out.fileno(), 0
+        while offset < size:
+            sent = os.sendfile(out, fd, offset, min(size - offset, 1 << 30))
+            if sent == 0:  # the file shrank while being archived
+                self.out.write(b"\0" * (size - offset))
+                break
+            offset += sent
+        if size % tarfile.BLOCKSIZE:
+            self.out.write(b"\0" * (tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE))
 
     def add(self, dirfd: int, name: str, arcname: str) -> None:
         st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
@@ -178,11 +194,11 @@ class _TarWriter:
         key = (st.st_dev, st.st_ino)
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in self.links:
             info.type, info.linkname = tarfile.LNKTYPE, self.links[key]
-            self.tf.addfile(info)
+            self._header(info)
             return
         if stat.S_ISDIR(st.st_mode):
             info.type = tarfile.DIRTYPE
-            self.tf.addfile(info)
+            self._header(info)
             fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                          dir_fd=dirfd)
             try:
@@ -194,26 +210,27 @@ class _TarWriter:
             info.size = st.st_size
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
             try:
-                with os.fdopen(fd, "rb", closefd=False) as f:
-                    self.tf.addfile(info, f)
+                self._header(info)
+                self._data(fd, info.size)
             finally:
                 os.close(fd)
             if st.st_nlink > 1:
                 self.links[key] = arcname
         elif stat.S_ISLNK(st.st_mode):
             info.type, info.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dirfd)
-            self.tf.addfile(info)
+            self._header(info)
         elif stat.S_ISFIFO(st.st_mode):
             info.type = tarfile.FIFOTYPE
-            self.tf.addfile(info)
+            self._header(info)
         elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
             info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
             info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-            self.tf.addfile(info)
+            self._header(info)
         # sockets are skipped, as Docker's archiver does
 
     def close(self) -> None:
-        self.tf.close()
+        self.out.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+        self.out.flush()
 
 
 def _bind_mounts(rootfs: str, mounts: list[dict[str, Any]]) -> None:

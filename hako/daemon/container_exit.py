@@ -156,8 +156,8 @@ class ExitMixin:
                 return  # not the run this watcher was for (already handled)
             if c.id not in self._exiting:
                 await self._record_exit(c, status or handle.exit_status() or {"exit_code": 255})
-            exited = self._exiting.pop(c.id)
-            self._shims.pop(c.id, None)
+            exited = self._exiting[c.id]  # popped once the run is finished: run_finished
+            self._shims.pop(c.id, None)  # may come (its waiter woken above) before that
             # a stop, kill or rm -f since the exit was recorded drops the policy restart
             restart = c.state.status == Status.RESTARTING
             try:
@@ -166,6 +166,7 @@ class ExitMixin:
                     await loop.run_in_executor(None, netsetup.release, self, c)
                 await self._save(c)
             finally:
+                self._exiting.pop(c.id, None)
                 exited.set_result(None)
             if restart:
                 self._schedule_restart(c)

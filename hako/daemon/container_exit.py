@@ -89,28 +89,15 @@ class ExitMixin:
         task.add_done_callback(self._exit_tasks.discard)
 
     async def _wait_reply(self, c: Container, handle: Any, sock: Any) -> None:
-        """Read the shim's ``wait`` reply and record the exit it reports. Any failure
-        (an old shim, a shim already past its sockets) leaves the exit to
-        ``_on_shim_exit``, which reads exit.json."""
-        from hako.runtime import shimclient
-
-        try:
-            reader, writer = await asyncio.open_unix_connection(sock=sock)
-        except OSError as exc:
-            sock.close()
-            log.debug("no wait connection to the shim of %s: %s", c.id[:12], exc)
-            return
-        try:
-            line = await reader.readline()
-        except (OSError, ValueError):
-            line = b""
-        finally:
-            writer.close()
-        status = shimclient.exit_reply(line)
+        """Read the shim's ``wait`` reply (conmon: its exit file once the init exited) and
+        record the exit it reports. Any failure (an old shim, a shim already past its
+        sockets, a conmon gone) leaves the exit to ``_on_shim_exit``, which reads exit.json."""
+        if hasattr(sock, "exit_record"):  # conmon: its init's pidfd, then its exit file
+            status = await _init_exit(sock)
+        else:
+            status = await _reply_line(c, handle, sock)
         if status is None:
             return
-        if not status["exited_at"]:
-            status = handle.exit_status() or status  # exit.json is written before the reply
         async with c.op_lock:
             if self._shims.get(c.id) is handle and c.id not in self._exiting:
                 await self._record_exit(c, status)
@@ -272,6 +259,43 @@ class ExitMixin:
         if condition == "next-exit" or c.state.running:
             return self._exit_future(c)
         return None
+
+
+async def _reply_line(c: Container, handle: Any, sock: Any) -> dict[str, Any] | None:
+    """The exit record of the Python shim's ``wait`` reply on ``sock`` (closed here)."""
+    from hako.runtime import shimclient
+
+    try:
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+    except OSError as exc:
+        sock.close()
+        log.debug("no wait connection to the shim of %s: %s", c.id[:12], exc)
+        return None
+    try:
+        line = await reader.readline()
+    except (OSError, ValueError):
+        line = b""
+    finally:
+        writer.close()
+    status = shimclient.exit_reply(line)
+    if status is not None and not status["exited_at"]:
+        status = handle.exit_status() or status  # exit.json is written before the reply
+    return status
+
+
+async def _init_exit(watch: Any) -> dict[str, Any] | None:
+    """conmon's exit record, once the init ``watch`` follows has exited (closed here)."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    try:
+        loop.add_reader(watch.fileno(), lambda: readable.done() or readable.set_result(None))
+        try:
+            await readable
+        finally:
+            loop.remove_reader(watch.fileno())
+        return await loop.run_in_executor(None, watch.exit_record)
+    finally:
+        watch.close()
 
 
 def _wait_exit_status(handle: Any, timeout: float = 5.0) -> dict[str, Any]:

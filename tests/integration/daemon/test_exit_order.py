@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from tests.daemon_harness import docker, import_busybox, out, poll
+from tests.daemon_harness import docker, import_busybox, out, poll, shim_pid
 
 pytestmark = pytest.mark.integration
 
@@ -67,13 +67,6 @@ def inspect_state(d, cid: str) -> dict:
     return info["State"]
 
 
-def shim_pid(d, cid: str) -> int:
-    import json
-
-    with open(os.path.join(d.exec_root, "containers", cid, "shim.json")) as f:
-        return int(json.load(f)["shim_pid"])
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -98,7 +91,7 @@ def test_wait_answers_before_delete_and_rm_waits_for_it(gated, docker_cli):
     # the shim is held in `runtime delete`: wait must answer anyway (before: it hung here)
     res = docker(d, docker_cli, "wait", cid, timeout=20, check=True)
     assert out(res).strip() == "3"
-    assert calls(log, "delete") and alive(shim_pid(d, cid))
+    assert calls(log, "delete") and alive(shim_pid(d.exec_root, cid))
     st = inspect_state(d, cid)
     assert (st["Status"], st["ExitCode"], st["Running"]) == ("exited", 3, False)
     rm = subprocess.Popen([docker_cli, "rm", cid], env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

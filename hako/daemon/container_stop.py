@@ -112,6 +112,9 @@ class StopMixin:
         """
         c = self.get(ref)
         await self._stop(c, timeout, signal, ref=ref)
+        # answered once its ports and address are released (at most 10 s), as moby's cleanup
+        # follows the exit at once: compose's recreate starts the new container right after
+        await self.run_finished(c, timeout=10.0)
         self._emit(c, "stop")
 
     async def _stop(self, c: Container, timeout: int | None, signal: str | None = None,

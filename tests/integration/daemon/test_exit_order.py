@@ -163,3 +163,30 @@ def test_auto_remove_after_the_delete(gated, docker_cli):
     poll(lambda: not out(docker(d, docker_cli, "ps", "-aq", check=True)).strip(), timeout=20)
     assert f"deleted {cid} bundle=yes" in log.read_text().splitlines()
     assert_no_leftovers(d, cid)
+
+
+def test_stop_answers_once_the_ports_are_released(gated, docker_cli):
+    """docker-compose's recreate stops the old container and at once starts the new one on
+    the same host port: stop answers only once the run is finished (its ports released)."""
+    import socket
+
+    d, gate, log = gated
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    publish = f"127.0.0.1:{port}:80"
+    old = out(docker(d, docker_cli, "run", "-d", "--runtime", "gated", "-p", publish, "busybox",
+                     "sleep", "1000", check=True)).strip()
+    stop = subprocess.Popen([docker_cli, "stop", "-t", "0", old], env=d.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        poll(lambda: calls(log, "delete"), timeout=20)
+        with pytest.raises(subprocess.TimeoutExpired):  # the delete, and so the release, is pending
+            stop.wait(timeout=1.0)
+    finally:
+        gate.touch()
+    _, err = stop.communicate(timeout=30)
+    assert stop.returncode == 0, err
+    new = docker(d, docker_cli, "run", "-d", "-p", publish, "busybox", "sleep", "1000")
+    assert new.returncode == 0, new.stderr  # before: "port is already allocated"
+    docker(d, docker_cli, "rm", "-f", old, out(new).strip(), check=True)

@@ -187,6 +187,15 @@ class ExitMixin:
         except asyncio.TimeoutError:
             log.warning("the run of %s is not finished after %.0f s", c.id[:12], timeout)
 
+    async def exits_finished(self, timeout: float = 10.0) -> None:
+        """Wait (at most ``timeout`` seconds) until every exit recorded so far is finished
+        and written: a hakod stopped right after it answered a ``docker stop`` must not leave
+        the record saying running, or its next start would take that exit as one it did not
+        see and apply the restart policy the user's stop had cancelled."""
+        pending = [asyncio.shield(f) for f in self._exiting.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
     def _schedule_restart(self, c: Container) -> None:
         """Start ``c`` again after the policy's back-off delay (it is RESTARTING meanwhile)."""
         _, previous = self._restarts.pop(c.id, (None, 0.0))

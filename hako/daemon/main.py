@@ -272,6 +272,7 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
     boot.cancel()
     if not config.live_restore:
         await liverestore.shutdown(services.containers, config.shutdown_timeout)
+    await services.containers.exits_finished()  # the records of exits already answered
     if zygote is not None:
         zygote.stop()
     running = any(c.state.running for c in services.containers.list())

@@ -34,10 +34,27 @@ def pytest_sessionstart(session):
         sweep_stale_roots()
 
 
+_DAEMON_FIXTURES = frozenset({"hakod", "fresh_hakod"})
+
+
+def _runs_hakod(item) -> bool:
+    """Whether a test runs a hakod of the harness: it uses a daemon fixture, or its module
+    makes daemons itself (it imported ``new_daemon``, ``Hakod`` or ``RootlessHakod``)."""
+    if _DAEMON_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    module = getattr(item, "module", None)
+    return module is not None and any(getattr(module, n, None) is not None
+                                      for n in ("new_daemon", "Hakod", "RootlessHakod"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by the marks set here
 def pytest_collection_modifyitems(config, items):
     from tests.cli import alias
 
     alias.mark_expected_failures(items)
+    for item in items:
+        if _runs_hakod(item):  # what depends on the shim: make test-conmon selects -m shim
+            item.add_marker(pytest.mark.shim)
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="needs root: containers use namespaces, mounts and cgroups")
         for item in items:

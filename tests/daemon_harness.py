@@ -167,6 +167,19 @@ def shim_args(extra_args: tuple[str, ...] = ()) -> list[str]:
     return ["--shim", shim]
 
 
+def shim_pid(exec_root: str, cid: str) -> int:
+    """The pid of the shim monitoring container ``cid`` (full id) of the daemon whose exec
+    root is ``exec_root``, from the record of either shim (``shim.json`` or ``conmon.json``)."""
+    state = os.path.join(exec_root, "containers", cid)
+    for record in ("shim.json", "conmon.json"):
+        try:
+            with open(os.path.join(state, record)) as f:
+                return int(json.load(f)["shim_pid"])
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(f"no shim record in {state}")
+
+
 def python_shim_only(test):
     """Skip ``test`` when the suite runs with ``HAKO_TEST_SHIM=conmon``: it exercises a
     feature the conmon shim refuses (log rotation to several files, compression, log

@@ -180,7 +180,10 @@ class RootlessHakod:
 
     def start(self, timeout: float = 30.0) -> "RootlessHakod":
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.user.argv("hakod", "--log-level", "debug", *self.extra_args),
+            from tests.daemon_harness import shim_args
+
+            args = ("--log-level", "debug", *shim_args(self.extra_args), *self.extra_args)
+            self.proc = subprocess.Popen(self.user.argv("hakod", *args),
                                          stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          cwd="/")
         deadline = time.monotonic() + timeout

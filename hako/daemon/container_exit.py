@@ -91,28 +91,15 @@ class ExitMixin:
         task.add_done_callback(self._exit_tasks.discard)
 
     async def _wait_reply(self, c: Container, handle: Any, sock: Any) -> None:
-        """Read the shim's ``wait`` reply and record the exit it reports. Any failure
-        (an old shim, a shim already past its sockets) leaves the exit to
-        ``_on_shim_exit``, which reads exit.json."""
-        from hako.runtime import shimclient
-
-        try:
-            reader, writer = await asyncio.open_unix_connection(sock=sock)
-        except OSError as exc:
-            sock.close()
-            log.debug("no wait connection to the shim of %s: %s", c.id[:12], exc)
-            return
-        try:
-            line = await reader.readline()
-        except (OSError, ValueError):
-            line = b""
-        finally:
-            writer.close()
-        status = shimclient.exit_reply(line)
+        """Read the shim's ``wait`` reply (conmon: its exit file once the init exited) and
+        record the exit it reports. Any failure (an old shim, a shim already past its
+        sockets, a conmon gone) leaves the exit to ``_on_shim_exit``, which reads exit.json."""
+        if hasattr(sock, "exit_record"):  # conmon: its init's pidfd, then its exit file
+            status = await _init_exit(sock)
+        else:
+            status = await _reply_line(c, handle, sock)
         if status is None:
             return
-        if not status["exited_at"]:
-            status = handle.exit_status() or status  # exit.json is written before the reply
         async with c.op_lock:
             if self._shims.get(c.id) is handle and c.id not in self._exiting:
                 await self._record_exit(c, status)
@@ -156,8 +143,8 @@ class ExitMixin:
                 return  # not the run this watcher was for (already handled)
             if c.id not in self._exiting:
                 await self._record_exit(c, status or handle.exit_status() or {"exit_code": 255})
-            exited = self._exiting.pop(c.id)
-            self._shims.pop(c.id, None)
+            exited = self._exiting[c.id]  # popped once the run is finished (settled waits for it)
+            self._shims.pop(c.id, None)  # may come (its waiter woken above) before that
             # a stop, kill or rm -f since the exit was recorded drops the policy restart
             restart = c.state.status == Status.RESTARTING
             auto_remove = (not restart and c.host_config.get("AutoRemove") and c.id not in self._removing
@@ -165,6 +152,7 @@ class ExitMixin:
             try:
                 await loop.run_in_executor(None, _finish_run, self, c, restart, auto_remove)
             finally:
+                self._exiting.pop(c.id, None)
                 exited.set_result(None)
             if restart:
                 self._schedule_restart(c)
@@ -219,6 +207,15 @@ class ExitMixin:
 
                 raise ContainerNotFound(f"No such container: {c.id}")
             yield c
+
+    async def exits_finished(self, timeout: float = 10.0) -> None:
+        """Wait (at most ``timeout`` seconds) until every exit recorded so far is finished
+        and written: a hakod stopped right after it answered a ``docker stop`` must not leave
+        the record saying running, or its next start would take that exit as one it did not
+        see and apply the restart policy the user's stop had cancelled."""
+        pending = [asyncio.shield(f) for f in self._exiting.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     def _schedule_restart(self, c: Container) -> None:
         """Start ``c`` again after the policy's back-off delay (it is RESTARTING meanwhile)."""
@@ -307,6 +304,43 @@ def _finish_run(svc: Any, c: Container, restart: bool, auto_remove: bool) -> Non
         netsetup.release(svc, c)
     if not auto_remove:
         svc.store.write(c, *svc.store.snapshot(c))
+
+
+async def _reply_line(c: Container, handle: Any, sock: Any) -> dict[str, Any] | None:
+    """The exit record of the Python shim's ``wait`` reply on ``sock`` (closed here)."""
+    from hako.runtime import shimclient
+
+    try:
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+    except OSError as exc:
+        sock.close()
+        log.debug("no wait connection to the shim of %s: %s", c.id[:12], exc)
+        return None
+    try:
+        line = await reader.readline()
+    except (OSError, ValueError):
+        line = b""
+    finally:
+        writer.close()
+    status = shimclient.exit_reply(line)
+    if status is not None and not status["exited_at"]:
+        status = handle.exit_status() or status  # exit.json is written before the reply
+    return status
+
+
+async def _init_exit(watch: Any) -> dict[str, Any] | None:
+    """conmon's exit record, once the init ``watch`` follows has exited (closed here)."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    try:
+        loop.add_reader(watch.fileno(), lambda: readable.done() or readable.set_result(None))
+        try:
+            await readable
+        finally:
+            loop.remove_reader(watch.fileno())
+        return await loop.run_in_executor(None, watch.exit_record)
+    finally:
+        watch.close()
 
 
 def _wait_exit_status(handle: Any, timeout: float = 5.0) -> dict[str, Any]:

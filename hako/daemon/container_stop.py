@@ -112,6 +112,10 @@ class StopMixin:
         """
         c = self.get(ref)
         await self._stop(c, timeout, signal, ref=ref)
+        # answered once its ports and address are released (at most 10 s), as moby's cleanup
+        # follows the exit at once: compose's recreate starts the new container right after
+        async with self.settled(c, timeout=10.0):
+            pass
         self._emit(c, "stop")
 
     async def _stop(self, c: Container, timeout: int | None, signal: str | None = None,

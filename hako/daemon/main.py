@@ -238,8 +238,9 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
     services = build_services(config)
     from hako.daemon.shimzygote import Supervisor
 
-    zygote = Supervisor(config.exec_root)
-    zygote.start()  # before restore: a restarted container's shim is forked by it too
+    zygote = Supervisor(config.exec_root) if config.shim == "hako" else None  # conmon: unused
+    if zygote is not None:
+        zygote.start()  # before restore: a restarted container's shim is forked by it too
     await asyncio.get_running_loop().run_in_executor(None, services.network.setup)
     await services.containers.restore()
     server = ApiServer(build_router(), services)
@@ -271,7 +272,9 @@ async def serve(config: Any, manager: Any = None, activated: list[int] = ()) -> 
     boot.cancel()
     if not config.live_restore:
         await liverestore.shutdown(services.containers, config.shutdown_timeout)
-    zygote.stop()
+    await services.containers.exits_finished()  # the records of exits already answered
+    if zygote is not None:
+        zygote.stop()
     running = any(c.state.running for c in services.containers.list())
     await asyncio.get_running_loop().run_in_executor(None, services.network.shutdown, running)
     for host in config.hosts:

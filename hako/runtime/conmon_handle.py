@@ -319,14 +319,26 @@ class ConmonHandle(_Session):
             raise ProcessLookupError(f"conmon {self._shim_pid} is gone")
         return fd
 
-    def open_wait(self):
-        """conmon has no wait request: the exit is known from its exit file once conmon
-        exits (after the runtime's delete), through ``pidfd``.
+    def open_wait(self) -> "InitExitWatch":
+        """conmon has no wait request; its exit file comes before its exit command (the
+        runtime's delete). The watch turns readable when the container's init (conmon's
+        child) exits; its ``exit_record`` then waits for that file.
 
         Raises:
-            OSError: always (the daemon then follows the pidfd alone).
+            OSError: the init is gone or its pid is no longer conmon's child (the daemon
+                then follows ``pidfd`` alone).
         """
-        raise OSError(errno.ENOTSUP, "conmon reports the exit in its exit file only")
+        from hako.linux import proc as linux_proc
+
+        init = os.pidfd_open(self._pid)
+        try:
+            fields = linux_proc.read_stat(self._pid)  # after the open: the pidfd is pinned
+            if fields is None or int(fields[3]) != self._shim_pid:
+                raise OSError(errno.ESRCH, f"pid {self._pid} is not conmon's container init")
+            return InitExitWatch(self, init)
+        except BaseException:
+            os.close(init)
+            raise
 
     def attach(self, stdin: bool, stdout: bool, stderr: bool):
         """Open an attach stream on conmon's attach socket.
@@ -409,3 +421,25 @@ class ConmonHandle(_Session):
         handle.close()
         del self._execs[exec_id]
         shutil.rmtree(handle.state_dir, ignore_errors=True)
+
+
+class InitExitWatch:
+    """What ``ConmonHandle.open_wait`` returns: a pidfd of the container's init, readable
+    once it has exited (a conmon killed first leaves it to the daemon's pidfd of conmon)."""
+
+    def __init__(self, handle: ConmonHandle, init_fd: int) -> None:
+        self._handle, self._fd = handle, init_fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def exit_record(self, timeout: float = 5.0) -> dict | None:
+        """Once readable: the exit record, waiting (bounded) while conmon reaps the init,
+        drains its output and writes the file; None when conmon is gone without one."""
+        self._handle._await_exit(timeout)
+        return self._handle.exit_status()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -107,6 +107,16 @@ def test_hakod_refuses_an_unknown_shim(fresh_hakod):
         d.start(timeout=10)
 
 
+def test_a_conmon_hakod_runs_no_shim_zygote(fresh_hakod):
+    """The zygote forks hako's Python shim: with conmon it would be an idle interpreter."""
+    d = fresh_hakod("hako", ("--shim", "conmon")).start()
+    children = subprocess.run(["ps", "-o", "args=", "--ppid", str(d.proc.pid)],
+                              capture_output=True, text=True).stdout
+    assert "zygote" not in children
+    assert not os.path.exists(os.path.join(d.exec_root, "zygote.json"))
+    assert "shim zygote" not in d.read_log()
+
+
 def test_a_hakod_on_the_other_shim_readopts_conmon_containers(fresh_hakod, docker_cli):
     d = fresh_hakod("hako", ("--shim", "conmon")).start()
     import_busybox(d)

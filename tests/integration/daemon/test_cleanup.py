@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.daemon_harness import import_busybox, new_daemon
+from tests.daemon_harness import import_busybox, new_daemon, shim_pid
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +53,7 @@ def _pids(d, cid: str) -> list[int]:
     """The container's init and its shim (from the shim's state) while it runs."""
     status, info = d.api("GET", f"/containers/{cid}/json")
     assert status == 200 and info["State"]["Running"], info
-    pids = [info["State"]["Pid"]]
-    import json
-
-    with open(os.path.join(d.exec_root, "containers", cid, "shim.json")) as f:
-        pids.append(json.load(f)["shim_pid"])
-    return pids
+    return [info["State"]["Pid"], shim_pid(d.exec_root, cid)]
 
 
 def _alive(pid: int) -> bool:

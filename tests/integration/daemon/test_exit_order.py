@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from tests.daemon_harness import docker, import_busybox, out, poll
+from tests.daemon_harness import docker, import_busybox, out, poll, shim_pid
 
 pytestmark = pytest.mark.integration
 
@@ -67,13 +67,6 @@ def inspect_state(d, cid: str) -> dict:
     return info["State"]
 
 
-def shim_pid(d, cid: str) -> int:
-    import json
-
-    with open(os.path.join(d.exec_root, "containers", cid, "shim.json")) as f:
-        return int(json.load(f)["shim_pid"])
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -98,7 +91,7 @@ def test_wait_answers_before_delete_and_rm_waits_for_it(gated, docker_cli):
     # the shim is held in `runtime delete`: wait must answer anyway (before: it hung here)
     res = docker(d, docker_cli, "wait", cid, timeout=20, check=True)
     assert out(res).strip() == "3"
-    assert calls(log, "delete") and alive(shim_pid(d, cid))
+    assert calls(log, "delete") and alive(shim_pid(d.exec_root, cid))
     st = inspect_state(d, cid)
     assert (st["Status"], st["ExitCode"], st["Running"]) == ("exited", 3, False)
     rm = subprocess.Popen([docker_cli, "rm", cid], env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -170,3 +163,30 @@ def test_auto_remove_after_the_delete(gated, docker_cli):
     poll(lambda: not out(docker(d, docker_cli, "ps", "-aq", check=True)).strip(), timeout=20)
     assert f"deleted {cid} bundle=yes" in log.read_text().splitlines()
     assert_no_leftovers(d, cid)
+
+
+def test_stop_answers_once_the_ports_are_released(gated, docker_cli):
+    """docker-compose's recreate stops the old container and at once starts the new one on
+    the same host port: stop answers only once the run is finished (its ports released)."""
+    import socket
+
+    d, gate, log = gated
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    publish = f"127.0.0.1:{port}:80"
+    old = out(docker(d, docker_cli, "run", "-d", "--runtime", "gated", "-p", publish, "busybox",
+                     "sleep", "1000", check=True)).strip()
+    stop = subprocess.Popen([docker_cli, "stop", "-t", "0", old], env=d.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        poll(lambda: calls(log, "delete"), timeout=20)
+        with pytest.raises(subprocess.TimeoutExpired):  # the delete, and so the release, is pending
+            stop.wait(timeout=1.0)
+    finally:
+        gate.touch()
+    _, err = stop.communicate(timeout=30)
+    assert stop.returncode == 0, err
+    new = docker(d, docker_cli, "run", "-d", "-p", publish, "busybox", "sleep", "1000")
+    assert new.returncode == 0, new.stderr  # before: "port is already allocated"
+    docker(d, docker_cli, "rm", "-f", old, out(new).strip(), check=True)

@@ -14,6 +14,9 @@ from tests.daemon_harness import docker, import_busybox, poll
 
 pytestmark = pytest.mark.integration
 
+# the zygote forks hako's Python shim: under HAKO_TEST_SHIM=conmon these daemons still run it
+PYTHON_SHIM = ("--shim", "hako")
+
 
 def zygote_record(d) -> dict:
     with open(os.path.join(d.exec_root, "zygote.json")) as f:
@@ -42,7 +45,7 @@ def forked_by_zygote(pid: int, zygote_pid: int) -> bool:
 
 
 def test_zygote_forked_shim_survives_sigkill_and_is_readopted(fresh_hakod, docker_cli):
-    d = fresh_hakod().start()
+    d = fresh_hakod("hako", PYTHON_SHIM).start()
     import_busybox(d)
     zyg = zygote_record(d)["pid"]
     assert alive(zyg)
@@ -71,7 +74,7 @@ def test_zygote_forked_shim_survives_sigkill_and_is_readopted(fresh_hakod, docke
 
 
 def test_killed_zygote_is_restarted_and_starts_never_fail(fresh_hakod, docker_cli):
-    d = fresh_hakod().start()
+    d = fresh_hakod("hako", PYTHON_SHIM).start()
     import_busybox(d)
     first = zygote_record(d)
     os.kill(first["pid"], signal.SIGKILL)
@@ -88,7 +91,7 @@ def test_killed_zygote_is_restarted_and_starts_never_fail(fresh_hakod, docker_cl
 
 
 def test_stopped_daemon_leaves_no_zygote(fresh_hakod):
-    d = fresh_hakod().start()
+    d = fresh_hakod("hako", PYTHON_SHIM).start()
     pid = zygote_record(d)["pid"]
     d.stop()
     poll(lambda: not alive(pid))

@@ -18,12 +18,22 @@ class _Health:
         pass
 
 
+class _Store:
+    def snapshot(self, c):
+        return {}, 0
+
+    def write(self, c, doc, seq) -> None:
+        pass
+
+
 class _Service(ExitMixin):
     def __init__(self) -> None:
         self._exiting, self._exit_waiters, self._shims = {}, {}, {}
         self._manual_stop, self._removing, self._dying = set(), set(), set()
+        self._restarting: set[str] = set()
         self._exit_tasks, self._restarts = set(), {}
         self.health = _Health()
+        self.store = _Store()
 
     def _emit(self, c, action, **attrs) -> None:
         pass

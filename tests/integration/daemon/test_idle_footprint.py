@@ -17,6 +17,9 @@ from tests.daemon_harness import docker, import_busybox
 
 pytestmark = pytest.mark.integration
 
+# the zygote belongs to hako's Python shim: a `--shim conmon` hakod runs none and parses
+# Dockerfiles in-process, so under HAKO_TEST_SHIM=conmon these daemons still run the Python shim
+PYTHON_SHIM = ("--shim", "hako")
 DOCKERFILE = "FROM busybox\nENV A=1\nCOPY f /f\nRUN <<EOF\necho hi > /g\nEOF\nRUN [\"cat\", \"/f\"]\nCMD [\"sh\"]\n"
 
 
@@ -33,7 +36,7 @@ def build(d, cli: str, ctx, text: str) -> subprocess.CompletedProcess:
 
 
 def test_build_parses_its_dockerfile_outside_hakod(fresh_hakod, docker_cli, tmp_path):
-    d = fresh_hakod().start()
+    d = fresh_hakod("hako", PYTHON_SHIM).start()
     import_busybox(d)
     res = build(d, docker_cli, tmp_path, DOCKERFILE)
     assert res.returncode == 0, res.stderr
@@ -49,7 +52,7 @@ def test_build_parses_its_dockerfile_outside_hakod(fresh_hakod, docker_cli, tmp_
 
 
 def test_zygote_call_returns_what_an_in_process_parse_returns(fresh_hakod):
-    d = fresh_hakod().start()
+    d = fresh_hakod("hako", PYTHON_SHIM).start()
     sock = os.path.join(d.exec_root, zygote.SOCKET_NAME)
     args = ("hako.build.dockerfile.goparse", "parse_here", [DOCKERFILE], 30.0,
             tuple(goparse._library_path()))

@@ -12,8 +12,6 @@ do). ``maps`` are ``(containerID, hostID, size)`` triples.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 from hako.errors import InvalidArgument
 
@@ -63,12 +61,16 @@ def helper(tool: str, pid: int, maps) -> None:
     Raises:
         InvalidArgument: the tool is missing, or its one-line complaint.
     """
+    import shutil  # here: the shim and runtime import this module on every start
+
     path = shutil.which(tool) or next(
         (p for p in (f"/usr/bin/{tool}", f"/bin/{tool}") if os.path.exists(p)), None)
     if path is None:
         raise InvalidArgument(f"{tool} not found: install the uidmap package (it maps the "
                               f"subordinate ids of /etc/subuid and /etc/subgid)")
     argv = [path, str(pid)] + [str(v) for triple in maps for v in triple]
+    import subprocess
+
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]

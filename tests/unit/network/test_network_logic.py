@@ -57,11 +57,15 @@ def test_ipam_first_free_skips_gateway_and_reuses_released(tmp_path):
     assert ipam.allocate("p", "c7") == "10.9.0.4"
     with pytest.raises(Conflict):
         ipam.allocate("p", "c8", requested="10.9.0.2")
-    # persisted: a new instance (a daemon restart) sees the same allocations
+    assert sorted(ipam.release_unless({"c0", "c1"})) == ["10.9.0.4", "10.9.0.5", "10.9.0.6"]
+    assert sorted(ipam.allocated("p")) == ["10.9.0.2", "10.9.0.3"]
+    # a new instance (a daemon restart) keeps the pool; its allocations are what the running
+    # containers' records claim (reconcile), never what the file last held
     again = Ipam(str(tmp_path))
-    assert again.allocated("p")["10.9.0.4"] == "c7"
-    assert sorted(again.release_unless({"c0", "c1"})) == ["10.9.0.4", "10.9.0.5", "10.9.0.6"]
-    assert sorted(Ipam(str(tmp_path)).allocated("p")) == ["10.9.0.2", "10.9.0.3"]
+    assert again.allocated("p") == {}
+    again.reconcile([("p", "10.9.0.3", "c1")])
+    assert again.allocated("p") == {"10.9.0.3": "c1"}
+    assert again.allocate("p", "c9") == "10.9.0.2"
 
 
 def test_ipam_concurrent_allocations_never_collide(tmp_path):

@@ -140,7 +140,7 @@ class Supervisor:
             self._pipe_w = -1
 
     def stop(self) -> None:
-        """Stop the zygote (shims and invokers it forked keep running: it holds no state, so
+        """Stop the zygote (the shims it forked keep running: it holds no state, so
         it is killed rather than waited for) and remove its socket and record."""
         from hako.runtime import zygote
 

@@ -15,27 +15,28 @@ Command line (the spawner is the daemon, through ``hako.runtime.shimclient.spawn
 rotation, already validated by the daemon (``hako.daemon.logconfig``).
 
 The invoking process forks; the child calls setsid and forks again, so the shim is not a
-child of the daemon and outlives it (the zygote's invoker, a disposable process, calls
-setsid itself and forks once: ``main(disposable=True)``). The shim becomes a child subreaper, closes inherited
+child of the daemon and outlives it. The shim becomes a child subreaper, closes inherited
 fds, points its stdio at /dev/null, creates the container's stdio, binds ``STATE/shim.sock``
 and runs ``BIN --root ROOT create``. It reports one JSON line to the invoker, which prints
 it and exits 0 (``{"ok": true, "pid": N, "shim_pid": M}``) or 1
 (``{"ok": false, "error": "..."}``). The on-disk layout is in ``shim_server``.
+
+hakod usually does not exec this module: its zygote (``hako.runtime.zygote``), which has
+imported it, forks a child that starts a session and becomes the shim (``run_here``),
+writing the report line straight to the zygote's client.
 
 When the init exits: its output is drained, the OOM counter read, ``exit.json`` written,
 waiters answered, attach connections flushed and closed, the sockets removed,
 ``runtime delete --force`` run (in this process when the runtime is hako's own wrapper,
 see ``runtime_delete``), and the shim exits 0. With hako's own runtime, create, start, exec
 and kill do not exec a CLI either (``hako.runtime.shim_inproc``).
-
-hakod usually does not exec this module: its zygote (``hako.runtime.zygote``), which has
-imported it, forks and calls ``main`` with the same arguments.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 _FLAGS = ("--tty", "--stdin", "--stdin-once", "--log-compress")
 _VALUES = ("--id", "--bundle", "--state-dir", "--runtime", "--runtime-root", "--log-file")
@@ -82,12 +83,8 @@ def parse_args(argv: list[str]) -> dict:
     return opts
 
 
-def main(argv: list[str] | None = None, disposable: bool = False) -> int:
-    """Entry point: ``create`` forks the detached shim and prints its report line.
-
-    ``disposable``: this process exits right after (the zygote's invoker), so it starts
-    the new session itself and forks the shim once, instead of forking a child that does.
-    """
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``create`` forks the detached shim and prints its report line."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] != "create":
         sys.stderr.write("usage: python -m hako.runtime.shim create --id ID ...\n")
@@ -98,12 +95,10 @@ def main(argv: list[str] | None = None, disposable: bool = False) -> int:
         sys.stdout.write(_report({"ok": False, "error": str(exc)}))
         return 1
     r, w = os.pipe()
-    if disposable:
-        os.setsid()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the detached process
         os.close(r)
-        _detach_and_run(opts, w, not disposable)
+        _detach_and_run(opts, w)
     os.close(w)
     data = b""
     while True:
@@ -112,13 +107,25 @@ def main(argv: list[str] | None = None, disposable: bool = False) -> int:
             break
         data += chunk
     os.close(r)
-    if not disposable:  # else the shim is our child until we exit: never wait for it
-        os.waitpid(child, 0)
+    os.waitpid(child, 0)
     line = data.decode("utf-8", "replace").strip().splitlines()
     text = line[-1] if line else _report({"ok": False, "error": "shim exited before reporting"})
     sys.stdout.write(text.rstrip("\n") + "\n")
     sys.stdout.flush()
     return 0 if '"ok":true' in text.replace(" ", "") else 1
+
+
+def run_here(argv: list[str], report_fd: int) -> NoReturn:  # pragma: no cover - the zygote's child
+    """Become the shim for ``create ARGV``, reporting on ``report_fd`` (the zygote's client
+    connection): the zygote's child that calls this has started a session of its own and
+    is re-parented when the zygote exits, as a double-forked shim is when its parents do,
+    so no invoker process sits between them."""
+    try:
+        opts = parse_args(argv[1:] if argv[:1] == ["create"] else ["--bad-command"])
+    except ValueError as exc:
+        os.write(report_fd, _report({"ok": False, "error": str(exc)}).encode())
+        os._exit(1)
+    _detach_and_run(opts, report_fd, detach=False)
 
 
 def _report(obj: dict) -> str:
@@ -127,7 +134,7 @@ def _report(obj: dict) -> str:
     return shim_wire.dumps(obj) + "\n"
 
 
-def _detach_and_run(opts: dict, report_fd: int, detach: bool = True) -> None:  # pragma: no cover
+def _detach_and_run(opts: dict, report_fd: int, detach: bool = True) -> NoReturn:  # pragma: no cover
     code = 1
     try:
         if detach:

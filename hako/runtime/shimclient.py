@@ -156,7 +156,7 @@ def spawn(*, id: str, bundle: str, state_dir: str, runtime: str, runtime_root: s
 
 
 def _run_shim(argv: list[str], python: str, timeout: float) -> tuple[bytes, bytes]:
-    """Run the shim's invoker with ``argv`` (``["create", ...]``): forked by the zygote when
+    """Start the shim with ``argv`` (``["create", ...]``): forked by the zygote when
     one runs (``hako.runtime.zygote``), else exec'd. Returns its stdout and stderr."""
     from hako.runtime import zygote
 

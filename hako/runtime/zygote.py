@@ -9,26 +9,28 @@ runtime, the imports of ``hako-runtime``. hakod starts one zygote (``Supervisor`
 imports the shim and the runtime, calls ``gc.freeze()`` and waits on
 ``<exec-root>/zygote.sock`` (hakod binds the socket and hands the zygote its fd). Its pid
 and start time are recorded in ``<exec-root>/zygote.json``. Per request the zygote only
-accepts and forks; the child (the "invoker") talks to the client::
+accepts and forks; the child talks to the client::
 
     client → {"argv": ["create", "--id", ...]}      (the shim's command line)
-    invoker → {"ack": PID}                           the request was taken
+    child  → {"ack": PID}                            the request was taken
     client → "go"                                    the client still wants it
-    invoker → the shim's report line, then EOF       (as ``python -m hako.runtime.shim``)
+    child  → the shim's report line, then EOF        (as ``python -m hako.runtime.shim``)
 
-The invoker then runs ``hako.runtime.shim.main`` as the exec path does, except that, being
-a disposable child itself, it calls setsid and forks the shim once (the exec'd invoker forks
-a child that does both): the shim is re-parented when the invoker exits, in a session of
-its own, so it outlives hakod and the zygote, as an exec'd one does. Pages are
-shared copy-on-write with the zygote, so a shim's PSS is about its private dirty pages.
+The child then starts a session of its own and becomes the shim itself
+(``hako.runtime.shim.run_here``), writing its report line straight to the client: no
+invoker forks it, so each container costs one fork of the zygote, not two. The zygote
+ignores SIGCHLD, so the kernel reaps the shims it forked; when the zygote exits they are
+re-parented (to init or the nearest subreaper), so a shim outlives hakod and the zygote as
+a double-forked, exec'd one does. Pages are shared copy-on-write with the zygote, so a
+shim's PSS is about its private dirty pages.
 
 The same handshake serves ``call``: ``{"call": [module, function], "args": [...]}`` runs
-one of hako's functions once in the invoker and answers ``{"result": ...}``, for work whose
+one of hako's functions once in the child and answers ``{"result": ...}``, for work whose
 imports an idle hakod should not keep (the Go Dockerfile parser, ``build/dockerfile/goparse``).
 
 A client that gets no ack (no zygote, the zygote died, or it did not answer within
 ``ACK_TIMEOUT``) gets None from ``spawn_shim`` and uses the exec path: a start never fails
-because of the zygote. The handshake makes that fallback safe: an invoker whose client
+because of the zygote. The handshake makes that fallback safe: a child whose client
 gave up reads EOF instead of "go" and exits without creating anything.
 
 The zygote exits when hakod does: its stdin is a pipe whose write end only hakod holds.
@@ -90,7 +92,7 @@ def spawn_shim(argv: list[str], timeout: float, path: str | None = None) -> byte
         path: the zygote's socket (default: the one the Supervisor runs).
 
     Returns:
-        What the shim's invoker printed (its report line), or None when no zygote took
+        The shim's report line, or None when no zygote took
         the request (the caller then execs the shim itself).
 
     Raises:
@@ -130,7 +132,7 @@ def call(module: str, function: str, args: list, timeout: float, sys_path: tuple
 
 
 def _request(req: dict, timeout: float, path: str | None) -> bytes | None:
-    """Send one request; None when no zygote took it, else what the invoker wrote."""
+    """Send one request; None when no zygote took it, else what the child wrote."""
     path = path or _socket_path
     if not path:
         return None
@@ -199,9 +201,13 @@ def _serve(listen_fd: int) -> None:  # pragma: no cover - runs as the zygote
     poller = select.poll()
     poller.register(listen_fd, select.POLLIN)
     poller.register(0, select.POLLIN)  # hakod's pipe: EOF when hakod is gone
-    children = 0
+    import _signal
+
+    # Children (shims that live as long as their containers, call children) are reaped by
+    # the kernel: no zombie waits for a zygote that must not wake up for them.
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
     while True:
-        for fd, events in poller.poll(200 if children else -1):
+        for fd, events in poller.poll():
             if fd == 0:
                 return
             try:
@@ -217,28 +223,20 @@ def _serve(listen_fd: int) -> None:  # pragma: no cover - runs as the zygote
                 listener.close()
                 _invoker(conn_fd)
             os.close(conn_fd)
-            children += 1
-        while children:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                children = 0
-                break
-            if pid == 0:
-                break
-            children -= 1
 
 
 def _invoker(conn_fd: int) -> None:  # pragma: no cover - runs in the zygote's child
-    """Serve one request: handshake, then run the shim's invoker with stdout on the socket."""
+    """Serve one request: handshake, then become the shim (or run the call)."""
     from hako.runtime.forked import run_and_exit
 
     run_and_exit(lambda: _invoke(conn_fd), "hako zygote: request failed")
 
 
 def _invoke(conn_fd: int) -> int:  # pragma: no cover - runs in the zygote's child
+    import _signal
     import _socket
 
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)  # the zygote's SIG_IGN is inherited
     os.close(0)  # hakod's liveness pipe stays with the zygote
     os.open("/dev/null", os.O_RDONLY)
     conn = _socket.socket(fileno=conn_fd)
@@ -254,13 +252,10 @@ def _invoke(conn_fd: int) -> int:  # pragma: no cover - runs in the zygote's chi
     gc.enable()
     if "call" in req:
         return _one_call(conn, req)
-    os.dup2(conn_fd, 1)
-    conn.close()
     from hako.runtime import shim
 
-    code = shim.main(argv, disposable=True)
-    sys.stdout.flush()
-    return code
+    os.setsid()
+    shim.run_here(argv, conn.detach())
 
 
 def _one_call(conn, req: dict) -> int:  # pragma: no cover - runs in the zygote's child

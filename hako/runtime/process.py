@@ -359,8 +359,9 @@ def start(c: Container, warn: Callable[[str], None] | None = None) -> None:
     finally:
         os.close(pidfd)
     try:
+        # state.json keeps "created": with the fifo gone and the init alive the status reads
+        # "running" (current_status), so the start path makes no second state file
         os.unlink(c.fifo_path)
-        c.save()
     except FileNotFoundError:
         # Released: the init ran, exited, and its monitor already ran `delete` (conmon runs
         # it as soon as the init exits, while this start may still be finishing).

@@ -56,7 +56,7 @@ PRELOAD = (
     "hako.runtime.rootfs", "hako.runtime.devices", "hako.runtime.user", "hako.runtime.sync",
     "hako.runtime.capabilities", "hako.runtime.hooks", "hako.runtime.idmap",
     "hako.runtime.seccomp", "hako.runtime.cgroups.detect", "hako.runtime.cgroups.none",
-    "hako.linux.idmaps", "hako.linux.proc",
+    "hako.linux.idmaps", "hako.support.fsroot", "resource", "hako.linux.proc",
     "hako.linux.syscalls", "hako.linux.mount", "hako.linux.mountinfo", "ctypes", "fcntl",
     "_blake2", "encodings.ascii",
 )

@@ -1,73 +1,31 @@
 """``/containers/{id}/archive`` (docker cp): stat, read and write paths inside a container.
 
 As moby's daemon/archive.go, the container's filesystem is its rootfs with its volumes and
-bind mounts on top, whether it runs or not. The work happens in a helper process
-(``python -S`` running ``helper_main``), started under ``unshare -m --propagation private``
-when the container has mount points: it bind-mounts them onto the rootfs in its private
-mount namespace (they vanish with it; the host's and the container's mount tables never
-change), then::
-
-    stat PATH        → one JSON line: Docker's PathStat (name, size, mode, mtime, linkTarget)
-    get PATH         → the PathStat line, then the tar of PATH on stdout
-    put PATH         ← a tar on stdin, extracted into the directory PATH
-
-Paths are hostile: the directory part of PATH is resolved inside the rootfs through
-descriptors (``hako.support.fsroot``, symlinks interpreted inside the root), the final
-component is never followed (a link is archived as a link, as Docker), every file is
-opened with ``O_NOFOLLOW`` relative to its directory's descriptor, and ``put`` goes through
-the one extractor (``hako.support.untar``), so no entry and no symlink inside the container
-can make the helper read or write outside it.
-
-Errors travel back as one JSON line ``{"error": kind, "message": text}`` on stderr with
-exit status 1; ``raise_helper_error`` turns them into error kinds.
+bind mounts on top, whether it runs or not. The daemon side lives here: a ``Session`` takes
+the container's lifecycle lock, mounts its rootfs and runs the helper
+(``hako.daemon.archive_helper``, a ``python -S`` process in a private mount namespace when
+the container has mount points), which stats, tars or untars through descriptors; the tar
+of a GET is streamed from its stdout (``TarStream``), the body of a PUT is the client's
+socket handed to it (or relayed into its stdin). ``HEAD`` of a container without mount
+points is answered by the daemon itself.
 
 Layer: daemon (6).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import stat
 import sys
-import tarfile
-import time
-from typing import Any, BinaryIO
+from typing import Any
 
-from hako.errors import InvalidArgument, NotFound, PermissionDenied
+from hako.daemon.archive_helper import PathNotFound
+from hako.errors import InvalidArgument, PermissionDenied
 
-# Go's os.FileMode type bits (the PathStat "mode" is a Go FileMode)
-_GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE, _GO_SOCKET = 1 << 31, 1 << 27, 1 << 26, 1 << 25, 1 << 24
-_GO_SETUID, _GO_SETGID, _GO_CHAR, _GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20
+__all__ = ["PathNotFound", "Session", "TarStream", "get_path", "put_path", "stat_header",
+           "stat_path"]
+
 _CHUNK = 1 << 20
-
-
-class PathNotFound(NotFound):
-    """The container has nothing at the path."""
-
-
-def go_mode(mode: int) -> int:
-    out = mode & 0o777
-    if stat.S_ISDIR(mode):
-        out |= _GO_DIR
-    elif stat.S_ISLNK(mode):
-        out |= _GO_SYMLINK
-    elif stat.S_ISBLK(mode):
-        out |= _GO_DEVICE
-    elif stat.S_ISCHR(mode):
-        out |= _GO_DEVICE | _GO_CHAR
-    elif stat.S_ISFIFO(mode):
-        out |= _GO_PIPE
-    elif stat.S_ISSOCK(mode):
-        out |= _GO_SOCKET
-    if mode & stat.S_ISUID:
-        out |= _GO_SETUID
-    if mode & stat.S_ISGID:
-        out |= _GO_SETGID
-    if mode & stat.S_ISVTX:
-        out |= _GO_STICKY
-    return out
 
 
 def stat_header(doc: dict[str, Any]) -> str:
@@ -75,283 +33,6 @@ def stat_header(doc: dict[str, Any]) -> str:
     import base64  # daemon side only: the helper starts without it (and without logging)
 
     return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
-
-
-def _rfc3339(ts: float) -> str:
-    secs = int(ts)
-    frac = int(round((ts - secs) * 1e9))
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    return f"{base}.{frac:09d}Z".replace(".000000000Z", "Z")
-
-
-# -- helper side (runs in its own mount namespace) ---------------------------------------
-def _abs_path(path: str) -> str:
-    """Docker's PreserveTrailingDotOrSeparator(filepath.Join("/", path), path)."""
-    import posixpath
-
-    clean = posixpath.normpath("/" + path)
-    if path.endswith("/.") and clean != "/":
-        return clean + "/."
-    if path.endswith("/") and clean != "/":
-        return clean + "/"
-    return clean
-
-
-class _Resolved:
-    """A path inside the root: the directory's descriptor and the final name ("" for the
-    directory itself, when the path ends with ``/``, ``/.`` or is ``/``)."""
-
-    def __init__(self, root: Any, path: str) -> None:
-        import posixpath
-
-        self.abs = _abs_path(path)
-        trimmed = self.abs
-        self.contents = self.abs.endswith("/.")
-        if trimmed.endswith("/.") or (trimmed.endswith("/") and trimmed != "/"):
-            trimmed = trimmed.rstrip(".").rstrip("/") or "/"
-            dir_part, self.base = trimmed, ""
-        elif trimmed == "/":
-            dir_part, self.base = "/", ""
-        else:
-            dir_part, self.base = posixpath.split(trimmed)
-        try:
-            self.dirfd = root.open_dir(dir_part.lstrip("/"), entry=path)
-        except (FileNotFoundError, InvalidArgument):
-            raise PathNotFound(f"Could not find the file {path} in container") from None
-        self.root = root
-
-    def lstat(self) -> os.stat_result:
-        if not self.base:
-            return os.fstat(self.dirfd)
-        try:
-            return os.stat(self.base, dir_fd=self.dirfd, follow_symlinks=False)
-        except FileNotFoundError:
-            raise PathNotFound("not found") from None
-
-    def name(self) -> str:
-        """Go's filepath.Base of the absolute path ("." for ``/dir/.``, "/" for "/")."""
-        import posixpath
-
-        if self.abs.endswith("/."):
-            return "."
-        return posixpath.basename(self.abs.rstrip("/")) or "/"
-
-    def link_target(self, st: os.stat_result) -> str:
-        """Where a symlink leads, as a path inside the container (Docker's linkTarget)."""
-        if not stat.S_ISLNK(st.st_mode):
-            return ""
-        rel = os.path.join(os.path.dirname(self.abs.rstrip("/")), self.base)
-        try:
-            fd = self.root.lookup(rel.lstrip("/"), follow=True)
-        except (FileNotFoundError, InvalidArgument):
-            return os.readlink(self.base, dir_fd=self.dirfd)
-        try:
-            real = os.readlink(f"/proc/self/fd/{fd}")
-        finally:
-            os.close(fd)
-        base = os.path.realpath(self.root.path)
-        return "/" + os.path.relpath(real, base) if real != base else "/"
-
-
-def _path_stat(res: _Resolved, path: str) -> dict[str, Any]:
-    try:
-        st = res.lstat()
-    except PathNotFound:
-        raise PathNotFound(f"Could not find the file {path} in container") from None
-    return {"name": res.name(), "size": st.st_size, "mode": go_mode(st.st_mode),
-            "mtime": _rfc3339(st.st_mtime), "linkTarget": res.link_target(st)}
-
-
-class _TarWriter:
-    """Writes a tree as tar entries, reading only through descriptors (O_NOFOLLOW)."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out  # headers are written here; file data goes by sendfile to its fd
-        self.links: dict[tuple[int, int], str] = {}
-
-    def _header(self, info: tarfile.TarInfo) -> None:
-        self.out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
-
-    def _data(self, fd: int, size: int) -> None:
-        """``size`` bytes of file ``fd`` by the kernel (zeros if it shrank meanwhile), padded."""
-        self.out.flush()
-        out, offset = self.out.fileno(), 0
-        while offset < size:
-            sent = os.sendfile(out, fd, offset, min(size - offset, 1 << 30))
-            if sent == 0:  # the file shrank while being archived
-                self.out.write(b"\0" * (size - offset))
-                break
-            offset += sent
-        if size % tarfile.BLOCKSIZE:
-            self.out.write(b"\0" * (tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE))
-
-    def add(self, dirfd: int, name: str, arcname: str) -> None:
-        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-        info = tarfile.TarInfo(arcname)
-        info.mode = stat.S_IMODE(st.st_mode)
-        info.uid, info.gid = st.st_uid, st.st_gid
-        info.mtime = int(st.st_mtime)
-        key = (st.st_dev, st.st_ino)
-        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in self.links:
-            info.type, info.linkname = tarfile.LNKTYPE, self.links[key]
-            self._header(info)
-            return
-        if stat.S_ISDIR(st.st_mode):
-            info.type = tarfile.DIRTYPE
-            self._header(info)
-            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         dir_fd=dirfd)
-            try:
-                for child in sorted(os.listdir(fd)):
-                    self.add(fd, child, f"{arcname.rstrip('/')}/{child}")
-            finally:
-                os.close(fd)
-        elif stat.S_ISREG(st.st_mode):
-            info.size = st.st_size
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
-            try:
-                self._header(info)
-                self._data(fd, info.size)
-            finally:
-                os.close(fd)
-            if st.st_nlink > 1:
-                self.links[key] = arcname
-        elif stat.S_ISLNK(st.st_mode):
-            info.type, info.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dirfd)
-            self._header(info)
-        elif stat.S_ISFIFO(st.st_mode):
-            info.type = tarfile.FIFOTYPE
-            self._header(info)
-        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
-            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-            self._header(info)
-        # sockets are skipped, as Docker's archiver does
-
-    def close(self) -> None:
-        self.out.write(b"\0" * (2 * tarfile.BLOCKSIZE))
-        self.out.flush()
-
-
-def _bind_mounts(rootfs: str, mounts: list[dict[str, Any]]) -> None:
-    """Bind each mount point's source onto its destination inside the rootfs (this
-    process's private namespace only), destinations made and resolved through descriptors."""
-    from hako.linux import mount as mnt
-    from hako.linux import syscalls
-    from hako.support.fsroot import Root, proc_path
-
-    for m in sorted(mounts, key=lambda m: m["destination"].rstrip("/").count("/")):
-        if not os.path.exists(m["source"]):
-            continue
-        with Root(rootfs) as root:
-            fd = root.make(m["destination"].lstrip("/"),
-                           "dir" if os.path.isdir(m["source"]) else "file")
-            try:
-                syscalls.mount(m["source"], proc_path(fd), None, mnt.MS_BIND | mnt.MS_REC)
-            finally:
-                os.close(fd)
-            if m.get("ro"):
-                fd = root.lookup(m["destination"].lstrip("/"))
-                try:
-                    syscalls.mount(None, proc_path(fd), None,
-                                   mnt.MS_BIND | mnt.MS_REMOUNT | mnt.MS_RDONLY)
-                finally:
-                    os.close(fd)
-
-
-def _put(root: Any, req: dict[str, Any], body: Any) -> None:
-    from hako.support import untar
-
-    path = req["path"]
-    try:
-        fd = root.open_dir(_abs_path(path).lstrip("/"), entry=path)
-    except FileNotFoundError:
-        raise PathNotFound(f"Could not find the file {path} in container") from None
-    except InvalidArgument:
-        raise InvalidArgument("extraction point is not a directory") from None
-    real = os.readlink(f"/proc/self/fd/{fd}")
-    os.close(fd)
-    base = os.path.realpath(root.path)
-    sub = os.path.relpath(real, base) if real != base else ""
-    if sub.startswith(".."):
-        raise InvalidArgument("extraction point is not inside the container")
-    if req.get("readonly_root") and not _in_rw_mount(real, req["rw_mounts"], base):
-        raise PermissionDenied("container rootfs is marked read-only")
-    opts = untar.Options(owner="keep" if req.get("copy_uid_gid") else (0, 0),
-                         specials=untar.CREATE, xattrs=True, subdir=sub,
-                         no_overwrite_dir_non_dir=bool(req.get("no_overwrite_dir_non_dir")))
-    untar.extract(body or sys.stdin.buffer, root.path, opts)
-
-
-def _request_body(req: dict[str, Any]) -> Any:
-    """The body handed over by the daemon (the client's socket on stdin), or None (a pipe)."""
-    spec = req.get("body")
-    if spec is None:
-        return None
-    from hako.support.httpbody import BodyReader
-
-    with os.fdopen(spec["prefix_fd"], "rb") as f:
-        prefix = f.read()
-    return BodyReader(0, prefix, spec["chunked"], spec["length"])
-
-
-def _in_rw_mount(real: str, rw_mounts: list[str], base: str) -> bool:
-    for dest in rw_mounts:
-        target = os.path.join(base, dest.lstrip("/"))
-        if real == target or real.startswith(target.rstrip("/") + "/"):
-            return True
-    return False
-
-
-def helper_main(argv: list[str]) -> int:
-    """Entry point of the helper (its own mount namespace; see the module docstring)."""
-    from hako.errors import EngineError
-    from hako.support.fsroot import Root
-
-    req = json.loads(argv[0])
-    body = _request_body(req) if req["op"] == "put" else None
-    try:
-        _bind_mounts(req["rootfs"], req.get("mounts") or [])
-        with Root(req["rootfs"]) as root:
-            if req["op"] == "put":
-                _put(root, req, None if body is None else io.BufferedReader(body, _CHUNK))
-                return 0
-            res = _Resolved(root, req["path"])
-            try:
-                doc = _path_stat(res, req["path"])
-                out = sys.stdout.buffer
-                out.write(json.dumps(doc).encode() + b"\n")
-                out.flush()
-                if req["op"] == "get":
-                    w = _TarWriter(out)
-                    arcname = doc["name"].lstrip("/") or "."
-                    if res.base:
-                        w.add(res.dirfd, res.base, arcname)
-                    else:
-                        w.add(res.dirfd, ".", arcname)
-                    w.close()
-                    out.flush()
-            finally:
-                os.close(res.dirfd)
-        return 0
-    except EngineError as exc:
-        kind = "notfound" if isinstance(exc, NotFound) else \
-            "denied" if isinstance(exc, PermissionDenied) else "invalid"
-        sys.stderr.write(json.dumps({"error": kind, "message": str(exc)}) + "\n")
-        return 1
-    except OSError as exc:
-        sys.stderr.write(json.dumps({"error": "invalid", "message": str(exc)}) + "\n")
-        return 1
-    finally:  # the daemon answers once this exits: read the client's body to its end first
-        if body is not None:
-            _drain(body)
-
-
-def _drain(body: Any) -> None:
-    try:
-        body.drain()
-    except (InvalidArgument, OSError):
-        pass
 
 
 def raise_helper_error(stderr: bytes, path: str, cid: str) -> None:
@@ -371,7 +52,6 @@ def raise_helper_error(stderr: bytes, path: str, cid: str) -> None:
     raise InvalidArgument(message)
 
 
-# -- daemon side ---------------------------------------------------------------------------
 class Session:
     """One helper run for a container, holding its lifecycle lock (no start, stop or rm
     meanwhile) and its rootfs mounted until ``close``.
@@ -534,7 +214,8 @@ def _closed(task: Any) -> None:
 # The helper starts without the site module (as the shim: ~60 ms less under load), with
 # hako's package root on its path.
 _PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_HELPER_BOOT = "import sys; from hako.daemon.archive import helper_main; sys.exit(helper_main(sys.argv[1:]))"
+_HELPER_BOOT = ("import sys; from hako.daemon.archive_helper import helper_main; "
+                "sys.exit(helper_main(sys.argv[1:]))")
 _HELPER_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
                "MALLOC_TRIM_THRESHOLD_": str(128 << 20),
                "PYTHONPATH": _PKG_ROOT + (os.pathsep + os.environ["PYTHONPATH"]
@@ -544,13 +225,14 @@ _background: set[Any] = set()  # sessions' closes (tasks held strongly until don
 
 def _stat_here(rootfs: str, path: str, cid: str) -> dict[str, Any]:
     """The PathStat read by the daemon itself (no mount point to bind: no helper needed)."""
+    from hako.daemon.archive_helper import Resolved, path_stat
     from hako.support.fsroot import Root
 
     try:
         with Root(rootfs) as root:
-            res = _Resolved(root, path)
+            res = Resolved(root, path)
             try:
-                return _path_stat(res, path)
+                return path_stat(res, path)
             finally:
                 os.close(res.dirfd)
     except PathNotFound:
@@ -690,6 +372,3 @@ async def _relay(body: Any, proc: Any) -> None:
     except (BrokenPipeError, ConnectionResetError):
         pass  # the helper stopped reading: its error says why
 
-
-if __name__ == "__main__":
-    sys.exit(helper_main(sys.argv[1:]))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from hako.store.diff import OPAQUE, OPAQUE_XATTR, WHITEOUT_PREFIX
-from hako.support import untar
+from hako.support import tarwrite, untar
 from hako.support.untar import USER_OPAQUE_XATTR
 
 
@@ -135,27 +135,12 @@ def dir_changes(parent: str | None, child: str) -> list[Change]:
 
 
 def _tarinfo(full: str, arcname: str, st: os.stat_result,
-             clamp_mtime: int | None = None) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(arcname)
-    info.mode = stat.S_IMODE(st.st_mode)
-    info.uid, info.gid = st.st_uid, st.st_gid
-    info.uname = info.gname = ""
-    info.mtime = int(st.st_mtime)
+             clamp_mtime: int | None = None) -> tarfile.TarInfo | None:
+    info = tarwrite.entry(arcname, st, os.readlink(full) if stat.S_ISLNK(st.st_mode) else "")
+    if info is None:
+        return None  # sockets are not archived
     if clamp_mtime is not None and info.mtime > clamp_mtime:
         info.mtime = clamp_mtime
-    if stat.S_ISREG(st.st_mode):
-        info.type, info.size = tarfile.REGTYPE, st.st_size
-    elif stat.S_ISDIR(st.st_mode):
-        info.type = tarfile.DIRTYPE
-    elif stat.S_ISLNK(st.st_mode):
-        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
-    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-        info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
-        info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-    elif stat.S_ISFIFO(st.st_mode):
-        info.type = tarfile.FIFOTYPE
-    else:
-        return None  # type: ignore[return-value]  # sockets are not archived
     xattrs = _xattrs(full)
     if xattrs:
         info.pax_headers = {f"SCHILY.xattr.{k}": xattrs[k] for k in sorted(xattrs)}
@@ -180,22 +165,18 @@ def _xattrs(path: str) -> dict[str, str]:
     return out
 
 
-_BLOCK = tarfile.BLOCKSIZE
 IdMap = Callable[[int, int], tuple[int, int]]  # (uid, gid) on disk -> (uid, gid) in the tar
 
 
-class _TarWriter:
-    """A streaming tar writer with Go's layout (no record padding) and stable headers."""
+class _TarWriter(tarwrite.Writer):
+    """``support.tarwrite``'s writer, adding files by path with the mtime clamp and the
+    owner map of a layer."""
 
     def __init__(self, out: BinaryIO, clamp_mtime: int | None = None, ids: IdMap | None = None
                  ) -> None:
-        self.out = out
+        super().__init__(out)
         self.clamp = clamp_mtime
         self.ids = ids
-        self.inodes: dict[tuple[int, int], str] = {}
-
-    def _header(self, info: tarfile.TarInfo) -> None:
-        self.out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
 
     def add(self, full: str, arcname: str) -> None:
         st = os.lstat(full)
@@ -204,30 +185,18 @@ class _TarWriter:
             return
         if self.ids is not None:
             info.uid, info.gid = self.ids(info.uid, info.gid)
-        if info.isreg() and st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            if key in self.inodes:
-                info.type, info.linkname, info.size = tarfile.LNKTYPE, self.inodes[key], 0
-                self._header(info)
-                return
-            self.inodes[key] = arcname
-        if not info.isreg():
-            self._header(info)
-            return
-        with open(full, "rb") as f:
-            self._header(info)
-            self._copy(f, info.size)
-
-    def _copy(self, f: BinaryIO, size: int) -> None:
-        left = size
-        while left > 0:
-            chunk = f.read(min(left, 1 << 20))
-            if not chunk:  # the file shrank while being archived: pad with zeros
-                chunk = b"\0" * min(left, 1 << 20)
-            self.out.write(chunk)
-            left -= len(chunk)
-        if size % _BLOCK:
-            self.out.write(b"\0" * (_BLOCK - size % _BLOCK))
+        first = self.first_link(st, arcname)
+        if first:
+            self.link(info, first)
+        elif not info.isreg():
+            self.header(info)
+        else:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                self.header(info)
+                self.data(fd, info.size)
+            finally:
+                os.close(fd)
 
     def add_empty(self, arcname: str) -> None:
         info = tarfile.TarInfo(arcname)
@@ -235,10 +204,7 @@ class _TarWriter:
         info.mode = 0o644
         if self.clamp is not None:
             info.mtime = min(info.mtime, self.clamp)
-        self._header(info)
-
-    def close(self) -> None:
-        self.out.write(b"\0" * (2 * _BLOCK))
+        self.header(info)
 
 
 def write_layer(changes: Iterable[Change], root: str, out: BinaryIO,
@@ -265,7 +231,7 @@ def write_layer(changes: Iterable[Change], root: str, out: BinaryIO,
         writer.add(full, rel)
         if ch.opaque:
             writer.add_empty(os.path.join(rel, OPAQUE))
-    writer.close()
+    writer.end()
 
 
 def write_tree(root: str, out: BinaryIO, ids: IdMap | None = None) -> None:
@@ -273,4 +239,4 @@ def write_tree(root: str, out: BinaryIO, ids: IdMap | None = None) -> None:
     writer = _TarWriter(out, ids=ids)
     for rel in walk(root):
         writer.add(os.path.join(root, rel), rel)
-    writer.close()
+    writer.end()

@@ -35,19 +35,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644, durable
         return
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    _fill_and_rename(fd, tmp, path, data, mode, sync=True)
     fsync_dir(path.parent)
 
 
@@ -58,10 +46,21 @@ def _replace_quickly(path: str, data: bytes, mode: int) -> None:
     head, tail = os.path.split(path)
     tmp = os.path.join(head, f".tmp-{tail}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    _fill_and_rename(fd, tmp, path, data, mode, sync=False)
+
+
+def _fill_and_rename(fd: int, tmp: str, path: str | os.PathLike, data: bytes, mode: int,
+                     sync: bool) -> None:
+    """Write ``data`` into the open temp file ``fd`` (named ``tmp``), set ``mode`` (``fd``
+    may have existed, or have been made 0600), fsync it if ``sync``, close it and rename it
+    onto ``path``; on any failure the temp file is removed."""
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             os.fchmod(f.fileno(), mode)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

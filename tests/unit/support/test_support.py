@@ -95,6 +95,16 @@ def test_atomic_write_not_durable_replaces_whole_with_mode_and_no_temp_left(tmp_
     assert len(synced) == 2  # the file and its directory
 
 
+@pytest.mark.parametrize("durable", [True, False])
+def test_atomic_write_that_fails_keeps_the_old_file_and_leaves_no_temp(tmp_path, durable):
+    target = tmp_path / "state"
+    target.write_bytes(b"old\n")
+    with pytest.raises(TypeError):
+        atomicfile.write_bytes(target, "not bytes", durable=durable)  # type: ignore[arg-type]
+    assert target.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
 def test_atomic_json_roundtrip(tmp_path):
     target = tmp_path / "state.json"
     atomicfile.write_json(target, {"a": 1})

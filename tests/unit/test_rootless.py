@@ -176,9 +176,11 @@ def test_id_maps_go_through_the_helpers_unless_privileged(monkeypatch):
 
 
 def test_missing_helper_names_the_package(monkeypatch):
+    import shutil
+
     from hako.linux import idmaps
 
-    monkeypatch.setattr(idmaps.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(idmaps.os.path, "exists", lambda path: False)
     with pytest.raises(InvalidArgument, match="newuidmap not found: install the uidmap package"):
         idmaps.helper("newuidmap", 1, ((0, 1, 1),))

@@ -71,7 +71,11 @@ class ContainerService(StartMixin, ExitMixin, StopMixin, RemoveMixin, ProcsMixin
         self.network = network  # NetworkService
         self.store = ContainerStore(config.containers_root)
         self.bundles_root = os.path.join(config.exec_root, "containers")
-        os.makedirs(self.bundles_root, exist_ok=True)
+        from hako.support.fsflags import mark_topdir
+
+        for path in (self.bundles_root, config.runtime_root):  # one directory per container
+            os.makedirs(path, mode=0o711 if path == config.runtime_root else 0o777, exist_ok=True)
+            mark_topdir(path)
         self._shims: dict[str, Any] = {}
         self._exit_waiters: dict[str, list[asyncio.Future]] = {}
         self._remove_waiters: dict[str, list[asyncio.Future]] = {}

@@ -199,6 +199,9 @@ class ContainerStore:
     def __init__(self, root: str) -> None:
         self.root = root
         os.makedirs(root, exist_ok=True)
+        from hako.support.fsflags import mark_topdir
+
+        mark_topdir(root)  # one directory per container: spread them (see fsflags)
         self._by_id: dict[str, Container] = {}
         self._names: dict[str, str] = {}
         self._lock = threading.RLock()

@@ -99,6 +99,9 @@ class DirSnapshotter:
 
         self.root = root
         os.makedirs(os.path.join(root, "snapshots"), exist_ok=True)
+        from hako.support.fsflags import mark_topdir
+
+        mark_topdir(os.path.join(root, "snapshots"))  # one directory per snapshot (see fsflags)
         self.ms = MetaStore(os.path.join(root, "snapshots.db"))
         self._cleanup()
 

@@ -121,7 +121,9 @@ def run_here(argv: list[str], report_fd: int) -> NoReturn:  # pragma: no cover -
     is re-parented when the zygote exits, as a double-forked shim is when its parents do,
     so no invoker process sits between them."""
     try:
-        opts = parse_args(argv[1:] if argv[:1] == ["create"] else ["--bad-command"])
+        if argv[:1] != ["create"]:
+            raise ValueError(f"not a shim command: {' '.join(argv[:1]) or '(none)'}")
+        opts = parse_args(argv[1:])
     except ValueError as exc:
         os.write(report_fd, _report({"ok": False, "error": str(exc)}).encode())
         os._exit(1)

@@ -129,7 +129,29 @@ def test_real_zygote_answers_with_the_shims_report(real_zygote):
     out = zygote.spawn_shim(["create", "--id", "x"], 30.0, path=path)
     report = shim_wire.loads(out.strip().splitlines()[-1])
     assert report["ok"] is False and "missing required flags" in report["error"]
+    out = zygote.spawn_shim(["run", "--id", "x"], 30.0, path=path)
+    assert shim_wire.loads(out.strip().splitlines()[-1]) == {
+        "ok": False, "error": "not a shim command: run"}
     assert proc.poll() is None  # the zygote itself goes on serving
+    # the children it forked are reaped by the kernel (the zygote ignores SIGCHLD)
+    deadline = time.monotonic() + 10
+    while _children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _children(proc.pid) == []
+
+
+def _children(pid: int) -> list[str]:
+    """The pids (zombies included) whose parent is ``pid``."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except (OSError, ValueError):
+            continue
+        if name.isdigit() and int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            found.append(name)
+    return found
 
 
 def test_client_that_gives_up_before_go_makes_the_invoker_do_nothing(real_zygote, tmp_path):

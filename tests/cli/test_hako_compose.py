@@ -350,10 +350,12 @@ def test_top_cp_and_events(hakod, tmp_path, project):
                                "events", "--json"], cwd=tmp_path, env=hakod.env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
+        _wait_subscribed(hakod, events, project)  # else `up` may run before it listens
         ok(hakod, tmp_path, "-p", project, "up", "-d")
-        first = json.loads(events.stdout.readline())
-        assert first["action"] == "create" and first["service"] == "a"
-        assert json.loads(events.stdout.readline())["action"] in ("connect", "start")
+        ours = _event_lines(events, lambda e: e["service"] == "a" and e["action"] != "create",
+                            keep=lambda e: e["service"] == "a")
+        assert ours[0]["action"] == "create"
+        assert ours[1]["action"] in ("connect", "start")
     finally:
         events.kill()
         events.wait()
@@ -363,6 +365,50 @@ def test_top_cp_and_events(hakod, tmp_path, project):
     ok(hakod, tmp_path, "-p", project, "cp", str(tmp_path / "in.txt"), "a:/tmp/in.txt")
     ok(hakod, tmp_path, "-p", project, "cp", "a:/tmp/in.txt", str(tmp_path / "out.txt"))
     assert (tmp_path / "out.txt").read_text() == "copied in\n"
+
+
+def _wait_subscribed(hakod, events, project: str, timeout: float = 30.0) -> None:
+    """Make and remove probe containers of ``project`` through the API until the ``compose
+    events`` process shows one's removal: from then on it sees every event."""
+    import time
+
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": "probe"}
+    deadline = time.monotonic() + timeout
+    while True:
+        status, made = hakod.api("POST", "/containers/create", {"Image": "busybox", "Labels": labels})
+        assert status == 201, made
+        assert hakod.api("DELETE", f"/containers/{made['Id']}")[0] == 204
+        try:
+            _event_lines(events, lambda e: e["id"] == made["Id"] and e["action"] == "destroy",
+                         timeout=1.0)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def _event_lines(proc, until, keep=lambda e: True, timeout: float = 30.0) -> list[dict]:
+    """Events (``--json`` lines) read from ``proc`` until one matches ``until`` (included),
+    those for which ``keep`` is true; fails after ``timeout`` seconds without a match."""
+    import os
+    import select
+    import time
+
+    got, buf, fd = [], b"", proc.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    while True:
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            event = json.loads(line)
+            if keep(event):
+                got.append(event)
+            if until(event):
+                return got
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([fd], [], [], left)[0], f"no such event; saw {got}"
+        chunk = os.read(fd, 65536)
+        assert chunk, f"compose events exited; saw {got}"
+        buf += chunk
 
 
 def test_docker_compose_sees_a_hako_compose_project(hakod, tmp_path, project):

@@ -91,6 +91,7 @@ class CgroupV1Manager:
         # runc's subsysPath does (GetOwnCgroupPath)
         self._own = base.own_cgroups() if not path.startswith("/") else {}
         self.warnings: list[str] = []
+        self._made = False  # create() ran: apply and set each call it, once is enough
 
     def _sub_path(self, subsystem: str) -> str:
         return self._own.get(subsystem, "") + self._path
@@ -112,12 +113,15 @@ class CgroupV1Manager:
 
     def create(self) -> None:
         """Create the directory in every hierarchy (idempotent)."""
+        if self._made:
+            return
         cpuset = self.dir_for("cpuset")
         for directory in self._dirs():
             if directory == cpuset:
                 _make_cpuset_dirs(self._hierarchies["cpuset"], self._sub_path("cpuset"))
             else:
                 os.makedirs(directory, exist_ok=True)
+        self._made = True
 
     def apply(self, pid: int) -> None:
         """Create the cgroup in every hierarchy and move ``pid`` into each.
@@ -193,6 +197,7 @@ class CgroupV1Manager:
         Raises:
             CgroupError: processes or directories remain after the deadline.
         """
+        self._made = False
         if self.pids():
             self._kill_all(timeout)
         for directory in self._dirs():

@@ -58,6 +58,7 @@ class CgroupV2Manager:
         own = base.own_cgroups().get("", "") if not path.startswith("/") else ""
         self._dir = root.rstrip("/") + own + self._path
         self.warnings: list[str] = []
+        self._made = False
 
     @property
     def path(self) -> str:
@@ -76,6 +77,8 @@ class CgroupV2Manager:
         Raises:
             CgroupError: a directory cannot be created.
         """
+        if self._made:
+            return
         current = self._root.rstrip("/")
         for part in self._path.strip("/").split("/"):
             _enable_controllers(current)
@@ -86,6 +89,7 @@ class CgroupV2Manager:
                 pass
             except OSError as exc:
                 raise base.CgroupError(f"mkdir {current}: {exc.strerror}") from exc
+        self._made = True  # apply and set each call create(): once is enough
 
     def apply(self, pid: int) -> None:
         """Create the cgroup and move ``pid`` in."""
@@ -190,6 +194,7 @@ class CgroupV2Manager:
         Raises:
             CgroupError: processes or the directory remain after the deadline.
         """
+        self._made = False
         if not os.path.isdir(self._dir):
             return
         if self.pids():

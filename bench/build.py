@@ -42,7 +42,7 @@ def _build(t: Target, ctx: str, tag: str, *flags: str) -> tuple[float, str]:
     iid = os.path.join(ctx, ".iid")
     env = dict(t.env, DOCKER_BUILDKIT="0")
     t0 = time.perf_counter()
-    res = subprocess.run(["docker", "build", "-q", "--iidfile", iid, "-t", tag, *flags, ctx], env=env,
+    res = subprocess.run([*t.cli, "build", "-q", "--iidfile", iid, "-t", tag, *flags, ctx], env=env,
                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
                          check=False)
     wall = time.perf_counter() - t0
@@ -73,7 +73,7 @@ def build(t: Target, n: int) -> None:
         t.results["build_cached"] = statistics.median(cached)
     finally:
         env = dict(t.env)
-        subprocess.run(["docker", "rmi", "-f", tag], env=env, capture_output=True, check=False)
+        subprocess.run([*t.cli, "rmi", "-f", tag], env=env, capture_output=True, check=False)
         if made:
-            subprocess.run(["docker", "rmi", "-f", *sorted(made)], env=env, capture_output=True, check=False)
+            subprocess.run([*t.cli, "rmi", "-f", *sorted(made)], env=env, capture_output=True, check=False)
         shutil.rmtree(ctx, ignore_errors=True)

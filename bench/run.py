@@ -2,7 +2,7 @@
 """hako's start-latency and memory benchmark, side by side with Docker when one answers.
 
     .venv/bin/python bench/run.py [-n RUNS] [--parallel-runs N] [--idle-containers K]
-                                  [--with-docker] [--no-docker] [--json FILE]
+                                  [--with-docker] [--no-docker] [--no-podman] [--json FILE]
                                   [--shim hako|conmon|hako,conmon]
 
 Starts a private hakod (tests/daemon_harness.py: own data root, exec root, socket, cgroup
@@ -20,6 +20,10 @@ gets its own private hakod and its own column, measured one after the other.
 Docker is measured too when ``$DOCKER_BENCH_HOST`` (default unix:///var/run/docker.sock)
 answers; no dockerd is started unless ``--with-docker`` is given, which runs Debian's
 dockerd + containerd on private sockets and directories and removes them afterwards.
+With ``--with-docker``, Podman gets a column too where ``podman`` is installed
+(bench/podman.py: rootful, runc, storage and config in a temporary directory, its network
+in a namespace of its own; ``--no-podman`` leaves it out). Podman has no daemon: no daemon
+figures, no soak; per container it keeps a conmon.
 """
 
 from __future__ import annotations
@@ -84,7 +88,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="idle containers started for the per-container memory figure")
     p.add_argument("--with-docker", action="store_true",
                    help="start a private dockerd + containerd when none answers")
-    p.add_argument("--no-docker", action="store_true", help="measure hako only")
+    p.add_argument("--no-docker", action="store_true", help="measure hako only (no Docker, no Podman)")
+    p.add_argument("--no-podman", action="store_true",
+                   help="no Podman column even where podman is installed")
     p.add_argument("--only", default="", help="comma-separated figure groups: "
                    "run_rm,create_start,parallel,memory,build,volumes,soak")
     p.add_argument("--json", default="", help="also write the results as JSON to this file")
@@ -160,7 +166,8 @@ def measure_rest(t: Target, args: argparse.Namespace, groups: set[str]) -> None:
     if "memory" in groups:
         log(f"[{t.name}] {args.idle_containers} idle containers")
         workload.idle_containers(t, args.idle_containers)
-    if "soak" in groups:
+    daemonless = not t.daemon_pids()  # Podman: no daemon to soak, no volume figures kept
+    if "soak" in groups and not daemonless:
         log(f"[{t.name}] idle RSS after 100 run --rm and 20 builds")
         workload.soak(t)
     if "build" in groups:
@@ -168,7 +175,7 @@ def measure_rest(t: Target, args: argparse.Namespace, groups: set[str]) -> None:
 
         log(f"[{t.name}] DOCKER_BUILDKIT=0 build, cold and cached x{args.runs}")
         build.build(t, args.runs)
-    if "volumes" in groups:
+    if "volumes" in groups and not daemonless:
         from bench import volumes
 
         log(f"[{t.name}] volumes: run --rm -v, VOLUME copy-up, cp x{args.runs}")
@@ -284,7 +291,7 @@ def measure_hakod(shim: str, args: argparse.Namespace, with_docker: bool, label:
     from tests import daemon_harness
 
     d = daemon_harness.new_daemon(extra_args=("--log-level", "info", "--shim", shim))
-    docker_ctx = None
+    docker_ctx = podman_ctx = None
     targets: list[Target] = []
     try:
         log(f"starting a private hakod (--shim {shim}) under {d.root}")
@@ -296,6 +303,13 @@ def measure_hakod(shim: str, args: argparse.Namespace, with_docker: bool, label:
         dk, docker_ctx = docker_target(args.with_docker, d) if with_docker else (None, None)
         if dk is not None:
             targets.append(dk)
+        if with_docker and not args.no_podman:
+            from bench.podman import PrivatePodman
+
+            if PrivatePodman.available():
+                podman_ctx = PrivatePodman()
+                log(f"starting Podman's column under {podman_ctx.root}")
+                targets.append(podman_ctx.start(os.path.join(d.root, "busybox.tar")))
         measure(targets, args)
         if dk is not None:
             from bench import dockerd
@@ -305,6 +319,8 @@ def measure_hakod(shim: str, args: argparse.Namespace, with_docker: bool, label:
         d.cleanup()
         if docker_ctx is not None:
             docker_ctx.cleanup()
+        if podman_ctx is not None:
+            podman_ctx.cleanup()
     return targets
 
 

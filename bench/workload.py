@@ -20,10 +20,12 @@ class Target:
     """One daemon under test.
 
     Attributes:
-        name: column title ("hako", "docker").
-        env: environment for the docker CLI (DOCKER_HOST set).
-        daemon_pids: returns the pids whose RSS is the daemon's idle footprint.
+        name: column title ("hako", "docker", "podman").
+        env: environment for the CLI (DOCKER_HOST set).
+        daemon_pids: returns the pids whose RSS is the daemon's idle footprint (none:
+            a daemonless engine, whose column has no daemon figures).
         image: the busybox image reference to run.
+        cli: the command line of the CLI (the docker CLI; Podman's for its column).
     """
 
     name: str
@@ -32,15 +34,16 @@ class Target:
     image: str = "busybox"
     results: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    cli: list[str] = field(default_factory=lambda: ["docker"])
 
 
 def docker(t: Target, *args: str, check: bool = True, timeout: float = 120) -> str:
     """Run the docker CLI against the target and return its stdout."""
-    res = subprocess.run(["docker", *args], env=t.env, capture_output=True, text=True,
+    res = subprocess.run([*t.cli, *args], env=t.env, capture_output=True, text=True,
                          stdin=subprocess.DEVNULL,
                          timeout=timeout, check=False)
     if check and res.returncode != 0:
-        raise RuntimeError(f"[{t.name}] docker {' '.join(args)} failed ({res.returncode}): "
+        raise RuntimeError(f"[{t.name}] {' '.join(args)} failed ({res.returncode}): "
                            f"{res.stderr.strip()}")
     return res.stdout.strip()
 
@@ -125,14 +128,15 @@ def parallel_alternating(targets: list[Target], n: int, width: int = 20, limit: 
             t.notes["parallel_hung"] = f"{hung[0]} of {n * width} parallel CLIs hung (> {limit:.0f} s)"
         if walls:
             t.results["parallel"] = statistics.median(walls)
-        t.results["daemon_cpu"] = cpu[0] / (n * width)
+        if t.daemon_pids():  # a daemonless engine (Podman) has no daemon CPU
+            t.results["daemon_cpu"] = cpu[0] / (n * width)
 
 
 def _parallel_once(t: Target, width: int, limit: float, walls: list[float], hung: list[int],
                    failed: list[str]) -> None:
     """One repetition of ``parallel``; appends its wall time unless a CLI hung."""
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(["docker", "run", "--rm", t.image, "true"], env=t.env,
+    procs = [subprocess.Popen([*t.cli, "run", "--rm", t.image, "true"], env=t.env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE) for _ in range(width)]
     deadline = t0 + limit
@@ -155,7 +159,10 @@ def _parallel_once(t: Target, width: int, limit: float, walls: list[float], hung
 
 def daemon_rss(t: Target, key: str) -> None:
     """Sum of RSS (and, as ``*_pss``, of PSS) of the daemon's processes, at rest."""
-    figures = [memory.rollup(p) for p in t.daemon_pids()]
+    pids = t.daemon_pids()
+    if not pids:  # no daemon (Podman): no daemon figures
+        return
+    figures = [memory.rollup(p) for p in pids]
     t.results[key] = sum(f[0] for f in figures)
     t.results[key.replace("_rss", "_pss")] = sum(f[1] for f in figures)
 

@@ -344,7 +344,8 @@ def stop_stale_shim(svc: Any, c: Container, timeout: float = 10.0) -> None:
 
     handle = load_shim(svc, c)
     if handle is None:
-        delete_runtime_leftover(svc, c)
+        if delete_runtime_leftover(svc, c):  # a start was cut short after its mount
+            unmount_rootfs(svc, c)
         return
     log.info("stopping the shim of %s, whose start never completed", c.id[:12])
     try:
@@ -367,16 +368,21 @@ def stop_stale_shim(svc: Any, c: Container, timeout: float = 10.0) -> None:
     unmount_rootfs(svc, c)
 
 
-def delete_runtime_leftover(svc: Any, c: Container) -> None:
+def delete_runtime_leftover(svc: Any, c: Container) -> bool:
     """``runtime delete --force`` a container the runtime still holds (its state directory
     under the runtime root) while no shim runs it: the daemon was killed between the
-    runtime's create and the shim's record (conmon's state file comes after the create), so
-    nothing else will delete it, and the next start would fail with "container with id
-    exists". Only a look at one directory when there is nothing to do."""
+    runtime's create and the shim's record (conmon's state file comes after the create), or
+    the shim could not report its create to a daemon that was gone, so nothing else will
+    delete it, and the next start would fail with "container with id exists". Only a look
+    at one directory when there is nothing to do.
+
+    Returns:
+        Whether the runtime held such a container (a delete was tried).
+    """
     import subprocess
 
     if not os.path.isdir(os.path.join(svc.config.runtime_root, c.id)):
-        return
+        return False
     log.info("deleting the runtime's leftover state of %s", c.id[:12])
     try:
         res = subprocess.run([svc.config.runtime_path(c.runtime), "--root",
@@ -384,10 +390,11 @@ def delete_runtime_leftover(svc: Any, c: Container) -> None:
                              capture_output=True, timeout=60)
     except Exception as exc:  # noqa: BLE001 - an unknown runtime now, a hung one: say so
         log.warning("runtime delete of %s failed: %s", c.id[:12], exc)
-        return
+        return True
     if res.returncode != 0:
         log.warning("runtime delete of %s failed: %s", c.id[:12],
                     res.stderr.decode(errors="replace").strip())
+    return True
 
 
 def _kill_pid(pid: int) -> None:

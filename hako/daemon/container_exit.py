@@ -294,9 +294,9 @@ class ExitMixin:
 def _finish_run(svc: Any, c: Container, restart: bool, auto_remove: bool) -> None:
     """The blocking end of a run, in one executor call: unmount the rootfs, release the
     network (unless a policy restart follows) and write the record. With ``--rm`` the
-    removal writes the record next (``removing``): this write is left out, and a daemon
-    killed in between finds the record running and its shim gone at restart, records the
-    exit and removes the container then (container_restore)."""
+    removal follows and writes no record either (container_remove): a daemon killed in
+    between finds the record running and its shim gone at restart, records the exit and
+    removes the container then (container_restore)."""
     from hako.daemon import bundle
 
     bundle.unmount_rootfs(svc, c)

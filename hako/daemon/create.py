@@ -115,7 +115,7 @@ def validate_host_config(hc: dict[str, Any]) -> list[str]:
     policy = (hc.get("RestartPolicy") or {}).get("Name", "")
     if policy not in _KNOWN_RESTART:
         raise InvalidArgument(f"invalid restart policy '{policy}'")
-    if policy in ("always", "unless-stopped") and hc.get("AutoRemove"):
+    if policy not in ("", "no") and hc.get("AutoRemove"):  # moby: RestartPolicy.IsNone()
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     if policy != "on-failure" and (hc.get("RestartPolicy") or {}).get("MaximumRetryCount"):
         raise InvalidArgument(

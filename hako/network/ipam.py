@@ -32,7 +32,7 @@ from hako.support import atomicfile
 
 
 class Ipam:
-    """Pools and allocations persisted under ``root``."""
+    """Pools persisted under ``root``; allocations kept in memory (see the module docstring)."""
 
     def __init__(self, root: str) -> None:
         self.path = os.path.join(root, "ipam.json")

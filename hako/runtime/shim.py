@@ -224,17 +224,27 @@ def _run_shim(opts: dict, report_fd: int) -> int:  # pragma: no cover
         _cleanup_sockets(shim)
         if log is not None:
             log.close()
-        os.write(report_fd, _report({"ok": False, "error": call.error()}).encode())
+        _send_report(report_fd, {"ok": False, "error": call.error()})
         return 1
     shim.track(init, _read_pid("init.pid"))
     shim_io.write_json_atomic("shim.json", {
         "schema_version": 1, "id": opts["id"], "pid": init.pid, "shim_pid": os.getpid(),
         "shim_start_time": _start_time(), "bundle": opts["bundle"], "tty": opts["tty"],
     })
-    os.write(report_fd, _report({"ok": True, "pid": init.pid, "shim_pid": os.getpid()}).encode())
+    _send_report(report_fd, {"ok": True, "pid": init.pid, "shim_pid": os.getpid()})
     os.close(report_fd)
     _release_memory()
     return _serve(shim, init)
+
+
+def _send_report(report_fd: int, obj: dict) -> None:
+    """Write the report line; a reader that is gone (hakod killed, or it gave up waiting:
+    EPIPE on the zygote's connection) must not end the shim of a created container: a
+    restarted hakod finds it through shim.json and stops it (``bundle.stop_stale_shim``)."""
+    try:
+        os.write(report_fd, _report(obj).encode())
+    except OSError:
+        pass
 
 
 def _serve(shim, init) -> int:  # pragma: no cover

@@ -192,7 +192,7 @@ def _parse_report(stdout: bytes, stderr: bytes) -> dict:
         if isinstance(obj, dict):
             return obj
     detail = (stderr or stdout).decode("utf-8", "replace").strip().splitlines()
-    return {"ok": False, "error": "shim failed: " + (detail[-1] if detail else "no report")}
+    return {"ok": False, "error": "shim failed: " + (detail[-1] if detail else "shim exited before reporting")}
 
 
 def read_exit_status(state_dir: str) -> dict | None:

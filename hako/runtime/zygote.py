@@ -254,6 +254,9 @@ def _invoke(conn_fd: int) -> int:  # pragma: no cover - runs in the zygote's chi
         return _one_call(conn, req)
     from hako.runtime import shim
 
+    # The shim is a session leader now (an exec'd one forks once more): a terminal it
+    # opened without O_NOCTTY would become its controlling tty. Every pty open in hako uses
+    # O_NOCTTY (runtime/devices.py) and masters come over SCM_RIGHTS; keep it so.
     os.setsid()
     shim.run_here(argv, conn.detach())
 

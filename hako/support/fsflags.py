@@ -19,9 +19,12 @@ nothing else changes, so a refusal is ignored.
 from __future__ import annotations
 
 import os
+import struct
+import sys
 
-FS_IOC_GETFLAGS = 0x80086601  # _IOR('f', 1, long); the kernel reads and writes an int
-FS_IOC_SETFLAGS = 0x40086602  # _IOW('f', 2, long)
+_LONG = struct.calcsize("l")  # the ioctls are declared with a long (4 bytes on 32-bit)
+FS_IOC_GETFLAGS = 0x80006601 | _LONG << 16  # _IOR('f', 1, long); the kernel uses an int
+FS_IOC_SETFLAGS = 0x40006602 | _LONG << 16  # _IOW('f', 2, long)
 FS_TOPDIR_FL = 0x00020000
 
 
@@ -50,9 +53,9 @@ def _with_flags(path: str, set_topdir: bool) -> bool:
     try:
         buf = bytearray(8)
         fcntl.ioctl(fd, FS_IOC_GETFLAGS, buf, True)
-        flags = int.from_bytes(buf[:4], "little")
+        flags = int.from_bytes(buf[:4], sys.byteorder)  # a native int at the start
         if set_topdir and not flags & FS_TOPDIR_FL:
-            fcntl.ioctl(fd, FS_IOC_SETFLAGS, (flags | FS_TOPDIR_FL).to_bytes(4, "little") + bytes(4))
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, (flags | FS_TOPDIR_FL).to_bytes(4, sys.byteorder) + bytes(4))
             flags |= FS_TOPDIR_FL
         return bool(flags & FS_TOPDIR_FL)
     except OSError:  # ENOTTY, EOPNOTSUPP, EINVAL (tmpfs, xfs, fuse...), EPERM

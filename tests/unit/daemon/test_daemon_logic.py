@@ -54,6 +54,8 @@ def test_no_command():
     ({"Memory": 64 << 20, "MemorySwap": 32 << 20}, "Minimum memoryswap limit should be larger"),
     ({"RestartPolicy": {"Name": "sometimes"}}, "invalid restart policy"),
     ({"RestartPolicy": {"Name": "always"}, "AutoRemove": True}, "can't create 'AutoRemove'"),
+    ({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2}, "AutoRemove": True},
+     "can't create 'AutoRemove'"),
     ({"OomScoreAdj": 5000}, "range for oom score adj is [-1000, 1000]"),
 ])
 def test_host_config_validation(hc, message):

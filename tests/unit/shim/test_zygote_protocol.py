@@ -182,3 +182,46 @@ def zygote_conn(path: str) -> socket.socket:
     sock.settimeout(30)
     sock.connect(path)
     return sock
+
+
+def test_shim_outlives_a_client_that_left_before_its_report(real_zygote, tmp_path):
+    """hakod killed (or giving up) while a create runs: the report's write fails (EPIPE on
+    the zygote's connection), and the shim of the created container must live on for a
+    restarted hakod to find and stop, not exit and orphan the container's init."""
+    path, proc, _ = real_zygote
+    runtime = tmp_path / "slow-runtime"
+    # create: wait, start a stand-in init, write its pid; anything else: succeed
+    runtime.write_text("#!/bin/sh\n"
+                       "[ \"$3\" = create ] || exit 0\n"
+                       "sleep 0.5\n"
+                       "sleep 60 </dev/null >/dev/null 2>&1 &\n"
+                       "echo $! > \"$7\"\n")
+    runtime.chmod(0o755)
+    state = tmp_path / "state"
+    with zygote_conn(path) as sock:
+        sock.sendall(shim_wire.line({"argv": ["create", "--id", "left", "--bundle", str(tmp_path),
+                                              "--state-dir", str(state), "--runtime", str(runtime),
+                                              "--runtime-root", str(tmp_path), "--log-file", ""]}))
+        shim_pid = shim_wire.loads(sock.recv(4096))["ack"]
+        sock.sendall(b"go\n")
+    init_pid = 0
+    try:
+        deadline = time.monotonic() + 10  # the runtime's create ran and the shim recorded it
+        while not (state / "shim.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (state / "shim.json").exists()
+        init_pid = int((state / "init.pid").read_text())
+        # an answer on shim.sock comes only from a shim serving past its report's write
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as ctl:
+            ctl.settimeout(10)
+            ctl.connect(str(state / "shim.sock"))
+            ctl.sendall(shim_wire.line({"op": "state"}))
+            reply = shim_wire.loads(ctl.recv(65536))
+        assert reply.get("pid") == init_pid, reply
+    finally:
+        for pid in (shim_pid, init_pid):
+            if pid:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass

@@ -37,7 +37,20 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return time.monotonic() - t0
 
 
-class Hako:
+class _DockerCLI:
+    """A client driven with the docker CLI (``env`` selects its daemon)."""
+
+    env: dict[str, str]
+
+    def docker(self, *args: str) -> float:
+        return timed(["docker", *args], self.env)
+
+    def push(self, src: str, ref: str) -> float:
+        self.docker("tag", src, ref)
+        return self.docker("push", ref)
+
+
+class Hako(_DockerCLI):
     """A fresh private hakod; ``docker`` CLI against it."""
 
     name = "hako"
@@ -47,6 +60,7 @@ class Hako:
 
         self.d = new_daemon(extra_args=("--log-level", "info"))
         self.d.start()
+        self.env = self.d.env
 
     def import_tar(self, tar: str, repo: str) -> None:
         with open(tar, "rb") as f:
@@ -55,15 +69,8 @@ class Hako:
         if status != 200:
             raise RuntimeError(f"import into hakod: {status} {body!r}")
 
-    def docker(self, *args: str) -> float:
-        return timed(["docker", *args], self.d.env)
-
     def pull(self, ref: str) -> float:
         return self.docker("pull", ref)
-
-    def push(self, src: str, ref: str) -> float:
-        self.docker("tag", src, ref)
-        return self.docker("push", ref)
 
     def cleanup(self) -> None:
         self.d.cleanup()
@@ -121,7 +128,7 @@ class Podman:
                     pass
 
 
-class Docker:
+class Docker(_DockerCLI):
     """Debian's dockerd, private to the benchmark (bench/dockerd.py)."""
 
     name = "docker"
@@ -137,9 +144,6 @@ class Docker:
             self.ctx.cleanup()
             raise
         self.env = cli_env(host, os.path.join(self.ctx.root, "docker-config"))
-
-    def docker(self, *args: str) -> float:
-        return timed(["docker", *args], self.env)
 
     def empty_store(self) -> None:
         """Remove every image, then prove the store holds no image and no layer.
@@ -161,10 +165,6 @@ class Docker:
     def pull(self, ref: str) -> float:
         self.empty_store()
         return self.docker("pull", ref)
-
-    def push(self, src: str, ref: str) -> float:
-        self.docker("tag", src, ref)
-        return self.docker("push", ref)
 
     def cleanup(self) -> None:
         self.ctx.cleanup()

@@ -11,7 +11,6 @@ Every function here is blocking; the ContainerService calls them from its execut
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -25,7 +24,6 @@ from hako.support import atomicfile
 
 log = logging.getLogger("hako.bundle")
 
-_MNT_DETACH = 2
 _INIT_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init")
 
 
@@ -115,22 +113,11 @@ def unmount_rootfs(svc: Any, c: Container) -> None:
     """Unmount <bundle>/rootfs if mounted (lazy detach if busy), and undo the option mounts
     of volumes no other running container uses."""
     from hako.daemon import mounts
-    from hako.linux.mount import unmount
+    from hako.linux.mount import unmount_all
 
     mounts.release_mounts(svc.volumes, c.id, c.mounts)
-    target = rootfs_dir(svc, c)
-    while True:  # until nothing is mounted there (EINVAL), without a mountinfo scan
-        try:
-            unmount(target)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.ENOENT):
-                break
-            try:
-                unmount(target, _MNT_DETACH)
-            except OSError as again:
-                if again.errno in (errno.EINVAL, errno.ENOENT):
-                    break
-                raise
+    # until nothing is mounted there (EINVAL), without a mountinfo scan
+    unmount_all(rootfs_dir(svc, c), detach_busy=True)
     from hako.daemon import userns
 
     remap = userns.wanted(svc.config.remap, c.host_config)

@@ -151,14 +151,28 @@ def unmount(target: str, flags: int = 0) -> None:
     syscalls.umount2(target, flags)
 
 
-def unmount_all(target: str, flags: int = 0) -> None:
-    """Unmount every mount stacked on ``target`` (until EINVAL: nothing mounted there)."""
+def unmount_all(target: str, flags: int = 0, detach_busy: bool = False) -> None:
+    """Unmount every mount stacked on ``target`` (until EINVAL: nothing mounted there).
+
+    ``detach_busy``: a mount that refuses (busy) is detached lazily (``MNT_DETACH``)
+    instead of failing; it goes once its last user lets go.
+    """
     import errno
 
+    from hako.linux.syscalls import MNT_DETACH
+
+    gone = (errno.EINVAL, errno.ENOENT)
     while True:
         try:
             unmount(target, flags)
         except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.ENOENT):
+            if exc.errno in gone:
                 return
-            raise
+            if not detach_busy:
+                raise
+            try:
+                unmount(target, flags | MNT_DETACH)
+            except OSError as again:
+                if again.errno in gone:
+                    return
+                raise

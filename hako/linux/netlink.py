@@ -31,7 +31,6 @@ from hako.linux.rtnl import NetlinkError, Rtnl  # NetlinkError: what the functio
 T = TypeVar("T")
 
 _MS_BIND = 0x1000
-_MNT_DETACH = 2
 
 
 def _nl() -> Rtnl:
@@ -42,7 +41,7 @@ def _nl() -> Rtnl:
 def remove_netns(path: str) -> None:
     """Unmount and delete a namespace file (the namespace dies with its last user)."""
     try:
-        syscalls.umount2(path, _MNT_DETACH)
+        syscalls.umount2(path, syscalls.MNT_DETACH)
     except OSError:
         pass
     try:

@@ -1,4 +1,6 @@
-"""Process figures for the benchmark: RSS and PSS from /proc/<pid>/smaps_rollup, CPU time.
+"""Process figures for the benchmark: RSS and PSS from /proc/<pid>/smaps_rollup, the
+resident memory of a group of processes with each page counted once (/proc/<pid>/pagemap),
+CPU time.
 
 Not part of the engine: bench/ is a script directory (``make bench``).
 """
@@ -6,6 +8,11 @@ Not part of the engine: bench/ is a script directory (``make bench``).
 from __future__ import annotations
 
 import os
+import struct
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+_PRESENT = 1 << 63
+_PFN = (1 << 55) - 1
 
 
 def rollup(pid: int) -> tuple[int, int]:
@@ -22,6 +29,35 @@ def rollup(pid: int) -> tuple[int, int]:
     except (OSError, ValueError):
         return 0, 0
     return rss, pss
+
+
+def resident_once(pids: list[int]) -> int | None:
+    """Bytes of physical memory resident in any of ``pids``, each page frame counted once.
+
+    Summed RSS counts a page once per process that maps it: hakod and its zygote both map
+    libpython and the C library (the same page-cache pages), so their RSS sum counts those
+    twice although the machine holds them once. This walks each process's mappings that
+    have resident pages (smaps) and reads their page frame numbers from pagemap; the answer
+    is the number of distinct frames. None when the frame numbers are hidden (not root: the
+    kernel reports them as 0) or a process is gone."""
+    frames: set[int] = set()
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/smaps") as smaps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+                start = end = 0
+                for line in smaps:
+                    first = line.split(None, 1)[0]
+                    if not first.endswith(":"):  # a mapping's header: start-end perms ...
+                        lo, _, hi = first.partition("-")
+                        start, end = int(lo, 16), int(hi, 16)
+                    elif first == "Rss:" and line.split()[1] != "0":
+                        pagemap.seek(start // PAGE * 8)
+                        data = pagemap.read((end - start) // PAGE * 8)
+                        frames.update(e & _PFN for (e,) in struct.iter_unpack("<Q", data) if e & _PRESENT)
+    except (OSError, ValueError):
+        return None
+    frames.discard(0)
+    return len(frames) * PAGE if frames else None
 
 
 def children_map() -> dict[int, list[int]]:

@@ -158,30 +158,35 @@ def _parallel_once(t: Target, width: int, limit: float, walls: list[float], hung
 
 
 def daemon_rss(t: Target, key: str) -> None:
-    """Sum of RSS (and, as ``*_pss``, of PSS) of the daemon's processes, at rest."""
+    """Sum of RSS (and, as ``*_pss``, of PSS; as ``*_once``, the resident pages of all of
+    them counted once) of the daemon's processes, at rest."""
     pids = t.daemon_pids()
     if not pids:  # no daemon (Podman): no daemon figures
         return
     figures = [memory.rollup(p) for p in pids]
     t.results[key] = sum(f[0] for f in figures)
     t.results[key.replace("_rss", "_pss")] = sum(f[1] for f in figures)
+    t.results[key.replace("_rss", "_once")] = memory.resident_once(pids)
 
 
-def settled_memory(t: Target, idle: float = 10.0, limit: float = 30.0, steady: int = 3) -> tuple[int, int]:
-    """The daemon's idle (RSS, PSS) after a burst of work: sampled every second from ``idle``
-    seconds after the burst (hakod trims its heap a few seconds after activity stops, see
-    hako.daemon.memtrim; Go's runtime returns memory on its own schedule) until ``steady``
-    samples in a row differ by less than 64 KiB, or ``limit`` seconds."""
+def settled_memory(t: Target, idle: float = 10.0, limit: float = 30.0,
+                   steady: int = 3) -> tuple[int, int, int | None]:
+    """The daemon's idle (RSS, PSS, pages counted once) after a burst of work: sampled every
+    second from ``idle`` seconds after the burst (hakod trims its heap a few seconds after
+    activity stops, see hako.daemon.memtrim; Go's runtime returns memory on its own
+    schedule) until ``steady`` RSS samples in a row differ by less than 64 KiB, or ``limit``
+    seconds."""
     start = time.monotonic()
     samples: list[int] = []
     while True:
         now = time.monotonic()
         if now - start >= idle:
-            figures = [memory.rollup(p) for p in t.daemon_pids()]
+            pids = t.daemon_pids()
+            figures = [memory.rollup(p) for p in pids]
             samples.append(sum(f[0] for f in figures))
             tail = samples[-steady:]
             if len(tail) == steady and max(tail) - min(tail) < 64 * 1024 or now - start > limit:
-                return samples[-1], sum(f[1] for f in figures)
+                return samples[-1], sum(f[1] for f in figures), memory.resident_once(pids)
         time.sleep(1.0)
 
 
@@ -196,13 +201,14 @@ def soak(t: Target, runs: int = 100, builds: int = 20) -> None:
     try:
         docker(t, "run", "--rm", t.image, "true")
         made.add(build._build(t, ctx, tag, "--no-cache")[1])
-        t.results["daemon_rss_warm"] = settled_memory(t)[0]
+        t.results["daemon_rss_warm"], _, t.results["daemon_once_warm"] = settled_memory(t)
         for i in range(max(runs, builds)):
             if i < runs:
                 docker(t, "run", "--rm", t.image, "true")
             if i * builds // max(runs, 1) != (i + 1) * builds // max(runs, 1) or (runs == 0 and i < builds):
                 made.add(build._build(t, ctx, tag, "--no-cache")[1])
-        t.results["daemon_rss_soak"], t.results["daemon_pss_soak"] = settled_memory(t)
+        t.results["daemon_rss_soak"], t.results["daemon_pss_soak"], t.results["daemon_once_soak"] = \
+            settled_memory(t)
         t.results["daemon_rss_growth"] = 100.0 * (t.results["daemon_rss_soak"] / t.results["daemon_rss_warm"] - 1)
     finally:
         for iid in made:

@@ -24,8 +24,8 @@ from hako.compose import labels as L
 from hako.compose.model import Project, Service
 
 UNSUPPORTED = ("develop", "gpus", "models", "provider", "post_start", "pre_stop",
-               "credential_spec", "use_api_socket", "blkio_config", "cgroup", "isolation",
-               "storage_opt", "device_cgroup_rules", "cpu_count", "cpu_percent",
+               "credential_spec", "use_api_socket", "cgroup", "isolation",
+               "storage_opt", "cpu_count", "cpu_percent",
                "cpu_rt_period", "cpu_rt_runtime", "pull_refresh_after")
 # deploy keys honoured without swarm: replicas, resources.limits, resources.reservations.memory,
 # restart_policy; the rest describes a swarm service
@@ -263,6 +263,20 @@ def _resources(svc: Service) -> dict[str, Any]:
     for key, api, cast in simple:
         if svc.get(key) is not None:
             out[api] = cast(svc.get(key))
+    bio = svc.get("blkio_config") or {}
+    if bio.get("weight") is not None:
+        out["BlkioWeight"] = int(bio["weight"])
+    if bio.get("weight_device"):
+        out["BlkioWeightDevice"] = [{"Path": d["path"], "Weight": int(d["weight"])}
+                                    for d in bio["weight_device"]]
+    for key, api, cast in (("device_read_bps", "BlkioDeviceReadBps", _bytes),
+                           ("device_write_bps", "BlkioDeviceWriteBps", _bytes),
+                           ("device_read_iops", "BlkioDeviceReadIOps", int),
+                           ("device_write_iops", "BlkioDeviceWriteIOps", int)):
+        if bio.get(key):
+            out[api] = [{"Path": d["path"], "Rate": cast(d["rate"])} for d in bio[key]]
+    if svc.get("device_cgroup_rules"):
+        out["DeviceCgroupRules"] = [str(r) for r in svc.get("device_cgroup_rules")]
     if svc.get("ulimits"):
         out["Ulimits"] = [{"Name": n, "Soft": int(v["soft"]), "Hard": int(v["hard"])}
                           if isinstance(v, dict) else {"Name": n, "Soft": int(v), "Hard": int(v)}

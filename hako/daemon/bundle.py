@@ -171,6 +171,17 @@ def _with_link_env(env: list[str], linked: list[str]) -> list[str]:
     return out
 
 
+_THROTTLES = (("BlkioDeviceReadBps", "throttleReadBpsDevice"),
+              ("BlkioDeviceWriteBps", "throttleWriteBpsDevice"),
+              ("BlkioDeviceReadIOps", "throttleReadIOPSDevice"),
+              ("BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"))
+
+
+def _swappiness(value: Any) -> int | None:
+    """MemorySwappiness: None or -1 leave the kernel's (the parent's) value."""
+    return None if value is None or int(value) < 0 else int(value)
+
+
 def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = None,
                  network_host: bool = False) -> Any:
     """Translate the container record into specgen's typed options."""
@@ -223,6 +234,17 @@ def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = N
         no_new_privileges=no_new_privs, rlimits=tuple(rlimits),
         memory=int(hc.get("Memory") or 0), memory_swap=int(hc.get("MemorySwap") or 0),
         memory_reservation=int(hc.get("MemoryReservation") or 0),
+        memory_swappiness=_swappiness(hc.get("MemorySwappiness")),
+        oom_kill_disable=bool(hc.get("OomKillDisable")),
+        blkio_weight=int(hc.get("BlkioWeight") or 0),
+        blkio_weight_device=tuple((d["Path"], int(d.get("Weight") or 0))
+                                  for d in hc.get("BlkioWeightDevice") or []),
+        blkio_throttle={key: tuple((d["Path"], int(d.get("Rate") or 0)) for d in hc[name])
+                        for name, key in _THROTTLES if hc.get(name)},
+        devices=tuple({"path_on_host": d["PathOnHost"], "path_in_container": d.get("PathInContainer") or "",
+                       "cgroup_permissions": d.get("CgroupPermissions") or "rwm"}
+                      for d in hc.get("Devices") or []),
+        device_cgroup_rules=tuple(hc.get("DeviceCgroupRules") or ()),
         cpu_shares=int(hc.get("CpuShares") or 0), cpu_quota=int(hc.get("CpuQuota") or 0),
         cpu_period=int(hc.get("CpuPeriod") or 0), nano_cpus=int(hc.get("NanoCpus") or 0),
         cpuset_cpus=hc.get("CpusetCpus") or "", cpuset_mems=hc.get("CpusetMems") or "",

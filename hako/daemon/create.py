@@ -7,6 +7,7 @@ at create time (daemon/create.go, daemon/container.go) are unit-testable here.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from hako.errors import InvalidArgument
@@ -86,7 +87,7 @@ def validate_host_config(hc: dict[str, Any]) -> list[str]:
     Raises:
         InvalidArgument: with Docker's message for the first invalid setting.
     """
-    warnings: list[str] = []
+    warnings = check_resources(hc)
     memory = int(hc.get("Memory") or 0)
     swap = int(hc.get("MemorySwap") or 0)
     if memory and memory < 6 * 1024 * 1024:
@@ -128,6 +129,85 @@ def validate_host_config(hc: dict[str, Any]) -> list[str]:
         raise InvalidArgument("SHM size can not be less than 0")
     if "" in (hc.get("Annotations") or {}):
         raise InvalidArgument("invalid Annotations: the empty string is not permitted as an annotation key")
+    return warnings
+
+
+# moby's verifyPlatformContainerResources: what the host cannot do is discarded with a warning
+_DISCARDED = (
+    ("MemorySwappiness", "MemorySwappiness", None,
+     "Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. "
+     "Memory swappiness discarded."),
+    ("BlkioWeight", "BlkioWeight", 0,
+     "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."),
+    ("BlkioWeightDevice", "BlkioWeightDevice", [],
+     "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. "
+     "Weight-device discarded."),
+    ("BlkioDeviceReadBps", "BlkioReadBpsDevice", [],
+     "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. "
+     "Block I/O BPS read limit discarded."),
+    ("BlkioDeviceWriteBps", "BlkioWriteBpsDevice", [],
+     "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. "
+     "Block I/O BPS write limit discarded."),
+    ("BlkioDeviceReadIOps", "BlkioReadIOpsDevice", [],
+     "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. "
+     "Block I/O IOPS read limit discarded."),
+    ("BlkioDeviceWriteIOps", "BlkioWriteIOpsDevice", [],
+     "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. "
+     "Block I/O IOPS write limit discarded."),
+)
+# "c 1:3 rwm", "b *:* m", "a" (moby's deviceCgroupRuleRegex)
+_DEVICE_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
+def check_resources(hc: dict[str, Any], features: dict[str, bool] | None = None) -> list[str]:
+    """The resource fields the host's cgroups cannot apply are discarded from ``hc`` with
+    Docker's warnings (``features``: hako.daemon.sysinfo's, probed when None); values out of
+    range are refused.
+
+    Raises:
+        InvalidArgument: Docker's message for the first invalid value.
+    """
+    from hako.daemon import sysinfo
+
+    feats = sysinfo.features() if features is None else features
+    warnings: list[str] = []
+    for key, feature, zero, text in _DISCARDED:
+        if hc.get(key) not in (None, 0, []) and not feats.get(feature):
+            if key != "MemorySwappiness" or hc[key] != -1:  # -1: "the default", nothing asked
+                warnings.append(text)
+            hc[key] = zero
+    if hc.get("OomKillDisable") and not feats.get("OomKillDisable"):
+        warnings.append("Your kernel does not support OomKillDisable. OomKillDisable discarded.")
+        hc["OomKillDisable"] = False
+    if hc.get("OomKillDisable") and not hc.get("Memory"):
+        warnings.append("OOM killer is disabled for the container, but no memory limit is set, "
+                        "this can result in the system running out of resources.")
+    swappiness = hc.get("MemorySwappiness")
+    if swappiness is not None and swappiness != -1 and not 0 <= int(swappiness) <= 100:
+        raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
+    weight = int(hc.get("BlkioWeight") or 0)
+    if weight and not 10 <= weight <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    for key in ("BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"):
+        for dev in hc.get(key) or []:
+            if not isinstance(dev.get("Path"), str) or not dev["Path"]:
+                raise InvalidArgument(f"invalid {key} entry {dev}: a device Path is required")
+            value = dev.get("Weight" if key == "BlkioWeightDevice" else "Rate")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidArgument(f"invalid {key} entry {dev}: a non-negative integer "
+                                      f"{'Weight' if key == 'BlkioWeightDevice' else 'Rate'} is required")
+            if key == "BlkioWeightDevice" and value and not 10 <= value <= 1000:
+                raise InvalidArgument(f"invalid weight for device: {value}")
+    for rule in hc.get("DeviceCgroupRules") or []:
+        if not _DEVICE_RULE.match(rule):
+            raise InvalidArgument(f"invalid device cgroup rule format: '{rule}'")
+    for dev in hc.get("Devices") or []:
+        if not isinstance(dev.get("PathOnHost"), str) or not dev["PathOnHost"]:
+            raise InvalidArgument(f"invalid device mapping {dev}: PathOnHost is required")
+        perms = dev.get("CgroupPermissions") or "rwm"
+        if not isinstance(perms, str) or any(c not in "rwm" for c in perms):
+            raise InvalidArgument(f"invalid device mode: {perms}")
     return warnings
 
 

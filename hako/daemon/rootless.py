@@ -384,7 +384,7 @@ def info_fields(config) -> dict:
         return {}
     return {"CgroupDriver": "none", "MemoryLimit": False, "SwapLimit": False,
             "CpuCfsPeriod": False, "CpuCfsQuota": False, "CPUShares": False, "CPUSet": False,
-            "PidsLimit": False}
+            "PidsLimit": False, "OomKillDisable": False}
 
 
 def info_options(config) -> list[str]:

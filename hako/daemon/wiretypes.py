@@ -29,6 +29,8 @@ _HOST: dict[str, str] = {
     "LogConfig": "map", "Tmpfs": "strmap", "Sysctls": "strmap", "StorageOpt": "strmap",
     "Annotations": "strmap",
     "Ulimits": "objs", "Devices": "objs", "Mounts": "objs", "Privileged": "bool",
+    "DeviceCgroupRules": "strs", "BlkioWeightDevice": "objs", "BlkioDeviceReadBps": "objs",
+    "BlkioDeviceWriteBps": "objs", "BlkioDeviceReadIOps": "objs", "BlkioDeviceWriteIOps": "objs",
     "ReadonlyRootfs": "bool", "AutoRemove": "bool", "PublishAllPorts": "bool",
     "OomKillDisable": "bool", "Init": "bool", "NetworkMode": "str", "CgroupParent": "str",
     "Runtime": "str", "IpcMode": "str", "PidMode": "str", "UTSMode": "str", "UsernsMode": "str",

@@ -57,7 +57,9 @@ def parse(entries: list[dict]) -> list[Device]:
     out = []
     for e in entries or []:
         path, kind = e.get("path", ""), e.get("type", "")
-        if not path.startswith("/dev/") or kind not in ("c", "b", "u", "p"):
+        # any absolute path (as runc); it is resolved inside the root when the node is made
+        # (".." stops at the root, as runc's SecureJoin)
+        if not path.startswith("/") or kind not in ("c", "b", "u", "p") or not path.strip("/"):
             raise InvalidArgument(f"invalid device {path!r} of type {kind!r}")
         mode = e.get("fileMode")
         out.append(Device(path, kind, int(e.get("major", 0)), int(e.get("minor", 0)),
@@ -72,35 +74,61 @@ def _node_type(kind: str) -> int:
 
 def create(rootfs: str, dev: Device, allow_bind: bool = True) -> None:
     """Create ``dev`` under ``rootfs`` (mknod, or bind the host node if mknod is refused).
+    Its path is resolved inside ``rootfs`` through descriptors (``hako.support.fsroot``):
+    an image's symlink or a ``..`` in the path never leads out of the container's root.
 
     Raises:
         OSError: neither mknod nor the bind fallback worked.
+        InvalidArgument: the path names the root itself or loops.
     """
-    target = rootfs + dev.path
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    from hako.support.fsroot import Root
+
+    with Root(rootfs) as root:
+        _create_in(root, dev, allow_bind)
+
+
+def _create_in(root, dev: Device, allow_bind: bool) -> None:
+    from hako.support.fsroot import Root, proc_path
+
+    dirfd, name = root.parent(dev.path, create=True)
     try:
-        os.unlink(target)
-    except FileNotFoundError:
-        pass
-    try:
-        os.mknod(target, dev.mode | _node_type(dev.kind), os.makedev(dev.major, dev.minor))
-    except OSError as exc:
-        if exc.errno != errno.EPERM or not allow_bind:
-            raise
-        with open(target, "w"):
+        try:
+            os.unlink(name, dir_fd=dirfd)
+        except FileNotFoundError:
             pass
-        syscalls.mount(dev.path, target, None, mnt.MS_BIND)
-        return
-    os.chmod(target, dev.mode)
-    os.chown(target, dev.uid, dev.gid)
+        try:
+            os.mknod(name, dev.mode | _node_type(dev.kind), os.makedev(dev.major, dev.minor),
+                     dir_fd=dirfd)
+        except OSError as exc:
+            if exc.errno != errno.EPERM or not allow_bind:
+                raise
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644, dir_fd=dirfd))
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+            try:
+                syscalls.mount(dev.path, proc_path(fd), None, mnt.MS_BIND)
+            finally:
+                os.close(fd)
+            return
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+        try:
+            Root.chmod_fd(fd, dev.mode)
+        finally:
+            os.close(fd)
+        os.chown(name, dev.uid, dev.gid, dir_fd=dirfd, follow_symlinks=False)
+    finally:
+        os.close(dirfd)
 
 
 def create_all(rootfs: str, extra: list[Device]) -> None:
     """Create the default devices plus ``extra`` (which win on equal paths)."""
+    from hako.support.fsroot import Root
+
     wanted = {d.path: d for d in DEFAULT_DEVICES}
     wanted.update({d.path: d for d in extra})
-    for dev in wanted.values():
-        create(rootfs, dev)
+    with Root(rootfs) as root:
+        for dev in wanted.values():
+            _create_in(root, dev, True)
 
 
 def create_symlinks(rootfs: str) -> None:

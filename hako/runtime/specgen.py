@@ -103,6 +103,11 @@ class SpecOptions:
     cpuset_mems: str = ""
     pids_limit: int | None = None
     blkio_weight: int = 0
+    # (host path, weight) and, per OCI throttle key ("throttleReadBpsDevice"...), (host path,
+    # rate): each path is a block device, resolved to major:minor here
+    blkio_weight_device: tuple[tuple[str, int], ...] = ()
+    blkio_throttle: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    device_cgroup_rules: tuple[str, ...] = ()  # "c 1:3 rwm" (Docker's --device-cgroup-rule)
     oom_score_adj: int = 0
     cgroups_path: str = ""
     netns_path: str | None = None
@@ -378,11 +383,57 @@ def host_devices(dev_root: str = "/dev") -> list[dict[str, Any]]:
     return found
 
 
-def with_devices(spec: Spec, opts: SpecOptions, dev_root: str = "/dev") -> None:
-    """--device mappings (and all host devices plus "allow all" when privileged).
+def mapped_devices(src: str, dst: str, permissions: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """One --device mapping: the node itself, or every device node below a directory (as
+    Docker's devicesFromPath, each at ``dst`` plus its path below ``src``).
 
     Raises:
-        InvalidArgument: a --device path is not a device node.
+        InvalidArgument: not a device node nor a directory holding any (Docker's text).
+    """
+    try:
+        return [host_device(src, dst, permissions)]
+    except InvalidArgument:
+        if not os.path.isdir(src):
+            raise
+    found = []
+    for dirpath, _dirs, filenames in os.walk(src):
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                found.append(host_device(full, dst.rstrip("/") + "/" + os.path.relpath(full, src),
+                                         permissions))
+    if not found:
+        raise InvalidArgument(f'error gathering device information while adding custom device "{src}": '
+                              "not a device node")
+    return found
+
+
+def parse_device_rule(text: str) -> dict[str, Any]:
+    """A --device-cgroup-rule ("c 1:3 rwm", "*" for any major or minor) as an OCI rule.
+
+    Raises:
+        InvalidArgument: Docker's "invalid device cgroup rule format" text.
+    """
+    parts = text.split(" ")
+    numbers = parts[1].split(":") if len(parts) == 3 else []
+    if len(parts) != 3 or parts[0] not in ("a", "b", "c") or len(numbers) != 2 \
+            or not all(n == "*" or n.isdigit() for n in numbers) \
+            or not parts[2] or len(parts[2]) > 3 or any(c not in "rwm" for c in parts[2]):
+        raise InvalidArgument(f"invalid device cgroup rule format: '{text}'")
+    major, minor = (None if n == "*" else int(n) for n in numbers)
+    return _allow(parts[0], major, minor, parts[2])
+
+
+def with_devices(spec: Spec, opts: SpecOptions, dev_root: str = "/dev") -> None:
+    """--device mappings (and all host devices plus "allow all" when privileged), then the
+    --device-cgroup-rule rules.
+
+    Raises:
+        InvalidArgument: a --device path is not a device node, a rule is malformed.
     """
     linux = spec["linux"]
     rules = linux.setdefault("resources", {}).setdefault("devices", [])
@@ -393,12 +444,29 @@ def with_devices(spec: Spec, opts: SpecOptions, dev_root: str = "/dev") -> None:
     for mapping in opts.devices:
         src = mapping["path_on_host"]
         dst = mapping.get("path_in_container") or src
-        dev, rule = host_device(src, dst, mapping.get("cgroup_permissions") or "rwm")
-        devices = [d for d in devices if d["path"] != dst] + [dev]
-        if not opts.privileged:
-            rules.append(rule)
+        for dev, rule in mapped_devices(src, dst, mapping.get("cgroup_permissions") or "rwm"):
+            devices = [d for d in devices if d["path"] != dev["path"]] + [dev]
+            if not opts.privileged:
+                rules.append(rule)
+    if not opts.privileged:
+        rules.extend(parse_device_rule(r) for r in opts.device_cgroup_rules)
     if devices:
         linux["devices"] = devices
+
+
+def block_device(path: str) -> tuple[int, int]:
+    """major, minor of the block device at ``path`` (for blkio weights and throttles).
+
+    Raises:
+        InvalidArgument: missing, or not a block device.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InvalidArgument(f"{path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+    if not stat.S_ISBLK(st.st_mode):
+        raise InvalidArgument(f"{path} is not a block device")
+    return os.major(st.st_rdev), os.minor(st.st_rdev)
 
 
 # ------------------------------------------------------------------ resources and the rest
@@ -442,8 +510,18 @@ def with_resources(spec: Spec, opts: SpecOptions) -> None:
             res[key] = value
     if opts.pids_limit:
         res["pids"] = {"limit": opts.pids_limit if opts.pids_limit > 0 else -1}
+    bio: dict[str, Any] = {}
     if opts.blkio_weight:
-        res["blockIO"] = {"weight": opts.blkio_weight}
+        bio["weight"] = opts.blkio_weight
+    for path, weight in opts.blkio_weight_device:
+        major, minor = block_device(path)
+        bio.setdefault("weightDevice", []).append({"major": major, "minor": minor, "weight": weight})
+    for key, devs in opts.blkio_throttle.items():
+        for path, rate in devs:
+            major, minor = block_device(path)
+            bio.setdefault(key, []).append({"major": major, "minor": minor, "rate": rate})
+    if bio:
+        res["blockIO"] = bio
 
 
 def with_sysctls(spec: Spec, opts: SpecOptions) -> None:

@@ -14,13 +14,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("flags,named", [
-    (["--device", "/dev/null:/dev/x"], "HostConfig.Devices"),
     (["--pid", "host"], "HostConfig.PidMode"),
     (["--ipc", "host"], "HostConfig.IpcMode"),
     (["--uts", "host"], "HostConfig.UTSMode"),
     (["--cgroupns", "private"], "HostConfig.CgroupnsMode"),
     (["--log-driver", "journald"], "HostConfig.LogConfig.Type"),
-    (["--oom-kill-disable", "-m", "64m"], "HostConfig.OomKillDisable"),
     (["--storage-opt", "size=1G"], "HostConfig.StorageOpt"),
 ])
 def test_run_refuses_field_naming_it(hakod, docker_cli, flags, named):

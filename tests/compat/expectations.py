@@ -73,14 +73,10 @@ _REFUSED = "refused with 400 (hako/daemon/fields.py), not implemented: "
 EXPECTED_FAILURES.update({
     "api_container_test.py::CreateContainerTest::test_create_with_cgroupns":
         _REFUSED + "a private cgroup namespace: HostConfig.CgroupnsMode private",
-    "api_container_test.py::CreateContainerTest::test_create_with_device_cgroup_rules":
-        _REFUSED + "device cgroup rules: HostConfig.DeviceCgroupRules",
     "api_container_test.py::CreateContainerTest::test_create_with_host_pid_mode":
         _REFUSED + "host namespaces: HostConfig.PidMode host",
     "api_container_test.py::CreateContainerTest::test_create_with_uts_mode":
         _REFUSED + "host namespaces: HostConfig.UTSMode host",
-    "api_container_test.py::CreateContainerTest::test_create_with_memory_constraints_with_int":
-        _REFUSED + "resources: HostConfig.MemorySwappiness",
     "api_build_test.py::BuildTest::test_build_shmsize":
         _REFUSED + "resources of build steps: the shmsize build parameter",
 })

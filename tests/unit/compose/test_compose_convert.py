@@ -30,6 +30,14 @@ def body(tmp_path, svc_yaml, extra=""):
 
 
 CASES = [
+    ("device_cgroup_rules: ['c 1:3 mr', 'a *:* r']",
+     lambda b: b["HostConfig"]["DeviceCgroupRules"] == ["c 1:3 mr", "a *:* r"]),
+    ("blkio_config: {weight: 300, weight_device: [{path: /dev/sda, weight: 400}], "
+     "device_read_bps: [{path: /dev/sda, rate: 12mb}], device_write_iops: [{path: /dev/sdb, rate: 30}]}",
+     lambda b: (b["HostConfig"]["BlkioWeight"], b["HostConfig"]["BlkioWeightDevice"],
+                b["HostConfig"]["BlkioDeviceReadBps"], b["HostConfig"]["BlkioDeviceWriteIOps"]) ==
+     (300, [{"Path": "/dev/sda", "Weight": 400}], [{"Path": "/dev/sda", "Rate": 12 << 20}],
+      [{"Path": "/dev/sdb", "Rate": 30}])),
     ("command: echo hi there", lambda b: b["Cmd"] == ["echo", "hi", "there"]),
     ("command: [sh, -c, 'a b']", lambda b: b["Cmd"] == ["sh", "-c", "a b"]),
     ("entrypoint: ''", lambda b: b["Entrypoint"] == []),

@@ -88,19 +88,10 @@ def _read(path: str) -> str:
         return ""
 
 
-def cgroup_features(root: str = "/sys/fs/cgroup") -> dict[str, bool]:
-    """What the host's cgroups can limit, probed from the control files (as Docker's sysinfo)."""
-    if os.path.exists(os.path.join(root, "cgroup.controllers")):
-        ctl = set(_read(os.path.join(root, "cgroup.controllers")).split())
-        return {"MemoryLimit": "memory" in ctl, "SwapLimit": "memory" in ctl,
-                "CpuCfsPeriod": "cpu" in ctl, "CpuCfsQuota": "cpu" in ctl, "CPUShares": "cpu" in ctl,
-                "CPUSet": "cpuset" in ctl, "PidsLimit": "pids" in ctl}
-    has = lambda sub, name: os.path.exists(os.path.join(root, sub, name))  # noqa: E731
-    return {"MemoryLimit": has("memory", "memory.limit_in_bytes"),
-            "SwapLimit": has("memory", "memory.memsw.limit_in_bytes"),
-            "CpuCfsPeriod": has("cpu", "cpu.cfs_period_us"), "CpuCfsQuota": has("cpu", "cpu.cfs_quota_us"),
-            "CPUShares": has("cpu", "cpu.shares"), "CPUSet": has("cpuset", "cpuset.cpus"),
-            "PidsLimit": has("pids", "pids.max")}
+def _cgroup_info() -> dict[str, bool]:
+    from hako.daemon import sysinfo
+
+    return sysinfo.info_fields()
 
 
 def _userns_option(cfg) -> list[str]:
@@ -147,12 +138,11 @@ async def info(req: Request) -> JSONResponse:
         # no volume or network drivers exist yet; "null" is the none/loopback-only netns
         "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None,
                     "Log": ["json-file", "local"]},
-        **cgroup_features(), "KernelMemory": False, "KernelMemoryTCP": False,
+        **_cgroup_info(), "KernelMemory": False, "KernelMemoryTCP": False,
         "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
         "BridgeNfIptables": _read("/proc/sys/net/bridge/bridge-nf-call-iptables") == "1",
         "BridgeNfIp6tables": _read("/proc/sys/net/bridge/bridge-nf-call-ip6tables") == "1",
         "Debug": cfg.debug, "NFd": len(os.listdir("/proc/self/fd")),
-        "OomKillDisable": False,  # refused at create (hako/daemon/fields.py)
         "NGoroutines": len(asyncio.all_tasks()),
         "SystemTime": _now(), "LoggingDriver": cfg.log_driver, "CgroupDriver": "cgroupfs",
         "CgroupVersion": _cgroup_version(),

@@ -232,7 +232,7 @@ def test_bootstrapped_busybox_runs_bin_applets_as_entrypoint(hakod, tmp_path):
     ("network", "create", "--ipam-driver", "foo", "hako-refused-net"),
     ("network", "create", "--config-only", "hako-refused-net"),
     ("network", "create", "--ipam-opt", "a=b", "hako-refused-net"),
-    ("run", "--rm", "--device-read-bps", "/dev/null:1mb", "busybox", "true"),
+    ("run", "--rm", "--kernel-memory", "64m", "busybox", "true"),
     ("run", "--rm", "--cpu-rt-runtime", "100", "busybox", "true"),
     ("run", "--rm", "--storage-opt", "size=1G", "busybox", "true"),
     ("build", "--ulimit", "nofile=10:10", "{ctx}"),

@@ -255,6 +255,8 @@ def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = N
         shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
         seccomp_profile=security.seccomp_profile(hc),
         cgroupns_private=hc.get("CgroupnsMode") == "private",
+        pid_host=hc.get("PidMode") == "host", uts_host=hc.get("UTSMode") == "host",
+        ipc_host=hc.get("IpcMode") == "host", ipc_none=hc.get("IpcMode") == "none",
         annotations=dict(hc.get("Annotations") or {}),
     )
 

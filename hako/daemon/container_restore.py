@@ -25,8 +25,8 @@ class RestoreMixin:
     async def restore(self) -> None:
         """Reload records; re-adopt live shims; mark the dead ones exited; stop the shims of
         starts the daemon never finished; remove ``--rm`` containers that are not running.
-        A container whose restore fails is logged and left as it was loaded; the others and
-        the daemon go on."""
+        A container whose restore fails is logged and left as it was loaded (moby's restore
+        does the same); the others and the daemon go on."""
         self._loop = loop = asyncio.get_running_loop()
         loaded = await loop.run_in_executor(None, self.store.load_all)
         self._manual_stop.update(c.id for c in loaded if c.state.manually_stopped)
@@ -38,8 +38,9 @@ class RestoreMixin:
             try:
                 await self._restore_one(c)
             except Exception as exc:  # noqa: BLE001 - one container must not keep hakod down
+                # as moby: logged, and the container left as it was loaded (its shim may
+                # be alive: marking it exited would release the network of a running one)
                 log.error("failed to restore container %s: %s", c.id[:12], exc)
-                await self._restore_failed(c, exc)
         keep = {c.id: netsetup.endpoints(c) for c in loaded
                 if c.state.running or c.state.status == Status.RESTARTING}
         await loop.run_in_executor(None, self.network.sweep, keep)
@@ -56,21 +57,6 @@ class RestoreMixin:
                     await self.remove(c.id, force=True, volumes=True)
                 except Exception as exc:  # noqa: BLE001 - auto-remove is best effort
                     log.warning("auto-remove of %s at restore failed: %s", c.id[:12], exc)
-
-    async def _restore_failed(self, c, exc: Exception) -> None:
-        """A running container whose shim was not re-adopted is recorded as exited (255,
-        with the error): nothing watches it any more, and ``docker rm`` cleans up after it."""
-        if not c.state.running or c.id in self._shims:
-            return
-        c.state.exit_code = 255
-        c.state.error = f"failed to restore the container: {exc}"
-        c.state.finished_at = now_rfc3339()
-        c.state.pid = c.state.shim_pid = 0
-        c.transition(Status.EXITED)
-        try:
-            await self._save(c)
-        except Exception as save_exc:  # noqa: BLE001 - logged; the record keeps its old state
-            log.error("cannot record container %s as exited: %s", c.id[:12], save_exc)
 
     async def _restore_one(self, c) -> None:
         """One container's restore: re-adopt its live shim, or record how it ended (and

@@ -78,7 +78,7 @@ def entrypoint_and_args(conf: dict[str, Any]) -> tuple[str, list[str]]:
     return cmd[0], cmd[1:]
 
 
-def validate_host_config(hc: dict[str, Any]) -> list[str]:
+def validate_host_config(hc: dict[str, Any], update: bool = False) -> list[str]:
     """Check a HostConfig like Docker's verifyPlatformContainerSettings.
 
     Returns:
@@ -87,7 +87,7 @@ def validate_host_config(hc: dict[str, Any]) -> list[str]:
     Raises:
         InvalidArgument: with Docker's message for the first invalid setting.
     """
-    warnings = check_resources(hc)
+    warnings = check_resources(hc, update=update)
     memory = int(hc.get("Memory") or 0)
     swap = int(hc.get("MemorySwap") or 0)
     if memory and memory < 6 * 1024 * 1024:
@@ -159,10 +159,12 @@ _DISCARDED = (
 _DEVICE_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
 
 
-def check_resources(hc: dict[str, Any], features: dict[str, bool] | None = None) -> list[str]:
+def check_resources(hc: dict[str, Any], features: dict[str, bool] | None = None,
+                    update: bool = False) -> list[str]:
     """The resource fields the host's cgroups cannot apply are discarded from ``hc`` with
     Docker's warnings (``features``: hako.daemon.sysinfo's, probed when None); values out of
-    range are refused.
+    range are refused. ``update``: ``hc`` is a container's whole HostConfig after an update
+    (the OOM warning about a missing memory limit was given at its create).
 
     Raises:
         InvalidArgument: Docker's message for the first invalid value.
@@ -172,14 +174,18 @@ def check_resources(hc: dict[str, Any], features: dict[str, bool] | None = None)
     feats = sysinfo.features() if features is None else features
     warnings: list[str] = []
     for key, feature, zero, text in _DISCARDED:
-        if hc.get(key) not in (None, 0, []) and not feats.get(feature):
-            if key != "MemorySwappiness" or hc[key] != -1:  # -1: "the default", nothing asked
-                warnings.append(text)
-            hc[key] = zero
+        value = hc.get(key)
+        # MemorySwappiness 0 is a value (moby: any non-nil pointer)
+        unset = value is None if key == "MemorySwappiness" else value in (None, 0, [])
+        if unset or feats.get(feature):
+            continue
+        if key != "MemorySwappiness" or value != -1:  # -1: the default, nothing was asked
+            warnings.append(text)
+        hc[key] = zero
     if hc.get("OomKillDisable") and not feats.get("OomKillDisable"):
         warnings.append("Your kernel does not support OomKillDisable. OomKillDisable discarded.")
         hc["OomKillDisable"] = False
-    if hc.get("OomKillDisable") and not hc.get("Memory"):
+    if hc.get("OomKillDisable") and not hc.get("Memory") and not update:
         warnings.append("OOM killer is disabled for the container, but no memory limit is set, "
                         "this can result in the system running out of resources.")
     swappiness = hc.get("MemorySwappiness")
@@ -241,7 +247,7 @@ def default_host_config(hc: dict[str, Any] | None) -> dict[str, Any]:
     out.setdefault("Init", None)
     if not out.get("IpcMode"):
         out["IpcMode"] = "private"
-    if not out.get("CgroupnsMode"):  # the truth: hako never makes a cgroup namespace yet
+    if not out.get("CgroupnsMode"):  # Docker's default on a cgroup v1 host (hako's too)
         out["CgroupnsMode"] = "host"
     return out
 

@@ -82,22 +82,22 @@ HOST_CONFIG: dict[str, Any] = {
     "VolumeDriver": HONOURED,  # "local" only; another driver is Docker's plugin-not-found
     "VolumesFrom": HONOURED, "Mounts": HONOURED,
     "CapAdd": HONOURED, "CapDrop": HONOURED,
-    # the cgroup namespace is the host's (Docker's v1 default); "private" is not implemented
-    "CgroupnsMode": Refuse("a private cgroup namespace (only \"host\" is implemented)", ok=("host",)),
+    # host (Docker's default on a cgroup v1 host) or private
+    "CgroupnsMode": Refuse("cgroup namespace modes other than host and private", ok=("host", "private")),
     "Dns": HONOURED, "DnsOptions": HONOURED, "DnsSearch": HONOURED,
     "ExtraHosts": HONOURED, "GroupAdd": HONOURED,
-    "IpcMode": Refuse(f"IPC modes other than private and shareable: {_NO_NS}",
-                      ok=("private", "shareable")),
+    "IpcMode": Refuse("IPC mode container:<id> (another container's IPC namespace)",
+                      ok=("private", "shareable", "host", "none")),
     "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
     "Links": HONOURED,  # legacy links on the default bridge; on a user network the endpoint's
     "OomScoreAdj": HONOURED,
-    "PidMode": Refuse(f"PID modes host and container: {_NO_NS}"),
+    "PidMode": Refuse("PID mode container:<id> (another container's PID namespace)", ok=("host",)),
     "Privileged": HONOURED,
     "PublishAllPorts": HONOURED,
     "ReadonlyRootfs": HONOURED, "SecurityOpt": HONOURED,
     "StorageOpt": Refuse("storage options (size): the overlay snapshotter has no quotas"),
     "Tmpfs": HONOURED,
-    "UTSMode": Refuse(f"UTS mode host: {_NO_NS}"),
+    "UTSMode": Refuse("UTS modes other than host", ok=("host",)),
     # no user-namespace remapping exists, so "host" is what every container gets
     "UsernsMode": Refuse("user namespace modes other than host", ok=("host",)),
     "ShmSize": HONOURED, "Sysctls": HONOURED, "Runtime": HONOURED,

@@ -70,6 +70,8 @@ def check_create(body: dict[str, Any], hc: dict[str, Any]) -> None:
             raise InvalidArgument("conflicting options: custom host-to-IP mapping and the network mode")
         if conf.get("MacAddress"):
             raise InvalidArgument("conflicting options: mac-address and the network mode")
+    if hc.get("UTSMode") == "host" and conf.get("Hostname"):
+        raise InvalidArgument("conflicting options: hostname and the UTS mode")
     if mode == "host" and conf.get("MacAddress"):
         raise InvalidArgument("conflicting options: mac-address and the network mode")
     if mode == "host" and hc.get("Links"):

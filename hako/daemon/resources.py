@@ -54,7 +54,7 @@ def update(svc: Any, c: Container, body: dict[str, Any]) -> list[str]:
         if policy["Name"] != "no" and hc.get("AutoRemove"):
             raise Conflict("Restart policy cannot be updated because AutoRemove is enabled for the container")
         hc["RestartPolicy"] = {"Name": policy["Name"], "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
-    warnings = createpolicy.validate_host_config(hc)
+    warnings = createpolicy.validate_host_config(hc, update=True)
     from hako.daemon import rootless
 
     rootless.check_resources(svc.config, hc)

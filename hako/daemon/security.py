@@ -159,5 +159,5 @@ def info_options() -> list[str]:
     if seccomp_supported():
         out.append("name=seccomp,profile=builtin")
     # no "name=cgroupns": moby lists it when containers get a private cgroup namespace by
-    # default, and hako gives them the host's (HostConfig.CgroupnsMode "private" is refused)
+    # default; hako's default is the host's (HostConfig.CgroupnsMode "private" asks for one)
     return out

@@ -93,17 +93,18 @@ def _create_in(root, dev: Device, allow_bind: bool) -> None:
     dirfd, name = root.parent(dev.path, create=True)
     try:
         try:
-            os.unlink(name, dir_fd=dirfd)
-        except FileNotFoundError:
-            pass
-        try:
             os.mknod(name, dev.mode | _node_type(dev.kind), os.makedev(dev.major, dev.minor),
                      dir_fd=dirfd)
+        except FileExistsError:
+            return  # something is there already (a bind mount, -v /dev:/dev): left alone, as runc
         except OSError as exc:
             if exc.errno != errno.EPERM or not allow_bind:
                 raise
-            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, 0o644, dir_fd=dirfd))
+            try:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, 0o644, dir_fd=dirfd))
+            except FileExistsError:
+                return
             fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
             try:
                 syscalls.mount(dev.path, proc_path(fd), None, mnt.MS_BIND)
@@ -132,20 +133,33 @@ def create_all(rootfs: str, extra: list[Device]) -> None:
 
 
 def create_symlinks(rootfs: str) -> None:
-    """/dev/fd, stdin, stdout, stderr, ptmx → pts/ptmx, and core → /proc/kcore."""
+    """/dev/fd, stdin, stdout, stderr, ptmx → pts/ptmx, and core → /proc/kcore; each made
+    in its directory resolved inside ``rootfs`` through descriptors (an image's symlinked
+    /dev must not lead them, or the ptmx replacement, onto the host)."""
+    from hako.support.fsroot import Root
+
     links = list(SYMLINKS)
     if os.path.exists("/proc/kcore"):
         links.append(("/proc/kcore", "/dev/core"))
-    for src, dst in links:
+    with Root(rootfs) as root:
+        for src, dst in links:
+            dirfd, name = root.parent(dst, create=True)
+            try:
+                os.symlink(src, name, dir_fd=dirfd)
+            except FileExistsError:
+                pass
+            finally:
+                os.close(dirfd)
+        dirfd, name = root.parent("/dev/ptmx", create=True)
         try:
-            os.symlink(src, rootfs + dst)
-        except FileExistsError:
-            pass
-    ptmx = rootfs + "/dev/ptmx"
-    if os.path.isdir(rootfs + "/dev/pts"):
-        if os.path.lexists(ptmx):
-            os.unlink(ptmx)
-        os.symlink("pts/ptmx", ptmx)
+            pts = Root.lstat_at(dirfd, "pts")
+            if pts is not None and stat.S_ISDIR(pts.st_mode):
+                old = Root.lstat_at(dirfd, name)
+                if old is not None and not stat.S_ISDIR(old.st_mode):
+                    os.unlink(name, dir_fd=dirfd)
+                os.symlink("pts/ptmx", name, dir_fd=dirfd)
+        finally:
+            os.close(dirfd)
 
 
 def setup_console(console: socket.socket, size: dict | None, bind_console: bool) -> None:

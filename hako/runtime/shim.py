@@ -255,11 +255,35 @@ def _serve(shim, init) -> int:  # pragma: no cover
 
     init.on_finished = finished
     init.on_idle = lambda proc: _shutdown(shim)
+    init.on_exited = lambda proc: _kill_leftovers(shim)
     while not shim.done:
         shim.loop.run_once()
     _cleanup_sockets(shim)  # first: late clients get ENOENT, not a reset, and read exit.json
     runtime_delete(shim.runtime, shim.opts["id"])
     return 0
+
+
+def _kill_leftovers(shim) -> None:
+    """When the init exits, SIGKILL what is left in the container's cgroup if it has no
+    pid namespace of its own (containerd's shouldKillAllOnExit): with the host's (or
+    another container's) pid namespace the kernel kills nothing, and a leftover holding
+    the output pipes would keep the container "running" until the drain timeout."""
+    import json
+
+    from hako.runtime import shim_runtime
+
+    try:
+        with open(os.path.join(shim.opts["bundle"], "config.json"), "rb") as f:
+            spec = json.loads(f.read())
+    except (OSError, ValueError):
+        return
+    namespaces = (spec.get("linux") or {}).get("namespaces") or []
+    if any(ns.get("type") == "pid" and not ns.get("path") for ns in namespaces):
+        return  # its own pid namespace: the kernel killed the rest with the init
+    try:
+        shim_runtime.run(shim.runtime + ["kill", "--all", shim.opts["id"], "9"])
+    except OSError:
+        pass  # delete --force kills them when the shim exits
 
 
 def runtime_delete(runtime: list[str], ctr_id: str) -> int:

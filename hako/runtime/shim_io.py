@@ -193,6 +193,7 @@ class Proc:
         self.paused = False
         self.on_finished = None
         self.on_idle = None
+        self.on_exited = None  # called when the process is reaped, before its output drains
 
     # --- stdio setup -----------------------------------------------------------------
 
@@ -373,6 +374,8 @@ class Proc:
         self.exit_code = 128 - code if code < 0 else code
         self.exited_at = _rfc3339_now()
         self.status = "exited"
+        if self.on_exited is not None:
+            self.on_exited(self)
         self._watch_master()  # a hung-up master now reads its rest, then EOF
         self.loop.call_at(time.monotonic() + DRAIN_TIMEOUT, self._drain_timeout)
         self._maybe_finish()

@@ -119,6 +119,7 @@ class SpecOptions:
     init_path: str | None = None
     shm_size: int = DEFAULT_SHM_SIZE
     ipc_host: bool = False
+    ipc_none: bool = False  # IpcMode "none": a private IPC namespace without /dev/shm
     pid_host: bool = False
     uts_host: bool = False
     cgroupns_private: bool = False
@@ -303,15 +304,18 @@ def with_mounts(spec: Spec, opts: SpecOptions) -> None:
     for m in mounts:
         if opts.privileged and m["destination"] in ("/sys", "/sys/fs/cgroup"):
             m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
-        if opts.ipc_host and m["destination"] in ("/dev/shm", "/dev/mqueue"):
-            m.update(type="bind", source=m["destination"], options=["rbind", "nosuid", "noexec",
-                                                                   "nodev"])
+        # the host's IPC namespace: its /dev/shm; /dev/mqueue stays a new mqueue mount, which
+        # in the host's IPC namespace shows the host's queues (a host may have no /dev/mqueue)
+        if opts.ipc_host and m["destination"] == "/dev/shm":
+            m.update(type="bind", source="/dev/shm", options=["rbind", "nosuid", "noexec", "nodev"])
     user = [dict(m) for m in opts.extra_mounts]
     user += [tmpfs_mount(dest, o) for dest, o in opts.tmpfs.items()]
     if opts.init_path:
         user.append({"destination": INIT_PATH_IN_CONTAINER, "type": "bind",
                      "source": opts.init_path, "options": ["bind", "ro"]})
     taken = {os.path.normpath(m["destination"]) for m in user}
+    if opts.ipc_none:
+        taken.add("/dev/shm")
     mounts = [m for m in mounts if m["destination"] not in taken]
     user.sort(key=lambda m: os.path.normpath(m["destination"]).count("/"))
     spec["mounts"] = mounts + user

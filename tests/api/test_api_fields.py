@@ -19,13 +19,10 @@ SPEC = Path("/work/shared/specs/docker-engine-api-v1.41.yaml")
 
 # (where, field, a value hako cannot honour)
 REFUSED_CREATE = [
-    ("HostConfig", "PidMode", "host"),
     ("HostConfig", "PidMode", "container:abc"),
-    ("HostConfig", "IpcMode", "host"),
-    ("HostConfig", "IpcMode", "none"),
-    ("HostConfig", "UTSMode", "host"),
+    ("HostConfig", "IpcMode", "container:abc"),
     ("HostConfig", "UsernsMode", "private"),
-    ("HostConfig", "CgroupnsMode", "private"),
+    ("HostConfig", "CgroupnsMode", "other"),
     ("HostConfig", "Cgroup", "container:abc"),
     ("HostConfig", "StorageOpt", {"size": "120G"}),
     ("HostConfig", "Isolation", "hyperv"),
@@ -146,6 +143,7 @@ ZERO_HOST_CONFIG = {
     {"DnsOptions": ["ndots:2"]}, {"IpcMode": "shareable"},
     {"IpcMode": "private"}, {"UsernsMode": "host"}, {"CgroupnsMode": "host"},
     {"Isolation": "default"}, {"LogConfig": {"Type": "none", "Config": None}},
+    {"PidMode": "host"}, {"IpcMode": "host"}, {"IpcMode": "none"}, {"UTSMode": "host"},
 ])
 def test_zero_and_honoured_values_are_accepted(hakod, host_config):
     status, body = _create(hakod, extra_config={

@@ -14,10 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("flags,named", [
-    (["--pid", "host"], "HostConfig.PidMode"),
-    (["--ipc", "host"], "HostConfig.IpcMode"),
-    (["--uts", "host"], "HostConfig.UTSMode"),
-    (["--cgroupns", "private"], "HostConfig.CgroupnsMode"),
+    (["--pid", "container:other"], "HostConfig.PidMode"),
+    (["--ipc", "container:other"], "HostConfig.IpcMode"),
     (["--log-driver", "journald"], "HostConfig.LogConfig.Type"),
     (["--storage-opt", "size=1G"], "HostConfig.StorageOpt"),
 ])

@@ -71,12 +71,6 @@ if os.environ.get("HAKO_TEST_SHIM") == "conmon":
 # -- fields hako refuses with 400 instead of storing and ignoring them (hako/daemon/fields.py)
 _REFUSED = "refused with 400 (hako/daemon/fields.py), not implemented: "
 EXPECTED_FAILURES.update({
-    "api_container_test.py::CreateContainerTest::test_create_with_cgroupns":
-        _REFUSED + "a private cgroup namespace: HostConfig.CgroupnsMode private",
-    "api_container_test.py::CreateContainerTest::test_create_with_host_pid_mode":
-        _REFUSED + "host namespaces: HostConfig.PidMode host",
-    "api_container_test.py::CreateContainerTest::test_create_with_uts_mode":
-        _REFUSED + "host namespaces: HostConfig.UTSMode host",
     "api_build_test.py::BuildTest::test_build_shmsize":
         _REFUSED + "resources of build steps: the shmsize build parameter",
 })

@@ -165,6 +165,12 @@ class CgroupV2Manager:
                 base.write_value(d, "io.bfq.weight", weight)
             else:
                 base.write_value(d, "io.weight", base.blkio_weight_to_io_weight(weight))
+        bfq = os.path.exists(os.path.join(d, "io.bfq.weight"))
+        for dev in bio.get("weightDevice") or []:  # as runc: BFQ's file, else io.weight's
+            if dev.get("weight"):
+                value = dev["weight"] if bfq else base.blkio_weight_to_io_weight(dev["weight"])
+                base.write_value(d, "io.bfq.weight" if bfq else "io.weight",
+                                 f"{dev['major']}:{dev['minor']} {value}")
         for key, word in _THROTTLE.items():
             for dev in bio.get(key) or []:
                 base.write_value(d, "io.max", f"{dev['major']}:{dev['minor']} {word}={dev['rate']}")

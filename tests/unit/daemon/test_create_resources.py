@@ -30,6 +30,18 @@ def test_swappiness_minus_one_is_the_default_not_a_request():
     assert check_resources(hc, V2) == []
 
 
+def test_swappiness_zero_is_a_request():
+    hc = {"MemorySwappiness": 0}
+    assert check_resources(hc, V2)[0].startswith("Your kernel does not support memory swappiness")
+    assert hc["MemorySwappiness"] is None
+    hc = {"MemorySwappiness": 0}
+    assert check_resources(hc, V1_NO_WEIGHT) == [] and hc["MemorySwappiness"] == 0
+
+
+def test_update_does_not_repeat_the_oom_warning():
+    assert check_resources({"OomKillDisable": True}, V1_NO_WEIGHT, update=True) == []
+
+
 def test_blkio_weight_without_a_weighted_scheduler():
     hc = {"BlkioWeight": 300, "BlkioWeightDevice": [{"Path": "/dev/sda", "Weight": 400}],
           "BlkioDeviceReadBps": [{"Path": "/dev/sda", "Rate": 1024}]}

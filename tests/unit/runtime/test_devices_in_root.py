@@ -51,3 +51,25 @@ def test_mode_and_owner_are_the_specs(tmp_path):
 def test_bad_entries_are_refused(entry):
     with pytest.raises(Exception, match="invalid device"):
         devices.parse([entry])
+
+
+def test_symlinks_and_ptmx_stay_inside_the_root(tmp_path):
+    rootfs, outside = _layout(tmp_path)
+    (outside / "pts").mkdir()
+    (outside / "ptmx").write_text("the host's")  # what an escape would replace
+    os.symlink(str(outside), rootfs / "dev")
+    inside = str(rootfs) + str(outside)
+    os.makedirs(inside + "/pts")
+    devices.create_symlinks(str(rootfs))
+    assert (outside / "ptmx").read_text() == "the host's"
+    assert not os.path.lexists(outside / "fd")
+    assert os.readlink(inside + "/fd") == "/proc/self/fd"
+    assert os.readlink(inside + "/ptmx") == "pts/ptmx"
+
+
+def test_an_existing_entry_is_left_alone(tmp_path):
+    rootfs, _ = _layout(tmp_path)
+    (rootfs / "dev").mkdir()
+    (rootfs / "dev" / "null").write_text("bind-mounted or the host's own /dev: not ours to replace")
+    devices.create(str(rootfs), devices.Device("/dev/null", "c", 1, 3))
+    assert (rootfs / "dev" / "null").read_text().startswith("bind-mounted")

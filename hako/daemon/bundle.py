@@ -177,6 +177,28 @@ _THROTTLES = (("BlkioDeviceReadBps", "throttleReadBpsDevice"),
               ("BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"))
 
 
+def _joined_namespaces(svc: Any, hc: dict) -> dict[str, str]:
+    """``PidMode container:<name|id>``: the other container's pid namespace, which it must
+    be running to have (moby's getPidContainer, with its texts).
+
+    Raises:
+        NotFound: no such container. Conflict: it is not running.
+    """
+    mode = hc.get("PidMode") or ""
+    if not mode.startswith("container:"):
+        return {}
+    from hako.errors import Conflict, NotFound
+
+    ref = mode[len("container:"):]
+    try:
+        other = svc.get(ref)
+    except NotFound:
+        raise NotFound(f"cannot join PID of a non running container: {ref}: No such container: {ref}") from None
+    if not other.state.running or not other.state.pid or other.state.status.value == "restarting":
+        raise Conflict(f"container {other.id} is not running")
+    return {"pid": f"/proc/{other.state.pid}/ns/pid"}
+
+
 def _swappiness(value: Any) -> int | None:
     """MemorySwappiness: None or -1 leave the kernel's (the parent's) value."""
     return None if value is None or int(value) < 0 else int(value)
@@ -256,6 +278,7 @@ def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = N
         seccomp_profile=security.seccomp_profile(hc),
         cgroupns_private=hc.get("CgroupnsMode") == "private",
         pid_host=hc.get("PidMode") == "host", uts_host=hc.get("UTSMode") == "host",
+        join_namespaces=_joined_namespaces(svc, hc),
         ipc_host=hc.get("IpcMode") == "host", ipc_none=hc.get("IpcMode") == "none",
         annotations=dict(hc.get("Annotations") or {}),
     )

@@ -88,6 +88,10 @@ def validate_host_config(hc: dict[str, Any], update: bool = False) -> list[str]:
         InvalidArgument: with Docker's message for the first invalid setting.
     """
     warnings = check_resources(hc, update=update)
+    pid_mode = hc.get("PidMode") or ""
+    if pid_mode not in ("", "host") and (not pid_mode.startswith("container:")
+                                         or not pid_mode[len("container:"):]):
+        raise InvalidArgument(f"invalid PID mode: {pid_mode}")
     memory = int(hc.get("Memory") or 0)
     swap = int(hc.get("MemorySwap") or 0)
     if memory and memory < 6 * 1024 * 1024:

@@ -91,7 +91,8 @@ HOST_CONFIG: dict[str, Any] = {
     "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
     "Links": HONOURED,  # legacy links on the default bridge; on a user network the endpoint's
     "OomScoreAdj": HONOURED,
-    "PidMode": Refuse("PID mode container:<id> (another container's PID namespace)", ok=("host",)),
+    # host, or container:<name|id> (joined at start, as Docker; checked at create)
+    "PidMode": HONOURED,
     "Privileged": HONOURED,
     "PublishAllPorts": HONOURED,
     "ReadonlyRootfs": HONOURED, "SecurityOpt": HONOURED,

@@ -14,7 +14,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("flags,named", [
-    (["--pid", "container:other"], "HostConfig.PidMode"),
     (["--ipc", "container:other"], "HostConfig.IpcMode"),
     (["--log-driver", "journald"], "HostConfig.LogConfig.Type"),
     (["--storage-opt", "size=1G"], "HostConfig.StorageOpt"),

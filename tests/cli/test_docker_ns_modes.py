@@ -92,3 +92,28 @@ def test_cgroupns_private(hakod, docker_cli):
         docker(hakod, docker_cli, "rm", "-f", cid)
     text = _run(hakod, docker_cli, "busybox", "readlink", "/proc/self/ns/cgroup")
     assert text.strip() == _ns("cgroup")  # the default here: the host's (Docker's on v1)
+
+
+def test_pid_of_another_container(hakod, docker_cli):
+    name = "hako-pid-donor"
+    donor = out(docker(hakod, docker_cli, "run", "-d", "--name", name, "busybox", "sleep", "300",
+                       check=True)).strip()
+    try:
+        pid = json.loads(out(docker(hakod, docker_cli, "inspect", donor, check=True)))[0]["State"]["Pid"]
+        text = _run(hakod, docker_cli, "--pid", f"container:{name}", "busybox", "sh", "-c",
+                    "readlink /proc/self/ns/pid; cat /proc/1/cmdline | tr '\\0' ' '")
+        ns, *cmdline = text.split()
+        assert ns == os.readlink(f"/proc/{pid}/ns/pid")  # the donor's pid namespace
+        assert cmdline == ["sleep", "300"]  # its init is the joiner's pid 1
+        docker(hakod, docker_cli, "stop", "-t", "0", name, check=True)
+        res = docker(hakod, docker_cli, "run", "--rm", "--pid", f"container:{name}", "busybox", "true")
+        assert res.returncode != 0
+        assert f"container {donor} is not running" in res.stderr.decode()
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", name)
+    res = docker(hakod, docker_cli, "run", "--rm", "--pid", "container:hako-no-such", "busybox", "true")
+    assert res.returncode != 0
+    assert "cannot join PID of a non running container: hako-no-such: No such container: hako-no-such" \
+        in res.stderr.decode()
+    status, body = hakod.api("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"PidMode": "container:"}})
+    assert status == 400 and body["message"] == "invalid PID mode: container:"

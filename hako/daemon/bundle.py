@@ -118,6 +118,8 @@ def unmount_rootfs(svc: Any, c: Container) -> None:
     mounts.release_mounts(svc.volumes, c.id, c.mounts)
     # until nothing is mounted there (EINVAL), without a mountinfo scan
     unmount_all(rootfs_dir(svc, c), detach_busy=True)
+    if (c.host_config.get("IpcMode") or "") == "shareable":  # its /dev/shm (moby: at stop too)
+        unmount_all(shm_path(c), detach_busy=True)
     from hako.daemon import userns
 
     remap = userns.wanted(svc.config.remap, c.host_config)
@@ -177,26 +179,71 @@ _THROTTLES = (("BlkioDeviceReadBps", "throttleReadBpsDevice"),
               ("BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"))
 
 
-def _joined_namespaces(svc: Any, hc: dict) -> dict[str, str]:
-    """``PidMode container:<name|id>``: the other container's pid namespace, which it must
-    be running to have (moby's getPidContainer, with its texts).
+def _joined_namespaces(svc: Any, c: Container) -> dict[str, str]:
+    """``PidMode`` / ``IpcMode`` ``container:<name|id>``: the other container's namespace,
+    which it must be running to have (moby's getPidContainer and getIpcContainer, with
+    their texts).
 
     Raises:
         NotFound: no such container. Conflict: it is not running.
     """
-    mode = hc.get("PidMode") or ""
-    if not mode.startswith("container:"):
-        return {}
+    out = {}
+    for key, kind, what in (("PidMode", "pid", "PID"), ("IpcMode", "ipc", "IPC")):
+        mode = c.host_config.get(key) or ""
+        if mode.startswith("container:"):
+            other = _running_other(svc, mode[len("container:"):], what)
+            out[kind] = f"/proc/{other.state.pid}/ns/{kind}"
+    return out
+
+
+def _running_other(svc: Any, ref: str, what: str) -> Container:
     from hako.errors import Conflict, NotFound
 
-    ref = mode[len("container:"):]
     try:
         other = svc.get(ref)
     except NotFound:
-        raise NotFound(f"cannot join PID of a non running container: {ref}: No such container: {ref}") from None
+        raise NotFound(f"cannot join {what} of a non running container: {ref}: "
+                       f"No such container: {ref}") from None
     if not other.state.running or not other.state.pid or other.state.status.value == "restarting":
         raise Conflict(f"container {other.id} is not running")
-    return {"pid": f"/proc/{other.state.pid}/ns/pid"}
+    return other
+
+
+def shm_path(c: Container) -> str:
+    """Where a shareable container's /dev/shm is mounted on the host (as moby's)."""
+    return os.path.join(c.root, "mounts", "shm")
+
+
+def _shm_source(svc: Any, c: Container) -> str:
+    """The host directory bound on /dev/shm: a shareable container's own tmpfs (mounted
+    here, sized ShmSize, as moby's setupIPCDirs), or the donor's for ``container:<id>``.
+
+    Raises:
+        InvalidArgument: the donor's IPC is not shareable (moby's text).
+    """
+    mode = c.host_config.get("IpcMode") or ""
+    if mode.startswith("container:"):
+        ref = mode[len("container:"):]
+        other = _running_other(svc, ref, "IPC")
+        if (other.host_config.get("IpcMode") or "") == "host":
+            return "/dev/shm"
+        path = shm_path(other)
+        if not os.path.ismount(path):
+            raise InvalidArgument(f"cannot join IPC of a non running container: {ref}: non-shareable IPC "
+                                  "(hint: use IpcMode:shareable for the donor container)")
+        return path
+    if mode != "shareable":
+        return ""
+    from hako.linux import mount as mnt
+    from hako.linux import syscalls
+
+    path = shm_path(c)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if not os.path.ismount(path):
+        size = int(c.host_config.get("ShmSize") or 64 * 1024 * 1024)
+        syscalls.mount("shm", path, "tmpfs", mnt.MS_NOSUID | mnt.MS_NODEV | mnt.MS_NOEXEC,
+                       f"mode=1777,size={size}")
+    return path
 
 
 def _swappiness(value: Any) -> int | None:
@@ -278,8 +325,9 @@ def spec_options(svc: Any, c: Container, rootfs: str, netns_path: str | None = N
         seccomp_profile=security.seccomp_profile(hc),
         cgroupns_private=hc.get("CgroupnsMode") == "private",
         pid_host=hc.get("PidMode") == "host", uts_host=hc.get("UTSMode") == "host",
-        join_namespaces=_joined_namespaces(svc, hc),
+        join_namespaces=_joined_namespaces(svc, c),
         ipc_host=hc.get("IpcMode") == "host", ipc_none=hc.get("IpcMode") == "none",
+        shm_source=_shm_source(svc, c),
         annotations=dict(hc.get("Annotations") or {}),
     )
 

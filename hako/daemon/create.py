@@ -88,6 +88,10 @@ def validate_host_config(hc: dict[str, Any], update: bool = False) -> list[str]:
         InvalidArgument: with Docker's message for the first invalid setting.
     """
     warnings = check_resources(hc, update=update)
+    ipc_mode = hc.get("IpcMode") or ""
+    if ipc_mode not in ("", "private", "shareable", "host", "none") and (
+            not ipc_mode.startswith("container:") or not ipc_mode[len("container:"):]):
+        raise InvalidArgument(f"invalid IPC mode: {ipc_mode}")
     pid_mode = hc.get("PidMode") or ""
     if pid_mode not in ("", "host") and (not pid_mode.startswith("container:")
                                          or not pid_mode[len("container:"):]):

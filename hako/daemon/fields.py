@@ -86,8 +86,9 @@ HOST_CONFIG: dict[str, Any] = {
     "CgroupnsMode": Refuse("cgroup namespace modes other than host and private", ok=("host", "private")),
     "Dns": HONOURED, "DnsOptions": HONOURED, "DnsSearch": HONOURED,
     "ExtraHosts": HONOURED, "GroupAdd": HONOURED,
-    "IpcMode": Refuse("IPC mode container:<id> (another container's IPC namespace)",
-                      ok=("private", "shareable", "host", "none")),
+    # private, shareable (/dev/shm a tmpfs mounted by hakod, which others can join), host,
+    # none, container:<name|id> (joined at start, as Docker)
+    "IpcMode": HONOURED,
     "Cgroup": Refuse(f"joining another container's cgroup: {_NO_NS}"),
     "Links": HONOURED,  # legacy links on the default bridge; on a user network the endpoint's
     "OomScoreAdj": HONOURED,

@@ -120,6 +120,9 @@ class SpecOptions:
     shm_size: int = DEFAULT_SHM_SIZE
     ipc_host: bool = False
     ipc_none: bool = False  # IpcMode "none": a private IPC namespace without /dev/shm
+    # IpcMode shareable / container:<id>: /dev/shm is a bind of this host directory (a tmpfs
+    # the daemon mounted, so another container can bind the same one)
+    shm_source: str = ""
     pid_host: bool = False
     uts_host: bool = False
     cgroupns_private: bool = False
@@ -306,8 +309,9 @@ def with_mounts(spec: Spec, opts: SpecOptions) -> None:
             m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
         # the host's IPC namespace: its /dev/shm; /dev/mqueue stays a new mqueue mount, which
         # in the host's IPC namespace shows the host's queues (a host may have no /dev/mqueue)
-        if opts.ipc_host and m["destination"] == "/dev/shm":
-            m.update(type="bind", source="/dev/shm", options=["rbind", "nosuid", "noexec", "nodev"])
+        if (opts.ipc_host or opts.shm_source) and m["destination"] == "/dev/shm":
+            m.update(type="bind", source=opts.shm_source or "/dev/shm",
+                     options=["rbind", "nosuid", "noexec", "nodev"])
     user = [dict(m) for m in opts.extra_mounts]
     user += [tmpfs_mount(dest, o) for dest, o in opts.tmpfs.items()]
     if opts.init_path:

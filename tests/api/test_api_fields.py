@@ -19,7 +19,6 @@ SPEC = Path("/work/shared/specs/docker-engine-api-v1.41.yaml")
 
 # (where, field, a value hako cannot honour)
 REFUSED_CREATE = [
-    ("HostConfig", "IpcMode", "container:abc"),
     ("HostConfig", "UsernsMode", "private"),
     ("HostConfig", "CgroupnsMode", "other"),
     ("HostConfig", "Cgroup", "container:abc"),

@@ -14,9 +14,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("flags,named", [
-    (["--ipc", "container:other"], "HostConfig.IpcMode"),
     (["--log-driver", "journald"], "HostConfig.LogConfig.Type"),
     (["--storage-opt", "size=1G"], "HostConfig.StorageOpt"),
+    (["--cpu-rt-runtime", "100"], "HostConfig.CpuRealtimeRuntime"),
+    (["--kernel-memory", "64m"], "HostConfig.KernelMemory"),
 ])
 def test_run_refuses_field_naming_it(hakod, docker_cli, flags, named):
     before = out(docker(hakod, docker_cli, "ps", "-aq"))

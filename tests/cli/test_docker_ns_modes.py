@@ -117,3 +117,40 @@ def test_pid_of_another_container(hakod, docker_cli):
         in res.stderr.decode()
     status, body = hakod.api("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"PidMode": "container:"}})
     assert status == 400 and body["message"] == "invalid PID mode: container:"
+
+
+def _mounted(path_part: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(path_part in line.split()[4] for line in f)
+
+
+def test_ipc_of_a_shareable_container(hakod, docker_cli):
+    donor = out(docker(hakod, docker_cli, "run", "-d", "--ipc", "shareable", "--name", "hako-ipc-donor",
+                       "busybox", "sh", "-c", "echo shared > /dev/shm/x; sleep 300", check=True)).strip()
+    try:
+        pid = json.loads(out(docker(hakod, docker_cli, "inspect", donor, check=True)))[0]["State"]["Pid"]
+        assert _mounted(f"{donor}/mounts/shm")  # its /dev/shm is a tmpfs hakod mounted
+        deadline = time.monotonic() + 10
+        text = ""
+        while "shared" not in text and time.monotonic() < deadline:
+            text = _run(hakod, docker_cli, "--ipc", "container:hako-ipc-donor", "busybox", "sh", "-c",
+                        "readlink /proc/self/ns/ipc; cat /dev/shm/x 2>/dev/null || true")
+        ns, content = text.split()
+        assert ns == os.readlink(f"/proc/{pid}/ns/ipc") and content == "shared"
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", donor)
+    assert not _mounted(f"{donor}/mounts/shm")  # unmounted with the container
+
+
+def test_ipc_of_a_private_container_is_refused(hakod, docker_cli):
+    donor = out(docker(hakod, docker_cli, "run", "-d", "--name", "hako-ipc-private", "busybox", "sleep", "300",
+                       check=True)).strip()
+    try:
+        res = docker(hakod, docker_cli, "run", "--rm", "--ipc", "container:hako-ipc-private", "busybox", "true")
+        assert res.returncode != 0
+        assert ("cannot join IPC of a non running container: hako-ipc-private: non-shareable IPC "
+                "(hint: use IpcMode:shareable for the donor container)") in res.stderr.decode()
+    finally:
+        docker(hakod, docker_cli, "rm", "-f", donor)
+    status, body = hakod.api("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"IpcMode": "bogus"}})
+    assert status == 400 and body["message"] == "invalid IPC mode: bogus"

@@ -83,6 +83,9 @@ class BuildOptions:
     cache_from: list[str] = field(default_factory=list)
     platform: str = ""
     source_date_epoch: int | None = None
+    # the step containers' resource fields (HostConfig keys: Memory, CpuShares, ShmSize,
+    # Ulimits, CgroupParent…), as the legacy builder's hostConfigFromOptions
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,7 +207,7 @@ class Builder:
     # -- step containers -------------------------------------------------------------------
     def host_config(self, network: str = "") -> dict[str, Any]:
         """The HostConfig of a step's container (Docker's ``hostConfigFromOptions``)."""
-        return {"NetworkMode": network or self.opts.network_mode or "none",
+        return {**self.opts.resources, "NetworkMode": network or self.opts.network_mode or "none",
                 "ExtraHosts": list(self.opts.extra_hosts) or None}
 
     def create_container(self, config: dict[str, Any], host_config: dict[str, Any]) -> str:

@@ -235,8 +235,8 @@ def test_bootstrapped_busybox_runs_bin_applets_as_entrypoint(hakod, tmp_path):
     ("run", "--rm", "--kernel-memory", "64m", "busybox", "true"),
     ("run", "--rm", "--cpu-rt-runtime", "100", "busybox", "true"),
     ("run", "--rm", "--storage-opt", "size=1G", "busybox", "true"),
-    ("build", "--ulimit", "nofile=10:10", "{ctx}"),
-    ("build", "--cgroup-parent", "/x", "{ctx}"),
+    ("build", "--isolation", "hyperv", "{ctx}"),
+    ("build", "--pull", "{ctx}"),
 ], ids=" ".join)
 def test_flags_hakod_refuses_are_sent_as_docker_sends_them(hakod, docker_cli, tmp_path, args):
     """Each flag reaches hakod, which refuses it naming the field, for both clients alike."""

@@ -68,9 +68,3 @@ if os.environ.get("HAKO_TEST_SHIM") == "conmon":
         f"api_container_test.py::CreateContainerTest::{t}": _CONMON_ONE_LOG
         for t in ("test_valid_log_driver_and_log_opt", "test_valid_no_log_driver_specified")})
 
-# -- fields hako refuses with 400 instead of storing and ignoring them (hako/daemon/fields.py)
-_REFUSED = "refused with 400 (hako/daemon/fields.py), not implemented: "
-EXPECTED_FAILURES.update({
-    "api_build_test.py::BuildTest::test_build_shmsize":
-        _REFUSED + "resources of build steps: the shmsize build parameter",
-})

@@ -72,7 +72,43 @@ def build_options(req: Request) -> Any:
         extra_hosts=extra_hosts, cache_from=req.query_json("cachefrom", []) or [],
         platform=req.query.get("platform", ""),
         source_date_epoch=int(epoch) if epoch and str(epoch).isdigit() else None,
+        resources=build_resources(req),
     )
+
+
+_BUILD_INTS = (("memory", "Memory"), ("memswap", "MemorySwap"), ("cpushares", "CpuShares"),
+               ("cpuperiod", "CpuPeriod"), ("cpuquota", "CpuQuota"), ("shmsize", "ShmSize"))
+_BUILD_STRS = (("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems"),
+               ("cgroupparent", "CgroupParent"))
+
+
+def build_resources(req: Request) -> dict[str, Any]:
+    """The step containers' HostConfig resources from the query (moby's
+    newImageBuildOptions and hostConfigFromOptions); each step's create checks them.
+
+    Raises:
+        InvalidArgument: a number or the ulimits JSON that does not parse (Go's texts).
+    """
+    out: dict[str, Any] = {}
+    for key, field in _BUILD_INTS:
+        text = req.query.get(key, "")
+        if text:
+            try:
+                value = int(text)
+            except ValueError:
+                raise InvalidArgument(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+            if value:
+                out[field] = value
+    for key, field in _BUILD_STRS:
+        if req.query.get(key):
+            out[field] = req.query[key]
+    ulimits = req.query_json("ulimits", []) or []
+    if not isinstance(ulimits, list) or not all(isinstance(u, dict) for u in ulimits):
+        raise InvalidArgument("ulimits must be a JSON array of {Name, Soft, Hard}")
+    if ulimits:
+        out["Ulimits"] = [{"Name": u.get("Name") or "", "Soft": int(u.get("Soft") or 0),
+                           "Hard": int(u.get("Hard") or 0)} for u in ulimits]
+    return out
 
 
 def _line(msg: dict[str, Any]) -> bytes:

@@ -195,10 +195,8 @@ def _ctx():
     return buf.getvalue()
 
 
-REFUSED_BUILD = [("networkmode", "host"), ("networkmode", "container:abc"), ("pull", "1"), ("memory", "67108864"),
-                 ("memswap", "-1"), ("cpushares", "512"), ("cpusetcpus", "0"), ("cpuperiod", "100000"),
-                 ("cpuquota", "50000"), ("shmsize", "1048576"), ("squash", "1"), ("outputs", "type=local"),
-                 ("isolation", "hyperv")]
+REFUSED_BUILD = [("networkmode", "host"), ("networkmode", "container:abc"), ("pull", "1"),
+                 ("squash", "1"), ("outputs", "type=local"), ("isolation", "hyperv")]
 
 
 @pytest.mark.integration
@@ -207,6 +205,16 @@ def test_build_refuses_ignored_query_params(hakod, param, value):
     status, body = hakod.api("POST", "/build", query={param: value, "t": "fields-refused"}, raw=_ctx())
     assert status == 400, body
     assert body["message"].startswith(f"{param}={value} is not supported yet ("), body
+    assert hakod.api("GET", "/images/fields-refused/json")[0] == 404
+
+
+@pytest.mark.integration
+def test_build_resource_params_that_do_not_parse_are_refused(hakod):
+    status, body = hakod.api("POST", "/build", query={"memory": "64m", "t": "fields-refused"}, raw=_ctx())
+    assert status == 400 and body["message"] == 'strconv.ParseInt: parsing "64m": invalid syntax', body
+    status, body = hakod.api("POST", "/build", query={"ulimits": '{"Name": "nofile"}', "t": "fields-refused"},
+                             raw=_ctx())
+    assert status == 400 and "ulimits must be a JSON array" in body["message"], body
     assert hakod.api("GET", "/images/fields-refused/json")[0] == 404
 
 

@@ -54,9 +54,13 @@ class AttachSession:
     """One client attached to one container (or exec) through its shim."""
 
     def __init__(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter, *,
-                 tty: bool, stdin: bool, stdout: bool, stderr: bool, detach_keys: bytes) -> None:
+                 tty: bool, stdin: bool, stdout: bool, stderr: bool, detach_keys: bytes,
+                 mux: bool = True) -> None:
+        """``mux``: frame stdout/stderr with the 8-byte headers when there is no tty (the
+        websocket attach never does: moby's MuxStreams false)."""
         self.cr, self.cw = client_reader, client_writer
         self.tty, self.stdin, self.stdout, self.stderr = tty, stdin, stdout, stderr
+        self.mux = mux and not tty
         self.detach_keys = detach_keys
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.detached = False
@@ -94,10 +98,7 @@ class AttachSession:
                 header = await sr.readexactly(8)
                 size = struct.unpack(">L", header[4:])[0]
                 payload = await sr.readexactly(size) if size else b""
-                if self.tty:
-                    self.cw.write(payload)
-                else:
-                    self.cw.write(header + payload)
+                self.cw.write(header + payload if self.mux else payload)
                 await self.cw.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             return

@@ -26,7 +26,8 @@ DESELECTED: dict[str, str] = {
     "api_client_test.py::ConnectionTimeoutTest::test_timeout": "dials the private address 192.168.10.2 (no traffic off loopback in tests)",
     "api_container_test.py::AttachContainerTest::test_run_container_reading_socket_ws":
         "docker-py turns only http:// base URLs into ws:// ones, so over a unix:// DOCKER_HOST this "
-        "fails against any daemon (and needs websocket-client); hakod has no /attach/ws yet either",
+        "fails against any daemon (and needs websocket-client); hakod's /attach/ws is tested by "
+        "tests/api/test_attach_ws.py with a client of its own",
 }
 
 _NET_SWARM = "networking: attachable, ingress and swarm-scoped networks need swarm mode"

@@ -266,9 +266,13 @@ HijackHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable
 
 class HijackResponse(Response):
     """Take over the connection (attach, exec start): 101 UPGRADED when the client asked
-    for it, else a bare 200; then ``handler(reader, writer)`` owns the raw stream."""
+    for it, else a bare 200; then ``handler(reader, writer)`` owns the raw stream.
+    ``websocket_accept``: a websocket handshake's answer instead (101 Switching Protocols,
+    ``Upgrade: websocket`` and this Sec-WebSocket-Accept)."""
 
-    def __init__(self, handler: HijackHandler, content_type: str = "application/vnd.docker.raw-stream") -> None:
+    def __init__(self, handler: HijackHandler, content_type: str = "application/vnd.docker.raw-stream",
+                 websocket_accept: str = "") -> None:
         self.handler = handler
         self.status = 101
-        self.headers = [("Content-Type", content_type)]
+        self.headers = [("Content-Type", content_type)] if content_type else []
+        self.websocket_accept = websocket_accept

@@ -324,7 +324,13 @@ class _Conn:
             while await self.read_body_chunk() is not None:
                 pass
         headers = self._headers(response.headers)
-        if upgrade and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+        if response.websocket_accept and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+            await self._send(h11.InformationalResponse(
+                status_code=101, reason=b"Switching Protocols",
+                headers=[("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                         ("Sec-WebSocket-Accept", response.websocket_accept)]))
+            leftover = self.h11.trailing_data[0]
+        elif upgrade and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
             await self._send(h11.InformationalResponse(
                 status_code=101, reason=b"UPGRADED",
                 headers=[("Connection", "Upgrade"), ("Upgrade", "tcp"), *headers]))

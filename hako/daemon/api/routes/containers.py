@@ -36,6 +36,7 @@ def register(r: Router) -> None:
     r.add("GET", "/containers/{id}/top", top)
     r.add("GET", "/containers/{id}/logs", logs)
     r.add("POST", "/containers/{id}/attach", attach)
+    r.add("GET", "/containers/{id}/attach/ws", attach_ws)
     r.add("POST", "/containers/{id}/resize", resize)
     r.add("GET", "/containers/{id}/changes", changes)
     r.add("GET", "/containers/{id}/export", export)
@@ -198,40 +199,69 @@ async def logs(req: Request) -> StreamResponse:
 
 
 async def attach(req: Request) -> HijackResponse:
+    svc, c, keys, want, tty = _attach_target(req)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _attach_run(svc, c, want, tty, keys, reader, writer, mux=True)
+
+    return HijackResponse(handler, content_type=RAW if tty else MUX)
+
+
+async def attach_ws(req: Request) -> HijackResponse:
+    """``GET /containers/{id}/attach/ws``: the attach over a websocket, each chunk of
+    output one message, never multiplexed (moby's wsContainersAttach); the client's
+    messages are the container's stdin."""
+    from hako.daemon.api import websocket as ws
+
+    key = ws.check_handshake(req.headers)
+    svc, c, keys, want, tty = _attach_target(req)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        w = ws.WsWriter(writer)
+        try:
+            await _attach_run(svc, c, want, tty, keys, ws.WsReader(reader, w), w, mux=False)
+        finally:
+            w.close()
+
+    return HijackResponse(handler, content_type="", websocket_accept=ws.accept_key(key))
+
+
+def _attach_target(req: Request) -> tuple[Any, Any, bytes, dict[str, bool], bool]:
     svc = req.services.containers
     c = svc.get(req.params["id"])
     if c.state.status == Status.PAUSED:
         raise Conflict(f"You cannot attach to a paused container, unpause it first")
     keys = parse_detach_keys(req.query.get("detachKeys"))
     want = {k: req.query_bool(k) for k in ("stdin", "stdout", "stderr", "stream", "logs")}
-    tty = bool(c.config.get("Tty"))
+    return svc, c, keys, want, bool(c.config.get("Tty"))
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if want["logs"]:
-            await _replay_logs(c, want, tty, writer)
-        if not want["stream"]:
+
+async def _attach_run(svc: Any, c: Any, want: dict[str, bool], tty: bool, keys: bytes,
+                      reader: Any, writer: Any, mux: bool) -> None:
+    """Replay the logs and/or stream the container's stdio over the hijacked connection."""
+    if want["logs"]:
+        await _replay_logs(c, want, tty or not mux, writer)
+    if not want["stream"]:
+        writer.close()
+        return
+    session = AttachSession(reader, writer, tty=tty, stdin=want["stdin"] and bool(c.config.get("OpenStdin")),
+                            stdout=want["stdout"], stderr=want["stderr"], detach_keys=keys, mux=mux)
+    handle = svc.shim(c)
+    if handle is not None and c.state.running:
+        try:
+            await session.connect(handle)
+        except Unavailable:
+            # the shim left with the container, whose exit is not handled yet: the stream
+            # of a stopped container, which ends at once (as Docker's)
             writer.close()
             return
-        session = AttachSession(reader, writer, tty=tty, stdin=want["stdin"] and bool(c.config.get("OpenStdin")),
-                                stdout=want["stdout"], stderr=want["stderr"], detach_keys=keys)
-        handle = svc.shim(c)
-        if handle is not None and c.state.running:
-            try:
-                await session.connect(handle)
-            except Unavailable:
-                # the shim left with the container, whose exit is not handled yet: the stream
-                # of a stopped container, which ends at once (as Docker's)
-                writer.close()
-                return
-        else:
-            svc.add_pending_attach(c, session)
-        try:
-            await session.done
-        finally:
-            svc.drop_pending_attach(c, session)
-            writer.close()
-
-    return HijackResponse(handler, content_type=RAW if tty else MUX)
+    else:
+        svc.add_pending_attach(c, session)
+    try:
+        await session.done
+    finally:
+        svc.drop_pending_attach(c, session)
+        writer.close()
 
 
 async def _replay_logs(c: Any, want: dict[str, bool], tty: bool, writer: asyncio.StreamWriter) -> None:

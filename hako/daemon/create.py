@@ -7,7 +7,6 @@ at create time (daemon/create.go, daemon/container.go) are unit-testable here.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from hako.errors import InvalidArgument
@@ -163,8 +162,6 @@ _DISCARDED = (
      "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. "
      "Block I/O IOPS write limit discarded."),
 )
-# "c 1:3 rwm", "b *:* m", "a" (moby's deviceCgroupRuleRegex)
-_DEVICE_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
 
 
 def check_resources(hc: dict[str, Any], features: dict[str, bool] | None = None,
@@ -213,9 +210,11 @@ def check_resources(hc: dict[str, Any], features: dict[str, bool] | None = None,
                                       f"{'Weight' if key == 'BlkioWeightDevice' else 'Rate'} is required")
             if key == "BlkioWeightDevice" and value and not 10 <= value <= 1000:
                 raise InvalidArgument(f"invalid weight for device: {value}")
-    for rule in hc.get("DeviceCgroupRules") or []:
-        if not _DEVICE_RULE.match(rule):
-            raise InvalidArgument(f"invalid device cgroup rule format: '{rule}'")
+    if hc.get("DeviceCgroupRules"):  # the runtime's parser, at create already (moby: at start)
+        from hako.runtime.specgen import parse_device_rule
+
+        for rule in hc["DeviceCgroupRules"]:
+            parse_device_rule(rule)
     for dev in hc.get("Devices") or []:
         if not isinstance(dev.get("PathOnHost"), str) or not dev["PathOnHost"]:
             raise InvalidArgument(f"invalid device mapping {dev}: PathOnHost is required")
